@@ -1,0 +1,35 @@
+namespace Dllm.Tensors;
+
+/// <summary>
+/// The one knob for how many cores the kernels use (the CLI's <c>--threads</c>). Defaults to the
+/// machine's core count. Work is split in <see cref="For"/> with at most <see cref="Threads"/>
+/// workers; with Threads = 1 it runs inline on the caller's thread.
+/// </summary>
+public static class Parallelism
+{
+    private static int _threads = Environment.ProcessorCount;
+
+    /// <summary>Worker count, ≥ 1.</summary>
+    public static int Threads
+    {
+        get => _threads;
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), value, "threads must be at least 1");
+            _threads = value;
+        }
+    }
+
+    /// <summary>Runs body(i) for i in [from, to), split across up to <see cref="Threads"/> workers.</summary>
+    public static void For(int from, int to, Action<int> body)
+    {
+        int n = to - from;
+        if (n <= 0) return;
+        if (_threads == 1 || n == 1)
+        {
+            for (int i = from; i < to; i++) body(i);
+            return;
+        }
+        Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = _threads }, body);
+    }
+}
