@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Dllm.IO;
+using Dllm.Tensors;
+
+namespace Dllm.Cli;
+
+/// <summary><c>dllm info</c>: the config, parameter count and storage dtypes of a checkpoint.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Hugging Face LLaDA directory", Required = true };
+        var cmd = new Command("info", "Print a checkpoint's config, parameter count and dtypes") { model };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            string dir = r.GetValue(model)!.FullName;
+            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            string configPath = Path.Combine(dir, "config.json");
+            if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
+            LladaConfig c = LladaConfig.Load(configPath);
+            c.Validate();
+            using Checkpoint ckpt = Checkpoint.Open(dir);
+            long parameters = 0, bytes = 0;
+            var byType = new SortedDictionary<string, long>();
+            foreach (TensorInfo t in ckpt.Tensors.Values)
+            {
+                long count = 1;
+                foreach (long s in t.Shape) count *= s;
+                parameters += count;
+                bytes += t.ByteLength;
+                string key = t.DType.SafeTensorsName();
+                byType[key] = byType.GetValueOrDefault(key) + count;
+            }
+            Console.WriteLine($"model:       {dir}");
+            Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
+            Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
+            Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");
+            Console.WriteLine($"tokens:      eos {c.EosTokenId}   mask {c.MaskTokenId}");
+            Console.WriteLine($"tensors:     {ckpt.Tensors.Count}");
+            Console.WriteLine($"parameters:  {parameters:N0} ({bytes / (1024.0 * 1024.0):F1} MiB on disk)");
+            foreach (var (dt, n) in byType) Console.WriteLine($"dtype {dt,-5}  {n:N0} parameters");
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,27 @@
+namespace Dllm.Model;
+
+/// <summary>
+/// What a sampler may ask of a mask predictor, and nothing more: "the logits at these positions of
+/// these canvases". How the logits are computed (architecture, caches, dtypes, threads) is the
+/// model's business; how they are turned into tokens is the sampler's.
+/// </summary>
+public interface IDenoisingModel
+{
+    /// <summary>Length of a logits row (the LM head's output size).</summary>
+    int VocabSize { get; }
+
+    /// <summary>Longest canvas the model accepts.</summary>
+    int MaxSequenceLength { get; }
+
+    /// <summary>
+    /// Computes logits for a batch of equal-length canvases.
+    /// <paramref name="tokens"/>: [batch × length] ids. <paramref name="positions"/>: [count] indices
+    /// into each canvas, the same for every sequence. <paramref name="logits"/>: receives
+    /// [batch × count × VocabSize]. <paramref name="keyMask"/>: empty, or [batch × length] with 0 for
+    /// padding keys that no position may attend to.
+    /// </summary>
+    /// <exception cref="ArgumentException">A token id is outside the vocabulary, a position is outside
+    /// the canvas, the canvas is longer than <see cref="MaxSequenceLength"/> or a span is too small.</exception>
+    void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default);
+}

@@ -1,0 +1,65 @@
+namespace Dllm.Tensors;
+
+/// <summary>
+/// Rotary position embedding (Su et al. 2021) in the rotate-half layout used by Llama and LLaDA:
+/// dimension j is paired with j + hd/2 (not interleaved), angle = pos · θ^(−2j/hd).
+/// out[j] = x[j]·cos − x[j+hd/2]·sin; out[j+hd/2] = x[j+hd/2]·cos + x[j]·sin.
+/// The cos/sin table is built once for <c>maxPositions</c> positions.
+/// </summary>
+public sealed class Rope
+{
+    private readonly float[] _cos; // [maxPositions × hd/2]
+    private readonly float[] _sin;
+
+    public int HeadDim { get; }
+    public int MaxPositions { get; }
+
+    public Rope(int headDim, int maxPositions, double theta)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RoPE needs an even head dimension, got {headDim}");
+        if (maxPositions <= 0) throw new ArgumentOutOfRangeException(nameof(maxPositions), maxPositions, "must be positive");
+        HeadDim = headDim;
+        MaxPositions = maxPositions;
+        int half = headDim / 2;
+        _cos = new float[maxPositions * half];
+        _sin = new float[maxPositions * half];
+        for (int j = 0; j < half; j++)
+        {
+            // inv_freq in float32 as the reference computes it, the angle product too.
+            float invFreq = (float)(1.0 / Math.Pow(theta, 2.0 * j / headDim));
+            for (int p = 0; p < maxPositions; p++)
+            {
+                float angle = p * invFreq;
+                _cos[p * half + j] = MathF.Cos(angle);
+                _sin[p * half + j] = MathF.Sin(angle);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rotates, in place, every head of every row: x is [rows × heads × hd] row-major, and row r
+    /// sits at position positions[r]. Positions must lie in [0, MaxPositions).
+    /// </summary>
+    public void Apply(Span<float> x, int rows, int heads, ReadOnlySpan<int> positions)
+    {
+        int hd = HeadDim, half = hd / 2;
+        if (x.Length < (long)rows * heads * hd) throw new ArgumentException($"RoPE input has {x.Length} elements, need {rows}x{heads}x{hd}");
+        if (positions.Length < rows) throw new ArgumentException($"RoPE needs {rows} positions, got {positions.Length}");
+        for (int r = 0; r < rows; r++)
+        {
+            int p = positions[r];
+            if ((uint)p >= (uint)MaxPositions) throw new ArgumentOutOfRangeException(nameof(positions), p, $"position beyond the model's maximum sequence length {MaxPositions}");
+            ReadOnlySpan<float> c = _cos.AsSpan(p * half, half), s = _sin.AsSpan(p * half, half);
+            for (int h = 0; h < heads; h++)
+            {
+                Span<float> v = x.Slice((r * heads + h) * hd, hd);
+                for (int j = 0; j < half; j++)
+                {
+                    float a = v[j], b = v[j + half];
+                    v[j] = a * c[j] - b * s[j];
+                    v[j + half] = b * c[j] + a * s[j];
+                }
+            }
+        }
+    }
+}
