@@ -1,0 +1,27 @@
+namespace Dllm.Model;
+
+/// <summary>
+/// A mask predictor that can keep the keys and values of a canvas between steps (Fast-dLLM's
+/// block-wise approximate KV cache, Wu et al. 2025). <see cref="Refresh"/> runs the whole canvas and
+/// stores every layer's K/V; <see cref="LogitsInWindow"/> then recomputes only the rows of a window
+/// [start, end) and lets them attend to the stored K/V everywhere else. A prefix cache uses the
+/// window [block start, length); a dual cache uses [block start, block end). For a bidirectional
+/// model this is an approximation (cached rows do not see the window's new tokens) that the sampler
+/// bounds by refreshing at every block start; refreshed every step it is exact.
+/// </summary>
+public interface ICachingDenoisingModel : IDenoisingModel
+{
+    /// <summary>Full forward of [batch × length] tokens, storing K/V; logits as <see cref="IDenoisingModel.Logits"/>.</summary>
+    void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default);
+
+    /// <summary>
+    /// Forward of the window rows only. <paramref name="tokens"/> is the whole current canvas
+    /// [batch × length] (same batch and length as the last refresh); only rows in [start, end) are
+    /// read. <paramref name="positions"/> must lie in the window. Cached K/V outside the window are
+    /// used as they were at the last refresh.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No refresh yet, or the batch/length changed since.</exception>
+    void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
+        ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default);
+}
