@@ -17,11 +17,14 @@ namespace Dllm.Model;
 /// </code>
 /// The LM head runs only on the rows the caller asks for: on a small model it is the largest
 /// matrix. One forward at a time per instance (the activation buffers are reused).
+/// As an <see cref="ICachingDenoisingModel"/> it keeps every layer's post-RoPE keys and values of
+/// the last <see cref="Refresh"/> and can recompute only a window of rows against them.
 /// </summary>
-public sealed class LladaModel : IDenoisingModel, IDisposable
+public sealed class LladaModel : ICachingDenoisingModel, IDisposable
 {
     private readonly Rope _rope;
     private readonly ForwardBuffers _buf = new();
+    private readonly KvCache _cache = new();
     private readonly Checkpoint? _owned;
     private readonly object _gate = new();
 
@@ -54,60 +57,115 @@ public sealed class LladaModel : IDenoisingModel, IDisposable
     public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask = default)
     {
-        Check(tokens, batch, length, positions, logits, keyMask);
-        lock (_gate) Forward(tokens, batch, length, positions, logits, keyMask);
+        Check(tokens, batch, length, 0, length, positions, logits, keyMask);
+        lock (_gate) Forward(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.None);
     }
 
-    private void Check(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, 0, length, positions, logits, keyMask);
+        lock (_gate)
+        {
+            _cache.Ensure(Config.NLayers, batch * length * (Config.NKvHeads ?? Config.NHeads) * Config.HeadDim);
+            _cache.Batch = batch; _cache.Length = length;
+            Forward(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
+        }
+    }
+
+    public void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
+        ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, start, end, positions, logits, keyMask);
+        lock (_gate)
+        {
+            if (_cache.Batch != batch || _cache.Length != length)
+                throw new InvalidOperationException(_cache.Batch == 0
+                    ? "LogitsInWindow called before Refresh: there is no KV cache yet"
+                    : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
+            Forward(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
+        }
+    }
+
+    private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask)
     {
         if (batch <= 0 || length <= 0) throw new ArgumentException($"empty batch: batch={batch}, length={length}");
         if (length > MaxSequenceLength)
             throw new ArgumentException($"sequence of {length} tokens exceeds the model's max_sequence_length {MaxSequenceLength}");
         if (tokens.Length != batch * length) throw new ArgumentException($"tokens has {tokens.Length} ids, expected batch·length = {batch * length}");
+        if (start < 0 || end > length || start >= end) throw new ArgumentException($"window [{start}, {end}) is empty or outside the canvas [0, {length})");
         int emb = Weights.Embedding.Rows;
         foreach (int t in tokens)
             if ((uint)t >= (uint)emb) throw new ArgumentException($"token id {t} is outside the vocabulary [0, {emb})");
         foreach (int p in positions)
-            if ((uint)p >= (uint)length) throw new ArgumentException($"logit position {p} is outside the canvas [0, {length})");
+            if (p < start || p >= end) throw new ArgumentException($"logit position {p} is outside the computed rows [{start}, {end})");
         if (logits.Length < (long)batch * positions.Length * VocabSize)
             throw new ArgumentException($"logits span has {logits.Length} floats, need {batch}x{positions.Length}x{VocabSize}");
         if (!keyMask.IsEmpty && keyMask.Length != batch * length)
             throw new ArgumentException($"key mask has {keyMask.Length} entries, expected {batch * length}");
     }
 
-    private void Forward(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
-        Span<float> logits, ReadOnlySpan<byte> keyMask)
+    private enum CacheUse { None, Store, Read }
+
+    /// <summary>Forward of rows [start, end) of every sequence; keys span the whole canvas.</summary>
+    private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
+        ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask, CacheUse cache)
     {
         LladaConfig c = Config;
-        int n = batch * length, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.NKvHeads ?? c.NHeads;
+        int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.NKvHeads ?? c.NHeads;
+        int kvDim = kv * hd, keyRows = batch * length;
         float eps = (float)c.RmsNormEps;
-        _buf.Ensure(n, d, heads * hd, kv * hd, c.MlpHiddenSize, batch * positions.Length);
+        _buf.Ensure(n, d, heads * hd, kvDim, c.MlpHiddenSize, batch * positions.Length, cache == CacheUse.Read ? keyRows : 0);
         Span<float> x = _buf.X.AsSpan(0, n * d), h = _buf.H.AsSpan(0, n * d);
         Span<float> q = _buf.Q.AsSpan(0, n * heads * hd), att = _buf.Att.AsSpan(0, n * heads * hd);
-        Span<float> k = _buf.K.AsSpan(0, n * kv * hd), v = _buf.V.AsSpan(0, n * kv * hd);
+        Span<float> k = _buf.K.AsSpan(0, n * kvDim), v = _buf.V.AsSpan(0, n * kvDim);
         Span<float> gate = _buf.Gate.AsSpan(0, n * c.MlpHiddenSize), up = _buf.Up.AsSpan(0, n * c.MlpHiddenSize);
 
-        Embedding.Gather(Weights.Embedding, tokens, x);
-        Span<int> pos = _buf.Positions.AsSpan(0, n);
-        for (int r = 0; r < n; r++) pos[r] = r % length;
-
-        foreach (LladaBlockWeights w in Weights.Blocks)
+        Span<int> ids = _buf.Ids.AsSpan(0, n), pos = _buf.Positions.AsSpan(0, n);
+        for (int r = 0; r < n; r++)
         {
-            RmsNorm.Forward(x, w.AttnNorm, eps, h, n);
-            Gemm.LinearForward(h, n, w.Q, q);
-            Gemm.LinearForward(h, n, w.K, k);
-            Gemm.LinearForward(h, n, w.V, v);
+            pos[r] = start + r % w;
+            ids[r] = tokens[(r / w) * length + pos[r]];
+        }
+        Embedding.Gather(Weights.Embedding, ids, x);
+
+        for (int l = 0; l < Weights.Blocks.Length; l++)
+        {
+            LladaBlockWeights bw = Weights.Blocks[l];
+            RmsNorm.Forward(x, bw.AttnNorm, eps, h, n);
+            Gemm.LinearForward(h, n, bw.Q, q);
+            Gemm.LinearForward(h, n, bw.K, k);
+            Gemm.LinearForward(h, n, bw.V, v);
             _rope.Apply(q, n, heads, pos);
             _rope.Apply(k, n, kv, pos);
-            Attention.Forward(q, k, v, att, batch, length, heads, kv, hd, keyMask);
-            Gemm.LinearForward(att, n, w.AttnOut, x, accumulate: true);
+            ReadOnlySpan<float> keys = k, values = v;
+            if (cache == CacheUse.Store)
+            {
+                k.CopyTo(_cache.K[l]);
+                v.CopyTo(_cache.V[l]);
+            }
+            else if (cache == CacheUse.Read)
+            {
+                // Cached keys everywhere, this step's keys inside the window.
+                Span<float> kFull = _buf.KFull.AsSpan(0, keyRows * kvDim), vFull = _buf.VFull.AsSpan(0, keyRows * kvDim);
+                _cache.K[l].AsSpan(0, keyRows * kvDim).CopyTo(kFull);
+                _cache.V[l].AsSpan(0, keyRows * kvDim).CopyTo(vFull);
+                for (int b = 0; b < batch; b++)
+                {
+                    k.Slice(b * w * kvDim, w * kvDim).CopyTo(kFull.Slice((b * length + start) * kvDim));
+                    v.Slice(b * w * kvDim, w * kvDim).CopyTo(vFull.Slice((b * length + start) * kvDim));
+                }
+                keys = kFull; values = vFull;
+            }
+            Attention.Forward(q, keys, values, att, batch, w, start, length, heads, kv, hd, keyMask);
+            Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
 
-            RmsNorm.Forward(x, w.FfNorm, eps, h, n);
-            Gemm.LinearForward(h, n, w.FfProj, gate);
-            Gemm.LinearForward(h, n, w.UpProj, up);
+            RmsNorm.Forward(x, bw.FfNorm, eps, h, n);
+            Gemm.LinearForward(h, n, bw.FfProj, gate);
+            Gemm.LinearForward(h, n, bw.UpProj, up);
             SwiGlu.ForwardInPlace(gate, up);
-            Gemm.LinearForward(gate, n, w.FfOut, x, accumulate: true);
+            Gemm.LinearForward(gate, n, bw.FfOut, x, accumulate: true);
         }
 
         // Only the requested rows go through ln_f and the head.
@@ -115,9 +173,9 @@ public sealed class LladaModel : IDenoisingModel, IDisposable
         Span<float> sel = _buf.Selected.AsSpan(0, rows * d);
         for (int b = 0; b < batch; b++)
             for (int i = 0; i < positions.Length; i++)
-                x.Slice((b * length + positions[i]) * d, d).CopyTo(sel.Slice((b * positions.Length + i) * d, d));
+                x.Slice((b * w + positions[i] - start) * d, d).CopyTo(sel.Slice((b * positions.Length + i) * d, d));
         RmsNorm.Forward(sel, Weights.FinalNorm, eps, sel, rows);
-        Gemm.LinearForward(sel, rows, Weights.Head, logits[..(rows * VocabSize)]);
+        if (rows > 0) Gemm.LinearForward(sel, rows, Weights.Head, logits[..(rows * VocabSize)]);
     }
 
     public void Dispose() => _owned?.Dispose();
@@ -125,22 +183,36 @@ public sealed class LladaModel : IDenoisingModel, IDisposable
     /// <summary>Activation buffers, grown on demand and reused across forwards.</summary>
     private sealed class ForwardBuffers
     {
-        public float[] X = [], H = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], Selected = [];
-        public int[] Positions = [];
+        public float[] X = [], H = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], Selected = [], KFull = [], VFull = [];
+        public int[] Positions = [], Ids = [];
 
-        public void Ensure(int n, int d, int qDim, int kvDim, int hidden, int selectedRows)
+        public void Ensure(int n, int d, int qDim, int kvDim, int hidden, int selectedRows, int keyRows)
         {
             Grow(ref X, n * d); Grow(ref H, n * d);
             Grow(ref Q, n * qDim); Grow(ref Att, n * qDim);
             Grow(ref K, n * kvDim); Grow(ref V, n * kvDim);
             Grow(ref Gate, n * hidden); Grow(ref Up, n * hidden);
             Grow(ref Selected, selectedRows * d);
-            if (Positions.Length < n) Positions = new int[n];
+            Grow(ref KFull, keyRows * kvDim); Grow(ref VFull, keyRows * kvDim);
+            if (Positions.Length < n) { Positions = new int[n]; Ids = new int[n]; }
         }
 
-        private static void Grow(ref float[] a, int size)
+        internal static void Grow(ref float[] a, int size)
         {
             if (a.Length < size) a = GC.AllocateUninitializedArray<float>(size);
+        }
+    }
+
+    /// <summary>Per-layer post-RoPE keys and values of the last refresh: [batch·length × kvHeads·hd] each.</summary>
+    private sealed class KvCache
+    {
+        public float[][] K = [], V = [];
+        public int Batch, Length;
+
+        public void Ensure(int layers, int size)
+        {
+            if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } }
+            for (int l = 0; l < layers; l++) { ForwardBuffers.Grow(ref K[l], size); ForwardBuffers.Grow(ref V[l], size); }
         }
     }
 }

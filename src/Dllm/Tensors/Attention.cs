@@ -9,6 +9,7 @@ namespace Dllm.Tensors;
 /// key padding mask and an optional causal mask. LLaDA is bidirectional: no causal mask.
 /// Layouts (row-major): q, out [batch·len × heads × hd]; k, v [batch·len × kvHeads × hd];
 /// keyMask [batch·len], nonzero = the key may be attended to.
+/// The windowed form lets a subset of query rows (a KV-cache window) attend to all keys.
 /// </summary>
 public static class Attention
 {
@@ -17,64 +18,83 @@ public static class Attention
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         int batch, int len, int heads, int kvHeads, int headDim,
         ReadOnlySpan<byte> keyMask = default, bool causal = false)
+        => Forward(q, k, v, output, batch, len, 0, len, heads, kvHeads, headDim, keyMask, causal);
+
+    /// <summary>
+    /// Windowed attention: each sequence has <paramref name="queryLen"/> query rows at absolute
+    /// positions queryOffset.. (q, out: [batch·queryLen × heads × hd]) attending to
+    /// <paramref name="keyLen"/> keys (k, v: [batch·keyLen × kvHeads × hd]; keyMask [batch·keyLen]).
+    /// With causal, query position p sees keys 0..p. A query row that sees no key gets zeros.
+    /// </summary>
+    public static void Forward(
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+        int batch, int queryLen, int queryOffset, int keyLen, int heads, int kvHeads, int headDim,
+        ReadOnlySpan<byte> keyMask = default, bool causal = false)
     {
         if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
             throw new ArgumentException($"heads ({heads}) must be a positive multiple of kv heads ({kvHeads})");
-        long rows = (long)batch * len;
-        if (q.Length < rows * heads * headDim || output.Length < rows * heads * headDim)
-            throw new ArgumentException("q or output is smaller than batch·len·heads·hd");
-        if (k.Length < rows * kvHeads * headDim || v.Length < rows * kvHeads * headDim)
-            throw new ArgumentException("k or v is smaller than batch·len·kvHeads·hd");
-        if (!keyMask.IsEmpty && keyMask.Length < rows)
-            throw new ArgumentException($"key mask has {keyMask.Length} entries, need {rows}");
+        if (queryOffset < 0 || queryOffset + queryLen > keyLen)
+            throw new ArgumentException($"query window [{queryOffset}, {queryOffset + queryLen}) is outside the {keyLen} keys");
+        long qRows = (long)batch * queryLen, kRows = (long)batch * keyLen;
+        if (q.Length < qRows * heads * headDim || output.Length < qRows * heads * headDim)
+            throw new ArgumentException("q or output is smaller than batch·queryLen·heads·hd");
+        if (k.Length < kRows * kvHeads * headDim || v.Length < kRows * kvHeads * headDim)
+            throw new ArgumentException("k or v is smaller than batch·keyLen·kvHeads·hd");
+        if (!keyMask.IsEmpty && keyMask.Length < kRows)
+            throw new ArgumentException($"key mask has {keyMask.Length} entries, need {kRows}");
 
-        // Parallel.For cannot capture spans: hand the workers arrays through a closure over copies
-        // of the pointers instead.
+        // Parallel.For cannot capture spans: the workers get raw addresses, valid while pinned here.
         unsafe
         {
             fixed (float* pq = q, pk = k, pv = v, po = output)
             fixed (byte* pm = keyMask)
             {
-                nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po, am = (nint)pm;
-                bool hasMask = !keyMask.IsEmpty;
-                Parallelism.For(0, batch * heads, bh =>
-                {
-                    int b = bh / heads, h = bh % heads;
-                    Head((float*)aq, (float*)ak, (float*)av, (float*)ao, hasMask ? (byte*)am : null,
-                        b, h, len, heads, kvHeads, headDim, causal);
-                });
+                var job = new HeadJob((float*)pq, (float*)pk, (float*)pv, (float*)po, keyMask.IsEmpty ? null : pm,
+                    queryLen, queryOffset, keyLen, heads, kvHeads, headDim, causal);
+                nint pjob = (nint)(&job);
+                Parallelism.For(0, batch * heads, bh => Head(*(HeadJob*)pjob, bh / heads, bh % heads));
             }
         }
     }
 
-    private static unsafe void Head(float* q, float* k, float* v, float* o, byte* mask,
-        int b, int h, int len, int heads, int kvHeads, int hd, bool causal)
+    private readonly unsafe struct HeadJob(float* q, float* k, float* v, float* o, byte* mask,
+        int queryLen, int queryOffset, int keyLen, int heads, int kvHeads, int headDim, bool causal)
     {
+        public readonly float* Q = q, K = k, V = v, O = o;
+        public readonly byte* Mask = mask;
+        public readonly int QueryLen = queryLen, QueryOffset = queryOffset, KeyLen = keyLen;
+        public readonly int Heads = heads, KvHeads = kvHeads, HeadDim = headDim;
+        public readonly bool Causal = causal;
+    }
+
+    private static unsafe void Head(in HeadJob j, int b, int h)
+    {
+        int hd = j.HeadDim, heads = j.Heads, kvHeads = j.KvHeads, keyLen = j.KeyLen;
         int kvh = h / (heads / kvHeads);
         float scale = 1f / MathF.Sqrt(hd);
-        float[] rented = ArrayPool<float>.Shared.Rent(len);
-        Span<float> scores = rented.AsSpan(0, len);
+        float[] rented = ArrayPool<float>.Shared.Rent(keyLen);
+        Span<float> scores = rented.AsSpan(0, keyLen);
         try
         {
-            for (int i = 0; i < len; i++)
+            for (int i = 0; i < j.QueryLen; i++)
             {
-                var qi = new ReadOnlySpan<float>(q + ((long)(b * len + i) * heads + h) * hd, hd);
-                int keys = causal ? i + 1 : len;
-                for (int j = 0; j < len; j++)
+                var qi = new ReadOnlySpan<float>(j.Q + ((long)(b * j.QueryLen + i) * heads + h) * hd, hd);
+                int visibleKeys = j.Causal ? j.QueryOffset + i + 1 : keyLen;
+                for (int t = 0; t < keyLen; t++)
                 {
-                    bool visible = j < keys && (mask == null || mask[b * len + j] != 0);
-                    scores[j] = visible
-                        ? TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(k + ((long)(b * len + j) * kvHeads + kvh) * hd, hd)) * scale
+                    bool visible = t < visibleKeys && (j.Mask == null || j.Mask[b * keyLen + t] != 0);
+                    scores[t] = visible
+                        ? TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(j.K + ((long)(b * keyLen + t) * kvHeads + kvh) * hd, hd)) * scale
                         : float.NegativeInfinity;
                 }
                 Softmax.InPlace(scores);
-                var oi = new Span<float>(o + ((long)(b * len + i) * heads + h) * hd, hd);
+                var oi = new Span<float>(j.O + ((long)(b * j.QueryLen + i) * heads + h) * hd, hd);
                 oi.Clear();
-                for (int j = 0; j < len; j++)
+                for (int t = 0; t < keyLen; t++)
                 {
-                    float p = scores[j];
+                    float p = scores[t];
                     if (p == 0f) continue;
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + ((long)(b * len + j) * kvHeads + kvh) * hd, hd), p, oi, oi);
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(j.V + ((long)(b * keyLen + t) * kvHeads + kvh) * hd, hd), p, oi, oi);
                 }
             }
         }
