@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using static Dllm.Tensors.GemmMicroKernel;
 
 namespace Dllm.Tensors;
 
@@ -29,7 +28,7 @@ public static unsafe class Gemm
 {
     internal const int KC = 256;
     internal const int MC = 144;
-    internal const int NC = 4080;
+    internal const int NC = 4096;
     /// <summary>Below this many multiply-adds the work stays on one thread.</summary>
     internal const long ParallelThreshold = 2_000_000;
 
@@ -52,6 +51,8 @@ public static unsafe class Gemm
             return;
         }
 
+        var kind = GemmMicroKernel.Kind;
+        var (MR, NR) = GemmMicroKernel.Shape(kind);
         int threads = Parallelism.Threads;
         if ((long)m * n * k < ParallelThreshold) threads = 1;
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
@@ -60,7 +61,7 @@ public static unsafe class Gemm
         int parts = Math.Min(threads, splitN ? nPanels : mPanels);
         if (parts <= 1)
         {
-            Serial(a, b, c, ldc, accumulate);
+            Serial(a, b, c, ldc, accumulate, kind);
             return;
         }
 
@@ -75,12 +76,12 @@ public static unsafe class Gemm
             {
                 int j0 = q0 * NR, j1 = Math.Min(n, q1 * NR);
                 MatrixView bs = bv.T.SliceRows(j0, j1 - j0).T;
-                Serial(av, bs, (float*)cp + j0, ldc, accumulate);
+                Serial(av, bs, (float*)cp + j0, ldc, accumulate, kind);
             }
             else
             {
                 int i0 = q0 * MR, i1 = Math.Min(m, q1 * MR);
-                Serial(av.SliceRows(i0, i1 - i0), bv, (float*)cp + (long)i0 * ldc, ldc, accumulate);
+                Serial(av.SliceRows(i0, i1 - i0), bv, (float*)cp + (long)i0 * ldc, ldc, accumulate, kind);
             }
         });
     }
@@ -110,15 +111,16 @@ public static unsafe class Gemm
     }
 
     /// <summary>The single-threaded blocked algorithm on the calling thread's buffers.</summary>
-    private static void Serial(in MatrixView a, in MatrixView b, float* c, long ldc, bool accumulate)
+    private static void Serial(in MatrixView a, in MatrixView b, float* c, long ldc, bool accumulate, GemmKernelKind kind)
     {
+        var (MR, NR) = GemmMicroKernel.Shape(kind);
         int m = a.Rows, n = b.Cols, k = a.Cols;
         // Balanced block sizes: k = 300 becomes 2×150 rather than 256 + 44, which would waste a
         // whole pass over C on a thin slice.
         int kcMax = BlockSize(k, KC, 1);
         int mcMax = BlockSize(m, MC, MR);
         int ncMax = BlockSize(n, NC, NR);
-        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax), GemmPacking.BSize(kcMax, ncMax), (long)NR * kcMax);
+        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR), GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
@@ -127,11 +129,11 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(kcMax, k - pc);
                 bool acc = accumulate || pc > 0; // later k slices add onto the first one's result
-                GemmPacking.PackB(b, pc, kc, jc, nc, buf.B, buf.Scratch);
+                GemmPacking.PackB(b, pc, kc, jc, nc, buf.B, buf.Scratch, NR);
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m - ic);
-                    GemmPacking.PackA(a, ic, mc, pc, kc, buf.A);
+                    GemmPacking.PackA(a, ic, mc, pc, kc, buf.A, MR);
                     // jr outside ir: one B micro-panel stays in L1 while the A block streams from L2.
                     for (int jr = 0; jr < nc; jr += NR)
                     {
@@ -141,7 +143,7 @@ public static unsafe class Gemm
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cTile = c + (ic + ir) * ldc + jc + jr;
-                            GemmMicroKernel.Tile(kc, buf.A + (long)ir * kc, pb, cTile, ldc, mr, nr, acc);
+                            GemmMicroKernel.Tile(kind, kc, buf.A + (long)ir * kc, pb, cTile, ldc, mr, nr, acc);
                         }
                     }
                 }

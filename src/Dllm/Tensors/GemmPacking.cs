@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using static Dllm.Tensors.GemmMicroKernel;
 
 namespace Dllm.Tensors;
 
@@ -30,13 +29,13 @@ namespace Dllm.Tensors;
 internal static unsafe class GemmPacking
 {
     /// <summary>Floats needed to pack an mc×kc block of A (rounded up to whole MR panels).</summary>
-    public static long ASize(int mc, int kc) => (long)((mc + MR - 1) / MR) * MR * kc;
+    public static long ASize(int mc, int kc, int MR) => (long)((mc + MR - 1) / MR) * MR * kc;
 
     /// <summary>Floats needed to pack a kc×nc block of B (rounded up to whole NR panels).</summary>
-    public static long BSize(int kc, int nc) => (long)((nc + NR - 1) / NR) * NR * kc;
+    public static long BSize(int kc, int nc, int NR) => (long)((nc + NR - 1) / NR) * NR * kc;
 
     /// <summary>Packs A[i0 .. i0+mc, p0 .. p0+kc) into MR-row panels at <paramref name="dst"/>.</summary>
-    public static void PackA(in MatrixView a, int i0, int mc, int p0, int kc, float* dst)
+    public static void PackA(in MatrixView a, int i0, int mc, int p0, int kc, float* dst, int MR)
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
@@ -61,7 +60,7 @@ internal static unsafe class GemmPacking
                 {
                     float* src = (float*)a.At(i0 + ir, p0 + p);
                     float* d = panel + p * MR;
-                    d[0] = src[0]; d[1] = src[1]; d[2] = src[2]; d[3] = src[3]; d[4] = src[4]; d[5] = src[5];
+                    for (int r = 0; r < MR; r++) d[r] = src[r];
                 }
             }
             else
@@ -80,7 +79,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>Packs B[p0 .. p0+kc, j0 .. j0+nc) into NR-column panels at <paramref name="dst"/>.
     /// <paramref name="scratch"/> must hold NR·kc floats; it is used only to widen f16 columns of a transposed B.</summary>
-    public static void PackB(in MatrixView b, int p0, int kc, int j0, int nc, float* dst, float* scratch)
+    public static void PackB(in MatrixView b, int p0, int kc, int j0, int nc, float* dst, float* scratch, int NR)
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
@@ -88,16 +87,16 @@ internal static unsafe class GemmPacking
             float* panel = dst + (long)jr * kc;
             int j = j0 + jr;
             if (b.ColStride == 1 && cols == NR && b.DType != DType.F16)
-                PackBRowMajor(b, p0, kc, j, panel);
+                PackBRowMajor(b, p0, kc, j, panel, NR);
             else if (b.RowStride == 1 && cols == NR && b.DType != DType.F16)
-                PackBTransposed((byte*)b.At(p0, j), b.DType, b.ColStride, kc, panel);
+                PackBTransposed((byte*)b.At(p0, j), b.DType, b.ColStride, kc, panel, NR);
             else if (b.RowStride == 1 && cols == NR)
             {
-                // f16 weight: widen 16 columns into scratch (vectorised by TensorPrimitives), then
+                // f16 weight: widen NR columns into scratch (vectorised by TensorPrimitives), then
                 // transpose that float32 copy like an f32 weight.
                 for (int c = 0; c < NR; c++)
                     TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((void*)b.At(p0, j + c), kc), new Span<float>(scratch + (long)c * kc, kc));
-                PackBTransposed((byte*)scratch, DType.F32, kc, kc, panel);
+                PackBTransposed((byte*)scratch, DType.F32, kc, kc, panel, NR);
             }
             else
             {
@@ -113,35 +112,29 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>One full panel of a row-major B (f32 or bf16): each k step is 16 adjacent values.</summary>
-    private static void PackBRowMajor(in MatrixView b, int p0, int kc, int j, float* panel)
+    /// <summary>One full panel of a row-major B (f32 or bf16): each k step is NR adjacent values.</summary>
+    private static void PackBRowMajor(in MatrixView b, int p0, int kc, int j, float* panel, int NR)
     {
         for (int p = 0; p < kc; p++)
         {
             byte* src = (byte*)b.At(p0 + p, j);
             float* d = panel + p * NR;
             if (b.DType == DType.F32)
-            {
-                Vector256.Store(Vector256.Load((float*)src), d);
-                Vector256.Store(Vector256.Load((float*)src + 8), d + 8);
-            }
+                for (int v = 0; v < NR; v += 8) Vector256.Store(Vector256.Load((float*)src + v), d + v);
             else
-            {
-                Vector256.Store(LoadBf16x8((ushort*)src), d);
-                Vector256.Store(LoadBf16x8((ushort*)src + 8), d + 8);
-            }
+                for (int v = 0; v < NR; v += 8) Vector256.Store(LoadBf16x8((ushort*)src + v), d + v);
         }
     }
 
     /// <summary>
     /// One full panel of B = Wᵀ where W is row-major: column j of B is row j of W, contiguous along k.
-    /// Reads 8 k-steps of each of the 16 columns, transposes two 8×8 blocks in registers and writes
+    /// Reads 8 k-steps of each of the NR columns, transposes NR/8 blocks of 8×8 in registers and writes
     /// 8 packed k rows, so every load and store is a full vector (this matters: for the typical
     /// m ≈ 160 a scalar scatter here costs ~10% of the whole GEMM).
     /// <paramref name="src"/> is the address of B[p0, j]; <paramref name="colStride"/> is the distance
     /// in elements between adjacent columns of B (= the row stride of W).
     /// </summary>
-    private static void PackBTransposed(byte* src, DType t, long colStride, int kc, float* panel)
+    private static void PackBTransposed(byte* src, DType t, long colStride, int kc, float* panel, int NR)
     {
         int size = t == DType.F32 ? 4 : 2;
         long colBytes = colStride * size;
@@ -151,7 +144,7 @@ internal static unsafe class GemmPacking
             for (; p + 8 <= kc; p += 8)
             {
                 byte* s = src + (long)p * size;
-                for (int half = 0; half < 2; half++)
+                for (int half = 0; half < NR / 8; half++)
                 {
                     byte* s0 = s + half * 8 * colBytes;
                     Vector256<float> r0 = Load8(s0, t), r1 = Load8(s0 + colBytes, t), r2 = Load8(s0 + 2 * colBytes, t), r3 = Load8(s0 + 3 * colBytes, t);

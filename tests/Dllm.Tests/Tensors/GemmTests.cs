@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Dllm.Tests.Tensors;
 
-/// <summary>Gemm mutates process-wide knobs (Parallelism.Threads, the portable-kernel switch), so it
+/// <summary>Gemm tests mutate process-wide knobs (Parallelism.Threads, the kernel choice), so it
 /// runs alone rather than beside other classes that might change them under it.</summary>
 [CollectionDefinition(nameof(GemmCollection), DisableParallelization = true)]
 public sealed class GemmCollection;
@@ -69,8 +69,15 @@ public sealed unsafe class GemmTests
         return d;
     }
 
+    /// <summary>Every kernel this CPU can run (the best one first); the others are covered on CPUs
+    /// that have them, and the portable one everywhere.</summary>
+    private static GemmKernelKind[] Kinds =>
+        new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Portable }.Where(k => k <= GemmMicroKernel.Best).ToArray();
+
     /// <summary>
-    /// Every B dtype × transposed/non-transposed A and B × accumulate on/off; (m,n,k) ≥ 2·10⁶ with
+    /// Every B dtype × transposed/non-transposed A and B × accumulate on/off × every SIMD kernel the
+    /// CPU has (the best one with all layouts; the others with A and B both plain or both transposed,
+    /// and the portable one without f16, to keep the run short); m·n·k ≥ 2·10⁶ with
     /// threads = 2 goes through the column split, (600, 20, 200) through the row split.
     /// </summary>
     [Theory]
@@ -78,14 +85,15 @@ public sealed unsafe class GemmTests
     public void Multiply_MatchesReference_AllLayouts(int m, int n, int k, int threads)
     {
         var rng = new Random(m * 7919 + n * 104729 + k);
-        WithThreads(threads, () =>
-        {
-            foreach (DType bt in new[] { DType.F32, DType.BF16, DType.F16 })
-                foreach (bool ta in new[] { false, true })
-                    foreach (bool tb in new[] { false, true })
-                        foreach (bool acc in new[] { false, true })
-                            Check(m, n, k, DType.F32, bt, ta, tb, acc, padA: 0, padB: 0, padC: 0, rng);
-        });
+        foreach (var kind in Kinds)
+            WithKernel(kind, threads, () =>
+            {
+                foreach (DType bt in new[] { DType.F32, DType.BF16, DType.F16 })
+                    foreach (bool ta in new[] { false, true })
+                        foreach (bool tb in new[] { false, true })
+                            if (kind == GemmMicroKernel.Best || (ta == tb && (kind != GemmKernelKind.Portable || bt != DType.F16)))
+                                Check(m, n, k, DType.F32, bt, ta, tb, padA: 0, padB: 0, padC: 0, rng);
+            });
     }
 
     /// <summary>A in f16/bf16 (the generic A path) against every B dtype, with padded strides.</summary>
@@ -97,32 +105,22 @@ public sealed unsafe class GemmTests
     public void Multiply_HalfPrecisionA_PaddedStrides(DType at, int threads)
     {
         var rng = new Random((int)at * 31 + threads);
-        WithThreads(threads, () =>
-        {
-            foreach (var (m, n, k) in new[] { (5, 300, 129), (65, 63, 7), (130, 100, 257) })
-                foreach (DType bt in new[] { DType.F32, DType.BF16, DType.F16 })
-                    foreach (bool t in new[] { false, true })
-                        Check(m, n, k, at, bt, ta: t, tb: !t, acc: t, padA: 3, padB: 5, padC: 7, rng);
-        });
+        foreach (var kind in Kinds)
+            WithKernel(kind, threads, () =>
+            {
+                foreach (var (m, n, k) in new[] { (5, 300, 129), (65, 63, 7), (130, 100, 257) })
+                    foreach (DType bt in new[] { DType.F32, DType.BF16, DType.F16 })
+                        foreach (bool t in new[] { false, true })
+                            Check(m, n, k, at, bt, ta: t, tb: !t, padA: 3, padB: 5, padC: 7, rng);
+            });
     }
 
-    /// <summary>The non-FMA kernel gives the same results (runs on every machine, whatever it has).</summary>
+    /// <summary>Asking for a kernel the CPU lacks is refused rather than crashing later.</summary>
     [Fact]
-    public void Multiply_PortableKernel_MatchesReference()
+    public void Kernel_UnsupportedKindIsRejected()
     {
-        var rng = new Random(5);
-        GemmMicroKernel.ForcePortable = true;
-        try
-        {
-            WithThreads(2, () =>
-            {
-                foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 17, 300), (130, 100, 257) })
-                    foreach (DType bt in new[] { DType.F32, DType.BF16 })
-                        foreach (bool acc in new[] { false, true })
-                            Check(m, n, k, DType.F32, bt, ta: false, tb: true, acc, padA: 0, padB: 0, padC: 2, rng);
-            });
-        }
-        finally { GemmMicroKernel.ForcePortable = false; }
+        if (GemmMicroKernel.Best == GemmKernelKind.Avx512) return; // nothing is unsupported here
+        Assert.Throws<ArgumentException>(() => GemmMicroKernel.Kind = GemmKernelKind.Avx512);
     }
 
     [Fact]
@@ -195,52 +193,79 @@ public sealed unsafe class GemmTests
         using var b = new TestMatrix(20, 17, DType.BF16, true, 0, rng);
         var c = new float[7 * 17];
         fixed (float* pc = c) Gemm.Multiply(a.View, b.View, pc, 17);
-        Assert.Null(FirstMismatch(a, b, c, 17, null));
+        Assert.Null(FirstMismatch(a, b, c, 17));
         c[6 * 17 + 16] += 0.01f; // the single element of the bottom-right edge tile
-        Assert.NotNull(FirstMismatch(a, b, c, 17, null));
+        Assert.NotNull(FirstMismatch(a, b, c, 17));
     }
 
-    private static void Check(int m, int n, int k, DType at, DType bt, bool ta, bool tb, bool acc, int padA, int padB, int padC, Random rng)
+    /// <summary>Runs C = A·B and then C += A·B on a random C and compares both with the reference.</summary>
+    private static void Check(int m, int n, int k, DType at, DType bt, bool ta, bool tb, int padA, int padB, int padC, Random rng)
     {
         using var a = new TestMatrix(m, k, at, ta, padA, rng);
         using var b = new TestMatrix(k, n, bt, tb, padB, rng);
         int ldc = n + padC;
+        var (product, bound) = Reference(a, b);
         var c = new float[Math.Max(1, m * ldc)];
         for (int i = 0; i < c.Length; i++) c[i] = (float)(rng.NextDouble() * 2 - 1);
-        var before = (float[])c.Clone();
-        fixed (float* pc = c) Gemm.Multiply(a.View, b.View, pc, ldc, acc);
-        string? err = FirstMismatch(a, b, c, ldc, acc ? before : null);
-        for (int i = 0; i < m && err == null; i++)
-            for (int j = n; j < ldc; j++)
-                if (c[i * ldc + j] != before[i * ldc + j]) { err = $"padding C[{i},{j}] was overwritten"; break; }
-        Assert.True(err == null, $"m={m} n={n} k={k} A={at}{(ta ? "ᵀ" : "")} B={bt}{(tb ? "ᵀ" : "")} acc={acc} threads={Parallelism.Threads}: {err}");
+        var initial = (float[])c.Clone();
+        fixed (float* pc = c) Gemm.Multiply(a.View, b.View, pc, ldc, accumulate: false);
+        Report(Compare(product, bound, c, ldc, null, initial), false);
+        var overwritten = (float[])c.Clone();
+        fixed (float* pc = c) Gemm.Multiply(a.View, b.View, pc, ldc, accumulate: true);
+        Report(Compare(product, bound, c, ldc, overwritten, initial), true);
+
+        void Report(string? err, bool acc) => Assert.True(err == null,
+            $"m={m} n={n} k={k} A={at}{(ta ? "ᵀ" : "")} B={bt}{(tb ? "ᵀ" : "")} acc={acc} threads={Parallelism.Threads} kernel={GemmMicroKernel.Kind}: {err}");
     }
 
-    /// <summary>Null when C matches (initial +) A·B within tolerance, else a description of the first bad element.</summary>
-    private static string? FirstMismatch(TestMatrix a, TestMatrix b, float[] c, int ldc, float[]? initial)
+    /// <summary>A·B in double, and Σ|a·b| per element (the scale of float32 rounding error).</summary>
+    private static (double[,] Product, double[,] Bound) Reference(TestMatrix a, TestMatrix b)
     {
         int m = a.Values.GetLength(0), k = a.Values.GetLength(1), n = b.Values.GetLength(1);
+        var prod = new double[m, n]; var bound = new double[m, n];
         for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++)
+            {
+                double av = a.Values[i, p];
+                for (int j = 0; j < n; j++) { double t = av * b.Values[p, j]; prod[i, j] += t; bound[i, j] += Math.Abs(t); }
+            }
+        return (prod, bound);
+    }
+
+    /// <summary>Null when C = (initial +) product within tolerance and C's padding columns still equal
+    /// <paramref name="untouched"/>; else a description of the first bad element.</summary>
+    private static string? Compare(double[,] product, double[,] bound, float[] c, int ldc, float[]? initial, float[] untouched)
+    {
+        int m = product.GetLength(0), n = product.GetLength(1);
+        for (int i = 0; i < m; i++)
+        {
             for (int j = 0; j < n; j++)
             {
-                double s = initial?[i * ldc + j] ?? 0, bound = Math.Abs(s);
-                for (int p = 0; p < k; p++)
-                {
-                    double t = a.Values[i, p] * b.Values[p, j];
-                    s += t; bound += Math.Abs(t);
-                }
-                double got = c[i * ldc + j];
-                if (!(Math.Abs(got - s) <= RelTol * bound + 1e-30))
-                    return $"C[{i},{j}] = {got}, expected {s} (|err| {Math.Abs(got - s):g3}, bound {RelTol * bound:g3})";
+                double c0 = initial?[i * ldc + j] ?? 0, want = c0 + product[i, j], got = c[i * ldc + j];
+                double tol = RelTol * (bound[i, j] + Math.Abs(c0)) + 1e-30;
+                if (!(Math.Abs(got - want) <= tol))
+                    return $"C[{i},{j}] = {got}, expected {want} (|err| {Math.Abs(got - want):g3}, tol {tol:g3})";
             }
+            for (int j = n; j < ldc; j++)
+                if (c[i * ldc + j] != untouched[i * ldc + j]) return $"padding C[{i},{j}] was overwritten";
+        }
         return null;
     }
 
-    private static void WithThreads(int threads, Action body)
+    /// <summary>Null when C matches A·B (no padding, nothing accumulated), else the first bad element.</summary>
+    private static string? FirstMismatch(TestMatrix a, TestMatrix b, float[] c, int ldc)
     {
-        int old = Parallelism.Threads;
+        var (product, bound) = Reference(a, b);
+        return Compare(product, bound, c, ldc, null, c);
+    }
+
+    private static void WithKernel(GemmKernelKind kind, int threads, Action body)
+    {
+        int oldThreads = Parallelism.Threads;
+        var oldKind = GemmMicroKernel.Kind;
         Parallelism.Threads = threads;
+        GemmMicroKernel.Kind = kind;
         try { body(); }
-        finally { Parallelism.Threads = old; }
+        finally { Parallelism.Threads = oldThreads; GemmMicroKernel.Kind = oldKind; }
     }
 }
