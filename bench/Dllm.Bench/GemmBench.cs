@@ -11,7 +11,8 @@ namespace Dllm.Bench;
 /// scripts/bench_gemm_openblas.py so scripts/bench_gemm.sh can put the two side by side.
 /// <para>Protocol: one untimed warm-up call plus ~0.2 s of warm-up (JIT tiering, buffer growth),
 /// then 7 samples of enough repetitions to take ≥ 30 ms each; reports the best and the median
-/// sample. flops = 2·m·n·k.</para>
+/// sample. flops = 2·m·n·k. Options: --threads 1,2  --csv  --quick (skip 2048³)
+/// --kernel avx512|avx2|portable (default: the best the CPU has).</para>
 /// </summary>
 internal static unsafe class GemmBench
 {
@@ -38,10 +39,11 @@ internal static unsafe class GemmBench
                 case "--threads": threadCounts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
                 case "--csv": csv = true; break;
                 case "--quick": quick = true; break;
+                case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
         }
-        if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, FMA={System.Runtime.Intrinsics.X86.Fma.IsSupported}");
+        if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, kernel={GemmMicroKernel.Kind}");
         Console.WriteLine("case,m,n,k,btype,threads,best_gflops,median_gflops");
         foreach (var (name, m, n, k, linear) in Cases)
             foreach (DType bt in new[] { DType.F32, DType.BF16 })

@@ -14,7 +14,7 @@ internal static class Program
             default:
                 Console.Error.WriteLine("usage: Dllm.Bench <mode> [options]");
                 Console.Error.WriteLine("modes:");
-                Console.Error.WriteLine("  gemm [--threads 1,2] [--csv] [--quick]   GFLOP/s of Gemm.Multiply (see GemmBench.cs)");
+                Console.Error.WriteLine("  gemm [--threads 1,2] [--csv] [--quick] [--kernel avx2] GFLOP/s of Gemm.Multiply (see GemmBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }
     }
