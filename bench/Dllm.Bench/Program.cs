@@ -1,1 +1,21 @@
-class P{static void Main(){}}
+namespace Dllm.Bench;
+
+/// <summary>Benchmark entry point: the first argument picks a mode; each mode lives in its own file.
+/// Add a mode by adding a case here.</summary>
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        string mode = args.Length > 0 ? args[0] : "";
+        string[] rest = args.Length > 0 ? args[1..] : [];
+        switch (mode)
+        {
+            case "gemm": return GemmBench.Run(rest);
+            default:
+                Console.Error.WriteLine("usage: Dllm.Bench <mode> [options]");
+                Console.Error.WriteLine("modes:");
+                Console.Error.WriteLine("  gemm [--threads 1,2] [--csv] [--quick] [--kernel avx2] GFLOP/s of Gemm.Multiply (see GemmBench.cs)");
+                return mode == "" || mode is "-h" or "--help" ? 0 : 2;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Dllm.Tensors;
+
+namespace Dllm.Bench;
+
+/// <summary>
+/// GFLOP/s of <see cref="Gemm.Multiply"/> on square problems and on the linear layers of a ~30M
+/// parameter LLaDA model (d_model 512, SwiGLU hidden 1408, vocab 4096) at m = 160 rows, with B in
+/// f32 and bf16, for each thread count. The shape list and timing protocol mirror
+/// scripts/bench_gemm_openblas.py so scripts/bench_gemm.sh can put the two side by side.
+/// <para>Protocol: one untimed warm-up call plus ~0.2 s of warm-up (JIT tiering, buffer growth),
+/// then 7 samples of enough repetitions to take ≥ 30 ms each; reports the best and the median
+/// sample. flops = 2·m·n·k. Options: --threads 1,2  --csv  --quick (skip 2048³)
+/// --kernel avx512|avx2|portable (default: the best the CPU has).</para>
+/// </summary>
+internal static unsafe class GemmBench
+{
+    /// <summary>(name, m, n, k, B is Wᵀ of a row-major (n × k) weight).</summary>
+    internal static readonly (string Name, int M, int N, int K, bool Linear)[] Cases =
+    [
+        ("square256", 256, 256, 256, false),
+        ("square1024", 1024, 1024, 1024, false),
+        ("square2048", 2048, 2048, 2048, false),
+        ("attn_qkvo", 160, 512, 512, true),
+        ("mlp_up", 160, 1408, 512, true),
+        ("mlp_down", 160, 512, 1408, true),
+        ("lm_head", 160, 4096, 512, true),
+    ];
+
+    public static int Run(string[] args)
+    {
+        int[] threadCounts = [1, 2];
+        bool csv = false, quick = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--threads": threadCounts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+                case "--csv": csv = true; break;
+                case "--quick": quick = true; break;
+                case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
+                default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
+            }
+        }
+        if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, kernel={GemmMicroKernel.Kind}");
+        Console.WriteLine("case,m,n,k,btype,threads,best_gflops,median_gflops");
+        foreach (var (name, m, n, k, linear) in Cases)
+            foreach (DType bt in new[] { DType.F32, DType.BF16 })
+                foreach (int t in threadCounts)
+                {
+                    if (quick && m * (long)n * k > 1L << 30) continue;
+                    var (best, median) = Measure(m, n, k, linear, bt, t);
+                    Console.WriteLine($"{name},{m},{n},{k},{bt.ToString().ToLowerInvariant()},{t},{best:F1},{median:F1}");
+                }
+        return 0;
+    }
+
+    private static (double Best, double Median) Measure(int m, int n, int k, bool linear, DType bt, int threads)
+    {
+        var rng = new Random(1);
+        float* a = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * k * 4), 64);
+        void* b = NativeMemory.AlignedAlloc((nuint)((long)k * n * bt.SizeOf()), 64);
+        float* c = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * n * 4), 64);
+        try
+        {
+            for (long i = 0; i < (long)m * k; i++) a[i] = (float)(rng.NextDouble() - 0.5);
+            for (long i = 0; i < (long)k * n; i++)
+            {
+                float v = (float)(rng.NextDouble() - 0.5);
+                if (bt == DType.F32) ((float*)b)[i] = v; else ((ushort*)b)[i] = Widen.SingleToBf16(v);
+            }
+            var av = MatrixView.RowMajor((nint)a, DType.F32, m, k);
+            // Linear: B = Wᵀ with W (n × k) row-major, as Gemm.LinearForward does; square: B row-major.
+            var bv = linear ? MatrixView.RowMajor((nint)b, bt, n, k).T : MatrixView.RowMajor((nint)b, bt, k, n);
+            Parallelism.Threads = threads;
+            double flops = 2.0 * m * n * k;
+
+            Gemm.Multiply(av, bv, c, n);
+            var sw = Stopwatch.StartNew();
+            int reps = 0;
+            while (sw.Elapsed.TotalSeconds < 0.2) { Gemm.Multiply(av, bv, c, n); reps++; }
+            int perSample = Math.Max(1, (int)Math.Ceiling(0.03 / (sw.Elapsed.TotalSeconds / reps)));
+
+            var samples = new double[7];
+            for (int s = 0; s < samples.Length; s++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int r = 0; r < perSample; r++) Gemm.Multiply(av, bv, c, n);
+                double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds / perSample;
+                samples[s] = flops / secs / 1e9;
+            }
+            Array.Sort(samples);
+            return (samples[^1], samples[samples.Length / 2]);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(a); NativeMemory.AlignedFree(b); NativeMemory.AlignedFree(c);
+        }
+    }
+}
