@@ -195,6 +195,55 @@ public class HfBpeTokenizerTests
         Assert.Null(tok.BosId);
     }
 
+    [Theory]
+    [InlineData(false, new[] { 256, 99 })] // merges only: "ab" + "c"
+    [InlineData(true, new[] { 257 })]      // ignore_merges: the whole piece "abc" is in the vocabulary
+    public void Ignore_merges_looks_up_whole_pieces_first(bool ignoreMerges, int[] expected)
+    {
+        var vocab = new JsonObject();
+        for (int b = 0; b < 256; b++) vocab[ByteChar(b)] = b;
+        vocab["ab"] = 256;
+        vocab["abc"] = 257;
+        var root = new JsonObject
+        {
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray("a b"), ["ignore_merges"] = ignoreMerges,
+            },
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false },
+        };
+        var tok = HfBpeTokenizer.Load(WriteTemp(root.ToJsonString()), eosId: 0, maskId: 1);
+        Assert.Equal(expected, tok.Encode("abc"));
+    }
+
+    [Fact]
+    public void Isolated_split_keeps_text_between_matches()
+    {
+        // A Split pattern that matches only digits: the letters between matches must still be encoded.
+        var vocab = new JsonObject();
+        for (int b = 0; b < 256; b++) vocab[ByteChar(b)] = b;
+        vocab["ab"] = 256;
+        vocab["b1"] = 257;
+        var root = new JsonObject
+        {
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray("b 1", "a b") },
+            ["pre_tokenizer"] = new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new JsonArray(
+                    new JsonObject
+                    {
+                        ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = @"\d" },
+                        ["behavior"] = "Isolated", ["invert"] = false,
+                    },
+                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = false }),
+            },
+        };
+        var tok = HfBpeTokenizer.Load(WriteTemp(root.ToJsonString()), eosId: 0, maskId: 1);
+        Assert.Equal([256, (int)'1', 256], tok.Encode("ab1ab")); // "b1" never forms: the digit is its own piece
+        Assert.Equal("ab1ab", tok.Decode(tok.Encode("ab1ab")));
+    }
+
     // GPT-2's byte-to-unicode mapping, written independently of the production code.
     private static string ByteChar(int b)
     {
