@@ -288,6 +288,8 @@ def generate(model, prompt_ids, steps=128, gen_length=128, block_length=128, tem
              trace=True):
     """Batch size 1. Returns (canvas list[int], trace dict).
 
+    With trace=False only the transfer counts are recorded (no per-step entries, no
+    conditioning measures: the timing path).
     trace["steps"]: one entry per step with block, step, count, the committed positions
     (ascending), their tokens, the top-k margin (k-th minus (k+1)-th confidence, float64,
     null/inf when there is no (k+1)-th finite candidate) and the smallest top1-top2 logit
@@ -340,19 +342,21 @@ def generate(model, prompt_ids, steps=128, gen_length=128, block_length=128, tem
             k = counts[s]
             _, sel = torch.topk(conf[0], k=k)
             sel_sorted = sorted(int(i) for i in sel)
-            # conditioning measures
-            cs = torch.sort(conf[0], descending=True).values
-            if k < cs.numel() and k > 0 and torch.isfinite(cs[k]):
-                margin = float(cs[k - 1] - cs[k])
-            else:
-                margin = float("inf")
-            cand = mask_index[0].clone()
-            cand[b1:] = False
-            if cand.any():
-                top2 = torch.topk(logits[0][cand].to(torch.float64), 2, dim=-1).values
-                gap = float((top2[:, 0] - top2[:, 1]).min())
-            else:
-                gap = float("inf")
+            margin = gap = float("inf")
+            if trace:
+                # conditioning measures
+                cs = torch.sort(conf[0], descending=True).values
+                if k < cs.numel() and k > 0 and torch.isfinite(cs[k]):
+                    margin = float(cs[k - 1] - cs[k])
+                else:
+                    margin = float("inf")
+                cand = mask_index[0].clone()
+                cand[b1:] = False
+                if cand.any():
+                    top2 = torch.topk(logits[0][cand].to(torch.float64), 2, dim=-1).values
+                    gap = float((top2[:, 0] - top2[:, 1]).min())
+                else:
+                    gap = float("inf")
             x[0, sel] = x0[0, sel]
             if trace:
                 tr["steps"].append({
@@ -409,7 +413,7 @@ def random_weights(cfg, seed, qk_gain=2.0, head_std=None):
 
     Linear layers: N(0, gain^2/in_features); q/k get a larger gain so attention scores are
     peaked; embeddings N(0, 1); norm weights U(0.7, 1.3); the head is scaled so logits
-    have a standard deviation of about 2-3.
+    have a standard deviation of about 2-4.
     """
     g = torch.Generator().manual_seed(int(seed))
     d, nh = cfg["d_model"], cfg["n_heads"]
@@ -439,17 +443,20 @@ def random_weights(cfg, seed, qk_gain=2.0, head_std=None):
     w[P + "ln_f.weight"] = norm(d)
     if head_std is None:
         head_std = 2.5 / math.sqrt(d)
+    # Each position is pulled towards predicting its own input token (a tied head does this
+    # by construction; the untied head gets the embedding mixed in) - this keeps greedy
+    # outputs of these random models from collapsing onto one or two attractor tokens.
+    # The mask token's head row is shrunk so it is (practically) never the argmax at mask
+    # positions (predicting the mask token itself is legal upstream but a corner case).
+    mid = cfg.get("mask_token_id")
     if cfg.get("weight_tying", False):
-        # wte is the head: N(0,1) rows give logits of std ~sqrt(d); scale it down instead
-        w[P + "wte.weight"] = w[P + "wte.weight"] * (head_std)
-        # with a tied head every position is pulled towards predicting its own input token,
-        # so mask positions would often predict the mask token itself; shrink that row so
-        # the mask token is (practically) never the argmax
-        mid = cfg.get("mask_token_id")
+        w[P + "wte.weight"] = w[P + "wte.weight"] * head_std
         if mid is not None and 0 <= mid < V:
             w[P + "wte.weight"][mid] *= 0.25
     else:
-        w[P + "ff_out.weight"] = torch.randn(V, d, generator=g) * head_std
+        w[P + "ff_out.weight"] = (torch.randn(V, d, generator=g) + w[P + "wte.weight"]) * head_std
+        if mid is not None and 0 <= mid < V:
+            w[P + "ff_out.weight"][mid] *= 0.25
     assert sorted(w) == sorted(tensor_names(cfg))
     return w
 

@@ -196,6 +196,12 @@ def make_logits_cases(name, cfg, model, w):
             (ids2, None, "single sequence of 40: 10 prompt tokens, then masks with 3 "
                          "scattered tokens (a mid-generation canvas)")]):
         logits = model(ids, am)
+        if am is not None:  # the key mask must matter for the padded row
+            nomask = model(ids)
+            dm = float((nomask[1, 3:] - logits[1, 3:]).abs().max())
+            assert dm > 0.05, "padding mask makes no difference"
+            assert torch.equal(nomask[0], logits[0]) or \
+                float((nomask[0] - logits[0]).abs().max()) < 1e-5
         f64 = naive_forward(cfg, w, ids.numpy(), None if am is None else am.numpy())
         diff = float(np.abs(logits.double().numpy() - f64).max())
         assert diff < 1e-3, "naive float64 forward disagrees: %g" % diff
@@ -267,6 +273,12 @@ def make_generate_cases(name, cfg, model, seed_base):
             "transfer_counts": tr["transfer_counts"],
             "step_counts": counts_flat,
         }
+        if exact and cfgs > 0.0:
+            plain, _ = R.generate(model, prompt, steps=st, gen_length=gl, block_length=bl,
+                                  temperature=temp, cfg_scale=0.0, remasking=rem,
+                                  mask_id=mask_id)
+            assert plain != canvas, "CFG made no difference; case would not test it"
+            case["output_ids_without_cfg"] = plain
         if exact:
             case["output_ids"] = canvas
             case["steps_trace"] = [{
