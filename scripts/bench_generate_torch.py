@@ -16,7 +16,8 @@ Times generate(gen_length 128, steps 128, block_length 32, greedy, low_confidenc
 Prints seconds, tokens/s and the generated ids so another engine can check it produced the
 same tokens. --margins re-runs with the conditioning trace (smallest top-k confidence
 margin and top1-top2 logit gap over all steps) to tell whether a mismatch could be a
-near-tie.
+near-tie. Default seed 7 (bf16): min top-k margin 1.0e-3, min top1-top2 logit gap 7.7e-4
+(seed 1234 had a gap of 6.9e-5, too close for a cross-engine token-exact check).
 """
 import argparse
 import os
@@ -50,7 +51,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, help="checkpoint directory (built if absent)")
     ap.add_argument("--dtype", choices=["bf16", "f32"], default="bf16")
-    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--gen-length", type=int, default=128)
