@@ -104,7 +104,8 @@ internal static class Rows
 
     /// <summary>
     /// Deterministic pseudo-random logits in [−3, 3) depending on the whole view and the position:
-    /// every committed token changes every row (a bidirectional model in miniature).
+    /// every committed token changes every row (a bidirectional model in miniature). The last id is
+    /// the mask in these tests and gets −1e4, as a real model never predicts the mask.
     /// </summary>
     public static void Hashed(int[] view, int pos, Span<float> row)
     {
@@ -116,5 +117,6 @@ internal static class Rows
             h ^= h >> 33; h *= 0xff51afd7ed558ccdUL; h ^= h >> 29;
             row[i] = (float)((h >> 11) * (1.0 / (1UL << 53)) * 6 - 3);
         }
+        row[^1] = -1e4f;
     }
 }
