@@ -10,9 +10,9 @@ internal sealed record ModelCall(string Kind, int Batch, int Length, int[] Posit
 /// "view": the tokens whose key mask is 1 (left padding dropped), so positions are relative to the
 /// first real token; then <see cref="Row"/> fills the logits of one position from that view. The
 /// model is therefore shift invariant and honours the key mask, like RoPE attention with a mask.
-/// As a caching model it is a real (tiny) approximation: rows computed by LogitsInWindow see the
-/// current tokens inside the window and the tokens of the last Refresh outside it, so a stale cache
-/// changes the logits and tests can tell a refresh from a window call.
+/// As a caching model it is a real (tiny) approximation: once the canvas has changed since the last
+/// Refresh, LogitsInWindow rows carry a stale term computed from the refresh-time canvas, so a stale
+/// cache changes the logits and tests can tell a refresh from a window call.
 /// Records every call.
 /// </summary>
 internal class FakeModel(int vocab, Action<int[], int, Span<float>> row, int maxLength = 4096) : ICachingDenoisingModel
@@ -49,11 +49,20 @@ internal class FakeModel(int vocab, Action<int[], int, Span<float>> row, int max
             throw new InvalidOperationException("no refresh yet, or the batch/length changed since");
         foreach (int p in positions)
             if (p < start || p >= end) throw new ArgumentException($"position {p} outside the window [{start}, {end})");
-        // Stale outside the window, current inside.
-        int[] seen = (int[])_cachedTokens.Clone();
+        // Cached rows were computed from the canvas of the last refresh (in a deep model, every cached
+        // row has attended to the window's old tokens). Model that: once the canvas has changed since the
+        // refresh, each window row gets the refresh-time row added, a stale term that vanishes only when
+        // nothing changed.
+        var current = new float[logits.Length];
+        Compute(tokens.ToArray(), batch, length, positions, current, keyMask);
+        var stale = new float[logits.Length];
+        Compute(_cachedTokens, batch, length, positions, stale, keyMask);
+        int per = positions.Length * vocab;
         for (int b = 0; b < batch; b++)
-            for (int i = start; i < end; i++) seen[b * length + i] = tokens[b * length + i];
-        Compute(seen, batch, length, positions, logits, keyMask);
+        {
+            bool changed = !tokens.Slice(b * length, length).SequenceEqual(_cachedTokens.AsSpan(b * length, length));
+            for (int i = b * per; i < (b + 1) * per; i++) logits[i] = changed ? current[i] + stale[i] : current[i];
+        }
     }
 
     private void Record(string kind, ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, int start, int end, ReadOnlySpan<byte> keyMask)
