@@ -45,11 +45,18 @@ public sealed record GenerationOptions
     }
 }
 
-/// <summary>The reference remasking rules.</summary>
+/// <summary>
+/// The ordering rules (which masked positions to commit first). LowConfidence and Random are
+/// generate.py's; the other two come from Dream. See <see cref="ConfidenceScores.For"/>.
+/// </summary>
 public enum RemaskingKind
 {
     /// <summary>Commit the masked positions whose predicted token has the highest probability.</summary>
     LowConfidence,
     /// <summary>Commit uniformly random masked positions.</summary>
     Random,
+    /// <summary>Commit the positions with the largest top1 − top2 probability gap (Dream's topk_margin).</summary>
+    TopKMargin,
+    /// <summary>Commit the positions whose predicted distribution has the lowest entropy (Dream's entropy).</summary>
+    Entropy,
 }

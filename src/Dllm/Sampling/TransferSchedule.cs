@@ -17,4 +17,13 @@ public static class TransferSchedule
         for (int s = 0; s < steps; s++) counts[s] = baseCount + (s < remainder ? 1 : 0);
         return counts;
     }
+
+    /// <summary>The count of step <paramref name="step"/> alone (0 past the last step): Counts(N, S)[step].</summary>
+    public static int CountAt(int maskedCount, int steps, int step)
+    {
+        if (maskedCount < 0) throw new ArgumentOutOfRangeException(nameof(maskedCount), maskedCount, "must be ≥ 0");
+        if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "must be positive");
+        if (step < 0 || step >= steps) return 0;
+        return maskedCount / steps + (step < maskedCount % steps ? 1 : 0);
+    }
 }

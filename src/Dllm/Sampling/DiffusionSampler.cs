@@ -1,0 +1,174 @@
+using Dllm.Model;
+
+namespace Dllm.Sampling;
+
+/// <summary>
+/// The general masked-diffusion sampler: every decoding strategy of <see cref="DecodingOptions"/> over
+/// one loop. A canvas starts with masks where the model should write; each step runs the model on the
+/// canvas, predicts x0 at every candidate (a masked position before the current block's end), scores
+/// it with the ordering (<see cref="IConfidenceScore"/>) and commits the positions the commit policy
+/// (<see cref="ICommitPolicy"/>) selects; the rest stay masked. Blocks are decoded left to right
+/// (semi-autoregressive when there are several). Optional: ReMDM loop remasking, early stop at EOS,
+/// Fast-dLLM KV cache, classifier-free guidance, batches of prompts of different lengths.
+/// </summary>
+/// <remarks>
+/// With <see cref="DecodingOptions.Reference"/> options this is generate.py (see
+/// <see cref="ReferenceSampler"/>): same committed tokens, same per-step positions, same forward count,
+/// same random draws. A step with no candidate runs no forward but still counts as a step.
+/// Batches: sequences are left-padded to a common length with a pad id and a key mask that hides the
+/// padding; each has its own generator (same seed as alone), schedule and early stop, so without a
+/// cache the result for each prompt equals decoding it alone (the model must honour the key mask and
+/// be position-shift invariant, as RoPE attention with a key mask is). Not thread-safe per instance
+/// only as far as the model is not.
+/// </remarks>
+public sealed class DiffusionSampler
+{
+    private readonly IDenoisingModel _model;
+    private readonly int _maskId;
+
+    /// <param name="model">The mask predictor.</param>
+    /// <param name="maskId">The mask token id (LLaDA: 126336).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The mask id is outside the vocabulary.</exception>
+    public DiffusionSampler(IDenoisingModel model, int maskId)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if ((uint)maskId >= (uint)model.VocabSize) throw new ArgumentOutOfRangeException(nameof(maskId), maskId, $"mask id outside the vocabulary [0, {model.VocabSize})");
+        _model = model;
+        _maskId = maskId;
+    }
+
+    /// <summary>Decodes <c>GenLength</c> tokens after <paramref name="prompt"/>.</summary>
+    /// <exception cref="ArgumentException">Invalid options, CFG with an empty prompt, or a canvas longer than the model's maximum.</exception>
+    /// <exception cref="NotSupportedException">A cache mode with a model that cannot cache.</exception>
+    public GenerationResult Generate(IReadOnlyList<int> prompt, DecodingOptions options,
+        Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
+        => GenerateBatch([prompt], options, padId: 0, seeds: null, onStep, cancellationToken)[0];
+
+    /// <summary>
+    /// Decodes several prompts together: one model call per round serves every sequence that needs one.
+    /// Prompts are left-padded with <paramref name="padId"/> (hidden by the key mask) so the answers line
+    /// up at the end. Sequence i uses <paramref name="seeds"/>[i], or the options' seed.
+    /// </summary>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, DecodingOptions options,
+        int padId, IReadOnlyList<int>? seeds = null, Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        GenerationOptions g = options.Generation;
+        if (prompts.Count == 0) return [];
+        if ((uint)padId >= (uint)_model.VocabSize) throw new ArgumentOutOfRangeException(nameof(padId), padId, $"pad id outside the vocabulary [0, {_model.VocabSize})");
+        if (seeds is not null && seeds.Count != prompts.Count) throw new ArgumentException($"{seeds.Count} seeds for {prompts.Count} prompts");
+        int maxPrompt = prompts.Max(p => p.Count), length = maxPrompt + g.GenLength;
+        var sequences = new List<SequenceState>(prompts.Count);
+        for (int b = 0; b < prompts.Count; b++)
+        {
+            IReadOnlyList<int> prompt = prompts[b];
+            int promptLength = prompt.Count, offset = maxPrompt - promptLength;
+            if (promptLength == 0 && g.CfgScale > 0) throw new ArgumentException("classifier-free guidance needs a non-empty prompt");
+            if (promptLength + g.GenLength > _model.MaxSequenceLength)
+                throw new ArgumentException($"prompt ({promptLength}) + gen-length ({g.GenLength}) = {promptLength + g.GenLength} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+            var canvas = new int[length];
+            canvas.AsSpan(0, offset).Fill(padId);
+            for (int i = 0; i < promptLength; i++) canvas[offset + i] = prompt[i];
+            canvas.AsSpan(maxPrompt).Fill(_maskId);
+            var owned = new bool[length];
+            var condition = new bool[length];
+            for (int i = offset; i < length; i++) owned[i] = canvas[i] == _maskId;
+            for (int i = offset; i < maxPrompt; i++) condition[i] = true;
+            var blocks = new (int, int)[g.NumBlocks];
+            for (int k = 0; k < blocks.Length; k++) blocks[k] = (maxPrompt + k * g.BlockLength, maxPrompt + (k + 1) * g.BlockLength);
+            sequences.Add(new SequenceState
+            {
+                Index = b, Offset = offset, Canvas = canvas, Owned = owned, Condition = condition,
+                PromptLength = promptLength, AnswerStart = maxPrompt, Blocks = blocks, StepsPerBlock = g.StepsPerBlock,
+                Rng = new Random(seeds?[b] ?? g.Seed), MaskId = _maskId,
+            });
+        }
+        return Run(sequences, options, onStep, cancellationToken);
+    }
+
+    /// <summary>
+    /// Infilling: fills every mask of <paramref name="canvas"/>, wherever it is, never changing unmasked
+    /// or pinned positions. All masks form one block (from the first mask to the end) unless
+    /// <see cref="DecodingOptions.InfillBlockLength"/> splits that span into blocks decoded left to right
+    /// (the last may be shorter). GenLength and BlockLength are ignored; Steps is split over the blocks.
+    /// For CFG the unconditional canvas masks every given (unmasked, unpinned) position. The result's
+    /// PromptLength is the first mask's position.
+    /// </summary>
+    /// <exception cref="ArgumentException">Invalid options, an id outside the vocabulary, a pin outside the
+    /// canvas, a canvas longer than the model's maximum, or Steps not a multiple of the block count.</exception>
+    public GenerationResult Fill(InfillCanvas canvas, DecodingOptions options,
+        Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        ArgumentNullException.ThrowIfNull(canvas);
+        int length = canvas.Tokens.Length;
+        if (length == 0) throw new ArgumentException("empty canvas");
+        if (length > _model.MaxSequenceLength)
+            throw new ArgumentException($"canvas of {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+        foreach (int t in canvas.Tokens)
+            if ((uint)t >= (uint)_model.VocabSize) throw new ArgumentException($"token id {t} is outside the vocabulary [0, {_model.VocabSize})");
+        if (canvas.Pinned is not null)
+            foreach (int p in canvas.Pinned)
+                if ((uint)p >= (uint)length) throw new ArgumentException($"pinned position {p} is outside the canvas [0, {length})");
+
+        var ids = (int[])canvas.Tokens.Clone();
+        var owned = new bool[length];
+        var condition = new bool[length];
+        int first = length;
+        for (int i = 0; i < length; i++)
+        {
+            owned[i] = ids[i] == _maskId && !canvas.IsPinned(i);
+            condition[i] = ids[i] != _maskId && !canvas.IsPinned(i);
+            if (owned[i] && first == length) first = i;
+        }
+        if (options.Generation.CfgScale > 0 && !condition.Contains(true)) throw new ArgumentException("classifier-free guidance needs given tokens to condition on");
+        int span = length - first, blockLength = options.InfillBlockLength is int bl ? Math.Min(bl, Math.Max(span, 1)) : Math.Max(span, 1);
+        int numBlocks = span == 0 ? 0 : (span + blockLength - 1) / blockLength;
+        if (numBlocks > 0 && options.Generation.Steps % numBlocks != 0)
+            throw new ArgumentException($"steps ({options.Generation.Steps}) must be a multiple of the number of infill blocks ({numBlocks})");
+        var blocks = new (int, int)[numBlocks];
+        for (int k = 0; k < numBlocks; k++) blocks[k] = (first + k * blockLength, Math.Min(length, first + (k + 1) * blockLength));
+        var state = new SequenceState
+        {
+            Index = 0, Offset = 0, Canvas = ids, Owned = owned, Condition = condition, PromptLength = Math.Min(first, length),
+            AnswerStart = first, Blocks = blocks, StepsPerBlock = numBlocks == 0 ? 1 : options.Generation.Steps / numBlocks,
+            Rng = new Random(options.Generation.Seed), MaskId = _maskId,
+        };
+        return Run([state], options, onStep, cancellationToken)[0];
+    }
+
+    /// <summary>The round loop shared by every entry point.</summary>
+    private IReadOnlyList<GenerationResult> Run(List<SequenceState> sequences, DecodingOptions options,
+        Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
+    {
+        ICommitPolicy policy = options.CreatePolicy();
+        IConfidenceScore ordering = options.Ordering;
+        var runner = new ModelRunner(_model, options, _maskId);
+        double temperature = options.Generation.Temperature;
+        int vocab = _model.VocabSize;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var stepping = new List<SequenceState>();
+            foreach (SequenceState s in sequences) if (s.Prepare(policy, options.Remdm)) stepping.Add(s);
+            if (stepping.Count == 0) break;
+            List<SequenceState> participants = stepping.Where(s => s.Candidates.Length > 0).ToList();
+            float[] logits = [];
+            int[][] rowStarts = [];
+            if (participants.Count > 0)
+            {
+                List<SequenceState> unfinished = sequences.Where(s => !s.Done).ToList();
+                (logits, rowStarts) = runner.Run(participants, unfinished);
+            }
+            foreach (SequenceState s in stepping)
+            {
+                int j = participants.IndexOf(s);
+                DenoisingStep step = s.Apply(logits, j >= 0 ? rowStarts[j] : [], vocab, ordering, temperature, policy, onStep is not null);
+                if (options.EarlyStop) s.TryStopEarly(options.EosId!.Value);
+                onStep?.Invoke(step);
+            }
+        }
+        bool cfg = options.Generation.CfgScale > 0;
+        return [.. sequences.Select(s => s.Result(cfg))];
+    }
+}

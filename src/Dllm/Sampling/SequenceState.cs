@@ -1,0 +1,184 @@
+namespace Dllm.Sampling;
+
+/// <summary>
+/// One sequence being decoded: its (left-padded) canvas, which positions the sampler may write, its
+/// blocks and where it stands in them, its generator and its counters. All coordinates are padded;
+/// <see cref="Offset"/> converts to the caller's.
+/// </summary>
+/// <remarks>
+/// "Owned" positions are those that held the mask id at the start and are not pinned: the only
+/// positions the sampler ever writes. Prompt/given/pinned/padding positions never change.
+/// </remarks>
+internal sealed class SequenceState
+{
+    public required int Index { get; init; }
+    public required int Offset { get; init; }
+    public required int[] Canvas { get; init; }
+    public required bool[] Owned { get; init; }
+    /// <summary>Positions the unconditional (CFG) canvas replaces with the mask.</summary>
+    public required bool[] Condition { get; init; }
+    public required int PromptLength { get; init; }
+    /// <summary>First position of the answer (for early stop).</summary>
+    public required int AnswerStart { get; init; }
+    public required (int Start, int End)[] Blocks { get; init; }
+    public required int StepsPerBlock { get; init; }
+    public required Random Rng { get; init; }
+    public required int MaskId { get; init; }
+
+    public int Length => Canvas.Length;
+    public double[] Recorded = [];
+
+    // Progress.
+    public int Block, StepInBlock, GlobalStep, MaskedAtBlockStart;
+    public bool BlockBegun, LoopDone, Done, StoppedEarly;
+    public int LoopLeft;
+
+    // The step being prepared.
+    public int[] Candidates = [];
+    public bool IsLoopStep;
+    public int[] Remasked = [];
+    public BlockProgress Progress;
+
+    // Counters and cache bookkeeping.
+    public int Forwards, WindowForwards, StepsSinceRefresh;
+    public bool NeedsRefresh;
+
+    public (int Start, int End) CurrentBlock => Blocks[Block];
+
+    private int CountMasked(int start, int end)
+    {
+        int n = 0;
+        for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] == MaskId) n++;
+        return n;
+    }
+
+    /// <summary>
+    /// Moves to the next step (a block's schedule step or a ReMDM loop step, remasking for the latter)
+    /// and fills <see cref="Candidates"/>. Returns false, and sets <see cref="Done"/>, when every block is finished.
+    /// </summary>
+    public bool Prepare(ICommitPolicy policy, RemdmLoop? remdm)
+    {
+        if (Done) return false;
+        if (Recorded.Length == 0) Recorded = new double[Length];
+        while (true)
+        {
+            if (Block >= Blocks.Length) { Done = true; return false; }
+            var (start, end) = Blocks[Block];
+            if (!BlockBegun)
+            {
+                BlockBegun = true;
+                MaskedAtBlockStart = CountMasked(start, end);
+                LoopDone = false;
+                LoopLeft = 0;
+                NeedsRefresh = true;
+            }
+            int masked = CountMasked(start, end);
+            int committed = MaskedAtBlockStart - masked;
+            if (remdm is not null && !LoopDone && committed > 0 && committed >= remdm.StartFraction * MaskedAtBlockStart)
+            {
+                LoopDone = true;
+                LoopLeft = remdm.LoopSteps;
+            }
+            if (LoopLeft > 0)
+            {
+                LoopLeft--;
+                IsLoopStep = true;
+                var mine = new List<int>();
+                for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] != MaskId) mine.Add(i);
+                Remasked = remdm!.PickRemask(mine, p => Recorded[p]);
+                foreach (int p in Remasked) Canvas[p] = MaskId;
+                Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, CountMasked(start, end));
+                FillCandidates(end);
+                return true;
+            }
+            Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked);
+            if (policy.ContinueBlock(Progress))
+            {
+                IsLoopStep = false;
+                Remasked = [];
+                FillCandidates(end);
+                return true;
+            }
+            Block++;
+            StepInBlock = 0;
+            BlockBegun = false;
+        }
+    }
+
+    /// <summary>Candidates: every owned masked position before the block's end, in position order
+    /// (generate.py's mask_index with positions ≥ end cleared).</summary>
+    private void FillCandidates(int end)
+    {
+        var list = new List<int>();
+        for (int i = 0; i < end; i++) if (Owned[i] && Canvas[i] == MaskId) list.Add(i);
+        Candidates = [.. list];
+    }
+
+    /// <summary>
+    /// Scores the candidates from their logits rows, lets the policy (or the loop) choose, commits.
+    /// Random draws, per candidate in position order: the token (if temperature &gt; 0), then the
+    /// score's (random ordering); then the policy's (alg_temp).
+    /// </summary>
+    /// Candidate c's logits row starts at rowStart[c] in logits.
+    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IConfidenceScore ordering, double temperature,
+        ICommitPolicy policy, bool snapshot)
+    {
+        int n = Candidates.Length;
+        var chosen = new int[n];
+        var score = new double[n];
+        for (int c = 0; c < n; c++)
+        {
+            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            chosen[c] = TokenChoice.Sample(row, temperature, Rng);
+            score[c] = ordering.Score(row, chosen[c], Rng);
+        }
+        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length) : policy.Select(score, Progress, Rng);
+        var committed = new int[pick.Length];
+        var confidences = new double[pick.Length];
+        for (int j = 0; j < pick.Length; j++)
+        {
+            int c = pick[j], p = Candidates[c];
+            Canvas[p] = chosen[c];
+            Recorded[p] = score[c];
+            committed[j] = p - Offset;
+            confidences[j] = score[c];
+        }
+        var step = new DenoisingStep(GlobalStep, Block, StepInBlock, PromptLength, MaskId,
+            snapshot ? Canvas[Offset..] : [], committed, confidences)
+        {
+            Sequence = Index,
+            RemaskedPositions = [.. Remasked.Select(p => p - Offset)],
+        };
+        GlobalStep++;
+        if (!IsLoopStep) StepInBlock++;
+        return step;
+    }
+
+    /// <summary>
+    /// Early stop: when an owned answer position holds <paramref name="eosId"/> and no owned answer
+    /// position before it is masked, the answer is final; every owned position after it becomes EOS
+    /// and the sequence is done. Returns true when it stopped.
+    /// </summary>
+    public bool TryStopEarly(int eosId)
+    {
+        for (int i = AnswerStart; i < Length; i++)
+        {
+            if (!Owned[i]) continue;
+            if (Canvas[i] == MaskId) return false;
+            if (Canvas[i] != eosId) continue;
+            for (int j = i + 1; j < Length; j++) if (Owned[j]) Canvas[j] = eosId;
+            Done = StoppedEarly = true;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The finished result, in the caller's coordinates.</summary>
+    public GenerationResult Result(bool cfg) => new(Canvas[Offset..], PromptLength, Forwards)
+    {
+        Nfe = Forwards * (cfg ? 2 : 1),
+        WindowForwards = WindowForwards,
+        Steps = GlobalStep,
+        StoppedEarly = StoppedEarly,
+    };
+}
