@@ -108,6 +108,16 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
 
     private enum CacheUse { None, Store, Read }
 
+    /// <summary>y[r] += bias for each of the rows of y [rows × bias.Length].</summary>
+    private static void AddBias(Span<float> y, float[] bias, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> row = y.Slice(r * bias.Length, bias.Length);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+        }
+    }
+
     /// <summary>Forward of rows [start, end) of every sequence; keys span the whole canvas.</summary>
     private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
         ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask, CacheUse cache)
@@ -137,6 +147,9 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
             Gemm.LinearForward(h, n, bw.Q, q);
             Gemm.LinearForward(h, n, bw.K, k);
             Gemm.LinearForward(h, n, bw.V, v);
+            if (bw.QBias is not null) AddBias(q, bw.QBias, n);
+            if (bw.KBias is not null) AddBias(k, bw.KBias, n);
+            if (bw.VBias is not null) AddBias(v, bw.VBias, n);
             _rope.Apply(q, n, heads, pos);
             _rope.Apply(k, n, kv, pos);
             ReadOnlySpan<float> keys = k, values = v;

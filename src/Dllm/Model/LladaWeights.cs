@@ -15,6 +15,10 @@ public sealed class LladaBlockWeights
     public required MatrixView FfProj { get; init; }  // gate, [hidden × d]
     public required MatrixView UpProj { get; init; }  // [hidden × d]
     public required MatrixView FfOut { get; init; }   // [d × hidden]
+    /// <summary>Optional q/k/v biases (Qwen2/Dream layout); null for LLaDA (include_qkv_bias false).</summary>
+    public float[]? QBias { get; init; }              // [heads·hd]
+    public float[]? KBias { get; init; }              // [kvHeads·hd]
+    public float[]? VBias { get; init; }              // [kvHeads·hd]
 }
 
 /// <summary>
