@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Dllm.Tests.Cli;
+
+/// <summary>The dllm command run as a user would: a separate process, its stdout, stderr and exit code.</summary>
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Dllm.Cli.dll"));
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, output, err.Result);
+    }
+
+    [Fact]
+    public void GenerateWithPromptIdsPrintsTheReferenceAnswer()
+    {
+        JsonElement c = JsonDocument.Parse(File.ReadAllText(TestPaths.Golden("golden.json"))).RootElement
+            .GetProperty("models").GetProperty("tiny-bf16-gqa").GetProperty("generate_cases")[1]; // semi-AR case
+        int[] prompt = c.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()).ToArray();
+        int[] expected = c.GetProperty("output_ids").EnumerateArray().Select(x => x.GetInt32()).Skip(prompt.Length).ToArray();
+        var (code, output, err) = Run("generate", "--model", TestPaths.Golden("tiny-bf16-gqa"), "--prompt-ids", string.Join(",", prompt),
+            "--gen-length", c.GetProperty("gen_length").ToString(), "--steps", c.GetProperty("steps").ToString(),
+            "--block-length", c.GetProperty("block_length").ToString(), "--output", "ids", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(string.Join(",", expected), output.Trim());
+    }
+
+    [Theory]
+    [InlineData("--steps", "7", "multiple of the number of blocks")]
+    [InlineData("--gen-length", "-4", "gen-length must be positive")]
+    [InlineData("--prompt-ids", "1,x", "'x' is not an integer")]
+    [InlineData("--prompt-ids", "1,500", "outside the vocabulary")]
+    [InlineData("--threads", "0", "--threads must be at least 1")]
+    [InlineData("--threshold", "1.5", "threshold")]
+    public void BadFlagsGiveAClearErrorAndNonZeroExit(string flag, string value, string message)
+    {
+        var flags = new Dictionary<string, string> { ["--gen-length"] = "16", ["--steps"] = "16", ["--block-length"] = "8", ["--prompt-ids"] = "1,2,3" };
+        if (flag == "--threshold") flags["--commit"] = "threshold";
+        flags[flag] = value;
+        var args = new List<string> { "generate", "--model", TestPaths.Golden("tiny-f32") };
+        foreach (var (f, v) in flags) args.AddRange([f, v]);
+        var (code, _, err) = Run([.. args]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+    }
+
+    [Fact]
+    public void UnknownOptionAndMissingModelAreRejected()
+    {
+        Assert.NotEqual(0, Run("generate", "--bogus").Code);
+        var (code, _, err) = Run("generate", "--model", "/no/such/dir", "--prompt", "hi");
+        Assert.Equal(1, code);
+        Assert.Contains("does not exist", err);
+    }
+
+    [Fact]
+    public void CorruptCheckpointIsAnErrorNamingTheFile()
+    {
+        string dir = TestPaths.TempDir();
+        File.Copy(TestPaths.Golden("tiny-f32", "config.json"), Path.Combine(dir, "config.json"));
+        byte[] data = File.ReadAllBytes(TestPaths.Golden("tiny-f32", "model.safetensors"));
+        File.WriteAllBytes(Path.Combine(dir, "model.safetensors"), data[..(data.Length / 2)]); // truncated
+        var (code, _, err) = Run("generate", "--model", dir, "--prompt-ids", "1,2");
+        Assert.Equal(1, code);
+        Assert.Contains("model.safetensors", err);
+        Assert.StartsWith("error:", err.Trim());
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsNamed()
+    {
+        string dir = TestPaths.TempDir();
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","d_model":8,"n_heads":2,"n_layers":1,"vocab_size":10}""");
+        var (code, _, err) = Run("info", "--model", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("Qwen2ForCausalLM", err);
+    }
+
+    [Fact]
+    public void InfoPrintsParameterCountAndDtypes()
+    {
+        var (code, output, err) = Run("info", "--model", TestPaths.Golden("tiny-bf16-gqa"));
+        Assert.True(code == 0, err);
+        Assert.Contains("parameters:  98,752", output);
+        Assert.Contains("dtype BF16", output);
+        Assert.Contains("kv 2", output);
+    }
+}
