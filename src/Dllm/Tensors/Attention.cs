@@ -67,34 +67,44 @@ public static class Attention
         public readonly bool Causal = causal;
     }
 
+    /// <summary>Query rows per chunk: bounds the score matrix at QueryChunk × keyLen floats per worker.</summary>
+    private const int QueryChunk = 128;
+
+    /// <summary>
+    /// One (sequence, head): S = Q·Kᵀ·scale [queries × keys] by GEMM, mask, row softmax, O = S·V.
+    /// Q, K, V and O are strided views into the interleaved-head layouts; nothing is copied.
+    /// </summary>
     private static unsafe void Head(in HeadJob j, int b, int h)
     {
         int hd = j.HeadDim, heads = j.Heads, kvHeads = j.KvHeads, keyLen = j.KeyLen;
         int kvh = h / (heads / kvHeads);
         float scale = 1f / MathF.Sqrt(hd);
-        float[] rented = ArrayPool<float>.Shared.Rent(keyLen);
-        Span<float> scores = rented.AsSpan(0, keyLen);
+        int chunk = Math.Min(QueryChunk, j.QueryLen);
+        float[] rented = ArrayPool<float>.Shared.Rent(chunk * keyLen);
         try
         {
-            for (int i = 0; i < j.QueryLen; i++)
+            fixed (float* s = rented)
             {
-                var qi = new ReadOnlySpan<float>(j.Q + ((long)(b * j.QueryLen + i) * heads + h) * hd, hd);
-                int visibleKeys = j.Causal ? j.QueryOffset + i + 1 : keyLen;
-                for (int t = 0; t < keyLen; t++)
+                var kView = new MatrixView((nint)(j.K + ((long)b * keyLen * kvHeads + kvh) * hd), DType.F32, keyLen, hd, (long)kvHeads * hd, 1);
+                var vView = new MatrixView((nint)(j.V + ((long)b * keyLen * kvHeads + kvh) * hd), DType.F32, keyLen, hd, (long)kvHeads * hd, 1);
+                for (int i0 = 0; i0 < j.QueryLen; i0 += chunk)
                 {
-                    bool visible = t < visibleKeys && (j.Mask == null || j.Mask[b * keyLen + t] != 0);
-                    scores[t] = visible
-                        ? TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(j.K + ((long)(b * keyLen + t) * kvHeads + kvh) * hd, hd)) * scale
-                        : float.NegativeInfinity;
-                }
-                Softmax.InPlace(scores);
-                var oi = new Span<float>(j.O + ((long)(b * j.QueryLen + i) * heads + h) * hd, hd);
-                oi.Clear();
-                for (int t = 0; t < keyLen; t++)
-                {
-                    float p = scores[t];
-                    if (p == 0f) continue;
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(j.V + ((long)(b * keyLen + t) * kvHeads + kvh) * hd, hd), p, oi, oi);
+                    int rows = Math.Min(chunk, j.QueryLen - i0);
+                    var qView = new MatrixView((nint)(j.Q + (((long)b * j.QueryLen + i0) * heads + h) * hd), DType.F32, rows, hd, (long)heads * hd, 1);
+                    Gemm.MultiplySerial(qView, kView.T, s, keyLen);
+                    for (int i = 0; i < rows; i++)
+                    {
+                        Span<float> row = new(s + (long)i * keyLen, keyLen);
+                        TensorPrimitives.Multiply(row, scale, row);
+                        int visibleKeys = j.Causal ? j.QueryOffset + i0 + i + 1 : keyLen;
+                        if (visibleKeys < keyLen) row[visibleKeys..].Fill(float.NegativeInfinity);
+                        if (j.Mask != null)
+                            for (int t = 0; t < visibleKeys; t++)
+                                if (j.Mask[b * keyLen + t] == 0) row[t] = float.NegativeInfinity;
+                        Softmax.InPlace(row);
+                    }
+                    var pView = MatrixView.RowMajor((nint)s, DType.F32, rows, keyLen);
+                    Gemm.MultiplySerial(pView, vView, j.O + (((long)b * j.QueryLen + i0) * heads + h) * hd, heads * hd);
                 }
             }
         }

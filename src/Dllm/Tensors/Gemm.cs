@@ -88,6 +88,18 @@ public static unsafe class Gemm
         });
     }
 
+    /// <summary>
+    /// C (+)= A·B on the calling thread only, for callers that already run one task per core
+    /// (attention heads). Same contract as <see cref="Multiply"/>; A and B must be non-empty.
+    /// </summary>
+    internal static void MultiplySerial(in MatrixView a, in MatrixView b, float* c, int ldc, bool accumulate = false)
+    {
+        if (a.Cols != b.Rows) throw new ArgumentException($"inner dimensions differ: A is {a.Rows}x{a.Cols}, B is {b.Rows}x{b.Cols}");
+        if (ldc < b.Cols) throw new ArgumentException($"ldc ({ldc}) is smaller than n ({b.Cols})", nameof(ldc));
+        if (a.Rows == 0 || b.Cols == 0 || a.Cols == 0) { Multiply(a, b, c, ldc, accumulate); return; }
+        Serial(a, b, c, ldc, accumulate, GemmMicroKernel.Kind);
+    }
+
     /// <summary>y[m×n] = x[m×k] · Wᵀ for a weight W of shape (n × k) in any dtype (a linear layer without bias).</summary>
     /// <exception cref="ArgumentException">x or y is too short for the shapes, or m is negative.</exception>
     public static void LinearForward(ReadOnlySpan<float> x, int m, in MatrixView w, Span<float> y, bool accumulate = false)
