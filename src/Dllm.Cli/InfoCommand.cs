@@ -17,8 +17,8 @@ internal static class InfoCommand
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
             string configPath = Path.Combine(dir, "config.json");
             if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
-            LladaConfig c = LladaConfig.Load(configPath);
-            c.Validate();
+            LladaConfig c = Dllm.Model.LladaModel.LoadConfig(configPath, out bool dream);
+            if (dream) Console.WriteLine("architecture: DreamModel (Qwen2 layout, q/k/v bias, logits shifted by one)");
             using Checkpoint ckpt = Checkpoint.Open(dir);
             long parameters = 0, bytes = 0;
             var byType = new SortedDictionary<string, long>();

@@ -33,8 +33,15 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
     public int VocabSize => Weights.Head.Rows;
     public int MaxSequenceLength => Config.MaxSequenceLength;
 
-    public LladaModel(LladaConfig config, LladaWeights weights, Checkpoint? owned = null)
+    /// <summary>
+    /// True for models trained from an autoregressive start (Dream): the logits for position p are
+    /// read from the hidden state at p − 1 (position 0 reads its own), as Dream's generate does.
+    /// </summary>
+    public bool ShiftLogits { get; }
+
+    public LladaModel(LladaConfig config, LladaWeights weights, Checkpoint? owned = null, bool shiftLogits = false)
     {
+        ShiftLogits = shiftLogits;
         config.Validate();
         Config = config;
         Weights = weights;
@@ -47,11 +54,23 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
     {
         string configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{directory}'", configPath);
-        LladaConfig config = LladaConfig.Load(configPath);
-        config.Validate();
+        LladaConfig config = LoadConfig(configPath, out bool dream);
         Checkpoint ckpt = Checkpoint.Open(directory);
-        try { return new LladaModel(config, LladaWeights.Bind(config, ckpt), ckpt); }
+        try
+        {
+            LladaWeights weights = dream ? DreamWeights.Bind(config, ckpt) : LladaWeights.Bind(config, ckpt);
+            return new LladaModel(config, weights, ckpt, shiftLogits: dream);
+        }
         catch { ckpt.Dispose(); throw; }
+    }
+
+    /// <summary>Reads a LLaDA or Dream config.json as the backbone config; <paramref name="dream"/> says which.</summary>
+    public static LladaConfig LoadConfig(string configPath, out bool dream)
+    {
+        dream = DreamConfig.IsDream(configPath);
+        LladaConfig config = dream ? DreamConfig.Load(configPath).ToBackbone(configPath) : LladaConfig.Load(configPath);
+        config.Validate();
+        return config;
     }
 
     public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
@@ -123,6 +142,7 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
         ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask, CacheUse cache)
     {
         LladaConfig c = Config;
+        if (ShiftLogits && start > 0) start--; // the row before the window feeds its first position
         int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.NKvHeads ?? c.NHeads;
         int kvDim = kv * hd, keyRows = batch * length;
         float eps = (float)c.RmsNormEps;
@@ -186,7 +206,7 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
         Span<float> sel = _buf.Selected.AsSpan(0, rows * d);
         for (int b = 0; b < batch; b++)
             for (int i = 0; i < positions.Length; i++)
-                x.Slice((b * w + positions[i] - start) * d, d).CopyTo(sel.Slice((b * positions.Length + i) * d, d));
+                x.Slice((b * w + (ShiftLogits ? Math.Max(positions[i] - 1, 0) : positions[i]) - start) * d, d).CopyTo(sel.Slice((b * positions.Length + i) * d, d));
         RmsNorm.Forward(sel, Weights.FinalNorm, eps, sel, rows);
         if (rows > 0) Gemm.LinearForward(sel, rows, Weights.Head, logits[..(rows * VocabSize)]);
     }
