@@ -191,7 +191,7 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
                 }
                 keys = kFull; values = vFull;
             }
-            Attention.Forward(q, keys, values, att, batch, w, start, length, heads, kv, hd, keyMask);
+            Attention.Forward(q, keys, values, att, batch, w, start, length, heads, kv, hd, AttentionPattern.Bidirectional, keyMask);
             Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
 
             RmsNorm.Forward(x, bw.FfNorm, eps, h, n);

@@ -1,0 +1,56 @@
+namespace Dllm.Training;
+
+/// <summary>
+/// AdamW (Loshchilov &amp; Hutter 2019, decoupled weight decay) with bias correction, in the order
+/// PyTorch's torch.optim.AdamW applies it, per element at step t (1-based):
+/// <code>
+///   θ ← θ − lr·λ·θ                      (matrices only: 1-D tensors such as norm weights get no decay)
+///   m ← β1·m + (1 − β1)·g,   v ← β2·v + (1 − β2)·g²
+///   θ ← θ − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + ε)
+/// </code>
+/// Moments are float32 arrays shaped like <see cref="Parameters.Values"/>.
+/// </summary>
+public sealed class AdamW
+{
+    private readonly Parameters _p;
+    private readonly float[] _m, _v;
+
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Epsilon { get; }
+    public double WeightDecay { get; }
+    /// <summary>Steps taken so far.</summary>
+    public long StepCount { get; private set; }
+
+    public AdamW(Parameters parameters, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.1)
+    {
+        if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1) throw new ArgumentOutOfRangeException(nameof(beta1), "betas must lie in [0, 1)");
+        if (epsilon <= 0 || weightDecay < 0) throw new ArgumentOutOfRangeException(nameof(epsilon), "epsilon must be > 0, weight decay ≥ 0");
+        _p = parameters;
+        _m = new float[parameters.Count];
+        _v = new float[parameters.Count];
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
+    }
+
+    /// <summary>One update from the current gradients with learning rate <paramref name="lr"/>. Gradients are left as they are.</summary>
+    public void Step(double lr)
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
+        float b1 = (float)Beta1, b2 = (float)Beta2, eps = (float)Epsilon;
+        float stepSize = (float)(lr / bc1), invSqrtBc2 = (float)(1 / Math.Sqrt(bc2));
+        float[] w = _p.Values, g = _p.Grads;
+        foreach (ParameterTensor t in _p.Tensors)
+        {
+            float decay = t.IsMatrix ? (float)(1 - lr * WeightDecay) : 1f;
+            int end = (int)t.Offset + t.Length;
+            for (int i = (int)t.Offset; i < end; i++)
+            {
+                float gi = g[i];
+                float m = _m[i] = b1 * _m[i] + (1 - b1) * gi;
+                float v = _v[i] = b2 * _v[i] + (1 - b2) * gi * gi;
+                w[i] = w[i] * decay - stepSize * m / (MathF.Sqrt(v) * invSqrtBc2 + eps);
+            }
+        }
+    }
+}

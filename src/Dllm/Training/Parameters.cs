@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using Dllm.Tensors;
+
+namespace Dllm.Training;
+
+/// <summary>One named tensor inside <see cref="Parameters"/>: a slice [Offset, Offset + Length) of the flat arrays.</summary>
+public sealed record ParameterTensor(string Name, long Offset, int[] Shape)
+{
+    public int Length => Shape.Aggregate(1, (a, b) => a * b);
+    /// <summary>Matrices get weight decay; 1-D tensors (norm weights) do not.</summary>
+    public bool IsMatrix => Shape.Length >= 2;
+}
+
+/// <summary>
+/// All float32 parameters of a model in one flat pinned array, with a gradient array of the same
+/// layout (llm.c style). Tensors are named as in the Hugging Face checkpoint and laid out in the
+/// order they were added. The arrays live on the pinned object heap, so <see cref="Matrix"/> views
+/// stay valid for the object's lifetime.
+/// </summary>
+public sealed class Parameters
+{
+    private readonly List<ParameterTensor> _tensors = [];
+    private readonly Dictionary<string, ParameterTensor> _byName = [];
+    private float[] _values = [];
+    private float[] _grads = [];
+    private bool _frozen;
+
+    public IReadOnlyList<ParameterTensor> Tensors => _tensors;
+    /// <summary>All values, flat.</summary>
+    public float[] Values => _values;
+    /// <summary>All gradients, flat, same layout as <see cref="Values"/>.</summary>
+    public float[] Grads => _grads;
+    public long Count => _values.Length;
+
+    /// <summary>Declares a tensor; only before <see cref="Allocate"/>.</summary>
+    public ParameterTensor Add(string name, params int[] shape)
+    {
+        if (_frozen) throw new InvalidOperationException("parameters are already allocated");
+        long offset = _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
+        var t = new ParameterTensor(name, offset, shape);
+        _byName.Add(name, t);
+        _tensors.Add(t);
+        return t;
+    }
+
+    /// <summary>Allocates the pinned value and gradient arrays (zeros).</summary>
+    public void Allocate()
+    {
+        long n = _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
+        if (n > Array.MaxLength) throw new InvalidOperationException($"{n} parameters do not fit one array");
+        _values = GC.AllocateArray<float>((int)n, pinned: true);
+        _grads = GC.AllocateArray<float>((int)n, pinned: true);
+        _frozen = true;
+    }
+
+    public ParameterTensor this[string name] => _byName.TryGetValue(name, out var t) ? t
+        : throw new KeyNotFoundException($"no parameter named '{name}'");
+
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    public Span<float> Value(ParameterTensor t) => _values.AsSpan((int)t.Offset, t.Length);
+    public Span<float> Grad(ParameterTensor t) => _grads.AsSpan((int)t.Offset, t.Length);
+
+    /// <summary>A row-major (rows × cols) view of a 2-D tensor's values.</summary>
+    public MatrixView Matrix(ParameterTensor t)
+    {
+        if (t.Shape.Length != 2) throw new ArgumentException($"'{t.Name}' is not a matrix");
+        nint p = Marshal.UnsafeAddrOfPinnedArrayElement(_values, 0) + (nint)(t.Offset * sizeof(float));
+        return MatrixView.RowMajor(p, DType.F32, t.Shape[0], t.Shape[1]);
+    }
+
+    /// <summary>Sets every gradient to zero.</summary>
+    public void ZeroGrad() => Array.Clear(_grads);
+}

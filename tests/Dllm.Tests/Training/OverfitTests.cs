@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Dllm.Training;
+using Xunit;
+
+namespace Dllm.Tests.Training;
+
+/// <summary>
+/// Smoke test of the whole loop (objective → forward → backward → clip → AdamW → schedule): a tiny
+/// model must memorise a tiny corpus. Four sequences of 12 tokens over a 20-token vocabulary
+/// (18 = EOS, 19 = mask) with distinct first tokens.
+/// </summary>
+public class OverfitTests
+{
+    private const int Vocab = 20, Mask = 19, Len = 12;
+    private static readonly int MdmSteps = int.Parse(Environment.GetEnvironmentVariable("OVF_STEPS") ?? "400");
+    private const double Peak = 1e-2;
+    private readonly ITestOutputHelper _out = TestContext.Current.TestOutputHelper!;
+
+    private static readonly int[] Corpus =
+    [
+        0, 5, 9, 2, 7, 7, 1, 3, 11, 4, 6, 18,
+        1, 8, 8, 3, 12, 0, 5, 15, 2, 9, 14, 18,
+        2, 17, 4, 4, 10, 13, 6, 1, 16, 3, 8, 18,
+        3, 6, 12, 9, 0, 2, 11, 17, 5, 10, 7, 18,
+    ];
+
+    private static TransformerShape Shape => new()
+    {
+        DModel = 16, NHeads = 2, NKvHeads = 1, NLayers = 2, MlpHidden = 32, Vocab = Vocab, MaxSeq = Len,
+        RopeTheta = 10000, Eps = 1e-5,
+    };
+
+    /// <summary>Mean loss over 32 batches drawn from a fixed seed: the same noise before and after training.</summary>
+    private static double Evaluate(TrainableLlada model, Func<Random, TrainingBatch> sample)
+    {
+        var rng = new Random(12345);
+        double s = 0;
+        for (int i = 0; i < 32; i++) s += model.Forward(sample(rng)) / 32;
+        return s;
+    }
+
+    private (double First, double Last) Train(Func<Random, TrainingBatch> sample, string name, int steps)
+    {
+        var sw = Stopwatch.StartNew();
+        TrainableLlada model = TrainableLlada.Create(Shape, seed: 1);
+        var opt = new AdamW(model.Parameters, beta1: 0.9, beta2: 0.99, weightDecay: 0.01);
+        var schedule = new WarmupStableDecay(Peak: Peak, WarmupSteps: 20, TotalSteps: steps, DecaySteps: steps / 5, Floor: 1e-3);
+        var rng = new Random(2);
+        double first = Evaluate(model, sample);
+        for (int step = 0; step < steps; step++)
+            TrainStep.Run(model, opt, [sample(rng)], schedule.At(step), clipNorm: 1.0);
+        double last = Evaluate(model, sample);
+        _out.WriteLine($"{name}: evaluation loss {first:F3} before, {last:F3} after {steps} steps, {sw.Elapsed.TotalSeconds:F1} s");
+        return (first, last);
+    }
+
+    [Fact]
+    public void Masked_diffusion_objective_overfits()
+    {
+        var objective = new MaskedDiffusionObjective(Mask, cutProbability: 0);
+        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "MDM", MdmSteps);
+        Assert.True(first > 2.0, $"initial loss {first} should be near ln 20 ≈ 3");
+        Assert.True(last < BoundMdm, $"MDM loss {last:F3} did not fall below {BoundMdm}");
+    }
+
+    [Fact]
+    public void Autoregressive_objective_overfits()
+    {
+        var objective = new AutoregressiveObjective();
+        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "AR", 150);
+        Assert.True(first > 2.0, $"initial loss {first} should be near ln 20 ≈ 3");
+        Assert.True(last < BoundAr, $"AR loss {last:F3} did not fall below {BoundAr}");
+    }
+
+    /// <summary>
+    /// Measured (Debug build, naive GEMM): MDM 3.07 → 2.03 in 400 steps (≈4.5 s; 1.20 after 600 steps);
+    /// AR 3.02 → 0.004 in 150 steps (≈2 s). MDM is slower by nature: with every position masked a
+    /// bidirectional RoPE model cannot tell positions apart, and the 1/p weights are noisy.
+    /// </summary>
+    private const double BoundMdm = 2.3, BoundAr = 0.05;
+}
