@@ -10,5 +10,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     new VersionOption(),
     GenerateCommand.Create(),
     InfoCommand.Create(),
+    TrainCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -22,6 +22,18 @@ public sealed class AdamW
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; private set; }
 
+    /// <summary>First-moment estimates, laid out like <see cref="Parameters.Values"/> (for checkpoints).</summary>
+    public float[] FirstMoment => _m;
+    /// <summary>Second-moment estimates, laid out like <see cref="Parameters.Values"/> (for checkpoints).</summary>
+    public float[] SecondMoment => _v;
+
+    /// <summary>Sets the step count after the moments were restored from a checkpoint (bias correction depends on it).</summary>
+    public void RestoreStepCount(long steps)
+    {
+        if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "must be ≥ 0");
+        StepCount = steps;
+    }
+
     public AdamW(Parameters parameters, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.1)
     {
         if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1) throw new ArgumentOutOfRangeException(nameof(beta1), "betas must lie in [0, 1)");

@@ -1,0 +1,50 @@
+using Dllm.Text;
+
+namespace Dllm.Training;
+
+/// <summary>
+/// A tokenized training text and a seeded sampler of fixed-length windows. The batch of step s is
+/// drawn from a generator seeded by (seed, s) alone, so a resumed run sees exactly the batches an
+/// uninterrupted run would.
+/// </summary>
+public sealed class TextCorpus
+{
+    public int[] Tokens { get; }
+
+    public TextCorpus(int[] tokens) => Tokens = tokens;
+
+    /// <summary>Reads and encodes UTF-8 text files.</summary>
+    /// <exception cref="InvalidDataException">A file is empty or shorter than one window.</exception>
+    public static TextCorpus Load(IEnumerable<string> paths, ITokenizer tokenizer, int minTokens)
+    {
+        var all = new List<int>();
+        foreach (string path in paths)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
+            string text = File.ReadAllText(path);
+            if (text.Length == 0) throw new InvalidDataException($"data file '{path}' is empty");
+            all.AddRange(tokenizer.Encode(text));
+        }
+        if (all.Count < minTokens)
+            throw new InvalidDataException($"the data has {all.Count} tokens, fewer than one training sequence of {minTokens}: lower --seq-len or add text");
+        return new TextCorpus([.. all]);
+    }
+
+    /// <summary>[batch × length] windows at random offsets for step <paramref name="step"/>.</summary>
+    public int[] Batch(int batch, int length, int seed, long step)
+    {
+        var rng = StepRandom(seed, step);
+        var tokens = new int[batch * length];
+        for (int b = 0; b < batch; b++)
+            Tokens.AsSpan(rng.Next(0, Tokens.Length - length + 1), length).CopyTo(tokens.AsSpan(b * length));
+        return tokens;
+    }
+
+    /// <summary>The generator for step s: depends on (seed, s) only (HashCode is per-process random, so a fixed mix).</summary>
+    public static Random StepRandom(int seed, long step)
+    {
+        ulong h = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)step * 0xC2B2AE3D27D4EB4FUL);
+        h ^= h >> 31;
+        return new Random(unchecked((int)h & int.MaxValue));
+    }
+}

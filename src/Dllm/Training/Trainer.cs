@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dllm.Text;
+
+namespace Dllm.Training;
+
+/// <summary>The knobs of a from-scratch run (nanoGPT-style: readable, all in one place).</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3) or "ar" (next-token, causal attention).</summary>
+    public string Objective { get; init; } = "mdm";
+    public required TransformerShape Shape { get; init; }
+    public int Steps { get; init; } = 1000;
+    public int BatchSize { get; init; } = 16;
+    public int SeqLen { get; init; } = 128;
+    public int GradAccum { get; init; } = 1;
+    public double LearningRate { get; init; } = 4e-4;
+    public int WarmupSteps { get; init; } = 100;
+    /// <summary>Warmup-stable-decay: the last DecayFraction of the steps decay linearly to 10 % of the peak.</summary>
+    public double DecayFraction { get; init; } = 0.2;
+    public double WeightDecay { get; init; } = 0.1;
+    public double ClipNorm { get; init; } = 1.0;
+    public int Seed { get; init; } = 1;
+    public int SaveEvery { get; init; } = 200;
+
+    /// <exception cref="ArgumentException">A knob is out of range; the message names the flag.</exception>
+    public void Validate()
+    {
+        if (Objective is not ("mdm" or "ar")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
+        if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
+        if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
+        if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
+        if (SeqLen > Shape.MaxSeq) throw new ArgumentException($"--seq-len {SeqLen} is longer than the model's max sequence length {Shape.MaxSeq}");
+        if (GradAccum <= 0) throw new ArgumentException($"--grad-accum must be positive, got {GradAccum}");
+        if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
+        if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
+        if (SaveEvery <= 0) throw new ArgumentException($"--save-every must be positive, got {SaveEvery}");
+        Shape.Validate();
+    }
+}
+
+/// <summary>One logged step.</summary>
+public sealed record TrainProgress(long Step, int TotalSteps, double Loss, double GradNorm, double LearningRate, double TokensPerSecond);
+
+/// <summary>
+/// The training loop: seeded batches per step, objective, AdamW with warmup-stable-decay, gradient
+/// clipping and accumulation, a CSV log (<c>train_log.csv</c>) and atomic checkpoints in the output
+/// directory. Resuming reloads weights, moments and the step, and continues with the same batches.
+/// </summary>
+public static class Trainer
+{
+    public static TrainableLlada Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
+        Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        o.Validate();
+        if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
+        var model = TrainableLlada.Create(o.Shape, o.Seed);
+        var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
+        long start = 0, tokensSeen = 0;
+        if (resume)
+        {
+            TrainerState st = TrainingCheckpoint.Load(outDir, model, opt);
+            if (st.Objective != o.Objective) throw new ArgumentException($"cannot resume: the checkpoint was trained with --objective {st.Objective}");
+            start = st.Step; tokensSeen = st.TokensSeen;
+        }
+        long decay = (long)(o.Steps * o.DecayFraction);
+        var schedule = new WarmupStableDecay(o.LearningRate, o.WarmupSteps, o.Steps, decay, o.LearningRate * 0.1);
+        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
+        Directory.CreateDirectory(outDir);
+        string logPath = Path.Combine(outDir, "train_log.csv");
+        if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, "step,loss,grad_norm,lr,tokens_per_s\n");
+        else TruncateLog(logPath, start);
+
+        var sw = Stopwatch.StartNew();
+        for (long step = start; step < o.Steps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var micro = new List<TrainingBatch>(o.GradAccum);
+            for (int a = 0; a < o.GradAccum; a++)
+            {
+                long key = step * o.GradAccum + a;
+                int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
+                micro.Add(o.Objective == "mdm"
+                    ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
+                    : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen));
+            }
+            double lr = schedule.At(step);
+            var (loss, norm) = TrainStep.Run(model, opt, micro, lr, o.ClipNorm);
+            tokensSeen += (long)o.BatchSize * o.SeqLen * o.GradAccum;
+            double tps = (step - start + 1) * (double)o.BatchSize * o.SeqLen * o.GradAccum / sw.Elapsed.TotalSeconds;
+            File.AppendAllText(logPath, string.Create(CultureInfo.InvariantCulture, $"{step + 1},{loss:G6},{norm:G6},{lr:G6},{tps:F0}\n"));
+            onStep?.Invoke(new TrainProgress(step + 1, o.Steps, loss, norm, lr, tps));
+            if ((step + 1) % o.SaveEvery == 0 || step + 1 == o.Steps)
+                TrainingCheckpoint.Save(outDir, model, opt, new TrainerState(step + 1, o.Seed, o.Objective, tokensSeen),
+                    tokenizer, tokenizer.EosId, tokenizer.MaskId);
+        }
+        return model;
+    }
+
+    /// <summary>Drops log rows after the resumed step so the curve has no duplicates.</summary>
+    private static void TruncateLog(string path, long step)
+    {
+        var keep = File.ReadLines(path).Take(1).Concat(File.ReadLines(path).Skip(1)
+            .Where(l => long.TryParse(l.Split(',')[0], out long s) && s <= step)).ToList();
+        File.WriteAllLines(path, keep);
+    }
+}
