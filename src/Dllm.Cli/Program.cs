@@ -11,5 +11,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     GenerateCommand.Create(),
     InfoCommand.Create(),
     TrainCommand.Create(),
+    EvalCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -53,6 +53,26 @@ public static class TrainingCheckpoint
         if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
     }
 
+    /// <summary>Copies the weights of a checkpoint directory (model.safetensors) into <paramref name="model"/>.</summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has another size.</exception>
+    public static void LoadWeights(string dir, TrainableLlada model)
+    {
+        using var weights = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors"));
+        foreach (ParameterTensor t in model.Parameters.Tensors)
+        {
+            float[] w = weights.ReadSingle(t.Name);
+            if (w.Length != t.Length) throw new InvalidDataException($"tensor '{t.Name}' has {w.Length} values, the model expects {t.Length}");
+            w.CopyTo(model.Parameters.Value(t));
+        }
+    }
+
+    /// <summary>The objective recorded in trainer_state.json ("mdm" or "ar"), or "mdm" for checkpoints from elsewhere.</summary>
+    public static string ObjectiveOf(string dir)
+    {
+        string path = Path.Combine(dir, StateFile);
+        return File.Exists(path) ? JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path))?.Objective ?? "mdm" : "mdm";
+    }
+
     /// <summary>Restores weights, optimizer moments and the trainer state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The checkpoint is incomplete or its shapes differ from the model's.</exception>
     public static TrainerState Load(string dir, TrainableLlada model, AdamW optimizer)
