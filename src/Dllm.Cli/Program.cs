@@ -12,5 +12,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     InfoCommand.Create(),
     TrainCommand.Create(),
     EvalCommand.Create(),
+    SftCommand.Create(),
 };
 return root.Parse(args).Invoke();

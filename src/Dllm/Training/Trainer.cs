@@ -7,7 +7,7 @@ namespace Dllm.Training;
 /// <summary>The knobs of a from-scratch run (nanoGPT-style: readable, all in one place).</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3) or "ar" (next-token, causal attention).</summary>
+    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention) or "sft" (set by RunSft).</summary>
     public string Objective { get; init; } = "mdm";
     public required TransformerShape Shape { get; init; }
     public int Steps { get; init; } = 1000;
@@ -26,7 +26,7 @@ public sealed record TrainerOptions
     /// <exception cref="ArgumentException">A knob is out of range; the message names the flag.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
+        if (Objective is not ("mdm" or "ar" or "sft")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
@@ -49,45 +49,77 @@ public sealed record TrainProgress(long Step, int TotalSteps, double Loss, doubl
 /// </summary>
 public static class Trainer
 {
+    /// <summary>Pre-training on a text corpus with the MDM or AR objective.</summary>
     public static TrainableLlada Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
     {
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
+        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
+        return Loop(o, tokenizer, outDir, resume, null, key =>
+        {
+            int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
+            return o.Objective == "mdm"
+                ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
+                : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen);
+        }, onStep, ct);
+    }
+
+    /// <summary>
+    /// Supervised fine-tuning (LLaDA Eq. 5): prompts never masked, answers EOS-padded to the batch's
+    /// longest example. Starts from the weights in <paramref name="initFrom"/> unless resuming.
+    /// </summary>
+    public static TrainableLlada RunSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
+        string outDir, bool resume, string? initFrom, Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        o = o with { Objective = "sft" };
+        if (examples.Count == 0) throw new InvalidDataException("the SFT data has no examples");
+        var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
+        return Loop(o, tokenizer, outDir, resume, initFrom, key =>
+        {
+            Random rng = TextCorpus.StepRandom(o.Seed, key);
+            var picked = new (int[], int[])[o.BatchSize];
+            for (int i = 0; i < picked.Length; i++) picked[i] = examples[rng.Next(examples.Count)];
+            var (tokens, length, promptLengths) = sft.Pad(picked);
+            return sft.Sample(tokens, o.BatchSize, length, promptLengths, rng);
+        }, onStep, ct);
+    }
+
+    /// <summary>The shared loop: AdamW + WSD, clipping, accumulation, CSV log, checkpoints, resume.
+    /// makeBatch(key) must depend on key alone so that a resumed run sees the same batches.</summary>
+    private static TrainableLlada Loop(TrainerOptions o, ITokenizer tokenizer, string outDir, bool resume, string? initFrom,
+        Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct)
+    {
+        o.Validate();
         var model = TrainableLlada.Create(o.Shape, o.Seed);
+        if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
         long start = 0, tokensSeen = 0;
         if (resume)
         {
             TrainerState st = TrainingCheckpoint.Load(outDir, model, opt);
-            if (st.Objective != o.Objective) throw new ArgumentException($"cannot resume: the checkpoint was trained with --objective {st.Objective}");
+            if (st.Objective != o.Objective) throw new ArgumentException($"cannot resume: the checkpoint was trained with objective {st.Objective}, not {o.Objective}");
             start = st.Step; tokensSeen = st.TokensSeen;
         }
         long decay = (long)(o.Steps * o.DecayFraction);
         var schedule = new WarmupStableDecay(o.LearningRate, o.WarmupSteps, o.Steps, decay, o.LearningRate * 0.1);
-        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
         Directory.CreateDirectory(outDir);
         string logPath = Path.Combine(outDir, "train_log.csv");
         if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, "step,loss,grad_norm,lr,tokens_per_s\n");
         else TruncateLog(logPath, start);
 
         var sw = Stopwatch.StartNew();
+        long stepTokens = 0;
         for (long step = start; step < o.Steps; step++)
         {
             ct.ThrowIfCancellationRequested();
             var micro = new List<TrainingBatch>(o.GradAccum);
-            for (int a = 0; a < o.GradAccum; a++)
-            {
-                long key = step * o.GradAccum + a;
-                int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
-                micro.Add(o.Objective == "mdm"
-                    ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
-                    : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen));
-            }
+            for (int a = 0; a < o.GradAccum; a++) micro.Add(makeBatch(step * o.GradAccum + a));
             double lr = schedule.At(step);
             var (loss, norm) = TrainStep.Run(model, opt, micro, lr, o.ClipNorm);
-            tokensSeen += (long)o.BatchSize * o.SeqLen * o.GradAccum;
-            double tps = (step - start + 1) * (double)o.BatchSize * o.SeqLen * o.GradAccum / sw.Elapsed.TotalSeconds;
+            long batchTokens = micro.Sum(m => (long)m.Batch * m.Length);
+            tokensSeen += batchTokens; stepTokens += batchTokens;
+            double tps = stepTokens / sw.Elapsed.TotalSeconds;
             File.AppendAllText(logPath, string.Create(CultureInfo.InvariantCulture, $"{step + 1},{loss:G6},{norm:G6},{lr:G6},{tps:F0}\n"));
             onStep?.Invoke(new TrainProgress(step + 1, o.Steps, loss, norm, lr, tps));
             if ((step + 1) % o.SaveEvery == 0 || step + 1 == o.Steps)

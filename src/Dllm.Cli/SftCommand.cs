@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Dllm.IO;
+using Dllm.Model;
+using Dllm.Text;
+using Dllm.Training;
+
+namespace Dllm.Cli;
+
+/// <summary><c>dllm sft</c>: supervised fine-tuning of a checkpoint on JSONL prompt/response pairs.</summary>
+internal static class SftCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Base checkpoint to start from", Required = true };
+        var data = new Option<FileInfo>("--data") { Description = "JSONL: {\"prompt\",\"response\"} or {\"messages\": [...]} per line", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output checkpoint directory", Required = true };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 500 };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-4 };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 20 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var saveEvery = new Option<int>("--save-every") { DefaultValueFactory = _ => 100 };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out" };
+        var threads = ThreadsOption.Create();
+        var cmd = new Command("sft", "Supervised fine-tuning (prompt never masked, EOS-padded answers)")
+        {
+            model, data, output, steps, batch, lr, warmup, seed, saveEvery, resume, threads,
+        };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            ThreadsOption.Apply(r.GetValue(threads));
+            string baseDir = r.GetValue(model)!.FullName;
+            if (!Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"model directory '{baseDir}' does not exist");
+            LladaConfig config = LladaModel.LoadConfig(Path.Combine(baseDir, "config.json"), out bool dream);
+            if (dream) throw new NotSupportedException("fine-tuning Dream checkpoints is not supported");
+            ITokenizer tok = TokenizerLoader.Load(baseDir);
+            TransformerShape shape = TransformerShape.FromLladaConfig(config);
+            var examples = SftDataset.Load(r.GetValue(data)!.FullName, tok, shape.MaxSeq);
+            var options = new TrainerOptions
+            {
+                Shape = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), SeqLen = 2, LearningRate = r.GetValue(lr),
+                WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
+            };
+            Console.Error.WriteLine($"fine-tuning {baseDir} on {examples.Count} examples → {r.GetValue(output)!.FullName}");
+            Trainer.RunSft(options, examples, tok, r.GetValue(output)!.FullName, r.GetValue(resume), baseDir, p =>
+            {
+                if (p.Step % 10 == 0 || p.Step == p.TotalSteps)
+                    Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps}  loss {p.Loss:F4}  grad {p.GradNorm:F2}  lr {p.LearningRate:E2}");
+            });
+            return 0;
+        }));
+        return cmd;
+    }
+}

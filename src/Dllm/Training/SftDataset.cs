@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Dllm.Text;
+
+namespace Dllm.Training;
+
+/// <summary>
+/// SFT examples from JSONL, one object per line: <c>{"prompt": "...", "response": "..."}</c> or
+/// <c>{"messages": [{"role": "user", "content": "..."}, ..., {"role": "assistant", "content": "..."}]}</c>.
+/// The prompt is the chat template of every message but the last (which must be the assistant's),
+/// with the assistant header; the answer is the response followed by <c>&lt;|eot_id|&gt;</c>
+/// (then EOS padding, added by <see cref="SftObjective.Pad"/>), as LLaDA's SFT data is laid out.
+/// </summary>
+public static class SftDataset
+{
+    /// <exception cref="InvalidDataException">Invalid JSON, a missing field, or an example longer than
+    /// <paramref name="maxLength"/>; the message names the file and line.</exception>
+    public static List<(int[] Prompt, int[] Answer)> Load(string path, ITokenizer tok, int maxLength)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
+        int? eot = tok.TokenToId("<|eot_id|>");
+        var examples = new List<(int[], int[])>();
+        int lineNo = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string where = $"{path}:{lineNo}";
+            JsonElement e;
+            try { e = JsonDocument.Parse(line).RootElement; }
+            catch (JsonException x) { throw new InvalidDataException($"{where}: invalid JSON: {x.Message}"); }
+            if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
+            List<ChatMessage> history;
+            string response;
+            if (e.TryGetProperty("messages", out JsonElement msgs) && msgs.ValueKind == JsonValueKind.Array)
+            {
+                history = msgs.EnumerateArray().Select(m => new ChatMessage(Str(m, "role", where), Str(m, "content", where))).ToList();
+                if (history.Count < 2 || history[^1].Role != "assistant")
+                    throw new InvalidDataException($"{where}: \"messages\" must end with an assistant message after at least one other");
+                response = history[^1].Content;
+                history.RemoveAt(history.Count - 1);
+            }
+            else
+            {
+                history = [new ChatMessage("user", Str(e, "prompt", where))];
+                response = Str(e, "response", where);
+            }
+            int[] prompt = [.. ChatTemplate.Apply(tok, history)];
+            int[] answer = [.. tok.Encode(response.Trim()), .. eot is int t ? new[] { t } : []];
+            if (prompt.Length + answer.Length > maxLength)
+                throw new InvalidDataException($"{where}: example has {prompt.Length + answer.Length} tokens, longer than the model's {maxLength}");
+            examples.Add((prompt, answer));
+        }
+        if (examples.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
+        return examples;
+    }
+
+    private static string Str(JsonElement e, string name, string where)
+        => e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new InvalidDataException($"{where}: missing string field \"{name}\"");
+}
