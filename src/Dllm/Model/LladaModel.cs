@@ -58,7 +58,7 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
         Checkpoint ckpt = Checkpoint.Open(directory);
         try
         {
-            LladaWeights weights = dream ? DreamWeights.Bind(config, ckpt) : LladaWeights.Bind(config, ckpt);
+            LladaWeights weights = LladaWeights.Bind(config, ckpt, dream ? WeightNames.Dream : WeightNames.Llada);
             return new LladaModel(config, weights, ckpt, shiftLogits: dream);
         }
         catch { ckpt.Dispose(); throw; }

@@ -34,40 +34,61 @@ public sealed class LladaWeights
     public required float[] FinalNorm { get; init; }      // ln_f, [d]
     public required MatrixView Head { get; init; }        // ff_out (or wte when tied), [embedding_size × d]
 
-    private const string Prefix = "model.transformer.";
+    /// <summary>Binds and checks every tensor the config calls for, under LLaDA's names; a missing or
+    /// misshapen tensor is an error naming it.</summary>
+    public static LladaWeights Bind(LladaConfig c, Checkpoint ckpt) => Bind(c, ckpt, WeightNames.Llada);
 
-    /// <summary>Binds and checks every tensor the config calls for; a missing or misshapen tensor is an error naming it.</summary>
-    public static LladaWeights Bind(LladaConfig c, Checkpoint ckpt)
+    /// <summary>Binds under the given naming scheme (LLaDA or Dream/Qwen2); biases are read when the scheme names them.</summary>
+    public static LladaWeights Bind(LladaConfig c, Checkpoint ckpt, WeightNames n)
     {
         int d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.NKvHeads ?? c.NHeads;
         int hidden = c.MlpHiddenSize, emb = c.EmbeddingSize ?? c.VocabSize;
         var blocks = new LladaBlockWeights[c.NLayers];
         for (int i = 0; i < c.NLayers; i++)
         {
-            string p = $"{Prefix}blocks.{i}.";
+            string p = string.Format(n.Block, i);
             blocks[i] = new LladaBlockWeights
             {
-                AttnNorm = ckpt.ReadSingle(p + "attn_norm.weight", d),
-                Q = ckpt.GetMatrix(p + "q_proj.weight", heads * hd, d),
-                K = ckpt.GetMatrix(p + "k_proj.weight", kv * hd, d),
-                V = ckpt.GetMatrix(p + "v_proj.weight", kv * hd, d),
-                AttnOut = ckpt.GetMatrix(p + "attn_out.weight", d, heads * hd),
-                FfNorm = ckpt.ReadSingle(p + "ff_norm.weight", d),
-                FfProj = ckpt.GetMatrix(p + "ff_proj.weight", hidden, d),
-                UpProj = ckpt.GetMatrix(p + "up_proj.weight", hidden, d),
-                FfOut = ckpt.GetMatrix(p + "ff_out.weight", d, hidden),
+                AttnNorm = ckpt.ReadSingle(p + n.AttnNorm, d),
+                Q = ckpt.GetMatrix(p + n.Q + ".weight", heads * hd, d),
+                K = ckpt.GetMatrix(p + n.K + ".weight", kv * hd, d),
+                V = ckpt.GetMatrix(p + n.V + ".weight", kv * hd, d),
+                QBias = n.HasQkvBias ? ckpt.ReadSingle(p + n.Q + ".bias", heads * hd) : null,
+                KBias = n.HasQkvBias ? ckpt.ReadSingle(p + n.K + ".bias", kv * hd) : null,
+                VBias = n.HasQkvBias ? ckpt.ReadSingle(p + n.V + ".bias", kv * hd) : null,
+                AttnOut = ckpt.GetMatrix(p + n.AttnOut, d, heads * hd),
+                FfNorm = ckpt.ReadSingle(p + n.FfNorm, d),
+                FfProj = ckpt.GetMatrix(p + n.Gate, hidden, d),
+                UpProj = ckpt.GetMatrix(p + n.Up, hidden, d),
+                FfOut = ckpt.GetMatrix(p + n.Down, d, hidden),
             };
         }
-        MatrixView wte = ckpt.GetMatrix(Prefix + "wte.weight", emb, d);
-        MatrixView head;
-        if (c.WeightTying) head = wte;
-        else head = ckpt.GetMatrix(Prefix + "ff_out.weight", emb, d);
+        MatrixView wte = ckpt.GetMatrix(n.Embedding, emb, d);
         return new LladaWeights
         {
             Embedding = wte,
             Blocks = blocks,
-            FinalNorm = ckpt.ReadSingle(Prefix + "ln_f.weight", d),
-            Head = head,
+            FinalNorm = ckpt.ReadSingle(n.FinalNorm, d),
+            Head = c.WeightTying ? wte : ckpt.GetMatrix(n.Head, emb, d),
         };
     }
+}
+
+/// <summary>
+/// Where a checkpoint keeps each tensor of the shared pre-norm block. <see cref="Block"/> is a format
+/// string taking the layer index; q/k/v names get ".weight" (and ".bias" when <see cref="HasQkvBias"/>).
+/// </summary>
+public sealed record WeightNames(
+    string Block, string AttnNorm, string Q, string K, string V, string AttnOut, string FfNorm,
+    string Gate, string Up, string Down, string Embedding, string FinalNorm, string Head, bool HasQkvBias)
+{
+    /// <summary>LLaDA (LLaDAModelLM): model.transformer.blocks.{i}.q_proj.weight, …</summary>
+    public static readonly WeightNames Llada = new("model.transformer.blocks.{0}.", "attn_norm.weight", "q_proj", "k_proj", "v_proj",
+        "attn_out.weight", "ff_norm.weight", "ff_proj.weight", "up_proj.weight", "ff_out.weight",
+        "model.transformer.wte.weight", "model.transformer.ln_f.weight", "model.transformer.ff_out.weight", HasQkvBias: false);
+
+    /// <summary>Dream / Qwen2: model.layers.{i}.self_attn.q_proj.{weight,bias}, mlp.gate_proj.weight, …</summary>
+    public static readonly WeightNames Dream = new("model.layers.{0}.", "input_layernorm.weight", "self_attn.q_proj", "self_attn.k_proj",
+        "self_attn.v_proj", "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+        "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", HasQkvBias: true);
 }
