@@ -68,9 +68,8 @@ public sealed class LladaModel : ICachingDenoisingModel, IDisposable
     public static LladaConfig LoadConfig(string configPath, out bool dream)
     {
         dream = DreamConfig.IsDream(configPath);
-        LladaConfig config = dream ? DreamConfig.Load(configPath).ToBackbone(configPath) : LladaConfig.Load(configPath);
-        config.Validate();
-        return config;
+        // Both loaders validate (LladaConfig.Load by default, ToBackbone always).
+        return dream ? DreamConfig.Load(configPath).ToBackbone(configPath) : LladaConfig.Load(configPath);
     }
 
     public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,

@@ -26,7 +26,4 @@ public sealed class ReferenceSampler
     public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options,
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
         => _sampler.Generate(prompt, DecodingOptions.Reference(options), onStep, cancellationToken);
-
-    /// <summary>Indices of the k largest scores, best first; equal scores keep the lower index first.</summary>
-    internal static int[] TopK(double[] score, int k) => Selection.TopK(score, k);
 }

@@ -6,7 +6,8 @@ namespace Dllm.Tests.Cli;
 /// <summary>The dllm command run as a user would: a separate process, its stdout, stderr and exit code.</summary>
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    /// <summary>Runs Dllm.Cli.dll from the test output folder with these arguments.</summary>
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Dllm.Cli.dll"));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Dllm.IO;
 using Dllm.Model;
 using Dllm.Tensors;
@@ -59,24 +58,17 @@ public class TextPromptTests
             Assert.Equal(262, lm.VocabSize);
             Assert.Equal(DType.BF16, lm.Weights.Blocks[0].Q.DType);
         }
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "Dllm.Cli.dll"), "generate", "--model", dir, "--prompt", "Hello there",
-                     "--gen-length", "16", "--steps", "8", "--block-length", "8", "--output", "ids" })
-            psi.ArgumentList.Add(a);
-        using Process proc = Process.Start(psi)!;
-        string output = proc.StandardOutput.ReadToEnd(), err = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        Assert.True(proc.ExitCode == 0, err);
+        string[] args = ["generate", "--model", dir, "--prompt", "Hello there", "--gen-length", "16", "--steps", "8", "--block-length", "8", "--output", "ids"];
+        var (code, output, err) = CliTests.Run(args);
+        Assert.True(code == 0, err);
         int[] ids = output.Trim().Split(',').Select(int.Parse).ToArray();
         Assert.Equal(16, ids.Length);
         Assert.DoesNotContain(ByteTokenizer.Mask, ids);
 
         // Text output: decoding strips the EOS tail and special tokens and never fails.
-        psi.ArgumentList[^1] = "text";
-        using Process text = Process.Start(psi)!;
-        string decoded = text.StandardOutput.ReadToEnd();
-        text.WaitForExit();
-        Assert.Equal(0, text.ExitCode);
+        args[^1] = "text";
+        var (textCode, decoded, _) = CliTests.Run(args);
+        Assert.Equal(0, textCode);
         Assert.DoesNotContain("<|endoftext|>", decoded);
         Assert.DoesNotContain("<|mdm_mask|>", decoded);
     }

@@ -26,7 +26,7 @@ public class ScheduleTests
         Assert.Equal([5, 6, 7], steps[1].CommittedPositions);
         Assert.Equal([10, 11], steps[3].CommittedPositions);
         Assert.Equal(4, r.ForwardPasses);
-        Assert.Equal([1, 2, 0], ReferenceSampler.TopK([0.5, 0.7, 0.7], 3));
+        Assert.Equal([1, 2, 0], Selection.TopK([0.5, 0.7, 0.7], 3));
         Assert.Equal([0, 2], Selection.TopK([0.7, 0.1, 0.7], 2));
     }
 
