@@ -13,10 +13,12 @@ internal sealed class KnobOptions
 {
     private readonly List<(string Name, Option Option)> _options = [];
 
-    public KnobOptions()
+    /// <param name="exclude">Knob names this verb does not offer as flags (e.g. serve uses --max-tokens for its limit).</param>
+    public KnobOptions(params string[] exclude)
     {
         foreach (string name in DecodingKnobs.Names)
         {
+            if (exclude.Contains(name)) continue;
             string flag = "--" + name.Replace('_', '-');
             Option option = DecodingKnobs.IsBoolean(name)
                 ? new Option<bool>(flag) { Description = DecodingKnobs.Help(name) }

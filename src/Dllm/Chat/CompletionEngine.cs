@@ -72,6 +72,30 @@ public sealed class CompletionEngine
     }
 
     /// <summary>
+    /// Resolves <paramref name="knobs"/> and checks them against this prompt and model without generating:
+    /// what <see cref="Complete"/> checks first, for callers that want to reject a request before queueing it.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">Bad knobs, a prompt id outside the vocabulary, or prompt +
+    /// gen_length longer than the model's context (<see cref="InvalidRequestException.Code"/>
+    /// "context_length_exceeded", no field: the caller knows whether it came from messages or a prompt).</exception>
+    public ResolvedDecoding Check(IReadOnlyList<int> prompt, DecodingKnobs knobs)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(knobs);
+        ResolvedDecoding resolved = knobs.Resolve(EosId);
+        int gen = resolved.Options.Generation.GenLength, context = Model.MaxSequenceLength;
+        if ((long)prompt.Count + gen > context)
+            throw new InvalidRequestException(
+                $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens) is {prompt.Count + gen} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
+                code: "context_length_exceeded");
+        foreach (int id in prompt)
+            if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
+        if (resolved.Options.Generation.CfgScale > 0 && prompt.Count == 0)
+            throw new InvalidRequestException("cfg_scale > 0 needs a non-empty prompt", "cfg_scale");
+        return resolved;
+    }
+
+    /// <summary>
     /// Denoises an answer after <paramref name="prompt"/>. Blocks while another generation runs.
     /// </summary>
     /// <param name="prompt">Prompt ids (from <see cref="ChatPrompt"/> or <see cref="TextPrompt"/>).</param>
@@ -87,16 +111,7 @@ public sealed class CompletionEngine
     public Completion Complete(IReadOnlyList<int> prompt, DecodingKnobs knobs, Action<DenoisingStep>? onStep = null,
         Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentNullException.ThrowIfNull(knobs);
-        ResolvedDecoding resolved = knobs.Resolve(EosId);
-        int gen = resolved.Options.Generation.GenLength, context = Model.MaxSequenceLength;
-        if ((long)prompt.Count + gen > context)
-            throw new InvalidRequestException(
-                $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens) is {prompt.Count + gen} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
-                code: "context_length_exceeded");
-        foreach (int id in prompt)
-            if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
+        ResolvedDecoding resolved = Check(prompt, knobs);
 
         var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, _eotId, resolved.MaxTokens);
         bool streamLive = resolved.Options.Remdm is null;

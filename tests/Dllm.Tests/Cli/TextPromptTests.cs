@@ -12,7 +12,8 @@ namespace Dllm.Tests.Cli;
 /// </summary>
 public class TextPromptTests
 {
-    private static string WriteRandomByteModel()
+    /// <summary>Writes a random 2-layer bf16 LLaDA with the byte tokenizer (vocab 262, context 128) to a fresh temp dir.</summary>
+    internal static string WriteRandomByteModel()
     {
         string dir = TestPaths.TempDir();
         var config = new LladaConfig

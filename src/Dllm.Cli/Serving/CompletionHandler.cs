@@ -1,0 +1,184 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Dllm.Chat;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Dllm.Cli.Serving;
+
+/// <summary>
+/// POST /v1/chat/completions and /v1/completions: read and check the request (before queueing, so a bad
+/// request never waits), take the generation slot, run the engine on a worker thread and answer as one JSON
+/// object or as server-sent events. The client's disconnect (HttpContext.RequestAborted) cancels the
+/// generation before its next denoising step.
+/// </summary>
+/// <remarks>
+/// Streams: <c>data: {chunk}</c> events carry text as it becomes final left to right
+/// (<see cref="CommittedText"/>), then a chunk with finish_reason, then (stream_options.include_usage) a
+/// chunk with usage, then <c>data: [DONE]</c>. With <c>"dllm_canvas": true</c>, <c>event: dllm.canvas</c>
+/// events carry the canvas after every step (the web page). Events pass from the generation thread to the
+/// response through an unbounded channel: at most one text and one canvas event per step, so its size is
+/// bounded by the steps limit, and a slow client never stalls the model for the others.
+/// </remarks>
+internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue queue, ServerSettings settings, ILogger logger)
+{
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    public async Task HandleAsync(HttpContext context, RequestKind kind)
+    {
+        CancellationToken aborted = context.RequestAborted;
+        ParsedRequest? request = null;
+        try
+        {
+            using JsonDocument body = await ReadJsonAsync(context.Request, settings.MaxBodyBytes, aborted);
+            request = RequestParser.Parse(body.RootElement, kind, settings);
+            List<int> prompt = Prompt(request);
+            ResolvedDecoding resolved = engine.Check(prompt, request.Knobs);
+            CheckLimits(resolved, request);
+            using IDisposable lease = await queue.EnterAsync(aborted);
+            if (request.Stream) await StreamAsync(context, request, prompt, aborted);
+            else await AnswerAsync(context, request, prompt, aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            logger.LogInformation("request cancelled by the client");
+        }
+        catch (Exception e) when (!context.Response.HasStarted)
+        {
+            ApiError error = ToApiError(e, request);
+            if (error.Status >= 500 && error.Code != "queue_full") logger.LogError(e, "request failed");
+            await error.WriteAsync(context.Response);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "stream failed after it started");
+        }
+    }
+
+    private List<int> Prompt(ParsedRequest r)
+    {
+        if (r.Messages is not null) return engine.ChatPrompt(r.Messages);
+        if (r.PromptIds is not null) return [.. r.PromptIds];
+        return engine.TextPrompt(r.Prompt!);
+    }
+
+    private void CheckLimits(ResolvedDecoding resolved, ParsedRequest r)
+    {
+        var g = resolved.Options.Generation;
+        if (g.GenLength > settings.MaxTokens)
+            throw ApiError.BadRequest($"the answer canvas of {g.GenLength} tokens is more than this server's limit of {settings.MaxTokens} (max_tokens / gen_length)",
+                r.Knobs.GenLength is null ? "max_tokens" : "gen_length");
+        if (g.Steps > settings.MaxSteps)
+            throw ApiError.BadRequest($"steps = {g.Steps} is more than this server's limit of {settings.MaxSteps}", "steps");
+    }
+
+    private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, CancellationToken aborted)
+    {
+        Completion c = await Task.Run(() => engine.Complete(prompt, r.Knobs, cancellationToken: aborted), aborted);
+        var (text, stopped) = new StopSequences(r.Stop).Cut(c.Text);
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(new OpenAiJson(r.Kind, r.Model).Completion(text, stopped ? "stop" : c.FinishReasonName, c), aborted);
+    }
+
+    private async Task StreamAsync(HttpContext context, ParsedRequest r, List<int> prompt, CancellationToken aborted)
+    {
+        var json = new OpenAiJson(r.Kind, r.Model);
+        var events = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var stops = new StopSequences(r.Stop);
+        var view = r.StreamCanvas ? new CanvasView(engine.Tokenizer, engine.MaskId) : null;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+
+        Task<Completion> generation = Task.Run(() =>
+        {
+            try
+            {
+                return engine.Complete(prompt, r.Knobs,
+                    onStep: view is null ? null : s => events.Writer.TryWrite(Sse("dllm.canvas", OpenAiJson.Canvas(view.Update(s)))),
+                    onText: piece =>
+                    {
+                        string safe = stops.Feed(piece);
+                        if (safe.Length > 0) events.Writer.TryWrite(Sse(null, json.Chunk(safe)));
+                    },
+                    cancellationToken: cts.Token);
+            }
+            finally { events.Writer.TryComplete(); }
+        }, cts.Token);
+
+        HttpResponse response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        try
+        {
+            await response.Body.WriteAsync(Sse(null, json.Chunk("", first: true)), aborted);
+            await response.Body.FlushAsync(aborted);
+            while (await events.Reader.WaitToReadAsync(aborted))
+            {
+                while (events.Reader.TryRead(out byte[]? e)) await response.Body.WriteAsync(e, aborted);
+                await response.Body.FlushAsync(aborted); // one flush per batch of ready events
+            }
+            Completion c;
+            try { c = await generation; }
+            catch (Exception e) when (e is not OperationCanceledException || !aborted.IsCancellationRequested)
+            {
+                await response.Body.WriteAsync(Sse(null, ToApiError(e, r).ToJson()), aborted);
+                logger.LogError(e, "generation failed during a stream");
+                return;
+            }
+            string rest = stops.Flush();
+            if (rest.Length > 0) await response.Body.WriteAsync(Sse(null, json.Chunk(rest)), aborted);
+            await response.Body.WriteAsync(Sse(null, json.FinalChunk(stops.Stopped ? "stop" : c.FinishReasonName)), aborted);
+            if (r.IncludeUsage) await response.Body.WriteAsync(Sse(null, json.UsageChunk(c)), aborted);
+            await response.Body.WriteAsync(Done, aborted);
+            await response.Body.FlushAsync(aborted);
+        }
+        finally
+        {
+            // The slot is released by our caller after this returns: make sure the generation has really
+            // stopped first (it stops within one step once cancelled).
+            cts.Cancel();
+            try { await generation; } catch { /* reported above or cancelled */ }
+        }
+    }
+
+    private static byte[] Sse(string? eventName, byte[] data)
+    {
+        var buffer = new MemoryStream(data.Length + 32);
+        if (eventName is not null) buffer.Write(Encoding.UTF8.GetBytes($"event: {eventName}\n"));
+        buffer.Write("data: "u8);
+        buffer.Write(data);
+        buffer.Write("\n\n"u8);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Reads the body (at most <paramref name="limit"/> bytes) and parses it as JSON.</summary>
+    private static async Task<JsonDocument> ReadJsonAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit) throw ApiError.TooLarge(limit);
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[16384];
+        int n;
+        while ((n = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + n > limit) throw ApiError.TooLarge(limit);
+            buffer.Write(chunk, 0, n);
+        }
+        if (buffer.Length == 0) throw ApiError.BadRequest("the request body is empty; send a JSON object");
+        try { return JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
+        catch (JsonException e)
+        {
+            throw ApiError.BadRequest($"the request body is not valid JSON: {e.Message}", code: "invalid_json");
+        }
+    }
+
+    private ApiError ToApiError(Exception e, ParsedRequest? r) => e switch
+    {
+        ApiError a => a,
+        InvalidRequestException i => ApiError.BadRequest(i.Message, i.Field ?? (i.Code == "context_length_exceeded" ? r?.PromptField : null), i.Code),
+        Microsoft.AspNetCore.Http.BadHttpRequestException b when b.StatusCode == StatusCodes.Status413PayloadTooLarge => ApiError.TooLarge(settings.MaxBodyBytes),
+        Microsoft.AspNetCore.Http.BadHttpRequestException b => new ApiError(b.StatusCode, b.Message, "invalid_request_error"),
+        ArgumentException => ApiError.BadRequest(e.Message),
+        _ => new ApiError(StatusCodes.Status500InternalServerError, "internal error: " + e.Message, "server_error"),
+    };
+}

@@ -1,0 +1,80 @@
+using System.Reflection;
+using Dllm.Chat;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dllm.Cli.Serving;
+
+/// <summary>
+/// The <c>dllm serve</c> web application: an OpenAI-compatible API over one <see cref="CompletionEngine"/>
+/// (GET /v1/models, POST /v1/chat/completions, POST /v1/completions), the web page at /, and GET /health.
+/// Built here so tests can run the real server in-process on a loopback port.
+/// </summary>
+internal static class DllmServer
+{
+    /// <summary>Builds (does not start) the app listening on <paramref name="urls"/> (e.g. "http://127.0.0.1:0").</summary>
+    public static WebApplication Build(CompletionEngine engine, ServerSettings settings, string urls, LogLevel logLevel = LogLevel.Warning)
+    {
+        settings.Validate();
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "dllm" });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.WebHost.UseUrls(urls);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = settings.MaxBodyBytes;
+            k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            k.AddServerHeader = false;
+        });
+        WebApplication app = builder.Build();
+
+        var queue = new GenerationQueue(settings.QueueCapacity);
+        var handler = new CompletionHandler(engine, queue, settings, app.Logger);
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        byte[] page = LoadPage();
+
+        app.MapGet("/", (HttpContext c) => Results.Bytes(page, "text/html; charset=utf-8"));
+        app.MapGet("/health", () => Results.Json(new HealthReport("ok", queue.Admitted, queue.Rejected, engine.StepsRun), HealthJson.Default.HealthReport));
+        app.MapGet("/v1/models", () => Results.Bytes(OpenAiJson.Models(settings.ModelId, created), "application/json"));
+        app.MapGet("/v1/models/{id}", (string id) => id == settings.ModelId
+            ? Results.Bytes(OpenAiJson.ModelObject(settings.ModelId, created), "application/json")
+            : new ErrorResult(ApiError.ModelNotFound(id, settings.ModelId)));
+        app.MapPost("/v1/chat/completions", (HttpContext c) => handler.HandleAsync(c, RequestKind.Chat));
+        app.MapPost("/v1/completions", (HttpContext c) => handler.HandleAsync(c, RequestKind.Text));
+        // Anything else under /v1: an OpenAI-style 404 rather than an empty one.
+        app.Map("/v1/{**rest}", (HttpContext c) => new ErrorResult(new ApiError(StatusCodes.Status404NotFound,
+            $"unknown endpoint {c.Request.Method} {c.Request.Path}; this server has /v1/models, /v1/chat/completions and /v1/completions",
+            "invalid_request_error", null, "unknown_url")));
+        return app;
+    }
+
+    /// <summary>The addresses the started app really listens on (port 0 resolved).</summary>
+    public static IReadOnlyList<string> Addresses(WebApplication app)
+        => app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.ToList() ?? [.. app.Urls];
+
+    private static byte[] LoadPage()
+    {
+        using Stream s = Assembly.GetExecutingAssembly().GetManifestResourceStream("Dllm.Cli.Serving.index.html")
+            ?? throw new InvalidOperationException("the web page resource is missing from the build");
+        using var m = new MemoryStream();
+        s.CopyTo(m);
+        return m.ToArray();
+    }
+}
+
+/// <summary>An <see cref="ApiError"/> as an endpoint result.</summary>
+internal sealed class ErrorResult(ApiError error) : IResult
+{
+    public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext.Response);
+}
+
+/// <summary>GET /health: whether the server is up, its queue and how many steps it has run.</summary>
+internal sealed record HealthReport(string Status, int Admitted, long Rejected, long Steps);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(HealthReport))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+internal sealed partial class HealthJson : System.Text.Json.Serialization.JsonSerializerContext;
