@@ -34,8 +34,8 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             using JsonDocument body = await ReadJsonAsync(context.Request, settings.MaxBodyBytes, aborted);
             request = RequestParser.Parse(body.RootElement, kind, settings);
             List<int> prompt = Prompt(request);
-            ResolvedDecoding resolved = engine.Check(prompt, request.Knobs);
-            CheckLimits(resolved, request);
+            CheckLimits(request.Knobs.Resolve(engine.EosId), request); // the server's limits first: absurd values get the clearest message
+            engine.Check(prompt, request.Knobs);
             using IDisposable lease = await queue.EnterAsync(aborted);
             if (request.Stream) await StreamAsync(context, request, prompt, aborted);
             else await AnswerAsync(context, request, prompt, aborted);

@@ -1,0 +1,90 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Dllm.Tests.Serving;
+
+/// <summary>The bounded queue (503 + Retry-After when full) and client disconnects cancelling generations.</summary>
+public class QueueAndCancellationTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static StringContent Chat(int maxTokens, bool stream = false)
+        => new($"{{\"model\":\"tiny\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hi\"}}],\"max_tokens\":{maxTokens},\"stream\":{(stream ? "true" : "false")}}}", Encoding.UTF8, "application/json");
+
+    private static async Task<JsonElement> Health(LoopbackServer s)
+        => JsonDocument.Parse(await s.Http.GetStringAsync(s.BaseUrl + "/health", Ct)).RootElement;
+
+    private static async Task WaitUntil(Func<Task<bool>> condition, string what)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            if (await condition()) return;
+            await Task.Delay(10, Ct);
+        }
+        Assert.Fail($"timed out waiting until {what}");
+    }
+
+    [Fact]
+    public async Task AFullQueueAnswers503WithRetryAfterAndTheQueuedRequestsStillComplete()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        int forwards = 0;
+        await using LoopbackServer server = await LoopbackServer.ScriptedAsync("ok", () =>
+        {
+            Interlocked.Increment(ref forwards);
+            gate.Wait(TimeSpan.FromSeconds(30));
+        }, new Dllm.Cli.Serving.ServerSettings { ModelId = "tiny", QueueCapacity = 1 });
+
+        Task<HttpResponseMessage> running = server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(8), Ct);
+        await WaitUntil(() => Task.FromResult(Volatile.Read(ref forwards) > 0), "the first request is inside the model");
+        Task<HttpResponseMessage> waiting = server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(8), Ct);
+        await WaitUntil(async () => (await Health(server)).GetProperty("admitted").GetInt32() == 2, "the second request waits in the queue");
+
+        using (HttpResponseMessage refused = await server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(8), Ct))
+        {
+            Assert.Equal("1", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString());
+            await BadRequestTests.AssertError(refused, 503, "server busy: 1 generation running and 1 waiting, the queue is full; retry later", null);
+        }
+        Assert.Equal(1, (await Health(server)).GetProperty("rejected").GetInt64());
+
+        gate.Set();
+        using HttpResponseMessage first = await running, second = await waiting;
+        Assert.Equal(200, (int)first.StatusCode);
+        Assert.Equal(200, (int)second.StatusCode);
+        await WaitUntil(async () => (await Health(server)).GetProperty("admitted").GetInt32() == 0, "the queue is empty again");
+    }
+
+    [Fact]
+    public async Task AStreamingClientThatDisconnectsStopsItsGeneration()
+    {
+        await using LoopbackServer server = await LoopbackServer.ScriptedAsync("abcdefghijklmnopqrstuvwxyz", () => Thread.Sleep(5));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/v1/chat/completions") { Content = Chat(256, stream: true) };
+        using (HttpResponseMessage response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+            // Read until the model has produced some text, then hang up.
+            while (await reader.ReadLineAsync(cts.Token) is string line && !line.Contains("\"content\":\"a")) { }
+            cts.Cancel();
+        }
+        long atDisconnect = server.Engine.StepsRun;
+        await WaitUntil(async () => (await Health(server)).GetProperty("admitted").GetInt32() == 0, "the cancelled request leaves the queue");
+        long stopped = server.Engine.StepsRun;
+        await Task.Delay(200, Ct);
+        Assert.Equal(stopped, server.Engine.StepsRun); // no step after it stopped
+        Assert.True(stopped < 256, $"the generation ran to the end ({stopped} steps) despite the disconnect at step {atDisconnect}");
+    }
+
+    [Fact]
+    public async Task ANonStreamingClientThatGivesUpStopsItsGeneration()
+    {
+        await using LoopbackServer server = await LoopbackServer.ScriptedAsync("abcdefghijklmnopqrstuvwxyz", () => Thread.Sleep(5));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(300);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(256), cts.Token));
+        await WaitUntil(async () => (await Health(server)).GetProperty("admitted").GetInt32() == 0, "the abandoned request leaves the queue");
+        long stopped = server.Engine.StepsRun;
+        await Task.Delay(200, Ct);
+        Assert.Equal(stopped, server.Engine.StepsRun);
+        Assert.True(stopped > 0 && stopped < 256, $"expected a partial generation, got {stopped} of 256 steps");
+    }
+}
