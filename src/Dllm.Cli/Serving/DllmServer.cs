@@ -44,6 +44,12 @@ internal static class DllmServer
             : new ErrorResult(ApiError.ModelNotFound(id, settings.ModelId)));
         app.MapPost("/v1/chat/completions", (HttpContext c) => handler.HandleAsync(c, RequestKind.Chat));
         app.MapPost("/v1/completions", (HttpContext c) => handler.HandleAsync(c, RequestKind.Text));
+        foreach (string path in new[] { "/v1/chat/completions", "/v1/completions" })
+            app.MapMethods(path, ["GET", "PUT", "DELETE", "PATCH"], (HttpContext c) =>
+            {
+                c.Response.Headers.Allow = "POST";
+                return new ErrorResult(new ApiError(StatusCodes.Status405MethodNotAllowed, $"{c.Request.Method} is not allowed on {path}; use POST", "invalid_request_error", null, "method_not_allowed"));
+            });
         // Anything else under /v1: an OpenAI-style 404 rather than an empty one.
         app.Map("/v1/{**rest}", (HttpContext c) => new ErrorResult(new ApiError(StatusCodes.Status404NotFound,
             $"unknown endpoint {c.Request.Method} {c.Request.Path}; this server has /v1/models, /v1/chat/completions and /v1/completions",

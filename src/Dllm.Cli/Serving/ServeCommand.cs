@@ -39,17 +39,20 @@ internal static class ServeCommand
             string dir = r.GetValue(model)!.FullName;
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
             DecodingKnobs defaults = knobOptions.Read(r);
-
-            using LladaModel lm = LladaModel.Load(dir);
-            ITokenizer tokenizer = TokenizerLoader.Load(dir);
-            var engine = new CompletionEngine(lm, tokenizer, lm.Config.MaskTokenId, lm.Config.EosTokenId);
-            defaults.Resolve(engine.EosId); // a bad default flag fails now, not on the first request
+            // Bad flags fail now, before the model loads, not on the first request (the EOS id only
+            // matters to early_stop, which needs one; the real id is used per request).
+            defaults.Resolve(eosId: 0);
             var settings = new ServerSettings
             {
                 ModelId = Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar)),
                 QueueCapacity = r.GetValue(queue), MaxTokens = r.GetValue(maxTokens), MaxSteps = r.GetValue(maxSteps),
                 MaxMessages = r.GetValue(maxMessages), MaxBodyBytes = r.GetValue(maxBody), Defaults = defaults,
             };
+            settings.Validate();
+
+            using LladaModel lm = LladaModel.Load(dir);
+            ITokenizer tokenizer = TokenizerLoader.Load(dir);
+            var engine = new CompletionEngine(lm, tokenizer, lm.Config.MaskTokenId, lm.Config.EosTokenId);
             WebApplication app = DllmServer.Build(engine, settings, listen, r.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
             app.StartAsync().GetAwaiter().GetResult();
             Console.Error.WriteLine($"dllm serve: model '{settings.ModelId}' ({lm.Config.NLayers} layers, context {lm.MaxSequenceLength}) at {string.Join(", ", DllmServer.Addresses(app))}; OpenAI base URL {DllmServer.Addresses(app)[0]}/v1; web page at /; Ctrl+C to stop");

@@ -86,12 +86,14 @@ public class BadRequestTests(ScriptedServerFixture fixture) : IClassFixture<Scri
     }
 
     [Fact]
-    public async Task UnknownEndpointsAre404InOpenAiShape()
+    public async Task UnknownEndpointsAre404AndWrongMethods405InOpenAiShape()
     {
         using HttpResponseMessage r = await fixture.Server.Http.GetAsync(fixture.Server.BaseUrl + "/v1/embeddings", Ct);
         await AssertError(r, 404, "unknown endpoint GET /v1/embeddings", null);
         using HttpResponseMessage m = await fixture.Server.Http.GetAsync(fixture.Server.BaseUrl + "/v1/models/gpt-4", Ct);
         await AssertError(m, 404, "The model 'gpt-4' does not exist", "model");
+        using HttpResponseMessage g = await fixture.Server.Http.GetAsync(fixture.Server.BaseUrl + "/v1/chat/completions", Ct);
+        await AssertError(g, 405, "GET is not allowed on /v1/chat/completions; use POST", null);
     }
 
     [Fact]
