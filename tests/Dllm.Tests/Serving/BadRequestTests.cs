@@ -81,7 +81,11 @@ public class BadRequestTests(ScriptedServerFixture fixture) : IClassFixture<Scri
         await AssertError(r1, 400, "too many messages: 300, the limit is 256", "messages");
 
         string huge = "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('x', 1_100_000) + "\"}]}";
-        using HttpResponseMessage r2 = await fixture.Server.Http.PostAsync(fixture.Server.BaseUrl + "/v1/chat/completions", new StringContent(huge), Ct);
+        // With "Expect: 100-continue" the server can refuse on Content-Length alone and the client never
+        // sends the body; without it a client may still be writing when the 413 arrives (a broken pipe).
+        using var request = new HttpRequestMessage(HttpMethod.Post, fixture.Server.BaseUrl + "/v1/chat/completions") { Content = new StringContent(huge) };
+        request.Headers.ExpectContinue = true;
+        using HttpResponseMessage r2 = await fixture.Server.Http.SendAsync(request, Ct);
         await AssertError(r2, 413, "request body too large: the limit is 1048576 bytes", null);
     }
 

@@ -15,7 +15,7 @@ public class QueueAndCancellationTests
 
     private static async Task WaitUntil(Func<Task<bool>> condition, string what)
     {
-        for (int i = 0; i < 500; i++)
+        for (int i = 0; i < 1500; i++) // up to 15 s: the machine may be busy
         {
             if (await condition()) return;
             await Task.Delay(10, Ct);
