@@ -67,6 +67,7 @@ public class OpenAiClientTests
         Assert.Equal(404, e.Status);
     }
 
+    /// <summary>Raw HTTP: the OpenAI .NET library 2.x keeps its legacy completions client internal.</summary>
     [Fact]
     public async Task TextCompletionsPlainAndStreamingOverARealCheckpoint()
     {
