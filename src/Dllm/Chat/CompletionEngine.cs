@@ -90,6 +90,8 @@ public sealed class CompletionEngine
                 code: "context_length_exceeded");
         foreach (int id in prompt)
             if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
+        if (resolved.Options.Cache != CacheMode.None && Model is not ICachingDenoisingModel)
+            throw new InvalidRequestException($"cache '{resolved.Options.Cache.ToString().ToLowerInvariant()}' needs a model with a KV cache; this one has none (use cache none)", "cache");
         if (resolved.Options.Generation.CfgScale > 0 && prompt.Count == 0)
             throw new InvalidRequestException("cfg_scale > 0 needs a non-empty prompt", "cfg_scale");
         return resolved;

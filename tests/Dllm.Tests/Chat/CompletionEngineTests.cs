@@ -109,6 +109,17 @@ public class CompletionEngineTests
     }
 
     [Fact]
+    public void ACacheWithAModelThatCannotCacheIsABadRequest()
+    {
+        int promptLength = ChatTemplate.Apply(Tok, Hello).Count;
+        var engine = new CompletionEngine(new Dllm.Tests.Sampling.PlainModel(ScriptedAnswers.Model("x", () => promptLength)), Tok, ByteTokenizer.Mask, ByteTokenizer.Eos);
+        var knobs = new DecodingKnobs { GenLength = 8 };
+        knobs.Set("cache", "dual");
+        var e = Assert.Throws<InvalidRequestException>(() => engine.Complete(engine.ChatPrompt(Hello), knobs, cancellationToken: Ct));
+        Assert.Equal(("cache", "cache 'dual' needs a model with a KV cache; this one has none (use cache none)"), (e.Field, e.Message));
+    }
+
+    [Fact]
     public void TextPromptsUseNoTemplate()
     {
         var (engine, _) = Setup("x");

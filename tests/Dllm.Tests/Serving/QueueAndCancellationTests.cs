@@ -59,7 +59,10 @@ public class QueueAndCancellationTests
         await using LoopbackServer server = await LoopbackServer.ScriptedAsync("abcdefghijklmnopqrstuvwxyz", () => Thread.Sleep(5));
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/v1/chat/completions") { Content = Chat(256, stream: true) };
-        using (HttpResponseMessage response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token))
+        // .NET's handler would otherwise keep reading ("draining") a disposed response for up to 2 s to reuse
+        // the connection; a browser tab or curl that goes away closes it at once, as this client now does.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 });
+        using (HttpResponseMessage response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token))
         {
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
             // Read until the model has produced some text, then hang up.
