@@ -67,7 +67,7 @@ public class DiffusionChatClientTests
     [Fact]
     public async Task StoppingTheEnumerationStopsTheGeneration()
     {
-        var (client, engine) = Create(() => Thread.Sleep(2));
+        var (client, engine) = Create(() => Thread.Sleep(5));
         await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync([new AiChatMessage(ChatRole.User, "Hi")], new ChatOptions { MaxOutputTokens = 256 }, Ct))
             break; // the first piece is enough
         long stopped = engine.StepsRun;
