@@ -104,8 +104,8 @@ public static class Trainer
         long decay = (long)(o.Steps * o.DecayFraction);
         var schedule = new WarmupStableDecay(o.LearningRate, o.WarmupSteps, o.Steps, decay, o.LearningRate * 0.1);
         Directory.CreateDirectory(outDir);
-        string logPath = Path.Combine(outDir, "train_log.csv");
-        if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, "step,loss,grad_norm,lr,tokens_per_s\n");
+        string logPath = Path.Combine(outDir, TrainLog.FileName);
+        if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, TrainLog.Header + "\n");
         else TruncateLog(logPath, start);
 
         var sw = Stopwatch.StartNew();
