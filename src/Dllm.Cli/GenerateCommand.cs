@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Dllm.Chat;
 using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Tensors;
@@ -18,33 +19,16 @@ internal static class GenerateCommand
         var raw = new Option<bool>("--raw") { Description = "Encode --prompt as plain text without the chat template (base models)" };
         var output = new Option<string>("--output") { Description = "text | ids (generated ids, comma-separated, one line)", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "ids");
-        var genLength = new Option<int>("--gen-length") { Description = "Answer length in tokens", DefaultValueFactory = _ => 128 };
-        var steps = new Option<int>("--steps") { Description = "Denoising steps (a multiple of the number of blocks)", DefaultValueFactory = _ => 128 };
-        var blockLength = new Option<int>("--block-length") { Description = "Semi-autoregressive block length (divides --gen-length)", DefaultValueFactory = _ => 32 };
-        var temperature = new Option<double>("--temperature") { Description = "Gumbel temperature; 0 = greedy", DefaultValueFactory = _ => 0.0 };
-        var cfgScale = new Option<double>("--cfg-scale") { Description = "Classifier-free guidance scale; 0 = off", DefaultValueFactory = _ => 0.0 };
-        var remasking = new Option<string>("--remasking") { Description = "Ordering: low_confidence | random | topk_margin | entropy", DefaultValueFactory = _ => "low_confidence" };
-        remasking.AcceptOnlyFromAmong("low_confidence", "random", "topk_margin", "entropy");
-        var commit = new Option<string>("--commit") { Description = "How many to unmask per step: schedule (generate.py) | threshold | factor (Fast-dLLM) | dream", DefaultValueFactory = _ => "schedule" };
-        commit.AcceptOnlyFromAmong("schedule", "threshold", "factor", "dream");
-        var threshold = new Option<double>("--threshold") { Description = "Confidence threshold for --commit threshold", DefaultValueFactory = _ => 0.9 };
-        var factor = new Option<double>("--factor") { Description = "f of the factor rule for --commit factor", DefaultValueFactory = _ => 1.0 };
-        var algTemp = new Option<double>("--alg-temp") { Description = "Dream alg_temp: sample positions from softmax(confidence/alg_temp); 0 = top-k", DefaultValueFactory = _ => 0.0 };
-        var cache = new Option<string>("--cache") { Description = "KV cache: none | prefix | dual (Fast-dLLM, refreshed at each block start)", DefaultValueFactory = _ => "none" };
-        cache.AcceptOnlyFromAmong("none", "prefix", "dual");
-        var refresh = new Option<int>("--refresh-interval") { Description = "With --cache: also refresh every N steps (0 = only at block starts)", DefaultValueFactory = _ => 0 };
-        var earlyStop = new Option<bool>("--early-stop") { Description = "Stop once the answer ends in EOS and nothing left of it is masked" };
-        var remdm = new Option<int>("--remdm") { Description = "ReMDM loop: re-mask this many low-confidence committed tokens per late step (0 = off)", DefaultValueFactory = _ => 0 };
+        var knobOptions = new KnobOptions();
         var infill = new Option<string?>("--infill") { Description = "Infill a template: \"The [MASK:5] sat on the [MASK:3].\" (no chat template)" };
-        var seed = new Option<int>("--seed") { Description = "Seed for Gumbel noise and random remasking", DefaultValueFactory = _ => 0 };
         var threads = ThreadsOption.Create();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print timing and forward-pass count to stderr" };
 
         var cmd = new Command("generate", "Generate an answer by masked diffusion (LLaDA generate.py semantics)")
         {
-            model, prompt, promptIds, raw, infill, output, genLength, steps, blockLength, temperature, cfgScale, remasking,
-            commit, threshold, factor, algTemp, cache, refresh, earlyStop, remdm, seed, threads, verbose,
+            model, prompt, promptIds, raw, infill, output, threads, verbose,
         };
+        foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
@@ -52,25 +36,7 @@ internal static class GenerateCommand
             string? template = r.GetValue(infill);
             if ((text is null ? 0 : 1) + (ids is null ? 0 : 1) + (template is null ? 0 : 1) != 1)
                 throw new ArgumentException("give exactly one of --prompt, --prompt-ids and --infill");
-            var options = new GenerationOptions
-            {
-                GenLength = r.GetValue(genLength),
-                Steps = r.GetValue(steps),
-                BlockLength = Math.Min(r.GetValue(blockLength), r.GetValue(genLength)),
-                Temperature = r.GetValue(temperature),
-                CfgScale = r.GetValue(cfgScale),
-                Remasking = r.GetValue(remasking) switch
-                {
-                    "random" => RemaskingKind.Random,
-                    "topk_margin" => RemaskingKind.TopKMargin,
-                    "entropy" => RemaskingKind.Entropy,
-                    _ => RemaskingKind.LowConfidence,
-                },
-                Seed = r.GetValue(seed),
-            };
-            options.Validate();
-            int remdmCount = r.GetValue(remdm);
-            if (remdmCount < 0) throw new ArgumentException($"--remdm must be ≥ 0, got {remdmCount}");
+            DecodingKnobs knobs = knobOptions.Read(r);
             string dir = ModelOption.Resolve(r.GetValue(model));
 
             using LladaModel lm = LladaModel.Load(dir);
@@ -86,26 +52,8 @@ internal static class GenerateCommand
                     : ChatTemplate.Apply(tokenizer, [new ChatMessage("user", text!)]);
             }
 
-            var decoding = new DecodingOptions
-            {
-                Generation = options,
-                Commit = r.GetValue(commit) switch
-                {
-                    "threshold" => CommitRule.Threshold,
-                    "factor" => CommitRule.Factor,
-                    "dream" => CommitRule.Dream,
-                    _ => CommitRule.Schedule,
-                },
-                Threshold = r.GetValue(threshold),
-                Factor = r.GetValue(factor),
-                AlgTemp = r.GetValue(algTemp),
-                Cache = r.GetValue(cache) switch { "prefix" => CacheMode.Prefix, "dual" => CacheMode.Dual, _ => CacheMode.None },
-                RefreshInterval = r.GetValue(refresh),
-                EarlyStop = r.GetValue(earlyStop),
-                EosId = lm.Config.EosTokenId,
-                Remdm = remdmCount > 0 ? new RemdmLoop { Count = remdmCount } : null,
-            };
-            decoding.Validate();
+            ResolvedDecoding resolved = knobs.Resolve(lm.Config.EosTokenId);
+            DecodingOptions decoding = resolved.Options;
 
             var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);
             var sw = Stopwatch.StartNew();
@@ -119,7 +67,7 @@ internal static class GenerateCommand
             }
             else result = sampler.Generate(promptTokens, decoding);
             sw.Stop();
-            int[] answer = template is null ? result.Answer.ToArray() : result.Canvas;
+            int[] answer = template is null ? result.Answer[..resolved.MaxTokens].ToArray() : result.Canvas; // --max-tokens caps the answer
             if (r.GetValue(output) == "ids") Console.WriteLine(string.Join(",", answer));
             else
             {

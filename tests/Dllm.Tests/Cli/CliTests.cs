@@ -40,6 +40,8 @@ public class CliTests
     [InlineData("--prompt-ids", "1,500", "outside the vocabulary")]
     [InlineData("--threads", "0", "--threads must be at least 1")]
     [InlineData("--threshold", "1.5", "threshold")]
+    [InlineData("--remasking", "best", "remasking must be one of low_confidence, random, topk_margin, entropy")]
+    [InlineData("--temperature", "hot", "temperature must be a number, got 'hot'")]
     public void BadFlagsGiveAClearErrorAndNonZeroExit(string flag, string value, string message)
     {
         var flags = new Dictionary<string, string> { ["--gen-length"] = "16", ["--steps"] = "16", ["--block-length"] = "8", ["--prompt-ids"] = "1,2,3" };

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Dllm.Model;
+using Dllm.Sampling;
+using Dllm.Text;
+
+namespace Dllm.Chat;
+
+/// <summary>
+/// Chat and text completion over a denoising model: a conversation (chat template) or raw text becomes
+/// prompt ids, <see cref="DiffusionSampler"/> denoises the answer with the given <see cref="DecodingKnobs"/>,
+/// and the answer comes back as text with EOS / end-of-turn stripped, its ids, token counts and cost.
+/// What <c>dllm chat</c>, <c>dllm serve</c> and the IChatClient share.
+/// </summary>
+/// <remarks>
+/// <para>Thread safety: a model's forward pass is not thread-safe (it owns scratch buffers and uses every
+/// kernel thread), so <see cref="Complete"/> runs one generation at a time: concurrent callers wait on an
+/// internal lock in arrival order (not guaranteed FIFO). Servers that must bound waiting put their own
+/// queue in front.</para>
+/// <para>Cancellation is checked before every denoising step: a cancelled generation stops within one
+/// forward pass and throws <see cref="OperationCanceledException"/>.</para>
+/// </remarks>
+public sealed class CompletionEngine
+{
+    private readonly object _gate = new();
+    private readonly DiffusionSampler _sampler;
+    private readonly int? _eotId;
+    private long _stepsRun;
+
+    /// <param name="model">The mask predictor.</param>
+    /// <param name="tokenizer">Text to ids and back; knows the chat special tokens for chat prompts.</param>
+    /// <param name="maskId">The mask id (LLaDA config's mask_token_id).</param>
+    /// <param name="eosId">The end-of-sequence id (LLaDA config's eos_token_id).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The mask id is outside the model's vocabulary.</exception>
+    public CompletionEngine(IDenoisingModel model, ITokenizer tokenizer, int maskId, int eosId)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        _sampler = new DiffusionSampler(model, maskId);
+        Model = model;
+        Tokenizer = tokenizer;
+        MaskId = maskId;
+        EosId = eosId;
+        _eotId = tokenizer.TokenToId(LladaTokens.EndOfTurn);
+    }
+
+    /// <summary>The model.</summary>
+    public IDenoisingModel Model { get; }
+    /// <summary>The tokenizer.</summary>
+    public ITokenizer Tokenizer { get; }
+    /// <summary>The mask id.</summary>
+    public int MaskId { get; }
+    /// <summary>The end-of-sequence id.</summary>
+    public int EosId { get; }
+
+    /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
+    public long StepsRun => Interlocked.Read(ref _stepsRun);
+
+    /// <summary>The prompt ids of a conversation: LLaDA's chat template with the assistant header appended.</summary>
+    /// <exception cref="InvalidRequestException">No messages.</exception>
+    /// <exception cref="InvalidOperationException">The tokenizer lacks the chat special tokens.</exception>
+    public List<int> ChatPrompt(IReadOnlyList<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count == 0) throw new InvalidRequestException("messages must contain at least one message", "messages");
+        return ChatTemplate.Apply(Tokenizer, messages);
+    }
+
+    /// <summary>The prompt ids of raw text (no template, no BOS: as <c>dllm generate --raw</c>).</summary>
+    public List<int> TextPrompt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return [.. Tokenizer.Encode(text)];
+    }
+
+    /// <summary>
+    /// Denoises an answer after <paramref name="prompt"/>. Blocks while another generation runs.
+    /// </summary>
+    /// <param name="prompt">Prompt ids (from <see cref="ChatPrompt"/> or <see cref="TextPrompt"/>).</param>
+    /// <param name="knobs">Decoding settings; resolved and checked here.</param>
+    /// <param name="onStep">Called after every denoising step with the canvas snapshot (live views).</param>
+    /// <param name="onText">Called with each newly final piece of answer text, left to right
+    /// (<see cref="CommittedText"/>); the pieces add up to the returned <see cref="Completion.Text"/>.
+    /// With a ReMDM loop (which can remask committed tokens) everything comes in one piece at the end.</param>
+    /// <param name="cancellationToken">Stops the generation before its next step.</param>
+    /// <exception cref="InvalidRequestException">Bad knobs, or prompt + gen_length longer than the model's context
+    /// (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Completion Complete(IReadOnlyList<int> prompt, DecodingKnobs knobs, Action<DenoisingStep>? onStep = null,
+        Action<string>? onText = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(knobs);
+        ResolvedDecoding resolved = knobs.Resolve(EosId);
+        int gen = resolved.Options.Generation.GenLength, context = Model.MaxSequenceLength;
+        if ((long)prompt.Count + gen > context)
+            throw new InvalidRequestException(
+                $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens) is {prompt.Count + gen} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
+                code: "context_length_exceeded");
+        foreach (int id in prompt)
+            if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
+
+        var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, _eotId, resolved.MaxTokens);
+        bool streamLive = resolved.Options.Remdm is null;
+        void Step(DenoisingStep step)
+        {
+            Interlocked.Increment(ref _stepsRun);
+            onStep?.Invoke(step);
+            if (tracker is not null && streamLive)
+            {
+                string piece = tracker.Advance(step.Canvas.AsSpan(step.PromptLength));
+                if (piece.Length > 0) onText!(piece);
+            }
+        }
+
+        GenerationResult result;
+        var clock = Stopwatch.StartNew();
+        lock (_gate)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            clock.Restart();
+            result = _sampler.Generate(prompt, resolved.Options, Step, cancellationToken);
+        }
+        clock.Stop();
+
+        int[] answer = result.Answer.ToArray();
+        IReadOnlyList<int> kept = GeneratedText.TrimAtEos(answer, EosId, _eotId);
+        bool stopped = kept.Count < answer.Length && kept.Count < resolved.MaxTokens;
+        int[] ids = [.. kept.Take(resolved.MaxTokens)];
+        string text = Tokenizer.Decode(ids, skipSpecialTokens: true);
+        if (tracker is not null)
+        {
+            string rest = tracker.Finish(text);
+            if (rest.Length > 0) onText!(rest);
+        }
+        return new Completion(text, ids, prompt.Count, ids.Length, stopped ? FinishReason.Stop : FinishReason.Length)
+        {
+            Steps = result.Steps, Nfe = result.Nfe, ForwardPasses = result.ForwardPasses,
+            StoppedEarly = result.StoppedEarly, Elapsed = clock.Elapsed, Options = resolved.Options,
+        };
+    }
+}
