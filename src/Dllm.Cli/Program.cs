@@ -14,5 +14,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     EvalCommand.Create(),
     SftCommand.Create(),
     AccuracyCommand.Create(),
+    ChatCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -12,7 +12,7 @@ namespace Dllm.Tests.Cli;
 /// </summary>
 public class TextPromptTests
 {
-    private static string WriteRandomByteModel()
+    internal static string WriteRandomByteModel()
     {
         string dir = TestPaths.TempDir();
         var config = new LladaConfig
