@@ -56,7 +56,9 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
         if (_quitArmed) return; // second Ctrl+C at the prompt: let the runtime end the process
         e.Cancel = true;
         _quitArmed = true;
+        if (live) _console.WriteLine();
         Note("(press Ctrl+C again, or type /exit, to quit)");
+        if (live) _console.Markup("[bold blue]you ›[/] "); // ReadLine is still waiting: show its prompt again
     }
 
     /// <summary>Runs a slash command; false means quit.</summary>
