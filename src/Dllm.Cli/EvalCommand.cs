@@ -15,8 +15,8 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint directory", Required = true };
-        var data = new Option<FileInfo>("--data") { Description = "UTF-8 text to score", Required = true };
+        var model = ModelOption.Create();
+        var data = new Option<FileInfo>("--data") { Description = "UTF-8 text, or *.jsonl with {\"text\": ...} per line, to score", Required = true };
         var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per scored chunk (after a BOS)" };
         var chunks = new Option<int>("--chunks") { DefaultValueFactory = _ => 8, Description = "Chunks scored, evenly spaced through the file" };
         var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 32, Description = "Monte Carlo samples per chunk (MDM; a multiple of 8)" };
@@ -26,10 +26,12 @@ internal static class EvalCommand
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
-            string dir = r.GetValue(model)!.FullName;
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            string dir = ModelOption.Resolve(r.GetValue(model));
             int len = r.GetValue(seqLen), n = r.GetValue(chunks), mc = r.GetValue(samples);
             if (len < 1 || n < 1) throw new ArgumentException("--seq-len and --chunks must be positive");
+            LladaConfig config = LladaModel.LoadConfig(Path.Combine(dir, "config.json"), out _);
+            if (len + 1 > config.MaxSequenceLength)
+                throw new ArgumentException($"--seq-len {len} plus the BOS token is longer than the model's maximum sequence length {config.MaxSequenceLength}");
             ITokenizer tok = TokenizerLoader.Load(dir);
             TextCorpus corpus = TextCorpus.Load([r.GetValue(data)!.FullName], tok, len);
             int bos = tok.BosId ?? throw new ArgumentException("the tokenizer has no BOS token to start chunks with");
@@ -39,8 +41,7 @@ internal static class EvalCommand
             int[] prompt = [bos];
             if (objective == "ar")
             {
-                LladaConfig c = LladaModel.LoadConfig(Path.Combine(dir, "config.json"), out _);
-                var ar = new TrainableLlada(TransformerShape.FromLladaConfig(c));
+                var ar = new TrainableLlada(TransformerShape.FromLladaConfig(config));
                 TrainingCheckpoint.LoadWeights(dir, ar);
                 for (int i = 0; i < n; i++) total += AutoregressiveObjective.NegativeLogLikelihood(ar, prompt, Chunk(corpus, i, n, len));
             }

@@ -13,7 +13,7 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json)", Required = true };
+        var model = ModelOption.Create();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "User message; the LLaDA chat template is applied" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, used as is (no template)" };
         var raw = new Option<bool>("--raw") { Description = "Encode --prompt as plain text without the chat template (base models)" };
@@ -37,8 +37,7 @@ internal static class GenerateCommand
             if ((text is null ? 0 : 1) + (ids is null ? 0 : 1) + (template is null ? 0 : 1) != 1)
                 throw new ArgumentException("give exactly one of --prompt, --prompt-ids and --infill");
             DecodingKnobs knobs = knobOptions.Read(r);
-            string dir = r.GetValue(model)!.FullName;
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            string dir = ModelOption.Resolve(r.GetValue(model));
 
             using LladaModel lm = LladaModel.Load(dir);
             ITokenizer? tokenizer = null;

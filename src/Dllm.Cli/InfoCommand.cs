@@ -9,12 +9,11 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Hugging Face LLaDA directory", Required = true };
+        var model = ModelOption.Create();
         var cmd = new Command("info", "Print a checkpoint's config, parameter count and dtypes") { model };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
-            string dir = r.GetValue(model)!.FullName;
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            string dir = ModelOption.Resolve(r.GetValue(model));
             string configPath = Path.Combine(dir, "config.json");
             if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
             LladaConfig c = Dllm.Model.LladaModel.LoadConfig(configPath, out bool dream);

@@ -14,5 +14,7 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     EvalCommand.Create(),
     SftCommand.Create(),
     Dllm.Cli.Serving.ServeCommand.Create(),
+    AccuracyCommand.Create(),
+    ChatCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -42,11 +42,9 @@ internal static class SftCommand
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
             };
             Console.Error.WriteLine($"fine-tuning {baseDir} on {examples.Count} examples → {r.GetValue(output)!.FullName}");
-            Trainer.RunSft(options, examples, tok, r.GetValue(output)!.FullName, r.GetValue(resume), baseDir, p =>
-            {
-                if (p.Step % 10 == 0 || p.Step == p.TotalSteps)
-                    Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps}  loss {p.Loss:F4}  grad {p.GradNorm:F2}  lr {p.LearningRate:E2}");
-            });
+            string outDir = r.GetValue(output)!.FullName;
+            TrainingProgressView.Run("sft", onStep => Trainer.RunSft(options, examples, tok, outDir, r.GetValue(resume), baseDir, onStep));
+            Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm sft")}");
             return 0;
         }));
         return cmd;

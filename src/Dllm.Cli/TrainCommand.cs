@@ -9,7 +9,7 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s) to train on", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory (Hugging Face layout + optimizer state)", Required = true };
         var objective = new Option<string>("--objective") { Description = "mdm (masked diffusion) | ar (autoregressive baseline)", DefaultValueFactory = _ => "mdm" };
         objective.AcceptOnlyFromAmong("mdm", "ar");
@@ -53,11 +53,8 @@ internal static class TrainCommand
             TextCorpus corpus = TextCorpus.Load(r.GetValue(data)!.Select(x => x.FullName), tokenizer, options.SeqLen);
             string outDir = r.GetValue(output)!.FullName;
             Console.Error.WriteLine($"training {options.Objective} model: {shape.DModel}d × {shape.NLayers} layers, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
-            Trainer.Run(options, corpus, tokenizer, outDir, r.GetValue(resume), p =>
-            {
-                if (p.Step % 10 == 0 || p.Step == p.TotalSteps)
-                    Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps}  loss {p.Loss:F4}  grad {p.GradNorm:F2}  lr {p.LearningRate:E2}  {p.TokensPerSecond:F0} tok/s");
-            });
+            TrainingProgressView.Run($"train {options.Objective}", onStep => Trainer.Run(options, corpus, tokenizer, outDir, r.GetValue(resume), onStep));
+            Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm train --objective {options.Objective}")}");
             return 0;
         }));
         return cmd;

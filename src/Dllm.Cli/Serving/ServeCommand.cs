@@ -13,7 +13,7 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json)", Required = true };
+        var model = ModelOption.Create();
         var urls = new Option<string>("--urls") { Description = "Where to listen, ';'-separated (loopback by default)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait while one generates; more get 503 queue_full", DefaultValueFactory = _ => 16 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Largest answer canvas a request may ask for (max_tokens / gen_length)", DefaultValueFactory = _ => 1024 };
@@ -36,8 +36,7 @@ internal static class ServeCommand
             foreach (string u in listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 if (!Uri.TryCreate(u, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
                     throw new ArgumentException($"--urls: '{u}' is not an http(s) URL like http://127.0.0.1:8080");
-            string dir = r.GetValue(model)!.FullName;
-            if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            string dir = ModelOption.Resolve(r.GetValue(model));
             DecodingKnobs defaults = knobOptions.Read(r);
             // Bad flags fail now, before the model loads, not on the first request (the EOS id only
             // matters to early_stop, which needs one; the real id is used per request).

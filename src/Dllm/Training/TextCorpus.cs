@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dllm.Text;
 
 namespace Dllm.Training;
@@ -13,21 +14,49 @@ public sealed class TextCorpus
 
     public TextCorpus(int[] tokens) => Tokens = tokens;
 
-    /// <summary>Reads and encodes UTF-8 text files.</summary>
-    /// <exception cref="InvalidDataException">A file is empty or shorter than one window.</exception>
+    /// <summary>
+    /// Reads and encodes UTF-8 files: plain text as is; <c>*.jsonl</c> as one <c>{"text": "..."}</c>
+    /// document per line (blank lines skipped, other fields ignored), each document followed by EOS
+    /// so that windows crossing a document boundary see where one ends, as in LLaDA's packed
+    /// pre-training data.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A file does not exist.</exception>
+    /// <exception cref="InvalidDataException">A file is empty or has no documents, a JSONL line is not an
+    /// object with a string "text" (the message names file:line), or all the data is shorter than one window.</exception>
     public static TextCorpus Load(IEnumerable<string> paths, ITokenizer tokenizer, int minTokens)
     {
         var all = new List<int>();
         foreach (string path in paths)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
-            string text = File.ReadAllText(path);
-            if (text.Length == 0) throw new InvalidDataException($"data file '{path}' is empty");
-            all.AddRange(tokenizer.Encode(text));
+            if (new FileInfo(path).Length == 0) throw new InvalidDataException($"data file '{path}' is empty");
+            if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) all.AddRange(LoadJsonl(path, tokenizer));
+            else all.AddRange(tokenizer.Encode(File.ReadAllText(path)));
         }
         if (all.Count < minTokens)
             throw new InvalidDataException($"the data has {all.Count} tokens, fewer than one training sequence of {minTokens}: lower --seq-len or add text");
         return new TextCorpus([.. all]);
+    }
+
+    private static List<int> LoadJsonl(string path, ITokenizer tokenizer)
+    {
+        var ids = new List<int>();
+        int lineNo = 0, documents = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement e;
+            try { e = JsonDocument.Parse(line).RootElement; }
+            catch (JsonException x) { throw new InvalidDataException($"{path}:{lineNo}: invalid JSON: {x.Message}"); }
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
+                throw new InvalidDataException($"{path}:{lineNo}: expected an object with a string field \"text\"");
+            ids.AddRange(tokenizer.Encode(text.GetString()!));
+            ids.Add(tokenizer.EosId);
+            documents++;
+        }
+        if (documents == 0) throw new InvalidDataException($"data file '{path}' has no documents (only blank lines)");
+        return ids;
     }
 
     /// <summary>[batch × length] windows at random offsets for step <paramref name="step"/>.</summary>

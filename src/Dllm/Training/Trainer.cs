@@ -34,6 +34,8 @@ public sealed record TrainerOptions
         if (GradAccum <= 0) throw new ArgumentException($"--grad-accum must be positive, got {GradAccum}");
         if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
         if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
+        if (WarmupSteps + (long)(Steps * DecayFraction) > Steps)
+            throw new ArgumentException($"--warmup {WarmupSteps} is too long for --steps {Steps}: warmup plus the final {DecayFraction:P0} of decay must fit in the run");
         if (SaveEvery <= 0) throw new ArgumentException($"--save-every must be positive, got {SaveEvery}");
         Shape.Validate();
     }
@@ -104,8 +106,8 @@ public static class Trainer
         long decay = (long)(o.Steps * o.DecayFraction);
         var schedule = new WarmupStableDecay(o.LearningRate, o.WarmupSteps, o.Steps, decay, o.LearningRate * 0.1);
         Directory.CreateDirectory(outDir);
-        string logPath = Path.Combine(outDir, "train_log.csv");
-        if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, "step,loss,grad_norm,lr,tokens_per_s\n");
+        string logPath = Path.Combine(outDir, TrainLog.FileName);
+        if (!resume || !File.Exists(logPath)) File.WriteAllText(logPath, TrainLog.Header + "\n");
         else TruncateLog(logPath, start);
 
         var sw = Stopwatch.StartNew();

@@ -73,9 +73,10 @@ public class OverfitTests
     }
 
     /// <summary>
-    /// Measured (Debug build, naive GEMM): MDM 3.07 → 2.03 in 400 steps (≈4.5 s; 1.20 after 600 steps);
-    /// AR 3.02 → 0.004 in 150 steps (≈2 s). MDM is slower by nature: with every position masked a
+    /// Measured (Debug build, naive GEMM): MDM 3.07 → 2.03 in 400 steps (≈4.5 s); AR 3.02 → 0.004 in 150
+    /// steps (≈2 s). Release build with the packed GEMM (Zen 5, AVX-512): MDM 1.953 after 400 steps, 1.632
+    /// after 600 (OVF_STEPS=600); the MDM bound leaves ~10 % for other kernels' rounding. MDM is slower by nature: with every position masked a
     /// bidirectional RoPE model cannot tell positions apart, and the 1/p weights are noisy.
     /// </summary>
-    private const double BoundMdm = 2.3, BoundAr = 0.05;
+    private const double BoundMdm = 2.15, BoundAr = 0.05;
 }

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Dllm.Model;
+using Dllm.Sampling;
+using Dllm.Text;
+using Dllm.Training;
+
+namespace Dllm.Cli;
+
+/// <summary>
+/// <c>dllm accuracy</c>: exact-match accuracy of a chat model on held-out instructions
+/// (<c>{"task","prompt","response"}</c> JSONL, e.g. data/instructions-test.jsonl), per task and overall.
+/// Greedy reference decoding, 48 positions in 3 blocks of 16, one token per step (answers are short).
+/// </summary>
+internal static class AccuracyCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOption.Create();
+        var data = new Option<FileInfo>("--data") { Description = "JSONL: {\"task\", \"prompt\", \"response\"} per line", Required = true };
+        var genLength = new Option<int>("--gen-length") { DefaultValueFactory = _ => 48 };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 48 };
+        var blockLength = new Option<int>("--block-length") { DefaultValueFactory = _ => 16 };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Prompts denoised together" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print every case with the model's answer" };
+        var threads = ThreadsOption.Create();
+        var cmd = new Command("accuracy", "Exact-match accuracy of a chat model on prompt/response JSONL, per task")
+        {
+            model, data, genLength, steps, blockLength, batch, verbose, threads,
+        };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            ThreadsOption.Apply(r.GetValue(threads));
+            string dir = ModelOption.Resolve(r.GetValue(model));
+            List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
+            var options = new DecodingOptions
+            {
+                Generation = new GenerationOptions
+                {
+                    GenLength = r.GetValue(genLength), Steps = r.GetValue(steps),
+                    BlockLength = Math.Min(r.GetValue(blockLength), r.GetValue(genLength)),
+                },
+            };
+            options.Validate();
+            using LladaModel lm = LladaModel.Load(dir);
+            ITokenizer tok = TokenizerLoader.Load(dir);
+            bool v = r.GetValue(verbose);
+            List<ExactMatchOutcome> outcomes = ExactMatchEval.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>
+            {
+                if (v) Console.WriteLine($"{(o.Correct ? "ok  " : "MISS")} [{o.Case.Task}] {o.Case.Prompt} → {o.Answer}{(o.Correct ? "" : $"   (expected {o.Case.Expected})")}");
+            });
+            Console.WriteLine($"{"task",-10} {"correct",9} {"accuracy",9}");
+            foreach (var g in outcomes.GroupBy(o => o.Case.Task).OrderBy(g => g.Key))
+                Console.WriteLine($"{g.Key,-10} {g.Count(o => o.Correct),4}/{g.Count(),-4} {100.0 * g.Count(o => o.Correct) / g.Count(),8:F1}%");
+            int right = outcomes.Count(o => o.Correct);
+            Console.WriteLine($"{"all",-10} {right,4}/{outcomes.Count,-4} {100.0 * right / outcomes.Count,8:F1}%");
+            return 0;
+        }));
+        return cmd;
+    }
+}

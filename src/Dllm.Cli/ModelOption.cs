@@ -1,0 +1,39 @@
+using System.CommandLine;
+
+namespace Dllm.Cli;
+
+/// <summary>
+/// The shared <c>--model</c> flag of the verbs that run a checkpoint. Left out, it means the bundled
+/// chat model <c>models/kjv-chat-3m</c> of this repository, found by walking up from the current
+/// directory and from the executable's directory (so <c>./dllm chat</c> works from anywhere in
+/// the checkout, and the test binaries find it too).
+/// </summary>
+internal static class ModelOption
+{
+    /// <summary>The bundled default, relative to the repository root.</summary>
+    public static readonly string BundledRelative = Path.Combine("models", "kjv-chat-3m");
+
+    public static Option<DirectoryInfo?> Create() => new("--model", "-m")
+    {
+        Description = $"Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json); default: the bundled {BundledRelative.Replace('\\', '/')}",
+    };
+
+    /// <summary>The model directory to load: the flag's value, or the bundled model.</summary>
+    /// <exception cref="DirectoryNotFoundException">The given directory does not exist, or no flag was given
+    /// and the bundled model is not found above the current or the executable's directory.</exception>
+    public static string Resolve(DirectoryInfo? given)
+    {
+        if (given is not null)
+            return Directory.Exists(given.FullName) ? given.FullName
+                : throw new DirectoryNotFoundException($"model directory '{given.FullName}' does not exist");
+        string[] starts = [Environment.CurrentDirectory, AppContext.BaseDirectory];
+        foreach (string start in starts)
+            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, BundledRelative);
+                if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+            }
+        throw new DirectoryNotFoundException(
+            $"no --model given and the bundled model {BundledRelative} was not found above '{starts[0]}' or '{starts[1]}'; pass --model DIR");
+    }
+}

@@ -1,0 +1,70 @@
+namespace Dllm.Tests.Cli;
+
+/// <summary>`dllm train`, `sft`, `eval` as processes: JSONL data, plain progress lines, loss.png, clear errors.</summary>
+public class TrainCliTests
+{
+    private static readonly string[] Tiny =
+    [
+        "--d-model", "32", "--layers", "1", "--heads", "2", "--seq-len", "16", "--batch-size", "2", "--steps", "12",
+        "--warmup", "2", "--save-every", "6", "--threads", "1",
+    ];
+
+    private static string Write(string name, string text)
+    {
+        string path = Path.Combine(TestPaths.TempDir(), name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static bool IsPng(string path) => File.Exists(path) && File.ReadAllBytes(path).AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
+
+    [Fact]
+    public void TrainOnJsonlThenSftAndEvalWritePlainProgressAndALossPlot()
+    {
+        string data = Write("docs.jsonl", string.Join("\n", Enumerable.Range(0, 20).Select(i => $"{{\"text\": \"the cat sat on mat number {i}.\", \"id\": {i}}}")) + "\n\n");
+        string dir = Path.Combine(TestPaths.TempDir(), "run");
+        var (code, _, err) = CliTests.Run(["train", "--data", data, "--out", dir, .. Tiny]);
+        Assert.True(code == 0, err);
+        // Not a terminal: plain lines every 10 steps and at the end, with tokens/s and an ETA, no escape codes.
+        Assert.Matches(@"step 10/12  loss [\d.]+ .* tok/s  ETA \d\d:\d\d:\d\d", err);
+        Assert.Contains("step 12/12", err);
+        Assert.DoesNotContain("\u001b[", err);
+        Assert.True(IsPng(Path.Combine(dir, "loss.png")), "train wrote no loss.png");
+        Assert.Equal(13, File.ReadAllLines(Path.Combine(dir, "train_log.csv")).Length);
+
+        var (evalCode, evalOut, evalErr) = CliTests.Run("eval", "--model", dir, "--data", data, "--seq-len", "15", "--chunks", "2", "--samples", "8", "--threads", "1");
+        Assert.True(evalCode == 0, evalErr);
+        Assert.Contains("ELBO bound", evalOut);
+
+        string pairs = Write("pairs.jsonl", "{\"prompt\": \"hi\", \"response\": \"yo\"}\n{\"prompt\": \"a\", \"response\": \"b\"}\n");
+        string sftDir = Path.Combine(TestPaths.TempDir(), "sft");
+        var (tooShort, _, shortErr) = CliTests.Run("sft", "--model", dir, "--data", pairs, "--out", sftDir, "--steps", "3", "--threads", "1");
+        Assert.Equal(1, tooShort); // the default warmup (20) does not fit in 3 steps
+        Assert.Contains("--warmup 20 is too long for --steps 3", shortErr);
+        var (sftCode, _, sftErr) = CliTests.Run("sft", "--model", dir, "--data", pairs, "--out", sftDir, "--steps", "3", "--warmup", "1", "--batch-size", "2", "--threads", "1");
+        Assert.True(sftCode == 0, sftErr);
+        Assert.True(IsPng(Path.Combine(sftDir, "loss.png")), "sft wrote no loss.png");
+    }
+
+    [Theory]
+    [InlineData("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": 5}\n", "bad.jsonl:2: expected an object with a string field \"text\"")]
+    [InlineData("broken.jsonl", "{\"text\": \"fine\"}\n\n{\"text\": \"unclosed\n", "broken.jsonl:3: invalid JSON")]
+    [InlineData("blank.jsonl", "\n  \n", "has no documents")]
+    [InlineData("empty.txt", "", "is empty")]
+    [InlineData("short.txt", "tiny", "fewer than one training sequence of 16")]
+    public void BadTrainingDataIsNamedWithItsLine(string name, string text, string message)
+    {
+        var (code, _, err) = CliTests.Run(["train", "--data", Write(name, text), "--out", TestPaths.TempDir(), .. Tiny]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error:", err.Trim());
+        Assert.Contains(message, err);
+    }
+
+    [Fact]
+    public void EvalRejectsASequenceLongerThanTheModel()
+    {
+        var (code, _, err) = CliTests.Run("eval", "--model", TestPaths.Golden("tiny-f32"), "--data", Write("t.txt", "some text"), "--seq-len", "100000");
+        Assert.Equal(1, code);
+        Assert.Contains("longer than the model's maximum sequence length", err);
+    }
+}
