@@ -1,12 +1,15 @@
+using System.Numerics.Tensors;
+
 namespace Dllm.Tensors;
 
 /// <summary>
 /// Backward of <see cref="SwiGlu.ForwardInPlace"/> (Shazeer 2020). out = SiLU(g)·u, σ = sigmoid:
 /// <code>
 ///   du = dout·SiLU(g) = dout·g·σ(g)
-///   dg = dout·u·σ(g)·(1 + g·(1 − σ(g)))        (d/dg of g·σ(g))
+///   dg = dout·u·σ(g)·(1 + g·(1 − σ(g))) = dout·u·(σ(g) + SiLU(g)·(1 − σ(g)))   (d/dg of g·σ(g))
 /// </code>
 /// Needs the pre-activation gate g and up u (the forward overwrites g, so keep a copy).
+/// Vectorised with TensorPrimitives in L1-sized chunks, like the forward.
 /// </summary>
 public static class SwiGluBackward
 {
@@ -17,11 +20,19 @@ public static class SwiGluBackward
         int n = gate.Length;
         if (up.Length != n || dOut.Length < n || dGate.Length < n || dUp.Length < n)
             throw new ArgumentException($"SwiGLU backward spans differ in length (gate {n}, up {up.Length})");
-        for (int i = 0; i < n; i++)
+        Span<float> sigBuf = stackalloc float[512], siluBuf = stackalloc float[512];
+        for (int i = 0; i < n; i += sigBuf.Length)
         {
-            float g = gate[i], s = 1f / (1f + MathF.Exp(-g)), d = dOut[i];
-            dUp[i] = d * g * s;
-            dGate[i] = d * up[i] * s * (1f + g * (1f - s));
+            int c = Math.Min(sigBuf.Length, n - i);
+            ReadOnlySpan<float> g = gate.Slice(i, c), u = up.Slice(i, c), d = dOut.Slice(i, c);
+            Span<float> s = sigBuf[..c], silu = siluBuf[..c], dg = dGate.Slice(i, c);
+            TensorPrimitives.Sigmoid(g, s);
+            TensorPrimitives.Multiply(g, s, silu);
+            TensorPrimitives.Multiply(d, silu, dUp.Slice(i, c));
+            TensorPrimitives.Subtract(1f, s, dg);                    // 1 − σ
+            TensorPrimitives.FusedMultiplyAdd(silu, dg, s, dg);      // σ + SiLU·(1 − σ)
+            TensorPrimitives.Multiply(dg, u, dg);
+            TensorPrimitives.Multiply(dg, d, dg);
         }
     }
 }
