@@ -134,7 +134,7 @@ public static unsafe class Gemm
         int kcMax = BlockSize(k, KC, 1);
         int mcMax = BlockSize(m, MC, MR);
         int ncMax = BlockSize(n, NC, NR);
-        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR), GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
+        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR) + GemmPacking.ASlack, GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
 
         for (int jc = 0; jc < n; jc += ncMax)
         {

@@ -184,6 +184,40 @@ public sealed unsafe class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.LinearForward(new float[15], 3, b2v.T, new float[5]));
     }
 
+    /// <summary>
+    /// The packed A layout itself, for both panel heights (MR = 6 for AVX2, 12 for AVX-512: the
+    /// vectorised packing paths need only AVX, so both are checked on any CPU), row-major and
+    /// transposed f32 A, a kc that is not a multiple of 8 and a partial last panel: every packed
+    /// value must be A[i, p] (zero for padded rows) and nothing may be written past ASize + ASlack.
+    /// </summary>
+    [Theory]
+    [InlineData(6, false)]
+    [InlineData(6, true)]
+    [InlineData(12, false)]
+    [InlineData(12, true)]
+    public void PackA_layout_for_each_panel_height(int MR, bool transposed)
+    {
+        var rng = new Random(MR + (transposed ? 100 : 0));
+        int m = 3 * MR + MR / 2 + 1, k = 45, i0 = 1, p0 = 2, mc = m - 1, kc = 40; // kc 40 = whole 8-steps, 37 = with a tail
+        using var a = new TestMatrix(m, k, DType.F32, transposed, 3, rng);
+        foreach (int kcCase in new[] { kc, kc - 3 })
+        {
+            long size = GemmPacking.ASize(mc, kcCase, MR);
+            var buf = new float[size + GemmPacking.ASlack + 16];
+            Array.Fill(buf, float.NaN);
+            fixed (float* pb = buf) GemmPacking.PackA(a.View, i0, mc, p0, kcCase, pb, MR);
+            for (int q = 0; q * MR < mc; q++)
+                for (int p = 0; p < kcCase; p++)
+                    for (int r = 0; r < MR; r++)
+                    {
+                        int i = q * MR + r;
+                        float expected = i < mc ? (float)a.Values[i0 + i, p0 + p] : 0f;
+                        Assert.True(buf[q * MR * kcCase + p * MR + r] == expected, $"MR={MR} kc={kcCase} panel {q} p={p} r={r}");
+                    }
+            for (long t = size + GemmPacking.ASlack; t < buf.Length; t++) Assert.True(float.IsNaN(buf[t]), $"wrote past the slack at {t}");
+        }
+    }
+
     /// <summary>The checker itself must be able to fail: one corrupted element of an edge tile is caught.</summary>
     [Fact]
     public void Checker_CatchesCorruptedEdgeTile()
