@@ -5,20 +5,15 @@
 # Prints both timings (wall and process CPU seconds of the generate alone), the ratios, and whether
 # the tokens agree.
 # Usage: bench/bench_generate.sh [threads] [bf16|f32] [rounds]   (needs Debian's python3-torch)
-# PyTorch gets OpenBLAS through LD_LIBRARY_PATH when Debian's libopenblas0-pthread is installed.
+# PyTorch gets OpenBLAS when Debian's libopenblas0-pthread is installed (see bench/bench_common.sh).
 # BASE_BENCH=/path/to/another/Dllm.Bench.dll also times that build in the same rounds (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}; dtype=${2:-bf16}; rounds=${3:-1}
 dir=${BENCH_MODEL_DIR:-/tmp/dllm-bench-36m-$dtype}
-openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread
-[ -e "$openblas/libblas.so.3" ] && export LD_LIBRARY_PATH="$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-dotnet build bench/Dllm.Bench -c Release -nologo -v q >/dev/null
-bench=bench/Dllm.Bench/bin/Release/net10.0/Dllm.Bench.dll
+. bench/bench_common.sh
 val() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -1; }
 ids() { sed -n 's/^generated_ids=//p'; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A all
 for r in $(seq "$rounds"); do
   t=$(/usr/bin/python3 scripts/bench_generate_torch.py --out "$dir" --dtype "$dtype" --threads "$threads")
@@ -35,9 +30,4 @@ for r in $(seq "$rounds"); do
   fi
   echo "$line"
 done
-for kind in "" _cpu; do
-  tm=$(echo "${all[torch$kind]}" | median); dm=$(echo "${all[dllm$kind]}" | median)
-  line="median${kind:- wall} threads=$threads torch=${tm}s dllm=${dm}s speedup=$(echo "scale=2; $tm / $dm" | bc)"
-  if [ -n "${BASE_BENCH:-}" ]; then bm=$(echo "${all[base$kind]}" | median); line="$line base=${bm}s base_speedup=$(echo "scale=2; $tm / $bm" | bc)"; fi
-  echo "$line"
-done
+summary "s" 0

@@ -4,21 +4,15 @@
 # 4 heads, MLP 704, byte vocab 262), masked-diffusion loss, AdamW, clipping, batch 16 x 128, same
 # threads, same protocol (one warm-up step, then 20 timed steps).
 # Usage: bench/bench_train.sh [threads] [rounds]   (needs Debian's python3-torch)
-# PyTorch gets OpenBLAS (Debian libopenblas0-pthread) through LD_LIBRARY_PATH when it is installed:
-# Debian's torch calls the system BLAS, and the default netlib one is ~15x slower.
+# PyTorch gets OpenBLAS when Debian's libopenblas0-pthread is installed (see bench/bench_common.sh).
 # BASE_BENCH=/path/to/another/Dllm.Bench.dll also times that build in the same rounds (before/after).
 # Each round runs the contenders back to back; the last lines give each one's median over the
 # rounds, by wall clock and per CPU-second (at 1 thread, the speed of an undisturbed core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}; rounds=${2:-1}
-openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread
-[ -e "$openblas/libblas.so.3" ] && export LD_LIBRARY_PATH="$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-dotnet build bench/Dllm.Bench -c Release -nologo -v q >/dev/null
-bench=bench/Dllm.Bench/bin/Release/net10.0/Dllm.Bench.dll
+. bench/bench_common.sh
 field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A all
 for r in $(seq "$rounds"); do
   t=$(/usr/bin/python3 bench/bench_train_torch.py --threads "$threads" --steps 20)
@@ -33,9 +27,4 @@ for r in $(seq "$rounds"); do
   fi
   echo "$line"
 done
-for kind in "" _cpu; do
-  tm=$(echo "${all[torch$kind]}" | median); dm=$(echo "${all[dllm$kind]}" | median)
-  line="median${kind:- wall} threads=$threads torch=$tm dllm=$dm ratio=$(echo "scale=2; $dm / $tm" | bc)"
-  if [ -n "${BASE_BENCH:-}" ]; then bm=$(echo "${all[base$kind]}" | median); line="$line base=$bm base_ratio=$(echo "scale=2; $bm / $tm" | bc)"; fi
-  echo "$line tokens/s"
-done
+summary "tok/s" 1
