@@ -13,6 +13,7 @@ namespace Dllm.Bench;
 /// then 7 samples of enough repetitions to take ≥ 30 ms each; reports the best and the median
 /// sample. flops = 2·m·n·k. Options: --threads 1,2  --csv  --quick (skip 2048³)
 /// --train (the shapes of one training step instead, f32 only: see <see cref="TrainCases"/>)
+/// --cpu (time 0.3 s samples by process CPU time instead of wall clock: for 1 thread on a shared machine)
 /// --kernel avx512|avx2|portable (default: the best the CPU has).</para>
 /// </summary>
 internal static unsafe class GemmBench
@@ -61,6 +62,7 @@ internal static unsafe class GemmBench
                 case "--csv": csv = true; break;
                 case "--quick": quick = true; break;
                 case "--train": train = true; break;
+                case "--cpu": s_cpuTime = true; break;
                 case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
@@ -77,6 +79,12 @@ internal static unsafe class GemmBench
                 }
         return 0;
     }
+
+    private static bool s_cpuTime;
+
+    /// <summary>Seconds on the chosen clock: wall, or (--cpu) the process's CPU time, which on a shared
+    /// machine is what an undisturbed core would take (meaningful with 1 thread).</summary>
+    private static double Now() => s_cpuTime ? Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
 
     private static (double Best, double Median) Measure(int m, int n, int k, Layout layout, DType bt, int threads)
     {
@@ -102,14 +110,15 @@ internal static unsafe class GemmBench
             var sw = Stopwatch.StartNew();
             int reps = 0;
             while (sw.Elapsed.TotalSeconds < 0.2) { Gemm.Multiply(av, bv, c, n); reps++; }
-            int perSample = Math.Max(1, (int)Math.Ceiling(0.03 / (sw.Elapsed.TotalSeconds / reps)));
+            // CPU time is read from the kernel in clock ticks (10 ms), so --cpu samples run 0.3 s.
+            int perSample = Math.Max(1, (int)Math.Ceiling((s_cpuTime ? 0.3 : 0.03) / (sw.Elapsed.TotalSeconds / reps)));
 
             var samples = new double[7];
             for (int s = 0; s < samples.Length; s++)
             {
-                long t0 = Stopwatch.GetTimestamp();
+                double t0 = Now();
                 for (int r = 0; r < perSample; r++) Gemm.Multiply(av, bv, c, n);
-                double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds / perSample;
+                double secs = (Now() - t0) / perSample;
                 samples[s] = flops / secs / 1e9;
             }
             Array.Sort(samples);
