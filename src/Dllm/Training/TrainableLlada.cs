@@ -250,8 +250,7 @@ public sealed class TrainableLlada : IDenoisingModel
             RmsNorm.Forward(x, P.Value(w.FfNorm), eps, h2, n);
             Gemm.LinearForward(h2, n, P.Matrix(w.FfProj), gate);
             Gemm.LinearForward(h2, n, P.Matrix(w.UpProj), up);
-            gate.CopyTo(act);
-            SwiGlu.ForwardInPlace(act, up);
+            SwiGlu.Forward(gate, up, act); // gate is kept for the backward
             if (train)
             {
                 Span<float> next = (l + 1 < Shape.NLayers ? a.Layers[l + 1].XIn : a.XOut).AsSpan(0, n * d);
