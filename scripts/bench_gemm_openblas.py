@@ -8,7 +8,7 @@ samples of >= 30 ms each; prints best and median GFLOP/s (flops = 2*m*n*k).
 
 Threads are fixed by OPENBLAS_NUM_THREADS, which OpenBLAS reads once at load time, so the thread
 count is given on the command line and exported before numpy is imported.
-Usage: bench_gemm_openblas.py THREADS [--quick]
+Usage: bench_gemm_openblas.py THREADS [--quick] [--train] [--cpu]
 """
 import ctypes
 import os
@@ -17,6 +17,8 @@ import time
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 quick = "--quick" in sys.argv
+train = "--train" in sys.argv  # the shapes of one training step (GemmBench.TrainCases)
+cpu = "--cpu" in sys.argv      # time 0.3 s samples by process CPU time (GemmBench --cpu)
 os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
 import numpy as np  # noqa: E402  (must come after OPENBLAS_NUM_THREADS)
 
@@ -31,6 +33,15 @@ CASES = [
     ("lm_head", 160, 4096, 512, True),
 ]
 
+# Same list as GemmBench.TrainCases: layout "lin" = X @ W.T, "sq" = both row-major,
+# "wg" = dY.T @ X with dY (k x m) row-major (a weight gradient).
+TRAIN_CASES = [
+    ("fwd_attn", 2048, 256, 256, "lin"), ("fwd_mlp_up", 2048, 704, 256, "lin"), ("fwd_mlp_down", 2048, 256, 704, "lin"),
+    ("dx_attn", 2048, 256, 256, "sq"), ("dx_mlp_up", 2048, 256, 704, "sq"), ("dx_mlp_down", 2048, 704, 256, "sq"),
+    ("dw_attn", 256, 256, 2048, "wg"), ("dw_mlp_up", 704, 256, 2048, "wg"), ("dw_mlp_down", 256, 704, 2048, "wg"),
+]
+clock = time.process_time if cpu else time.perf_counter
+
 
 def blas_info():
     """Which BLAS numpy really calls: ask the loaded libblas for its OpenBLAS core name."""
@@ -44,25 +55,25 @@ def blas_info():
         return "libblas.so.3 is not OpenBLAS"
 
 
-def measure(m, n, k, linear):
+def measure(m, n, k, layout):
     rng = np.random.default_rng(1)
-    a = (rng.random((m, k), dtype=np.float32) - 0.5)
-    b = (rng.random((n, k), dtype=np.float32) - 0.5).T if linear else (rng.random((k, n), dtype=np.float32) - 0.5)
+    a = (rng.random((k, m), dtype=np.float32) - 0.5).T if layout == "wg" else (rng.random((m, k), dtype=np.float32) - 0.5)
+    b = (rng.random((n, k), dtype=np.float32) - 0.5).T if layout in (True, "lin") else (rng.random((k, n), dtype=np.float32) - 0.5)
     c = np.empty((m, n), dtype=np.float32)
     flops = 2.0 * m * n * k
     np.matmul(a, b, out=c)
-    t0 = time.perf_counter()
+    t0 = clock()
     reps = 0
-    while time.perf_counter() - t0 < 0.2:
+    while clock() - t0 < 0.2:
         np.matmul(a, b, out=c)
         reps += 1
-    per_sample = max(1, int(-(-0.03 // ((time.perf_counter() - t0) / reps))))
+    per_sample = max(1, int(-(-(0.3 if cpu else 0.03) // ((clock() - t0) / reps))))
     samples = []
     for _ in range(7):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(per_sample):
             np.matmul(a, b, out=c)
-        samples.append(flops / ((time.perf_counter() - t) / per_sample) / 1e9)
+        samples.append(flops / ((clock() - t) / per_sample) / 1e9)
     samples.sort()
     return samples[-1], samples[len(samples) // 2]
 
@@ -70,10 +81,10 @@ def measure(m, n, k, linear):
 def main():
     print("# numpy %s, %s" % (np.__version__, blas_info()))
     print("case,m,n,k,btype,threads,best_gflops,median_gflops")
-    for name, m, n, k, linear in CASES:
+    for name, m, n, k, layout in (TRAIN_CASES if train else CASES):
         if quick and m * n * k > 1 << 30:
             continue
-        best, median = measure(m, n, k, linear)
+        best, median = measure(m, n, k, layout)
         print("%s,%d,%d,%d,f32,%d,%.1f,%.1f" % (name, m, n, k, threads, best, median))
 
 

@@ -12,26 +12,48 @@ namespace Dllm.Bench;
 /// <para>Protocol: one untimed warm-up call plus ~0.2 s of warm-up (JIT tiering, buffer growth),
 /// then 7 samples of enough repetitions to take ≥ 30 ms each; reports the best and the median
 /// sample. flops = 2·m·n·k. Options: --threads 1,2  --csv  --quick (skip 2048³)
+/// --train (the shapes of one training step instead, f32 only: see <see cref="TrainCases"/>)
+/// --cpu (time 0.3 s samples by process CPU time instead of wall clock: for 1 thread on a shared machine)
 /// --kernel avx512|avx2|portable (default: the best the CPU has).</para>
 /// </summary>
 internal static unsafe class GemmBench
 {
-    /// <summary>(name, m, n, k, B is Wᵀ of a row-major (n × k) weight).</summary>
-    internal static readonly (string Name, int M, int N, int K, bool Linear)[] Cases =
+    /// <summary>How A and B are laid out: Square = both row-major; Linear = A row-major, B = Wᵀ of a
+    /// row-major (n × k) weight (a forward layer); WeightGrad = A = dYᵀ of a row-major (k × m)
+    /// gradient, B row-major (the dW = dYᵀ·X of a backward layer).</summary>
+    internal enum Layout { Square, Linear, WeightGrad }
+
+    /// <summary>(name, m, n, k, layout).</summary>
+    internal static readonly (string Name, int M, int N, int K, Layout Layout)[] Cases =
     [
-        ("square256", 256, 256, 256, false),
-        ("square1024", 1024, 1024, 1024, false),
-        ("square2048", 2048, 2048, 2048, false),
-        ("attn_qkvo", 160, 512, 512, true),
-        ("mlp_up", 160, 1408, 512, true),
-        ("mlp_down", 160, 512, 1408, true),
-        ("lm_head", 160, 4096, 512, true),
+        ("square256", 256, 256, 256, Layout.Square),
+        ("square1024", 1024, 1024, 1024, Layout.Square),
+        ("square2048", 2048, 2048, 2048, Layout.Square),
+        ("attn_qkvo", 160, 512, 512, Layout.Linear),
+        ("mlp_up", 160, 1408, 512, Layout.Linear),
+        ("mlp_down", 160, 512, 1408, Layout.Linear),
+        ("lm_head", 160, 4096, 512, Layout.Linear),
+    ];
+
+    /// <summary>The GEMMs of one training step of bench/bench_train.sh's model (d 256, MLP 704,
+    /// batch 16 × 128 = 2048 rows): forward, input gradient (dY·W, B row-major) and weight gradient.</summary>
+    internal static readonly (string Name, int M, int N, int K, Layout Layout)[] TrainCases =
+    [
+        ("fwd_attn", 2048, 256, 256, Layout.Linear),
+        ("fwd_mlp_up", 2048, 704, 256, Layout.Linear),
+        ("fwd_mlp_down", 2048, 256, 704, Layout.Linear),
+        ("dx_attn", 2048, 256, 256, Layout.Square),
+        ("dx_mlp_up", 2048, 256, 704, Layout.Square),
+        ("dx_mlp_down", 2048, 704, 256, Layout.Square),
+        ("dw_attn", 256, 256, 2048, Layout.WeightGrad),
+        ("dw_mlp_up", 704, 256, 2048, Layout.WeightGrad),
+        ("dw_mlp_down", 256, 704, 2048, Layout.WeightGrad),
     ];
 
     public static int Run(string[] args)
     {
         int[] threadCounts = [1, 2];
-        bool csv = false, quick = false;
+        bool csv = false, quick = false, train = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,24 +61,32 @@ internal static unsafe class GemmBench
                 case "--threads": threadCounts = args[++i].Split(',').Select(int.Parse).ToArray(); break;
                 case "--csv": csv = true; break;
                 case "--quick": quick = true; break;
+                case "--train": train = true; break;
+                case "--cpu": s_cpuTime = true; break;
                 case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
         }
         if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, kernel={GemmMicroKernel.Kind}");
         Console.WriteLine("case,m,n,k,btype,threads,best_gflops,median_gflops");
-        foreach (var (name, m, n, k, linear) in Cases)
-            foreach (DType bt in new[] { DType.F32, DType.BF16 })
+        foreach (var (name, m, n, k, layout) in train ? TrainCases : Cases)
+            foreach (DType bt in train ? new[] { DType.F32 } : new[] { DType.F32, DType.BF16 })
                 foreach (int t in threadCounts)
                 {
                     if (quick && m * (long)n * k > 1L << 30) continue;
-                    var (best, median) = Measure(m, n, k, linear, bt, t);
+                    var (best, median) = Measure(m, n, k, layout, bt, t);
                     Console.WriteLine($"{name},{m},{n},{k},{bt.ToString().ToLowerInvariant()},{t},{best:F1},{median:F1}");
                 }
         return 0;
     }
 
-    private static (double Best, double Median) Measure(int m, int n, int k, bool linear, DType bt, int threads)
+    private static bool s_cpuTime;
+
+    /// <summary>Seconds on the chosen clock: wall, or (--cpu) the process's CPU time, which on a shared
+    /// machine is what an undisturbed core would take (meaningful with 1 thread).</summary>
+    private static double Now() => s_cpuTime ? Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+
+    private static (double Best, double Median) Measure(int m, int n, int k, Layout layout, DType bt, int threads)
     {
         var rng = new Random(1);
         float* a = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * k * 4), 64);
@@ -70,9 +100,9 @@ internal static unsafe class GemmBench
                 float v = (float)(rng.NextDouble() - 0.5);
                 if (bt == DType.F32) ((float*)b)[i] = v; else ((ushort*)b)[i] = Widen.SingleToBf16(v);
             }
-            var av = MatrixView.RowMajor((nint)a, DType.F32, m, k);
-            // Linear: B = Wᵀ with W (n × k) row-major, as Gemm.LinearForward does; square: B row-major.
-            var bv = linear ? MatrixView.RowMajor((nint)b, bt, n, k).T : MatrixView.RowMajor((nint)b, bt, k, n);
+            var av = layout == Layout.WeightGrad ? MatrixView.RowMajor((nint)a, DType.F32, k, m).T : MatrixView.RowMajor((nint)a, DType.F32, m, k);
+            // Linear: B = Wᵀ with W (n × k) row-major, as Gemm.LinearForward does; otherwise B row-major.
+            var bv = layout == Layout.Linear ? MatrixView.RowMajor((nint)b, bt, n, k).T : MatrixView.RowMajor((nint)b, bt, k, n);
             Parallelism.Threads = threads;
             double flops = 2.0 * m * n * k;
 
@@ -80,14 +110,15 @@ internal static unsafe class GemmBench
             var sw = Stopwatch.StartNew();
             int reps = 0;
             while (sw.Elapsed.TotalSeconds < 0.2) { Gemm.Multiply(av, bv, c, n); reps++; }
-            int perSample = Math.Max(1, (int)Math.Ceiling(0.03 / (sw.Elapsed.TotalSeconds / reps)));
+            // CPU time is read from the kernel in clock ticks (10 ms), so --cpu samples run 0.3 s.
+            int perSample = Math.Max(1, (int)Math.Ceiling((s_cpuTime ? 0.3 : 0.03) / (sw.Elapsed.TotalSeconds / reps)));
 
             var samples = new double[7];
             for (int s = 0; s < samples.Length; s++)
             {
-                long t0 = Stopwatch.GetTimestamp();
+                double t0 = Now();
                 for (int r = 0; r < perSample; r++) Gemm.Multiply(av, bv, c, n);
-                double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds / perSample;
+                double secs = (Now() - t0) / perSample;
                 samples[s] = flops / secs / 1e9;
             }
             Array.Sort(samples);

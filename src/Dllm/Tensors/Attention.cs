@@ -98,16 +98,19 @@ public static class Attention
         int kvh = h / (heads / kvHeads);
         float scale = 1f / MathF.Sqrt(hd);
         int chunk = Math.Min(QueryChunk, j.QueryLen);
-        float[] rented = ArrayPool<float>.Shared.Rent(chunk * keyLen);
+        // When the probabilities are kept (training), the scores are computed, normalised and read
+        // back in place in the probs rows of this head, which saves a copy; otherwise in scratch.
+        float[] rented = ArrayPool<float>.Shared.Rent(j.Probs == null ? chunk * keyLen : 1);
         try
         {
-            fixed (float* s = rented)
+            fixed (float* scratch = rented)
             {
                 var kView = new MatrixView((nint)(j.K + ((long)b * keyLen * kvHeads + kvh) * hd), DType.F32, keyLen, hd, (long)kvHeads * hd, 1);
                 var vView = new MatrixView((nint)(j.V + ((long)b * keyLen * kvHeads + kvh) * hd), DType.F32, keyLen, hd, (long)kvHeads * hd, 1);
                 for (int i0 = 0; i0 < j.QueryLen; i0 += chunk)
                 {
                     int rows = Math.Min(chunk, j.QueryLen - i0);
+                    float* s = j.Probs == null ? scratch : j.Probs + (((long)b * heads + h) * j.QueryLen + i0) * keyLen;
                     var qView = new MatrixView((nint)(j.Q + (((long)b * j.QueryLen + i0) * heads + h) * hd), DType.F32, rows, hd, (long)heads * hd, 1);
                     Gemm.MultiplySerial(qView, kView.T, s, keyLen);
                     for (int i = 0; i < rows; i++)
@@ -120,8 +123,6 @@ public static class Attention
                             for (int t = 0; t < visibleKeys; t++)
                                 if (j.Mask[b * keyLen + t] == 0) row[t] = float.NegativeInfinity;
                         Softmax.InPlace(row);
-                        if (j.Probs != null)
-                            row.CopyTo(new Span<float>(j.Probs + (((long)b * heads + h) * j.QueryLen + i0 + i) * keyLen, keyLen));
                     }
                     var pView = MatrixView.RowMajor((nint)s, DType.F32, rows, keyLen);
                     Gemm.MultiplySerial(pView, vView, j.O + (((long)b * j.QueryLen + i0) * heads + h) * hd, heads * hd);

@@ -18,8 +18,9 @@ namespace Dllm.Tensors;
 /// </para>
 /// <para>
 /// Threading: <see cref="Parallelism.Threads"/> workers each take a disjoint slice of C's columns
-/// (or rows, when C is tall and narrow) and run the serial algorithm on it with their own packing
-/// buffers, so no synchronisation is needed inside. Problems under ~2·10⁶ multiply-adds run on
+/// (or rows, when C is taller than wide) and run the serial algorithm on it with their own packing
+/// buffers, so no synchronisation is needed inside. Every element of C is summed in the same order
+/// whatever the split, so results are bit-identical for any thread count. Problems under ~2·10⁶ multiply-adds run on
 /// the calling thread only, since waking a worker costs more than it saves.
 /// </para>
 /// <para>Edge cases: m = 0 or n = 0 does nothing; k = 0 zeroes C (or leaves it, when accumulating).
@@ -58,8 +59,11 @@ public static unsafe class Gemm
         int threads = Parallelism.Threads;
         if ((long)m * n * k < ParallelThreshold) threads = 1;
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
-        // Split columns unless C is too narrow to give every worker a few NR panels.
-        bool splitN = nPanels >= 2 * threads || nPanels >= mPanels;
+        // Each worker packs its own copy of the operand it does not split: splitting columns repacks
+        // all of A (m·k) per worker, splitting rows all of B (k·n). So split the longer side of C,
+        // which duplicates the smaller operand (inference, m ≈ 160 ≪ n: columns; training, m = batch·len
+        // ≫ n: rows), unless that side has too few panels to go round.
+        bool splitN = n >= m ? nPanels >= threads || nPanels >= mPanels : mPanels < threads && nPanels > mPanels;
         int parts = Math.Min(threads, splitN ? nPanels : mPanels);
         if (parts <= 1)
         {
@@ -134,7 +138,7 @@ public static unsafe class Gemm
         int kcMax = BlockSize(k, KC, 1);
         int mcMax = BlockSize(m, MC, MR);
         int ncMax = BlockSize(n, NC, NR);
-        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR), GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
+        var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR) + GemmPacking.ASlack, GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
 
         for (int jc = 0; jc < n; jc += ncMax)
         {

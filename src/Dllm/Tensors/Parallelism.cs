@@ -20,6 +20,24 @@ public static class Parallelism
         }
     }
 
+    /// <summary>Elements of elementwise work below which a range is not worth handing to another
+    /// worker (waking one costs a few microseconds, about what ~16K elements of a norm take).</summary>
+    public const int MinElementsPerWorker = 16_384;
+
+    /// <summary>
+    /// Runs body(start, end) over contiguous ranges covering [0, count): at most <see cref="Threads"/>
+    /// ranges, each of at least <paramref name="minChunk"/> items, so small work stays on the caller's
+    /// thread (one call body(0, count)). count ≤ 0 does nothing.
+    /// </summary>
+    public static void ForRanges(int count, int minChunk, Action<int, int> body)
+    {
+        if (count <= 0) return;
+        int parts = (int)Math.Min(_threads, count / Math.Max(1L, minChunk));
+        if (parts <= 1) { body(0, count); return; }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = _threads },
+            p => body((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
+    }
+
     /// <summary>Runs body(i) for i in [from, to), split across up to <see cref="Threads"/> workers.</summary>
     public static void For(int from, int to, Action<int> body)
     {

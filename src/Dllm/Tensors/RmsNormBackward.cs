@@ -32,14 +32,11 @@ public static class RmsNormBackward
             Span<float> dxr = dx.Slice(rIdx * d, d);
             float r = RmsNorm.InverseRms(xr, eps);
             TensorPrimitives.Multiply(dyr, weight, gw);                 // g = dy ⊙ w
-            double s = 0;
-            for (int k = 0; k < d; k++) s += (double)gw[k] * xr[k];    // Σ g ⊙ x
-            float c = (float)(s * r * r * r / d);
-            for (int k = 0; k < d; k++)
-            {
-                dxr[k] += r * gw[k] - c * xr[k];
-                dWeight[k] += dyr[k] * xr[k] * r;
-            }
+            float c = TensorPrimitives.Dot(gw, xr) * (r * r * r / d);  // Σ g ⊙ x · r³/d
+            TensorPrimitives.MultiplyAdd(gw, r, dxr, dxr);              // dx += r·g
+            TensorPrimitives.MultiplyAdd(xr, -c, dxr, dxr);             // dx −= c·x
+            TensorPrimitives.Multiply(dyr, xr, gw);                     // dw += r·dy ⊙ x
+            TensorPrimitives.MultiplyAdd(gw, r, dWeight[..d], dWeight[..d]);
         }
     }
 }

@@ -6,27 +6,16 @@ namespace Dllm.Tensors;
 /// <code>
 ///   dx[j] = dy[j]·cos + dy[j+hd/2]·sin,   dx[j+hd/2] = dy[j+hd/2]·cos − dy[j]·sin
 /// </code>
-/// It is computed with the forward table: R(−θ) = S·R(θ)·S where S negates the second half of the
-/// head (negation is exact, so this is bit-for-bit the inverse rotation with the same cos/sin).
+/// computed in one pass by <see cref="Rope"/>'s own kernel with the table's sin negated (negation is
+/// exact, so this is bit for bit the inverse rotation with the same cos/sin).
 /// </summary>
 public static class RopeBackward
 {
     /// <summary>Rotates dy back, in place: dy [rows × heads × hd], positions as in the forward.</summary>
     public static void ApplyTranspose(this Rope rope, Span<float> dy, int rows, int heads, ReadOnlySpan<int> positions)
     {
-        int hd = rope.HeadDim, half = hd / 2;
-        if (dy.Length < (long)rows * heads * hd) throw new ArgumentException($"RoPE gradient has {dy.Length} elements, need {rows}x{heads}x{hd}");
-        NegateSecondHalves(dy, rows * heads, hd, half);
-        rope.Apply(dy, rows, heads, positions);
-        NegateSecondHalves(dy, rows * heads, hd, half);
-    }
-
-    private static void NegateSecondHalves(Span<float> x, int vectors, int hd, int half)
-    {
-        for (int i = 0; i < vectors; i++)
-        {
-            Span<float> s = x.Slice(i * hd + half, half);
-            for (int j = 0; j < half; j++) s[j] = -s[j];
-        }
+        if (dy.Length < (long)rows * heads * rope.HeadDim)
+            throw new ArgumentException($"RoPE gradient has {dy.Length} elements, need {rows}x{heads}x{rope.HeadDim}");
+        rope.Rotate(dy, rows, heads, positions, inverse: true);
     }
 }

@@ -6,18 +6,33 @@ namespace Dllm.Tensors;
 public static class SwiGlu
 {
     /// <summary>gate ← SiLU(gate) ⊙ up, elementwise over equal-length spans.</summary>
-    public static void ForwardInPlace(Span<float> gate, ReadOnlySpan<float> up)
+    public static void ForwardInPlace(Span<float> gate, ReadOnlySpan<float> up) => Forward(gate, up, gate);
+
+    /// <summary>output = SiLU(gate) ⊙ up, elementwise over equal-length spans; output may be gate itself
+    /// (training keeps gate for the backward and writes elsewhere). Large spans are split over
+    /// <see cref="Parallelism.Threads"/> workers.</summary>
+    public static unsafe void Forward(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> output)
     {
-        if (gate.Length != up.Length) throw new ArgumentException($"gate has {gate.Length} elements, up has {up.Length}");
-        // Work in chunks so the sigmoid temporary stays in L1.
-        Span<float> sig = stackalloc float[1024];
-        for (int i = 0; i < gate.Length; i += sig.Length)
+        if (gate.Length != up.Length || output.Length != gate.Length)
+            throw new ArgumentException($"gate has {gate.Length} elements, up {up.Length}, output {output.Length}");
+        fixed (float* pg = gate, pu = up, po = output)
         {
-            int n = Math.Min(sig.Length, gate.Length - i);
-            Span<float> g = gate.Slice(i, n), s = sig[..n];
-            TensorPrimitives.Sigmoid(g, s);
-            TensorPrimitives.Multiply(g, s, g);
-            TensorPrimitives.Multiply(g, up.Slice(i, n), g);
+            nint ag = (nint)pg, au = (nint)pu, ao = (nint)po;
+            Parallelism.ForRanges(gate.Length, Parallelism.MinElementsPerWorker, (i0, i1) =>
+            {
+                // Work in chunks so the sigmoid temporary stays in L1.
+                Span<float> sig = stackalloc float[1024];
+                for (int i = i0; i < i1; i += sig.Length)
+                {
+                    int n = Math.Min(sig.Length, i1 - i);
+                    var g = new ReadOnlySpan<float>((float*)ag + i, n);
+                    var o = new Span<float>((float*)ao + i, n);
+                    Span<float> s = sig[..n];
+                    TensorPrimitives.Sigmoid(g, s);
+                    TensorPrimitives.Multiply(g, s, o);
+                    TensorPrimitives.Multiply(o, new ReadOnlySpan<float>((float*)au + i, n), o);
+                }
+            });
         }
     }
 }

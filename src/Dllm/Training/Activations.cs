@@ -30,6 +30,11 @@ internal sealed class Activations
     public float[] Lse = [];        // [R] logsumexp of the selected rows' logits
     public int[] Positions = [];    // [N] position of each row in its sequence
 
+    // Gradients of the activations (training backward only), reused across steps so a step
+    // allocates nothing: dSel, dSelIn [R × d]; dX, dH [N × d]; dAct, dGate, dUp [N × F];
+    // dAtt, dQ [N × H·hd]; dK, dV [N × Hkv·hd].
+    public float[] DSel = [], DSelIn = [], DX = [], DH = [], DAct = [], DGate = [], DUp = [], DAtt = [], DQ = [], DK = [], DV = [];
+
     public void Ensure(int layers, int n, int batch, int len, int d, int heads, int kvHeads, int hd, int hidden,
         int selected, bool saveProbs)
     {
@@ -50,6 +55,15 @@ internal sealed class Activations
         Grow(ref SelIn, selected * d); Grow(ref SelNorm, selected * d); Grow(ref Lse, selected);
         if (Positions.Length < n) Positions = new int[n];
         for (int r = 0; r < n; r++) Positions[r] = r % len;
+    }
+
+    public void EnsureGradients(int n, int d, int heads, int kvHeads, int hd, int hidden, int selected)
+    {
+        Grow(ref DSel, selected * d); Grow(ref DSelIn, selected * d);
+        Grow(ref DX, n * d); Grow(ref DH, n * d);
+        Grow(ref DAct, n * hidden); Grow(ref DGate, n * hidden); Grow(ref DUp, n * hidden);
+        Grow(ref DAtt, n * heads * hd); Grow(ref DQ, n * heads * hd);
+        Grow(ref DK, n * kvHeads * hd); Grow(ref DV, n * kvHeads * hd);
     }
 
     private static void Grow(ref float[] a, long size)

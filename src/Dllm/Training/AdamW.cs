@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Dllm.Training;
 
 /// <summary>
@@ -55,8 +57,26 @@ public sealed class AdamW
         foreach (ParameterTensor t in _p.Tensors)
         {
             float decay = t.IsMatrix ? (float)(1 - lr * WeightDecay) : 1f;
-            int end = (int)t.Offset + t.Length;
-            for (int i = (int)t.Offset; i < end; i++)
+            int i = (int)t.Offset, end = i + t.Length;
+            // Vector lanes run exactly the scalar float operations, in the same order (no FMA
+            // contraction), so the update is bit-identical to the scalar tail whatever the width.
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vb1 = Vector256.Create(b1), vb2 = Vector256.Create(b2), v1b1 = Vector256.Create(1 - b1), v1b2 = Vector256.Create(1 - b2);
+                Vector256<float> vdecay = Vector256.Create(decay), vstep = Vector256.Create(stepSize), vbc2 = Vector256.Create(invSqrtBc2), veps = Vector256.Create(eps);
+                ref float rw = ref w[0], rg = ref g[0], rm = ref _m[0], rv = ref _v[0];
+                for (; i + Vector256<float>.Count <= end; i += Vector256<float>.Count)
+                {
+                    Vector256<float> gi = Vector256.LoadUnsafe(ref rg, (nuint)i);
+                    Vector256<float> m = vb1 * Vector256.LoadUnsafe(ref rm, (nuint)i) + v1b1 * gi;
+                    Vector256<float> v = vb2 * Vector256.LoadUnsafe(ref rv, (nuint)i) + v1b2 * gi * gi;
+                    m.StoreUnsafe(ref rm, (nuint)i);
+                    v.StoreUnsafe(ref rv, (nuint)i);
+                    Vector256<float> wi = Vector256.LoadUnsafe(ref rw, (nuint)i);
+                    (wi * vdecay - vstep * m / (Vector256.Sqrt(v) * vbc2 + veps)).StoreUnsafe(ref rw, (nuint)i);
+                }
+            }
+            for (; i < end; i++)
             {
                 float gi = g[i];
                 float m = _m[i] = b1 * _m[i] + (1 - b1) * gi;

@@ -143,20 +143,24 @@ public sealed class TrainableLlada : IDenoisingModel
         float eps = (float)Shape.Eps;
 
         // LM head + cross-entropy, then ln_f on the selected rows, scattered back into dx.
-        float[] dSel = new float[rows * d], dSelIn = new float[rows * d];
+        a.EnsureGradients(n, d, heads, kvh, hd, f, rows);
+        Span<float> dSel = a.DSel.AsSpan(0, rows * d), dSelIn = a.DSelIn.AsSpan(0, rows * d);
         CrossEntropy.Backward(a.SelNorm, rows, P.Matrix(_head), batch.Targets, batch.Weights, a.Lse, scale, dSel, P.Grad(_head));
+        dSelIn.Clear(); // RMSNorm backward adds into its dx
         RmsNormBackward.Backward(a.SelIn, P.Value(_lnF), eps, dSel, dSelIn, P.Grad(_lnF), rows);
-        float[] dx = new float[n * d];
+        Span<float> dx = a.DX.AsSpan(0, n * d);
+        dx.Clear();
         for (int r = 0; r < rows; r++)
         {
-            Span<float> dst = dx.AsSpan(batch.Rows[r] * d, d);
-            ReadOnlySpan<float> src = dSelIn.AsSpan(r * d, d);
+            Span<float> dst = dx.Slice(batch.Rows[r] * d, d);
+            ReadOnlySpan<float> src = dSelIn.Slice(r * d, d);
             for (int k = 0; k < d; k++) dst[k] += src[k];
         }
 
-        float[] dh = new float[n * d], dAct = new float[n * f], dGate = new float[n * f], dUp = new float[n * f];
-        float[] dAtt = new float[n * heads * hd], dq = new float[n * heads * hd];
-        float[] dk = new float[n * kvh * hd], dv = new float[n * kvh * hd];
+        // Overwritten by the kernel that produces them, so never cleared.
+        Span<float> dh = a.DH.AsSpan(0, n * d), dAct = a.DAct.AsSpan(0, n * f), dGate = a.DGate.AsSpan(0, n * f), dUp = a.DUp.AsSpan(0, n * f);
+        Span<float> dAtt = a.DAtt.AsSpan(0, n * heads * hd), dq = a.DQ.AsSpan(0, n * heads * hd);
+        Span<float> dk = a.DK.AsSpan(0, n * kvh * hd), dv = a.DV.AsSpan(0, n * kvh * hd);
         ReadOnlySpan<int> pos = a.Positions.AsSpan(0, n);
         for (int l = Shape.NLayers - 1; l >= 0; l--)
         {
@@ -246,8 +250,7 @@ public sealed class TrainableLlada : IDenoisingModel
             RmsNorm.Forward(x, P.Value(w.FfNorm), eps, h2, n);
             Gemm.LinearForward(h2, n, P.Matrix(w.FfProj), gate);
             Gemm.LinearForward(h2, n, P.Matrix(w.UpProj), up);
-            gate.CopyTo(act);
-            SwiGlu.ForwardInPlace(act, up);
+            SwiGlu.Forward(gate, up, act); // gate is kept for the backward
             if (train)
             {
                 Span<float> next = (l + 1 < Shape.NLayers ? a.Layers[l + 1].XIn : a.XOut).AsSpan(0, n * d);

@@ -59,7 +59,7 @@ public sealed unsafe class GemmTests
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 1), (7, 1, 7), (6, 16, 256), (12, 32, 512), (7, 17, 300), (5, 300, 129),
-        (63, 65, 257), (65, 63, 1), (257, 63, 65), (130, 100, 257), (600, 20, 200),
+        (63, 65, 257), (65, 63, 1), (257, 63, 65), (130, 100, 257), (100, 130, 257), (600, 20, 200),
     ];
 
     public static TheoryData<int, int, int, int> ShapesAndThreads()
@@ -78,7 +78,8 @@ public sealed unsafe class GemmTests
     /// Every B dtype × transposed/non-transposed A and B × accumulate on/off × every SIMD kernel the
     /// CPU has (the best one with all layouts; the others with A and B both plain or both transposed,
     /// and the portable one without f16, to keep the run short); m·n·k ≥ 2·10⁶ with
-    /// threads = 2 goes through the column split, (600, 20, 200) through the row split.
+    /// threads = 2 splits the longer side of C: (100, 130, 257) goes through the column split,
+    /// (130, 100, 257) and (600, 20, 200) through the row split.
     /// </summary>
     [Theory]
     [MemberData(nameof(ShapesAndThreads))]
@@ -182,6 +183,56 @@ public sealed unsafe class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(av, b2v, null, 2));
         Assert.Throws<ArgumentException>(() => Gemm.LinearForward(new float[14], 3, b2v.T, new float[6]));
         Assert.Throws<ArgumentException>(() => Gemm.LinearForward(new float[15], 3, b2v.T, new float[5]));
+    }
+
+    /// <summary>
+    /// The packed A layout itself, for both panel heights (MR = 6 for AVX2, 12 for AVX-512: the
+    /// vectorised packing paths need only AVX, so both are checked on any CPU), row-major and
+    /// transposed f32 A, a kc that is not a multiple of 8 and a partial last panel: every packed
+    /// value must be A[i, p] (zero for padded rows) and nothing may be written past ASize + ASlack.
+    /// </summary>
+    [Theory]
+    [InlineData(6, false)]
+    [InlineData(6, true)]
+    [InlineData(12, false)]
+    [InlineData(12, true)]
+    public void PackA_layout_for_each_panel_height(int MR, bool transposed)
+    {
+        var rng = new Random(MR + (transposed ? 100 : 0));
+        int m = 3 * MR + MR / 2 + 1, k = 45, i0 = 1, p0 = 2, mc = m - 1, kc = 40; // kc 40 = whole 8-steps, 37 = with a tail
+        using var a = new TestMatrix(m, k, DType.F32, transposed, 3, rng);
+        foreach (int kcCase in new[] { kc, kc - 3 })
+        {
+            long size = GemmPacking.ASize(mc, kcCase, MR);
+            var buf = new float[size + GemmPacking.ASlack + 16];
+            Array.Fill(buf, float.NaN);
+            fixed (float* pb = buf) GemmPacking.PackA(a.View, i0, mc, p0, kcCase, pb, MR);
+            for (int q = 0; q * MR < mc; q++)
+                for (int p = 0; p < kcCase; p++)
+                    for (int r = 0; r < MR; r++)
+                    {
+                        int i = q * MR + r;
+                        float expected = i < mc ? (float)a.Values[i0 + i, p0 + p] : 0f;
+                        Assert.True(buf[q * MR * kcCase + p * MR + r] == expected, $"MR={MR} kc={kcCase} panel {q} p={p} r={r}");
+                    }
+            for (long t = size + GemmPacking.ASlack; t < buf.Length; t++) Assert.True(float.IsNaN(buf[t]), $"wrote past the slack at {t}");
+        }
+    }
+
+    /// <summary>Splitting rows or columns over threads must not change a single bit of C (the
+    /// trainer's exact resume and the engine's thread-independent tokens rely on it).</summary>
+    [Theory]
+    [InlineData(300, 130, 257)] // rows split
+    [InlineData(130, 300, 257)] // columns split
+    public void Multiply_is_bit_identical_for_any_thread_count(int m, int n, int k)
+    {
+        var rng = new Random(m + n);
+        using var a = new TestMatrix(m, k, DType.F32, false, 0, rng);
+        using var b = new TestMatrix(k, n, DType.F32, true, 0, rng);
+        var c1 = new float[m * n]; var c2 = new float[m * n];
+        WithKernel(GemmMicroKernel.Best, 1, () => { fixed (float* pc = c1) Gemm.Multiply(a.View, b.View, pc, n); });
+        WithKernel(GemmMicroKernel.Best, 2, () => { fixed (float* pc = c2) Gemm.Multiply(a.View, b.View, pc, n); });
+        Assert.Equal(c1, c2);
     }
 
     /// <summary>The checker itself must be able to fail: one corrupted element of an edge tile is caught.</summary>

@@ -95,6 +95,63 @@ public class OpGradientTests
         Check(tag + " dv", dv, GradCheck.Numeric(F, v, 1e-2));
     }
 
+    /// <summary>
+    /// Longer than <see cref="AttentionBackward.QueryChunk"/> query rows (two chunks, the second
+    /// partial), grouped-query heads and a causal pattern with a key mask: the GEMM backward must equal
+    /// the per-element formula computed in double from the same saved probabilities. Catches a
+    /// chunk that overwrites instead of adding into dk/dv, or a wrong row offset in the second chunk.
+    /// </summary>
+    [Fact]
+    public void Attention_backward_over_several_query_chunks_matches_the_formula()
+    {
+        var rng = new Random(11);
+        int b = 2, len = AttentionBackward.QueryChunk + 22, heads = 4, kvHeads = 2, hd = 8, group = heads / kvHeads;
+        float[] q = GradCheck.Randn(rng, b * len * heads * hd), k = GradCheck.Randn(rng, b * len * kvHeads * hd);
+        float[] v = GradCheck.Randn(rng, b * len * kvHeads * hd), dO = GradCheck.Randn(rng, q.Length);
+        byte[] mask = new byte[b * len];
+        for (int i = 0; i < mask.Length; i++) mask[i] = (byte)(i % 7 == 3 ? 0 : 1);
+        var probs = new float[b * heads * len * len];
+        Attention.Forward(q, k, v, new float[q.Length], b, len, heads, kvHeads, hd, AttentionPattern.Causal, mask, probs);
+        // Poison the outputs: the call must overwrite them, not add to them.
+        float[] dq = Enumerable.Repeat(7f, q.Length).ToArray(), dk = Enumerable.Repeat(7f, k.Length).ToArray(), dv = Enumerable.Repeat(7f, v.Length).ToArray();
+        AttentionBackward.Backward(q, k, v, probs, dO, dq, dk, dv, b, len, heads, kvHeads, hd);
+
+        var rq = new double[q.Length]; var rk = new double[k.Length]; var rv = new double[v.Length];
+        double scale = 1 / Math.Sqrt(hd);
+        for (int s = 0; s < b; s++)
+            for (int h = 0; h < heads; h++)
+            {
+                int g = h / group;
+                int Qi(int i) => ((s * len + i) * heads + h) * hd;
+                int Kj(int j) => ((s * len + j) * kvHeads + g) * hd;
+                var dp = new double[len];
+                for (int i = 0; i < len; i++)
+                {
+                    double rowDot = 0;
+                    for (int j = 0; j < len; j++)
+                    {
+                        double dpj = 0;
+                        for (int t = 0; t < hd; t++) dpj += (double)dO[Qi(i) + t] * v[Kj(j) + t];
+                        dp[j] = dpj;
+                        rowDot += probs[((s * heads + h) * len + i) * len + j] * dpj;
+                    }
+                    for (int j = 0; j < len; j++)
+                    {
+                        double p = probs[((s * heads + h) * len + i) * len + j], ds = p * (dp[j] - rowDot) * scale;
+                        for (int t = 0; t < hd; t++)
+                        {
+                            rq[Qi(i) + t] += ds * k[Kj(j) + t];
+                            rk[Kj(j) + t] += ds * q[Qi(i) + t];
+                            rv[Kj(j) + t] += p * dO[Qi(i) + t];
+                        }
+                    }
+                }
+            }
+        Check("attention chunks dq", dq, rq);
+        Check("attention chunks dk", dk, rk);
+        Check("attention chunks dv", dv, rv);
+    }
+
     [Fact]
     public void Attention_patterns_hide_the_right_keys()
     {
