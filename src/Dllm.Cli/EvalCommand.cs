@@ -37,7 +37,7 @@ internal static class EvalCommand
             var rng = new Random(r.GetValue(seed));
             double total = 0;
             int[] prompt = [bos];
-            if (objective == "ar")
+            if (TrainingCheckpoint.IsAutoregressive(objective))
             {
                 LladaConfig c = LladaModel.LoadConfig(Path.Combine(dir, "config.json"), out _);
                 var ar = new TrainableLlada(TransformerShape.FromLladaConfig(c));
@@ -51,7 +51,7 @@ internal static class EvalCommand
                 for (int i = 0; i < n; i++) total += elbo.NegativeElbo(lm, prompt, Chunk(corpus, i, n, len), rng);
             }
             double perToken = total / ((double)n * len);
-            Console.WriteLine($"objective {objective}: {(objective == "ar" ? "NLL" : "ELBO bound")} {perToken:F4} nats/token, perplexity {(objective == "ar" ? "" : "≤ ")}{Math.Exp(perToken):F3}, over {n} × {len} tokens");
+            Console.WriteLine($"objective {objective}: {(TrainingCheckpoint.IsAutoregressive(objective) ? "NLL" : "ELBO bound")} {perToken:F4} nats/token, perplexity {(TrainingCheckpoint.IsAutoregressive(objective) ? "" : "≤ ")}{Math.Exp(perToken):F3}, over {n} × {len} tokens");
             return 0;
         }));
         return cmd;

@@ -13,5 +13,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     TrainCommand.Create(),
     EvalCommand.Create(),
     SftCommand.Create(),
+    ExperimentCommand.Create(),
 };
 return root.Parse(args).Invoke();
