@@ -13,7 +13,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new SpeedExperiment(), new LikelihoodExperiment()];
 
     public static Command Create()
     {
@@ -30,8 +30,9 @@ internal static class ExperimentCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
+        var data = new Option<FileInfo>("--data") { Description = "likelihood only: the text to train and score on (default data/kjv-excerpt.txt)" };
         var threads = ThreadsOption.Create();
-        var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, threads };
+        var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, data, threads };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
@@ -40,7 +41,7 @@ internal static class ExperimentCommand
             Directory.CreateDirectory(outDir);
             string command = "dllm experiment " + e.Name + (r.GetValue(quick) ? " --quick" : "") + $" --seed {r.GetValue(seed)}"
                 + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
-            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Command = command };
+            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Data = r.GetValue(data)?.FullName, Command = command };
             var sw = System.Diagnostics.Stopwatch.StartNew();
             ExperimentOutcome outcome = e.Run(options, msg => Console.Error.WriteLine($"[{sw.Elapsed:mm\\:ss}] {msg}"));
             string md = outcome.Markdown + string.Create(CultureInfo.InvariantCulture, $"\nTotal wall-clock of the command: {sw.Elapsed.TotalMinutes:F1} min.\n");

@@ -26,6 +26,9 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
         return ([bos, .. tok.Encode(Prompt)], [.. tok.Encode(Response), tok.EosId]);
     }
 
+    // Readable files: apostrophes and '<' stay as they are (the files are data, never embedded in HTML).
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Writes examples as JSONL (one object per line, UTF-8).</summary>
     public static void WriteJsonl(string path, IEnumerable<TaskExample> examples)
     {
@@ -33,7 +36,7 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
         if (dir is not null) Directory.CreateDirectory(dir);
         using var w = new StreamWriter(path);
         foreach (TaskExample e in examples)
-            w.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["prompt"] = e.Prompt, ["response"] = e.Response, ["kind"] = e.Kind }));
+            w.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["prompt"] = e.Prompt, ["response"] = e.Response, ["kind"] = e.Kind }, Json));
     }
 
     /// <summary>Reads a JSONL file written by <see cref="WriteJsonl"/> (or by hand: "kind" is optional).</summary>

@@ -52,6 +52,26 @@ public static class TwinTraining
             Shape = shape, Steps = c.Steps, BatchSize = c.BatchSize, SeqLen = 2, LearningRate = c.LearningRate,
             WarmupSteps = c.Warmup, Seed = c.Seed, SaveEvery = Math.Max(1, c.Steps),
         };
+        return SideBySide(ar => Trainer.RunSft(options, encoded, tok, Path.Combine(outDir, ar ? "ar" : "mdm"), resume: false, initFrom: null,
+            p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct, autoregressive: ar));
+    }
+
+    /// <summary>
+    /// Pre-trains both twins on text (<see cref="Trainer.Run"/> with objectives "mdm" and "ar", same
+    /// shape, steps, batches and seed) side by side into outDir/mdm and outDir/ar.
+    /// </summary>
+    public static (double MdmSeconds, double ArSeconds) PretrainBoth(TrainerOptions options, TextCorpus corpus, string outDir,
+        Action<string, TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        var tok = new ByteTokenizer();
+        return SideBySide(ar => Trainer.Run(options with { Objective = ar ? "ar" : "mdm" }, corpus, tok, Path.Combine(outDir, ar ? "ar" : "mdm"),
+            resume: false, p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct));
+    }
+
+    /// <summary>Runs train(false) (MDM) and train(true) (AR) on two threads with single-threaded
+    /// kernels (equal compute, both cores busy); returns the wall-clock seconds of each.</summary>
+    private static (double, double) SideBySide(Action<bool> train)
+    {
         int saved = Parallelism.Threads;
         Parallelism.Threads = 1;
         try
@@ -59,19 +79,18 @@ public static class TwinTraining
             double Run(bool ar)
             {
                 var sw = System.Diagnostics.Stopwatch.StartNew();
-                Trainer.RunSft(options, encoded, tok, Path.Combine(outDir, ar ? "ar" : "mdm"), resume: false, initFrom: null,
-                    p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct, autoregressive: ar);
+                train(ar);
                 return sw.Elapsed.TotalSeconds;
             }
             Task<double> mdm = Task.Factory.StartNew(() => Run(false), TaskCreationOptions.LongRunning);
             Task<double> arTask = Task.Factory.StartNew(() => Run(true), TaskCreationOptions.LongRunning);
-            Task.WaitAll(mdm, arTask);
+            try { Task.WaitAll(mdm, arTask); }
+            catch (AggregateException e)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                throw;
+            }
             return (mdm.Result, arTask.Result);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            throw;
         }
         finally { Parallelism.Threads = saved; }
     }
