@@ -13,7 +13,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new SpeedExperiment(), new LikelihoodExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new SpeedExperiment(), new LikelihoodExperiment(), new MultiplicationExperiment()];
 
     public static Command Create()
     {
@@ -57,7 +57,7 @@ internal static class ExperimentCommand
 
     private static Command GenCommand()
     {
-        var task = new Argument<string>("task") { Description = "sudoku4 | sudoku9" };
+        var task = new Argument<string>("task") { Description = string.Join(" | ", TaskGenerators.Names) };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var count = new Option<int>("--count") { DefaultValueFactory = _ => 100, Description = "Examples to write" };
         var output = new Option<FileInfo>("--out") { Description = "JSONL file to write", Required = true };
