@@ -25,7 +25,7 @@ internal static class ExperimentPlot
                 {
                     double v = spec.Series[s].Values[g];
                     if (double.IsNaN(v)) continue;
-                    bars.Add(new Bar { Position = g + (s - (series - 1) / 2.0) * width1, Value = v, Size = width1 * 0.95, FillColor = color, Label = v.ToString("0.#") });
+                    bars.Add(new Bar { Position = g + (s - (series - 1) / 2.0) * width1, Value = v, Size = width1 * 0.95, FillColor = color, Label = v.ToString(v < 10 ? "0.##" : "0.#", System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 if (series > 1) plt.Legend.ManualItems.Add(new LegendItem { LabelText = spec.Series[s].Name, FillColor = color });
             }
@@ -33,7 +33,12 @@ internal static class ExperimentPlot
             barPlot.ValueLabelStyle.FontSize = 12;
             plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
                 [.. Enumerable.Range(0, groups).Select(g => (double)g)], [.. spec.Categories]);
-            plt.Axes.Margins(bottom: 0);
+            if (groups > 5)
+            {
+                plt.Axes.Bottom.TickLabelStyle.Rotation = 30;
+                plt.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+                plt.Axes.Bottom.MinimumSize = 140;
+            }
         }
         else
         {
@@ -46,7 +51,12 @@ internal static class ExperimentPlot
             if (spec.Categories.Count == spec.X.Length)
                 plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(spec.X, [.. spec.Categories]);
         }
-        if (spec.Series.Count > 1 || spec.X is not null) plt.ShowLegend();
+        // Head room above the tallest value so the legend (upper right) and bar labels stay clear of the data.
+        double max = spec.Series.SelectMany(x => x.Values).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        double top = spec.YLabel.Contains('%') && max <= 100 ? 125 : Math.Max(max, 1e-9) * 1.3;
+        plt.Axes.SetLimitsY(0, top);
+        if (spec.X is not null) plt.Axes.SetLimitsX(spec.X.Min() - 0.3, spec.X.Max() + 0.3);
+        if (spec.Series.Count > 1 || spec.X is not null) plt.ShowLegend(Alignment.UpperRight);
         plt.SavePng(path, width, height);
     }
 }

@@ -43,24 +43,30 @@ public sealed class SpeedExperiment : IExperiment
             ($"+ prefix cache", new DecodeSettings { BatchSize = 1, BlockLength = block, Commit = CommitRule.Threshold, Cache = CacheMode.Prefix }),
             ($"+ dual cache", new DecodeSettings { BatchSize = 1, BlockLength = block, Commit = CommitRule.Threshold, Cache = CacheMode.Dual }),
         };
-        var results = new List<(string Name, DecodeSettings S, EvalReport R)>();
+        // Timings on a shared machine are noisy: every variant runs `rounds` times, round-robin (so a
+        // slow spell hits all alike), and keeps its fastest round. Accuracy is the same in every round
+        // (greedy decoding is deterministic).
+        int rounds = o.Quick ? 1 : 3;
+        var best = new EvalReport?[variants.Count];
         using (var model = TaskModel.Load(modelDir))
         {
             // One untimed pass warms the JIT so the first timed row is not penalised.
             TaskEvaluator.Evaluate(model.Model, false, tok, test.Take(4).ToList(), variants[0].S, ct);
-            foreach (var (name, s) in variants)
-            {
-                EvalReport r = TaskEvaluator.Evaluate(model.Model, false, tok, test, s, ct);
-                results.Add((name, s, r));
-                log($"{name}: {Markdown.Percent(r.Accuracy)}, {r.ForwardsPerToken:F3} forwards/token, {r.TokensPerSecond:F0} tokens/s");
-            }
+            for (int round = 0; round < rounds; round++)
+                for (int v = 0; v < variants.Count; v++)
+                {
+                    EvalReport r = TaskEvaluator.Evaluate(model.Model, false, tok, test, variants[v].S, ct);
+                    if (best[v] is null || r.Seconds < best[v]!.Seconds) best[v] = r;
+                    log($"round {round + 1}/{rounds} {variants[v].Name}: {Markdown.Percent(r.Accuracy)}, {r.ForwardsPerToken:F3} forwards/token, {r.TokensPerSecond:F0} tokens/s");
+                }
         }
+        var results = variants.Select((x, v) => (x.Name, x.S, R: best[v]!)).ToList();
         EvalReport plain = results[0].R;
         string md = $"# Speed vs quality: decoding the Sudoku 4×4 MDM faster\n\nCommand: `{o.Command}`\n\n"
             + $"Model: `{Path.GetRelativePath(o.OutDir, modelDir)}` (trained by `dllm experiment sudoku`); {test.Count} held-out puzzles "
             + $"(`{Path.GetRelativePath(o.OutDir, testPath)}`), answer canvas 20 tokens, prompt 21 tokens, greedy, low-confidence ordering, one prompt at a time, "
             + $"{Dllm.Tensors.Parallelism.Threads} kernel thread(s). Forwards/token = model calls per generated token (a cached window call counts as one); "
-            + "speed-up = tokens/s over the plain sampler's (first row), measured in this run.\n\n"
+            + $"speed-up = tokens/s over the plain sampler's (first row), measured in this run (best of {rounds} round-robin rounds per row).\n\n"
             + Markdown.Table(["decoding", "solved", "Δ vs plain (points)", "forwards/token", "tokens/s", "speed-up"], results.Select(x => (IReadOnlyList<string>)
                 [x.Name, Markdown.Percent(x.R.Accuracy), Markdown.Num(100 * (x.R.Accuracy - plain.Accuracy), "+0.0;-0.0;0.0"),
                  Markdown.Num(x.R.ForwardsPerToken, "F3"), Markdown.Num(x.R.TokensPerSecond, "F0"), Markdown.Num(x.R.TokensPerSecond / plain.TokensPerSecond, "F2") + "×"]));
