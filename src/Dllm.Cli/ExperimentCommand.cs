@@ -13,7 +13,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new SpeedExperiment(), new LikelihoodExperiment(), new MultiplicationExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new LikelihoodExperiment(), new MultiplicationExperiment()];
 
     public static Command Create()
     {
