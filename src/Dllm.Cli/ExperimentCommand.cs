@@ -30,18 +30,20 @@ internal static class ExperimentCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
         var data = new Option<FileInfo>("--data") { Description = "likelihood only: the text to train and score on (default data/kjv-excerpt.txt)" };
         var threads = ThreadsOption.Create();
-        var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, data, threads };
+        var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, size, data, threads };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(steps) is int s && s <= 0) throw new ArgumentException($"--steps must be positive, got {s}");
+            if (r.GetValue(size) is int z && z <= 0) throw new ArgumentException($"--size must be positive, got {z}");
             string outDir = r.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("experiments", e.Name));
             Directory.CreateDirectory(outDir);
             string command = "dllm experiment " + e.Name + (r.GetValue(quick) ? " --quick" : "") + $" --seed {r.GetValue(seed)}"
-                + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
-            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Data = r.GetValue(data)?.FullName, Command = command };
+                + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(size) is int sz ? $" --size {sz}" : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
+            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Size = r.GetValue(size), Data = r.GetValue(data)?.FullName, Command = command };
             var sw = System.Diagnostics.Stopwatch.StartNew();
             ExperimentOutcome outcome = e.Run(options, msg => Console.Error.WriteLine($"[{sw.Elapsed:mm\\:ss}] {msg}"));
             string md = outcome.Markdown + string.Create(CultureInfo.InvariantCulture, $"\nTotal wall-clock of the command: {sw.Elapsed.TotalMinutes:F1} min.\n");
@@ -76,15 +78,17 @@ internal static class ExperimentCommand
     private static Command EvalCommand()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint trained by an experiment (MDM or AR)", Required = true };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
         var data = new Option<FileInfo>("--data") { Description = "JSONL of {prompt, response, kind}", Required = true };
         var stepsPerToken = new Option<double>("--steps-per-token") { DefaultValueFactory = _ => 1, Description = "MDM: denoising steps per answer token (1, 0.5, ...)" };
         var block = new Option<int?>("--block-length") { Description = "MDM: semi-AR block length (default: one block)" };
         var threshold = new Option<double?>("--threshold") { Description = "MDM: Fast-dLLM threshold decoding with this τ" };
         var cache = new Option<string>("--cache") { DefaultValueFactory = _ => "none", Description = "MDM: none | prefix | dual" };
         cache.AcceptOnlyFromAmong("none", "prefix", "dual");
+        var show = new Option<int>("--show") { DefaultValueFactory = _ => 0, Description = "Print the first N questions with the model's answer" };
         var threads = ThreadsOption.Create();
         var cmd = new Command("eval", "Score a trained model on a task JSONL file: exact-match accuracy per kind, forwards/token, tokens/s")
-            { model, data, stepsPerToken, block, threshold, cache, threads };
+            { model, data, stepsPerToken, block, threshold, cache, show, threads };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
@@ -98,6 +102,8 @@ internal static class ExperimentCommand
                 Cache = Enum.Parse<Dllm.Sampling.CacheMode>(r.GetValue(cache)!, ignoreCase: true),
             };
             EvalReport rep = TaskEvaluator.Evaluate(m.Model, m.Autoregressive, new ByteTokenizer(), items, settings);
+            foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))
+                Console.WriteLine($"{(answer == item.Response ? "right" : "wrong")} [{item.Kind}] {Escape(item.Prompt)} → {Escape(answer)}   (expected {Escape(item.Response)})");
             foreach (KindScore k in rep.Kinds)
                 Console.WriteLine($"{(k.Kind.Length == 0 ? "(all)" : k.Kind)}: {(k.Total == 0 ? "n/a (AR cannot infill)" : $"{k.Correct}/{k.Total} = {Markdown.Percent(k.Accuracy)}")}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -106,4 +112,6 @@ internal static class ExperimentCommand
         }));
         return cmd;
     }
+
+    private static string Escape(string s) => s.Replace("\n", "\\n");
 }

@@ -73,6 +73,9 @@ internal static class GenerateCommand
             if (remdmCount < 0) throw new ArgumentException($"--remdm must be ≥ 0, got {remdmCount}");
             string dir = r.GetValue(model)!.FullName;
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+            // A causal (AR) checkpoint under the bidirectional diffusion sampler would answer silently wrong.
+            if (Dllm.Training.TrainingCheckpoint.IsAutoregressive(Dllm.Training.TrainingCheckpoint.ObjectiveOf(dir)))
+                throw new NotSupportedException($"'{dir}' is an autoregressive checkpoint; the diffusion sampler needs a masked diffusion model (score AR models with `dllm experiment eval` or `dllm eval`)");
 
             using LladaModel lm = LladaModel.Load(dir);
             ITokenizer? tokenizer = null;

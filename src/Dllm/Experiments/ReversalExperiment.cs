@@ -18,7 +18,7 @@ public sealed class ReversalExperiment(bool poems = false) : IExperiment
 
     public ExperimentOutcome Run(ExperimentRunOptions o, Action<string> log, CancellationToken ct = default)
     {
-        int pairs = o.Quick ? 8 : poems ? 120 : 300;
+        int pairs = o.Quick ? 8 : o.Size ?? (poems ? 120 : 100);
         var (train, test) = poems ? PoemTask.Generate(pairs, o.Seed) : ReversalTask.Generate(pairs, o.Seed);
         var config = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 3, BatchSize = 4, Warmup = 1, Seed = o.Seed }

@@ -22,6 +22,9 @@ public class ExperimentCliTests
             "--threshold", "0.9", "--block-length", "5", "--cache", "dual", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("MDM steps/token 1, block 5, threshold 0.9, dual cache", output);
+        (code, _, err) = CliTests.Run("generate", "--model", Path.Combine(dir, "models", "ar"), "--prompt-ids", "256,49", "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("is an autoregressive checkpoint", err);
     }
 
     [Fact]
@@ -39,6 +42,7 @@ public class ExperimentCliTests
     [InlineData("gen|sudoku4|--count|0|--out|x.jsonl", "error: count must be positive")]
     [InlineData("eval|--model|/nonexistent/m|--data|/nonexistent/d.jsonl", "error: data file '/nonexistent/d.jsonl' does not exist")]
     [InlineData("sudoku|--quick|--steps|0", "error: --steps must be positive")]
+    [InlineData("reversal|--quick|--size|0", "error: --size must be positive")]
     public void Bad_input_gets_one_error_line(string args, string expected)
     {
         var (code, _, err) = CliTests.Run(["experiment", .. args.Split('|')]);

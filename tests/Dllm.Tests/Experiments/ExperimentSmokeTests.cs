@@ -36,6 +36,14 @@ public class ExperimentSmokeTests
     }
 
     [Fact]
+    public void Poem_quick_reports_next_prev_and_infill()
+    {
+        var (o, dir) = Quick(new ReversalExperiment(poems: true));
+        foreach (string k in new[] { "| next |", "| prev |", "| prev-infill |" }) Assert.Contains(k, o.Markdown);
+        Assert.Contains(TaskExample.ReadJsonl(Path.Combine(dir, "data", "train.jsonl")), e => e.Kind == "poem");
+    }
+
+    [Fact]
     public void Speed_quick_reports_plain_threshold_and_both_caches()
     {
         var (o, _) = Quick(new SpeedExperiment());
