@@ -85,10 +85,11 @@ internal static class ExperimentCommand
         var threshold = new Option<double?>("--threshold") { Description = "MDM: Fast-dLLM threshold decoding with this τ" };
         var cache = new Option<string>("--cache") { DefaultValueFactory = _ => "none", Description = "MDM: none | prefix | dual" };
         cache.AcceptOnlyFromAmong("none", "prefix", "dual");
+        var canvas = new Option<int?>("--canvas-length") { Description = "MDM: EOS-pad every canvas to this many tokens (the training length)" };
         var show = new Option<int>("--show") { DefaultValueFactory = _ => 0, Description = "Print the first N questions with the model's answer" };
         var threads = ThreadsOption.Create();
         var cmd = new Command("eval", "Score a trained model on a task JSONL file: exact-match accuracy per kind, forwards/token, tokens/s")
-            { model, data, stepsPerToken, block, threshold, cache, show, threads };
+            { model, data, stepsPerToken, block, threshold, cache, canvas, show, threads };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
@@ -100,6 +101,7 @@ internal static class ExperimentCommand
                 Commit = r.GetValue(threshold) is null ? Dllm.Sampling.CommitRule.Schedule : Dllm.Sampling.CommitRule.Threshold,
                 Threshold = r.GetValue(threshold) ?? 0.9,
                 Cache = Enum.Parse<Dllm.Sampling.CacheMode>(r.GetValue(cache)!, ignoreCase: true),
+                CanvasLength = r.GetValue(canvas),
             };
             EvalReport rep = TaskEvaluator.Evaluate(m.Model, m.Autoregressive, new ByteTokenizer(), items, settings);
             foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))

@@ -26,7 +26,9 @@ public sealed class ReversalExperiment(bool poems = false) : IExperiment
         TwinModels m = TwinRun.Train(o, config, train, test, log, ct);
         var tok = new ByteTokenizer();
         EvalReport mdm, ar;
-        using (var model = TaskModel.Load(m.MdmDir)) mdm = TaskEvaluator.Evaluate(model.Model, false, tok, test, new DecodeSettings(), ct);
+        // The MDM was trained on EOS-padded canvases of the batch's longest statement and conditions on that tail.
+        var mdmSettings = new DecodeSettings { CanvasLength = TaskExample.MaxTokens(train, tok) };
+        using (var model = TaskModel.Load(m.MdmDir)) mdm = TaskEvaluator.Evaluate(model.Model, false, tok, test, mdmSettings, ct);
         using (var model = TaskModel.Load(m.ArDir)) ar = TaskEvaluator.Evaluate(model.Model, true, tok, test, new DecodeSettings(), ct);
         string Cell(EvalReport r, string k) => r.Kind(k) is { Total: > 0 } s ? $"{Markdown.Percent(s.Accuracy)} ({s.Correct}/{s.Total})" : "n/a (cannot infill)";
         log(string.Join("; ", Kinds.Select(k => $"{k}: MDM {Cell(mdm, k)}, AR {Cell(ar, k)}")));
@@ -42,7 +44,7 @@ public sealed class ReversalExperiment(bool poems = false) : IExperiment
             + "Training text: `A's parent is B.` for every pair, plus `B is the parent of A.` for half of them. Questions on the forward-only half: "
             + "`forward` = `A's parent is` → ` B.`; `reversed` = `B is the parent of` → ` A.`; `reversed-infill` = `[MASK:5]'s parent is B.` → `A` "
             + "(the MDM fills the name into the learned sentence; an AR model cannot be asked this). `control-reversed` = the reversed question on pairs "
-            + "that were also stated reversed (memorisation). Greedy decoding; the MDM decodes its answer canvas in one block, one token per step.\n\n")
+            + "that were also stated reversed (memorisation). Greedy decoding; the MDM decodes its answer canvas in one block, one token per step, EOS-padded to the training length.\n\n")
             + Markdown.Table(["question", "MDM", "AR"], Kinds.Select(k => (IReadOnlyList<string>)[k, Cell(mdm, k), Cell(ar, k)]));
         var plot = new PlotSpec(poems ? "Poem reversal: next vs previous line on untaught poems" : "Reversal curse: accuracy on pairs stated forward only", "", "accuracy (%)", Kinds,
             [("MDM", [.. Kinds.Select(k => 100 * (mdm.Kind(k)?.Accuracy ?? double.NaN))]), ("AR", [.. Kinds.Select(k => 100 * (ar.Kind(k)?.Accuracy ?? double.NaN))])]);

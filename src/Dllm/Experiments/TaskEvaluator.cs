@@ -15,6 +15,12 @@ public sealed record DecodeSettings
     public CommitRule Commit { get; init; } = CommitRule.Schedule;
     public double Threshold { get; init; } = 0.9;
     public CacheMode Cache { get; init; } = CacheMode.None;
+    /// <summary>
+    /// MDM only: pad every canvas (prompt + answer, or an infilling canvas) with EOS up to this many
+    /// tokens, the length the model saw in training (SFT pads each batch with EOS to its longest
+    /// example, and a bidirectional model conditions on that tail). Null = answer + one EOS.
+    /// </summary>
+    public int? CanvasLength { get; init; }
     /// <summary>Prompts decoded together per model call.</summary>
     public int BatchSize { get; init; } = 16;
 
@@ -64,7 +70,7 @@ public static class TaskEvaluator
         var sw = Stopwatch.StartNew();
         // Questions with the same answer length share a canvas shape and decode as one batch.
         var groups = Enumerable.Range(0, items.Count).Where(i => !(autoregressive && items[i].IsInfill))
-            .GroupBy(i => (items[i].IsInfill, Length: tok.Encode(items[i].Response).Count + 1));
+            .GroupBy(i => (items[i].IsInfill, Length: GenLength(items[i], tok, autoregressive ? null : settings.CanvasLength)));
         foreach (var g in groups)
             foreach (int[] chunk in g.Chunk(settings.BatchSize))
             {
@@ -122,10 +128,21 @@ public static class TaskEvaluator
         };
     }
 
+    /// <summary>Answer canvas length: |response| + EOS, or up to the canvas length when one is set
+    /// (then the prompt length is part of the key, so one batch shares one canvas length).</summary>
+    private static int GenLength(TaskExample e, ITokenizer tok, int? canvas)
+    {
+        int answer = tok.Encode(e.Response).Count + 1;
+        if (canvas is not int c || e.IsInfill) return answer;
+        return Math.Max(answer, c - (tok.Encode(e.Prompt).Count + 1));
+    }
+
     private static (string Text, int Forwards, int Tokens) Fill(IDenoisingModel model, ITokenizer tok, string prompt, DecodeSettings s)
     {
         int bos = tok.BosId ?? throw new ArgumentException("the tokenizer has no BOS token");
         InfillCanvas canvas = Infill.Build(Infill.Parse(prompt), t => tok.Encode(t), tok.MaskId, [bos]);
+        if (s.CanvasLength is int c && canvas.Tokens.Length < c)
+            canvas = new InfillCanvas([.. canvas.Tokens, .. Enumerable.Repeat(tok.EosId, c - canvas.Tokens.Length)]);
         int masks = canvas.Tokens.Count(t => t == tok.MaskId);
         var options = new DecodingOptions
         {

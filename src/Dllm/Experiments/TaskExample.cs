@@ -29,6 +29,10 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
     // Readable files: apostrophes and '<' stay as they are (the files are data, never embedded in HTML).
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>The longest encoded example (prompt + answer): the canvas length SFT batches pad to.</summary>
+    public static int MaxTokens(IEnumerable<TaskExample> examples, ITokenizer tok)
+        => examples.Max(e => { var (p, a) = e.Encode(tok); return p.Length + a.Length; });
+
     /// <summary>Writes examples as JSONL (one object per line, UTF-8).</summary>
     public static void WriteJsonl(string path, IEnumerable<TaskExample> examples)
     {

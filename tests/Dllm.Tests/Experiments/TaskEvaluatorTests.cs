@@ -27,7 +27,8 @@ public class TaskEvaluatorTests
                 while (!keyMask.IsEmpty && keyMask[b * length + offset] == 0) offset++;
                 int[] row = tokens.Slice(b * length + offset, length - offset).ToArray();
                 // The text whose tokens agree with every unmasked canvas position.
-                int[] text = texts.First(t => t.Length >= row.Length && row.Select((x, i) => x == ByteTokenizer.Mask || x == t[i]).All(ok => ok));
+                // (Past its end a text reads as EOS padding.)
+                int[] text = texts.First(t => row.Select((x, i) => x == ByteTokenizer.Mask || x == (i < t.Length ? t[i] : ByteTokenizer.Eos)).All(ok => ok));
                 for (int i = 0; i < positions.Length; i++)
                 {
                     int p = positions[i] - offset + (causal ? 1 : 0);
@@ -75,6 +76,15 @@ public class TaskEvaluatorTests
         Assert.Equal(0, ar.Kind("infill")!.Total);
         Assert.True(double.IsNaN(ar.Kind("infill")!.Accuracy));
         Assert.Equal(1, ar.Kind("forward")!.Correct);
+    }
+
+    [Fact]
+    public void A_canvas_length_pads_mdm_canvases_with_eos_and_keeps_the_scores()
+    {
+        var plain = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings());
+        var padded = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings { CanvasLength = 12 });
+        Assert.Equal(plain.Accuracy, padded.Accuracy);
+        Assert.Equal(4 * (12 - 5), padded.AnswerTokens); // every prompt is BOS + 4 bytes: 7 answer positions each
     }
 
     [Fact]
