@@ -30,7 +30,7 @@ internal static class AccuracyCommand
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
-            string dir = ModelOption.Resolve(r.GetValue(model));
+            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
             var options = new DecodingOptions
             {

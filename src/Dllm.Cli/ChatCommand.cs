@@ -29,7 +29,7 @@ internal static class ChatCommand
             ThreadsOption.Apply(r.GetValue(threads));
             int delay = r.GetValue(stepDelay);
             if (delay < 0) throw new ArgumentException($"--step-delay must be ≥ 0, got {delay}");
-            string dir = ModelOption.Resolve(r.GetValue(model));
+            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             DecodingKnobs knobs = knobOptions.Read(r);
             using LladaModel lm = LladaModel.Load(dir);
             ITokenizer tok = TokenizerLoader.Load(dir);

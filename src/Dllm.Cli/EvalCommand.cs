@@ -39,25 +39,22 @@ internal static class EvalCommand
             var rng = new Random(r.GetValue(seed));
             double total = 0;
             int[] prompt = [bos];
-            if (objective == "ar")
+            if (TrainingCheckpoint.IsAutoregressive(objective))
             {
                 var ar = new TrainableLlada(TransformerShape.FromLladaConfig(config));
                 TrainingCheckpoint.LoadWeights(dir, ar);
-                for (int i = 0; i < n; i++) total += AutoregressiveObjective.NegativeLogLikelihood(ar, prompt, Chunk(corpus, i, n, len));
+                for (int i = 0; i < n; i++) total += AutoregressiveObjective.NegativeLogLikelihood(ar, prompt, corpus.EvenChunk(i, n, len));
             }
             else
             {
                 using LladaModel lm = LladaModel.Load(dir);
                 var elbo = new ElboEstimator(lm.Config.MaskTokenId, mc, Math.Min(8, mc));
-                for (int i = 0; i < n; i++) total += elbo.NegativeElbo(lm, prompt, Chunk(corpus, i, n, len), rng);
+                for (int i = 0; i < n; i++) total += elbo.NegativeElbo(lm, prompt, corpus.EvenChunk(i, n, len), rng);
             }
             double perToken = total / ((double)n * len);
-            Console.WriteLine($"objective {objective}: {(objective == "ar" ? "NLL" : "ELBO bound")} {perToken:F4} nats/token, perplexity {(objective == "ar" ? "" : "≤ ")}{Math.Exp(perToken):F3}, over {n} × {len} tokens");
+            Console.WriteLine($"objective {objective}: {(TrainingCheckpoint.IsAutoregressive(objective) ? "NLL" : "ELBO bound")} {perToken:F4} nats/token, perplexity {(TrainingCheckpoint.IsAutoregressive(objective) ? "" : "≤ ")}{Math.Exp(perToken):F3}, over {n} × {len} tokens");
             return 0;
         }));
         return cmd;
     }
-
-    private static ReadOnlySpan<int> Chunk(TextCorpus corpus, int i, int n, int len)
-        => corpus.Tokens.AsSpan((int)((long)(corpus.Tokens.Length - len) * i / Math.Max(1, n - 1)), len);
 }

@@ -37,7 +37,7 @@ internal static class GenerateCommand
             if ((text is null ? 0 : 1) + (ids is null ? 0 : 1) + (template is null ? 0 : 1) != 1)
                 throw new ArgumentException("give exactly one of --prompt, --prompt-ids and --infill");
             DecodingKnobs knobs = knobOptions.Read(r);
-            string dir = ModelOption.Resolve(r.GetValue(model));
+            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
 
             using LladaModel lm = LladaModel.Load(dir);
             ITokenizer? tokenizer = null;

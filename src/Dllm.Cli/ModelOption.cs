@@ -36,4 +36,18 @@ internal static class ModelOption
         throw new DirectoryNotFoundException(
             $"no --model given and the bundled model {BundledRelative} was not found above '{starts[0]}' or '{starts[1]}'; pass --model DIR");
     }
+
+    /// <summary>
+    /// <see cref="Resolve"/> for the verbs that run the diffusion sampler (generate, chat, serve, accuracy):
+    /// an autoregressive checkpoint (objective ar or ar-sft, causal attention) is refused, since under the
+    /// bidirectional sampler it would answer silently wrong.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The checkpoint was trained autoregressively.</exception>
+    public static string ResolveDiffusion(DirectoryInfo? given)
+    {
+        string dir = Resolve(given);
+        if (Dllm.Training.TrainingCheckpoint.IsAutoregressive(Dllm.Training.TrainingCheckpoint.ObjectiveOf(dir)))
+            throw new NotSupportedException($"'{dir}' is an autoregressive checkpoint; the diffusion sampler needs a masked diffusion model (score AR models with `dllm experiment eval` or `dllm eval`)");
+        return dir;
+    }
 }

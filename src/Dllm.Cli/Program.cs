@@ -16,5 +16,6 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     Dllm.Cli.Serving.ServeCommand.Create(),
     AccuracyCommand.Create(),
     ChatCommand.Create(),
+    ExperimentCommand.Create(),
 };
 return root.Parse(args).Invoke();

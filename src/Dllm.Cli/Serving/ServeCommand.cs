@@ -36,7 +36,7 @@ internal static class ServeCommand
             foreach (string u in listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 if (!Uri.TryCreate(u, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
                     throw new ArgumentException($"--urls: '{u}' is not an http(s) URL like http://127.0.0.1:8080");
-            string dir = ModelOption.Resolve(r.GetValue(model));
+            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             DecodingKnobs defaults = knobOptions.Read(r);
             // Bad flags fail now, before the model loads, not on the first request (the EOS id only
             // matters to early_stop, which needs one; the real id is used per request).

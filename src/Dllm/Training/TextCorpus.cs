@@ -69,6 +69,11 @@ public sealed class TextCorpus
         return tokens;
     }
 
+    /// <summary>Chunk i of n chunks of <paramref name="length"/> tokens spaced evenly from the start to the
+    /// end of the corpus (the held-out chunks that <c>dllm eval</c> scores).</summary>
+    public ReadOnlySpan<int> EvenChunk(int i, int n, int length)
+        => Tokens.AsSpan((int)((long)(Tokens.Length - length) * i / Math.Max(1, n - 1)), length);
+
     /// <summary>The generator for step s: depends on (seed, s) only (HashCode is per-process random, so a fixed mix).</summary>
     public static Random StepRandom(int seed, long step)
     {

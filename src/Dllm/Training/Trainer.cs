@@ -7,7 +7,7 @@ namespace Dllm.Training;
 /// <summary>The knobs of a from-scratch run (nanoGPT-style: readable, all in one place).</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention) or "sft" (set by RunSft).</summary>
+    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "sft" or "ar-sft" (set by RunSft).</summary>
     public string Objective { get; init; } = "mdm";
     public required TransformerShape Shape { get; init; }
     public int Steps { get; init; } = 1000;
@@ -26,7 +26,7 @@ public sealed record TrainerOptions
     /// <exception cref="ArgumentException">A knob is out of range; the message names the flag.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar" or "sft")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
+        if (Objective is not ("mdm" or "ar" or "sft" or "ar-sft")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
@@ -70,11 +70,15 @@ public static class Trainer
     /// <summary>
     /// Supervised fine-tuning (LLaDA Eq. 5): prompts never masked, answers EOS-padded to the batch's
     /// longest example. Starts from the weights in <paramref name="initFrom"/> unless resuming.
+    /// With <paramref name="autoregressive"/> the same batches train a causal model on next-token loss
+    /// over the answers (<see cref="AutoregressiveSftObjective"/>, objective "ar-sft"): the AR baseline
+    /// with the same data, examples and steps.
     /// </summary>
     public static TrainableLlada RunSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
-        string outDir, bool resume, string? initFrom, Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+        string outDir, bool resume, string? initFrom, Action<TrainProgress>? onStep = null, CancellationToken ct = default,
+        bool autoregressive = false)
     {
-        o = o with { Objective = "sft" };
+        o = o with { Objective = autoregressive ? "ar-sft" : "sft" };
         if (examples.Count == 0) throw new InvalidDataException("the SFT data has no examples");
         var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
         return Loop(o, tokenizer, outDir, resume, initFrom, key =>
@@ -83,7 +87,9 @@ public static class Trainer
             var picked = new (int[], int[])[o.BatchSize];
             for (int i = 0; i < picked.Length; i++) picked[i] = examples[rng.Next(examples.Count)];
             var (tokens, length, promptLengths) = sft.Pad(picked);
-            return sft.Sample(tokens, o.BatchSize, length, promptLengths, rng);
+            return autoregressive
+                ? AutoregressiveSftObjective.Build(tokens, o.BatchSize, length, promptLengths, picked.Select(e => e.Item2.Length).ToArray())
+                : sft.Sample(tokens, o.BatchSize, length, promptLengths, rng);
         }, onStep, ct);
     }
 

@@ -66,12 +66,16 @@ public static class TrainingCheckpoint
         }
     }
 
-    /// <summary>The objective recorded in trainer_state.json ("mdm" or "ar"), or "mdm" for checkpoints from elsewhere.</summary>
+    /// <summary>The objective recorded in trainer_state.json ("mdm", "ar", "sft" or "ar-sft"), or "mdm" for checkpoints from elsewhere.</summary>
     public static string ObjectiveOf(string dir)
     {
         string path = Path.Combine(dir, StateFile);
         return File.Exists(path) ? JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path))?.Objective ?? "mdm" : "mdm";
     }
+
+    /// <summary>True for the objectives that train a causal (left-to-right) model: "ar" and "ar-sft".
+    /// Such a checkpoint must be run with causal attention and decoded token by token.</summary>
+    public static bool IsAutoregressive(string objective) => objective is "ar" or "ar-sft";
 
     /// <summary>Restores weights, optimizer moments and the trainer state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The checkpoint is incomplete or its shapes differ from the model's.</exception>

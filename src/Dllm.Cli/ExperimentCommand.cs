@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Globalization;
+using Dllm.Experiments;
+using Dllm.Text;
+
+namespace Dllm.Cli;
+
+/// <summary>
+/// <c>dllm experiment NAME</c> runs one of issue #6's experiments end to end (data with a seed, MDM and
+/// AR twins trained side by side, evaluation, results.md and plot.png in --out);
+/// <c>dllm experiment gen TASK</c> writes a task's JSONL; <c>dllm experiment eval</c> scores a trained
+/// model on any JSONL file of that format.
+/// </summary>
+internal static class ExperimentCommand
+{
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new LikelihoodExperiment(), new MultiplicationExperiment()];
+
+    public static Command Create()
+    {
+        var cmd = new Command("experiment", "The seeds' claims in miniature: MDM vs AR on reasoning tasks (issue #6)");
+        foreach (IExperiment e in All) cmd.Subcommands.Add(RunCommand(e));
+        cmd.Subcommands.Add(GenCommand());
+        cmd.Subcommands.Add(EvalCommand());
+        return cmd;
+    }
+
+    private static Command RunCommand(IExperiment e)
+    {
+        var quick = new Option<bool>("--quick") { Description = "Tiny data, model and steps: checks the pipeline in seconds (numbers mean nothing)" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
+        var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
+        var data = new Option<FileInfo>("--data") { Description = "likelihood only: the text to train and score on (default data/kjv-excerpt.txt)" };
+        var threads = ThreadsOption.Create();
+        var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, size, data, threads };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            ThreadsOption.Apply(r.GetValue(threads));
+            if (r.GetValue(steps) is int s && s <= 0) throw new ArgumentException($"--steps must be positive, got {s}");
+            if (r.GetValue(size) is int z && z <= 0) throw new ArgumentException($"--size must be positive, got {z}");
+            string outDir = r.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("experiments", e.Name));
+            Directory.CreateDirectory(outDir);
+            string command = "dllm experiment " + e.Name + (r.GetValue(quick) ? " --quick" : "") + $" --seed {r.GetValue(seed)}"
+                + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(size) is int sz ? $" --size {sz}" : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
+            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Size = r.GetValue(size), Data = r.GetValue(data)?.FullName, Command = command };
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            ExperimentOutcome outcome = e.Run(options, msg => Console.Error.WriteLine($"[{sw.Elapsed:mm\\:ss}] {msg}"));
+            string md = outcome.Markdown + string.Create(CultureInfo.InvariantCulture, $"\nTotal wall-clock of the command: {sw.Elapsed.TotalMinutes:F1} min.\n");
+            File.WriteAllText(Path.Combine(outDir, "results.md"), md);
+            File.WriteAllText(Path.Combine(outDir, "command.txt"), command + "\n");
+            ExperimentPlot.Save(outcome.Plot, Path.Combine(outDir, "plot.png"));
+            Console.WriteLine(md);
+            Console.Error.WriteLine($"wrote {Path.Combine(outDir, "results.md")} and plot.png");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command GenCommand()
+    {
+        var task = new Argument<string>("task") { Description = string.Join(" | ", TaskGenerators.Names) };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var count = new Option<int>("--count") { DefaultValueFactory = _ => 100, Description = "Examples to write" };
+        var output = new Option<FileInfo>("--out") { Description = "JSONL file to write", Required = true };
+        var cmd = new Command("gen", "Write a task's examples as JSONL ({prompt, response, kind} per line)") { task, seed, count, output };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            int n = r.GetValue(count), s = r.GetValue(seed);
+            List<TaskExample> examples = TaskGenerators.Generate(r.GetValue(task)!, n, s);
+            TaskExample.WriteJsonl(r.GetValue(output)!.FullName, examples);
+            Console.Error.WriteLine($"wrote {examples.Count} examples to {r.GetValue(output)!.FullName}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command EvalCommand()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint trained by an experiment (MDM or AR)", Required = true };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
+        var data = new Option<FileInfo>("--data") { Description = "JSONL of {prompt, response, kind}", Required = true };
+        var stepsPerToken = new Option<double>("--steps-per-token") { DefaultValueFactory = _ => 1, Description = "MDM: denoising steps per answer token (1, 0.5, ...)" };
+        var block = new Option<int?>("--block-length") { Description = "MDM: semi-AR block length (default: one block)" };
+        var threshold = new Option<double?>("--threshold") { Description = "MDM: Fast-dLLM threshold decoding with this τ" };
+        var cache = new Option<string>("--cache") { DefaultValueFactory = _ => "none", Description = "MDM: none | prefix | dual" };
+        cache.AcceptOnlyFromAmong("none", "prefix", "dual");
+        var canvas = new Option<int?>("--canvas-length") { Description = "MDM: EOS-pad every canvas to this many tokens (the training length)" };
+        var show = new Option<int>("--show") { DefaultValueFactory = _ => 0, Description = "Print the first N questions with the model's answer" };
+        var threads = ThreadsOption.Create();
+        var cmd = new Command("eval", "Score a trained model on a task JSONL file: exact-match accuracy per kind, forwards/token, tokens/s")
+            { model, data, stepsPerToken, block, threshold, cache, canvas, show, threads };
+        cmd.SetAction(r => CliRunner.Run(() =>
+        {
+            ThreadsOption.Apply(r.GetValue(threads));
+            List<TaskExample> items = TaskExample.ReadJsonl(r.GetValue(data)!.FullName);
+            using TaskModel m = TaskModel.Load(r.GetValue(model)!.FullName);
+            var settings = new DecodeSettings
+            {
+                StepsPerToken = r.GetValue(stepsPerToken), BlockLength = r.GetValue(block),
+                Commit = r.GetValue(threshold) is null ? Dllm.Sampling.CommitRule.Schedule : Dllm.Sampling.CommitRule.Threshold,
+                Threshold = r.GetValue(threshold) ?? 0.9,
+                Cache = Enum.Parse<Dllm.Sampling.CacheMode>(r.GetValue(cache)!, ignoreCase: true),
+                CanvasLength = r.GetValue(canvas),
+            };
+            EvalReport rep = TaskEvaluator.Evaluate(m.Model, m.Autoregressive, new ByteTokenizer(), items, settings);
+            foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))
+                Console.WriteLine($"{(answer == item.Response ? "right" : "wrong")} [{item.Kind}] {Escape(item.Prompt)} → {Escape(answer)}   (expected {Escape(item.Response)})");
+            foreach (KindScore k in rep.Kinds)
+                Console.WriteLine($"{(k.Kind.Length == 0 ? "(all)" : k.Kind)}: {(k.Total == 0 ? "n/a (AR cannot infill)" : $"{k.Correct}/{k.Total} = {Markdown.Percent(k.Accuracy)}")}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(m.Autoregressive ? "AR greedy" : "MDM " + settings.Label)}: {rep.Correct}/{rep.Total} = {Markdown.Percent(rep.Accuracy)}, {rep.ForwardsPerToken:F3} forwards/token, {rep.TokensPerSecond:F0} tokens/s"));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static string Escape(string s) => s.Replace("\n", "\\n");
+}

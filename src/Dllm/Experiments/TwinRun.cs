@@ -1,0 +1,53 @@
+using System.Globalization;
+using Dllm.Training;
+
+namespace Dllm.Experiments;
+
+/// <summary>The trained pair of a task experiment and how it was made.</summary>
+public sealed record TwinModels(string MdmDir, string ArDir, string ConfigLine, double MdmSeconds, double ArSeconds,
+    double MdmFinalLoss, double ArFinalLoss);
+
+/// <summary>
+/// The common part of the task experiments: write the data (OutDir/data/train.jsonl, test.jsonl, so
+/// that <c>dllm experiment eval</c> can re-score them), train the MDM and AR twins side by side into
+/// OutDir/models/{mdm,ar}, and report what was trained.
+/// </summary>
+public static class TwinRun
+{
+    public static TwinModels Train(ExperimentRunOptions o, TwinConfig config, IReadOnlyList<TaskExample> train,
+        IReadOnlyList<TaskExample> test, Action<string> log, CancellationToken ct)
+    {
+        string data = Path.Combine(o.OutDir, "data"), models = Path.Combine(o.OutDir, "models");
+        TaskExample.WriteJsonl(Path.Combine(data, "train.jsonl"), train);
+        TaskExample.WriteJsonl(Path.Combine(data, "test.jsonl"), test);
+        if (o.Steps is int s) config = config with { Steps = s, Warmup = Math.Min(config.Warmup, s / 10) };
+        log($"training MDM and AR twins on {train.Count} examples, {config.Steps} steps each, side by side (1 thread each)");
+        var last = new Dictionary<string, double>();
+        var (tm, ta) = TwinTraining.TrainBoth(config, train, models, (kind, p) =>
+        {
+            lock (last) last[kind] = p.Loss;
+            if (p.Step % 100 == 0 || p.Step == p.TotalSteps)
+                log(string.Create(CultureInfo.InvariantCulture, $"{kind} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
+        }, ct);
+        string mdm = Path.Combine(models, "mdm"), ar = Path.Combine(models, "ar");
+        var net = new TrainableLlada(TransformerShape.FromLladaConfig(Dllm.Model.LladaModel.LoadConfig(Path.Combine(mdm, "config.json"), out _)));
+        string line = config.Describe(net.Shape, net.Parameters.Values.Length);
+        return new TwinModels(mdm, ar, line, tm, ta, Smoothed(mdm), Smoothed(ar));
+    }
+
+    /// <summary>Mean loss of the last 10 % of steps in train_log.csv (the final loss, less noisy).</summary>
+    private static double Smoothed(string dir)
+    {
+        var losses = File.ReadLines(Path.Combine(dir, "train_log.csv")).Skip(1)
+            .Select(l => double.Parse(l.Split(',')[1], CultureInfo.InvariantCulture)).ToList();
+        return losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average();
+    }
+
+    /// <summary>The results.md header every experiment shares: command, seeds, config, wall-clock.</summary>
+    public static string Header(string title, ExperimentRunOptions o, TwinModels m, int trainCount, int testCount, string dataSeeds)
+        => $"# {title}\n\nCommand: `{o.Command}`\n\n" +
+           $"Data: {trainCount} training examples, {testCount} held-out test questions ({dataSeeds}); files in `data/` " +
+           "(re-score any JSONL in this format with `dllm experiment eval --model DIR --data FILE`).\n\n" +
+           $"Both models: {m.ConfigLine}. Trained side by side, one kernel thread each: MDM {m.MdmSeconds / 60:F1} min " +
+           $"(final loss {m.MdmFinalLoss:F3}, masked-token CE/p), AR {m.ArSeconds / 60:F1} min (final loss {m.ArFinalLoss:F3}, next-token CE).\n\n";
+}

@@ -1,0 +1,97 @@
+using Dllm.Tensors;
+using Dllm.Text;
+using Dllm.Training;
+
+namespace Dllm.Experiments;
+
+/// <summary>
+/// The shared recipe of a masked-diffusion vs autoregressive comparison: one backbone shape, one
+/// parameter count, one data set, one seed, one number of steps and examples per step for both.
+/// </summary>
+public sealed record TwinConfig
+{
+    public int DModel { get; init; } = 128;
+    public int Layers { get; init; } = 3;
+    public int Heads { get; init; } = 4;
+    public int Steps { get; init; } = 1000;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 2e-3;
+    public int Warmup { get; init; } = 50;
+    public int Seed { get; init; } = 1;
+
+    /// <summary>The backbone for data whose longest example has <paramref name="maxTokens"/> tokens (byte vocabulary).</summary>
+    public TransformerShape Shape(int maxTokens) => new()
+    {
+        DModel = DModel, NHeads = Heads, NKvHeads = Heads, NLayers = Layers,
+        MlpHidden = Math.Max(64, (DModel * 8 / 3 + 63) / 64 * 64), Vocab = new ByteTokenizer().VocabSize,
+        MaxSeq = (maxTokens + 63) / 64 * 64, RopeTheta = 10000,
+    };
+
+    /// <summary>One line for results.md.</summary>
+    public string Describe(TransformerShape s, long parameters) =>
+        $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHidden}, byte vocabulary ({s.Vocab}), {parameters:N0} parameters; " +
+        $"{Steps} steps × {BatchSize} examples, AdamW lr {LearningRate:G3} (warmup {Warmup}, warmup-stable-decay), seed {Seed}";
+}
+
+/// <summary>Trains the MDM and AR twins of a <see cref="TwinConfig"/> on the same examples.</summary>
+public static class TwinTraining
+{
+    /// <summary>
+    /// Trains both twins side by side, one kernel thread each (equal compute, both cores busy):
+    /// MDM with LLaDA's SFT loss (prompt never masked) into outDir/mdm, AR with next-token loss on the
+    /// answers into outDir/ar. Returns the wall-clock seconds of each.
+    /// </summary>
+    public static (double MdmSeconds, double ArSeconds) TrainBoth(TwinConfig c, IReadOnlyList<TaskExample> train, string outDir,
+        Action<string, TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        var tok = new ByteTokenizer();
+        var encoded = train.Select(e => e.Encode(tok)).ToList();
+        TransformerShape shape = c.Shape(encoded.Max(e => e.Prompt.Length + e.Answer.Length));
+        var options = new TrainerOptions
+        {
+            Shape = shape, Steps = c.Steps, BatchSize = c.BatchSize, SeqLen = 2, LearningRate = c.LearningRate,
+            WarmupSteps = c.Warmup, Seed = c.Seed, SaveEvery = Math.Max(1, c.Steps),
+        };
+        return SideBySide(ar => Trainer.RunSft(options, encoded, tok, Path.Combine(outDir, ar ? "ar" : "mdm"), resume: false, initFrom: null,
+            p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct, autoregressive: ar));
+    }
+
+    /// <summary>
+    /// Pre-trains both twins on text (<see cref="Trainer.Run"/> with objectives "mdm" and "ar", same
+    /// shape, steps, batches and seed) side by side into outDir/mdm and outDir/ar.
+    /// </summary>
+    public static (double MdmSeconds, double ArSeconds) PretrainBoth(TrainerOptions options, TextCorpus corpus, string outDir,
+        Action<string, TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        var tok = new ByteTokenizer();
+        return SideBySide(ar => Trainer.Run(options with { Objective = ar ? "ar" : "mdm" }, corpus, tok, Path.Combine(outDir, ar ? "ar" : "mdm"),
+            resume: false, p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct));
+    }
+
+    /// <summary>Runs train(false) (MDM) and train(true) (AR) on two threads with single-threaded
+    /// kernels (equal compute, both cores busy); returns the wall-clock seconds of each.</summary>
+    private static (double, double) SideBySide(Action<bool> train)
+    {
+        int saved = Parallelism.Threads;
+        Parallelism.Threads = 1;
+        try
+        {
+            double Run(bool ar)
+            {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                train(ar);
+                return sw.Elapsed.TotalSeconds;
+            }
+            Task<double> mdm = Task.Factory.StartNew(() => Run(false), TaskCreationOptions.LongRunning);
+            Task<double> arTask = Task.Factory.StartNew(() => Run(true), TaskCreationOptions.LongRunning);
+            try { Task.WaitAll(mdm, arTask); }
+            catch (AggregateException e)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                throw;
+            }
+            return (mdm.Result, arTask.Result);
+        }
+        finally { Parallelism.Threads = saved; }
+    }
+}

@@ -1,0 +1,73 @@
+using Dllm.Experiments;
+
+namespace Dllm.Tests.Experiments;
+
+/// <summary>
+/// Each experiment end to end at its --quick size (tiny data, model and steps; seconds): data written,
+/// both models trained and evaluated, a results table. They check the pipeline, not that models learn.
+/// </summary>
+public class ExperimentSmokeTests
+{
+    private static (ExperimentOutcome Outcome, string Dir) Quick(IExperiment e, string? data = null)
+    {
+        string dir = TestPaths.TempDir();
+        return (e.Run(new ExperimentRunOptions { Quick = true, OutDir = dir, Data = data, Command = "test" }, _ => { }), dir);
+    }
+
+    [Fact]
+    public void Sudoku_quick_trains_both_kinds_and_reports_three_rows()
+    {
+        var (o, dir) = Quick(new SudokuExperiment());
+        Assert.Equal("sft", Dllm.Training.TrainingCheckpoint.ObjectiveOf(Path.Combine(dir, "models", "mdm")));
+        Assert.Equal("ar-sft", Dllm.Training.TrainingCheckpoint.ObjectiveOf(Path.Combine(dir, "models", "ar")));
+        Assert.Contains("| AR | greedy left to right |", o.Markdown);
+        Assert.Equal(3, o.Plot.Categories.Count);
+        Assert.Equal(8, TaskExample.ReadJsonl(Path.Combine(dir, "data", "test.jsonl")).Count);
+        Assert.Empty(TaskExample.ReadJsonl(Path.Combine(dir, "data", "test.jsonl")).Select(e => e.Prompt)
+            .Intersect(TaskExample.ReadJsonl(Path.Combine(dir, "data", "train.jsonl")).Select(e => e.Prompt)));
+    }
+
+    [Fact]
+    public void Reversal_quick_reports_every_question_kind()
+    {
+        var (o, _) = Quick(new ReversalExperiment());
+        foreach (string k in new[] { "| forward |", "| reversed |", "| reversed-infill |", "| control-reversed |", "n/a (cannot infill)" })
+            Assert.Contains(k, o.Markdown);
+    }
+
+    [Fact]
+    public void Poem_quick_reports_next_prev_and_infill()
+    {
+        var (o, dir) = Quick(new ReversalExperiment(poems: true));
+        foreach (string k in new[] { "| next |", "| prev |", "| prev-infill |" }) Assert.Contains(k, o.Markdown);
+        Assert.Contains(TaskExample.ReadJsonl(Path.Combine(dir, "data", "train.jsonl")), e => e.Kind == "poem");
+    }
+
+    [Fact]
+    public void Speed_quick_reports_plain_threshold_and_both_caches()
+    {
+        var (o, _) = Quick(new SpeedExperiment());
+        foreach (string k in new[] { "| plain, 1 step/token |", "| plain, 1/8 step/token |", "| + prefix cache |", "| + dual cache |" })
+            Assert.Contains(k, o.Markdown);
+        Assert.Contains("| 1.000 |", o.Markdown); // the plain sampler: one forward per token
+    }
+
+    [Fact]
+    public void Likelihood_quick_scores_both_models_on_held_out_text()
+    {
+        string text = Path.Combine(TestPaths.TempDir(), "t.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Range(0, 40).Select(i => $"line {i}: in the beginning was the word.\n")));
+        var (o, dir) = Quick(new LikelihoodExperiment(), text);
+        Assert.Contains("| held-out |", o.Markdown);
+        Assert.True(File.Exists(Path.Combine(dir, "data", "heldout.txt")));
+        Assert.All(o.Plot.Series.SelectMany(s => s.Values), v => Assert.InRange(v, 0.5, 8)); // nats/byte of a barely trained model: near ln 262 ≈ 5.6
+    }
+
+    [Fact]
+    public void Speed_without_a_trained_sudoku_model_says_what_to_run()
+    {
+        string dir = Path.Combine(TestPaths.TempDir(), "speed");
+        var e = Assert.Throws<DirectoryNotFoundException>(() => new SpeedExperiment().Run(new ExperimentRunOptions { OutDir = dir }, _ => { }));
+        Assert.Contains("run `dllm experiment sudoku` first", e.Message);
+    }
+}
