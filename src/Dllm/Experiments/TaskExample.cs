@@ -43,7 +43,8 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
             w.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["prompt"] = e.Prompt, ["response"] = e.Response, ["kind"] = e.Kind }, Json));
     }
 
-    /// <summary>Reads a JSONL file written by <see cref="WriteJsonl"/> (or by hand: "kind" is optional).</summary>
+    /// <summary>Reads a JSONL file written by <see cref="WriteJsonl"/> (or by hand: "kind" is optional; "task" is
+    /// accepted for it, as in data/instructions-*.jsonl).</summary>
     /// <exception cref="InvalidDataException">Invalid JSON or a missing string field; the message names the file and line.</exception>
     public static List<TaskExample> ReadJsonl(string path)
     {
@@ -59,7 +60,7 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
             catch (JsonException x) { throw new InvalidDataException($"{path}:{lineNo}: invalid JSON: {x.Message}"); }
             if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{lineNo}: expected a JSON object");
             list.Add(new TaskExample(Field(e, "prompt", path, lineNo, true)!, Field(e, "response", path, lineNo, true)!,
-                Field(e, "kind", path, lineNo, false) ?? ""));
+                Field(e, "kind", path, lineNo, false) ?? Field(e, "task", path, lineNo, false) ?? ""));
         }
         if (list.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
         return list;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Text;
@@ -22,30 +21,11 @@ public sealed record ExactMatchOutcome(ExactMatchCase Case, string Answer)
 /// </summary>
 public static class ExactMatchEval
 {
-    /// <summary>Reads JSONL lines <c>{"task": "...", "prompt": "...", "response": "..."}</c>
-    /// ("task" optional: "all"). Blank lines are skipped.</summary>
+    /// <summary>Reads JSONL lines <c>{"task": "...", "prompt": "...", "response": "..."}</c>, the format of
+    /// <see cref="Experiments.TaskExample"/> ("task" or "kind" optional: "all"). Blank lines are skipped.</summary>
     /// <exception cref="InvalidDataException">Invalid JSON or a missing string field (names file:line), or no cases.</exception>
     public static List<ExactMatchCase> Load(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
-        var cases = new List<ExactMatchCase>();
-        int lineNo = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement e;
-            try { e = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException x) { throw new InvalidDataException($"{path}:{lineNo}: invalid JSON: {x.Message}"); }
-            if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{lineNo}: expected a JSON object");
-            string? Field(string name, bool required)
-                => e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString()
-                    : required ? throw new InvalidDataException($"{path}:{lineNo}: missing string field \"{name}\"") : null;
-            cases.Add(new ExactMatchCase(Field("task", false) ?? "all", Field("prompt", true)!, Field("response", true)!));
-        }
-        if (cases.Count == 0) throw new InvalidDataException($"data file '{path}' has no cases");
-        return cases;
-    }
+        => [.. Experiments.TaskExample.ReadJsonl(path).Select(e => new ExactMatchCase(e.Kind.Length == 0 ? "all" : e.Kind, e.Prompt, e.Response))];
 
     /// <summary>Answers every case, <paramref name="batchSize"/> prompts per sampler call (without a KV
     /// cache a batched answer equals the answer alone, see <see cref="DiffusionSampler.GenerateBatch"/>).</summary>

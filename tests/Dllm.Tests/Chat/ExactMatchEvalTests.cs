@@ -35,7 +35,7 @@ public class ExactMatchEvalTests
     [Theory]
     [InlineData("{\"prompt\": \"a\"}\n", "t.jsonl:1: missing string field \"response\"")]
     [InlineData("{\"prompt\": \"a\", \"response\": \"b\"}\nnot json\n", "t.jsonl:2: invalid JSON")]
-    [InlineData("\n", "has no cases")]
+    [InlineData("\n", "has no examples")]
     public void BadFilesNameTheLine(string text, string message)
     {
         string path = Path.Combine(TestPaths.TempDir(), "t.jsonl");
