@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 using Dllm.Text;
 
 namespace Dllm.Experiments;
@@ -48,27 +49,12 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
     /// <exception cref="InvalidDataException">Invalid JSON or a missing string field; the message names the file and line.</exception>
     public static List<TaskExample> ReadJsonl(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
         var list = new List<TaskExample>();
-        int lineNo = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement e;
-            try { e = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException x) { throw new InvalidDataException($"{path}:{lineNo}: invalid JSON: {x.Message}"); }
-            if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{lineNo}: expected a JSON object");
-            list.Add(new TaskExample(Field(e, "prompt", path, lineNo, true)!, Field(e, "response", path, lineNo, true)!,
-                Field(e, "kind", path, lineNo, false) ?? Field(e, "task", path, lineNo, false) ?? ""));
-        }
+        foreach (var (e, where) in JsonLines.Objects(path))
+            list.Add(new TaskExample(JsonLines.RequiredString(e, "prompt", where), JsonLines.RequiredString(e, "response", where),
+                JsonLines.OptionalString(e, "kind") ?? JsonLines.OptionalString(e, "task") ?? ""));
         if (list.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
         return list;
     }
 
-    private static string? Field(JsonElement e, string name, string path, int line, bool required)
-    {
-        if (e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String) return v.GetString();
-        return required ? throw new InvalidDataException($"{path}:{line}: missing string field \"{name}\"") : null;
-    }
 }

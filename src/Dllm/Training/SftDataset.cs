@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 using Dllm.Text;
 
 namespace Dllm.Training;
@@ -16,24 +17,15 @@ public static class SftDataset
     /// <paramref name="maxLength"/>; the message names the file and line.</exception>
     public static List<(int[] Prompt, int[] Answer)> Load(string path, ITokenizer tok, int maxLength)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
         int? eot = tok.TokenToId("<|eot_id|>");
         var examples = new List<(int[], int[])>();
-        int lineNo = 0;
-        foreach (string line in File.ReadLines(path))
+        foreach (var (e, where) in JsonLines.Objects(path))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{path}:{lineNo}";
-            JsonElement e;
-            try { e = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException x) { throw new InvalidDataException($"{where}: invalid JSON: {x.Message}"); }
-            if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
             List<ChatMessage> history;
             string response;
             if (e.TryGetProperty("messages", out JsonElement msgs) && msgs.ValueKind == JsonValueKind.Array)
             {
-                history = msgs.EnumerateArray().Select(m => new ChatMessage(Str(m, "role", where), Str(m, "content", where))).ToList();
+                history = msgs.EnumerateArray().Select(m => new ChatMessage(JsonLines.RequiredString(m, "role", where), JsonLines.RequiredString(m, "content", where))).ToList();
                 if (history.Count < 2 || history[^1].Role != "assistant")
                     throw new InvalidDataException($"{where}: \"messages\" must end with an assistant message after at least one other");
                 response = history[^1].Content;
@@ -41,8 +33,8 @@ public static class SftDataset
             }
             else
             {
-                history = [new ChatMessage("user", Str(e, "prompt", where))];
-                response = Str(e, "response", where);
+                history = [new ChatMessage("user", JsonLines.RequiredString(e, "prompt", where))];
+                response = JsonLines.RequiredString(e, "response", where);
             }
             int[] prompt = [.. ChatTemplate.Apply(tok, history)];
             int[] answer = [.. tok.Encode(response.Trim()), .. eot is int t ? new[] { t } : []];
@@ -53,9 +45,4 @@ public static class SftDataset
         if (examples.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
         return examples;
     }
-
-    private static string Str(JsonElement e, string name, string where)
-        => e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String
-            ? v.GetString()!
-            : throw new InvalidDataException($"{where}: missing string field \"{name}\"");
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 using Dllm.Text;
 
 namespace Dllm.Training;
@@ -41,17 +42,12 @@ public sealed class TextCorpus
     private static List<int> LoadJsonl(string path, ITokenizer tokenizer)
     {
         var ids = new List<int>();
-        int lineNo = 0, documents = 0;
-        foreach (string line in File.ReadLines(path))
+        int documents = 0;
+        foreach (var (e, where) in JsonLines.Objects(path))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement e;
-            try { e = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException x) { throw new InvalidDataException($"{path}:{lineNo}: invalid JSON: {x.Message}"); }
-            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
-                throw new InvalidDataException($"{path}:{lineNo}: expected an object with a string field \"text\"");
-            ids.AddRange(tokenizer.Encode(text.GetString()!));
+            string text = JsonLines.OptionalString(e, "text")
+                ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\"");
+            ids.AddRange(tokenizer.Encode(text));
             ids.Add(tokenizer.EosId);
             documents++;
         }

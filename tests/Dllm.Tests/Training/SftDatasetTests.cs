@@ -29,6 +29,7 @@ public class SftDatasetTests
     [InlineData("{\"prompt\":\"a\"}\n", ":1: missing string field \"response\"")]
     [InlineData("[1,2]\n", ":1: expected a JSON object")]
     [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}\n", ":1: \"messages\" must end with an assistant")]
+    [InlineData("{\"messages\":[1,{\"role\":\"assistant\",\"content\":\"a\"}]}\n", ":1: missing string field \"role\"")]
     [InlineData("\n\n", "has no examples")]
     public void BadLinesAreNamedByLineNumber(string text, string message)
     {
