@@ -20,11 +20,16 @@ internal static class SftCommand
         var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 20 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { DefaultValueFactory = _ => 100 };
+        var buckets = new Option<int>("--length-buckets")
+        {
+            DefaultValueFactory = _ => 1,
+            Description = "Draw each batch from one of N equal-count buckets of examples sorted by length (less EOS padding); 1 = mixed batches",
+        };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out" };
         var threads = ThreadsOption.Create();
         var cmd = new Command("sft", "Supervised fine-tuning (prompt never masked, EOS-padded answers)")
         {
-            model, data, output, steps, batch, lr, warmup, seed, saveEvery, resume, threads,
+            model, data, output, steps, batch, lr, warmup, seed, saveEvery, buckets, resume, threads,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
@@ -40,6 +45,7 @@ internal static class SftCommand
             {
                 Shape = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), SeqLen = 2, LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
+                LengthBuckets = r.GetValue(buckets),
             };
             Console.Error.WriteLine($"fine-tuning {baseDir} on {examples.Count} examples → {r.GetValue(output)!.FullName}");
             string outDir = r.GetValue(output)!.FullName;

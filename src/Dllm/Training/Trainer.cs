@@ -22,6 +22,8 @@ public sealed record TrainerOptions
     public double ClipNorm { get; init; } = 1.0;
     public int Seed { get; init; } = 1;
     public int SaveEvery { get; init; } = 200;
+    /// <summary>SFT only: draw each batch from one of this many length buckets (1 = mixed batches); see <see cref="SftBatchSampler"/>.</summary>
+    public int LengthBuckets { get; init; } = 1;
 
     /// <exception cref="ArgumentException">A knob is out of range; the message names the flag.</exception>
     public void Validate()
@@ -37,6 +39,7 @@ public sealed record TrainerOptions
         if (WarmupSteps + (long)(Steps * DecayFraction) > Steps)
             throw new ArgumentException($"--warmup {WarmupSteps} is too long for --steps {Steps}: warmup plus the final {DecayFraction:P0} of decay must fit in the run");
         if (SaveEvery <= 0) throw new ArgumentException($"--save-every must be positive, got {SaveEvery}");
+        if (LengthBuckets < 1) throw new ArgumentException($"--length-buckets must be at least 1, got {LengthBuckets}");
         Shape.Validate();
     }
 }
@@ -69,7 +72,7 @@ public static class Trainer
 
     /// <summary>
     /// Supervised fine-tuning (LLaDA Eq. 5): prompts never masked, answers EOS-padded to the batch's
-    /// longest example. Starts from the weights in <paramref name="initFrom"/> unless resuming.
+    /// longest example (batches drawn by <see cref="SftBatchSampler"/>). Starts from the weights in <paramref name="initFrom"/> unless resuming.
     /// With <paramref name="autoregressive"/> the same batches train a causal model on next-token loss
     /// over the answers (<see cref="AutoregressiveSftObjective"/>, objective "ar-sft"): the AR baseline
     /// with the same data, examples and steps.
@@ -81,11 +84,11 @@ public static class Trainer
         o = o with { Objective = autoregressive ? "ar-sft" : "sft" };
         if (examples.Count == 0) throw new InvalidDataException("the SFT data has no examples");
         var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
+        var sampler = new SftBatchSampler(examples.Select(e => e.Prompt.Length + e.Answer.Length).ToArray(), o.LengthBuckets);
         return Loop(o, tokenizer, outDir, resume, initFrom, key =>
         {
             Random rng = TextCorpus.StepRandom(o.Seed, key);
-            var picked = new (int[], int[])[o.BatchSize];
-            for (int i = 0; i < picked.Length; i++) picked[i] = examples[rng.Next(examples.Count)];
+            var picked = sampler.Next(o.BatchSize, rng).Select(i => examples[i]).ToArray();
             var (tokens, length, promptLengths) = sft.Pad(picked);
             return autoregressive
                 ? AutoregressiveSftObjective.Build(tokens, o.BatchSize, length, promptLengths, picked.Select(e => e.Item2.Length).ToArray())
