@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dllm.Chat;
 using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Text;
@@ -9,39 +10,35 @@ namespace Dllm.Cli;
 /// <summary>
 /// <c>dllm accuracy</c>: exact-match accuracy of a chat model on held-out instructions
 /// (<c>{"task","prompt","response"}</c> JSONL, e.g. data/instructions-test.jsonl), per task and overall.
-/// Greedy reference decoding, 48 positions in 3 blocks of 16, one token per step (answers are short).
+/// Decoding takes every knob flag of <c>dllm generate</c> (<see cref="KnobOptions"/>); only the lengths
+/// default differently: 48 positions in 3 blocks of 16, one token per step (the answers are short).
 /// </summary>
 internal static class AccuracyCommand
 {
+    /// <summary>Answer canvas and block when the flags leave them out (steps then default to the canvas).</summary>
+    private const int DefaultGenLength = 48, DefaultBlockLength = 16;
+
     public static Command Create()
     {
         var model = ModelOption.Create();
         var data = new Option<FileInfo>("--data") { Description = "JSONL: {\"task\", \"prompt\", \"response\"} per line", Required = true };
-        var genLength = new Option<int>("--gen-length") { DefaultValueFactory = _ => 48 };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 48 };
-        var blockLength = new Option<int>("--block-length") { DefaultValueFactory = _ => 16 };
+        var knobOptions = new KnobOptions("max_tokens");
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Prompts denoised together" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print every case with the model's answer" };
         var threads = ThreadsOption.Create();
-        var cmd = new Command("accuracy", "Exact-match accuracy of a chat model on prompt/response JSONL, per task")
+        var cmd = new Command("accuracy", $"Exact-match accuracy of a chat model on prompt/response JSONL, per task. Decoding flags as in generate, except the defaults: --gen-length {DefaultGenLength}, --block-length {DefaultBlockLength}, --steps = gen-length")
         {
-            model, data, genLength, steps, blockLength, batch, verbose, threads,
+            model, data, batch, verbose, threads,
         };
+        foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
-            var options = new DecodingOptions
-            {
-                Generation = new GenerationOptions
-                {
-                    GenLength = r.GetValue(genLength), Steps = r.GetValue(steps),
-                    BlockLength = Math.Min(r.GetValue(blockLength), r.GetValue(genLength)),
-                },
-            };
-            options.Validate();
+            DecodingKnobs knobs = knobOptions.Read(r, new DecodingKnobs { GenLength = DefaultGenLength, BlockLength = DefaultBlockLength });
             using LladaModel lm = LladaModel.Load(dir);
+            DecodingOptions options = knobs.Resolve(lm.Config.EosTokenId).Options;
             ITokenizer tok = TokenizerLoader.Load(dir);
             bool v = r.GetValue(verbose);
             List<ExactMatchOutcome> outcomes = ExactMatchEval.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>

@@ -13,7 +13,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new LikelihoodExperiment(), new MultiplicationExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment()];
 
     public static Command Create()
     {
@@ -31,7 +31,7 @@ internal static class ExperimentCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
         var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
-        var data = new Option<FileInfo>("--data") { Description = "likelihood only: the text to train and score on (default data/kjv-excerpt.txt)" };
+        var data = new Option<FileInfo>("--data") { Description = "likelihood, speed-rot13: the text to train and score on / cut passages from (default data/kjv-excerpt.txt)" };
         var threads = ThreadsOption.Create();
         var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, size, data, threads };
         cmd.SetAction(r => CliRunner.Run(() =>

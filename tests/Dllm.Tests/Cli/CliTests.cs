@@ -96,4 +96,22 @@ public class CliTests
         Assert.Contains("dtype BF16", output);
         Assert.Contains("kv 2", output);
     }
+
+    [Fact]
+    public void AccuracyTakesTheSharedDecodingFlagsWithItsOwnLengthDefaults()
+    {
+        string data = Path.Combine(TestPaths.TempDir(), "cases.jsonl");
+        File.WriteAllText(data, "{\"task\":\"add\",\"prompt\":\"What is 3 + 4?\",\"response\":\"7\"}\n{\"task\":\"upper\",\"prompt\":\"Uppercase: apple\",\"response\":\"APPLE\"}\n");
+        // The bundled model (the default), decoded with a threshold commit and the dual cache: flags only generate had before.
+        var (code, output, err) = Run("accuracy", "--data", data, "--gen-length", "16", "--block-length", "8", "--commit", "threshold", "--cache", "dual", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"all\s+\d/2", output);
+        // Left out, the canvas is 48 in blocks of 16 (3 blocks), so 7 steps cannot be split evenly.
+        (code, _, err) = Run("accuracy", "--data", data, "--steps", "7", "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: steps (7) must be a multiple of the number of blocks (3", err.Trim());
+        (code, _, err) = Run("accuracy", "--data", data, "--cache", "triple");
+        Assert.Equal(1, code);
+        Assert.Contains("cache", err);
+    }
 }

@@ -28,6 +28,23 @@ public class ExperimentCliTests
     }
 
     [Fact]
+    public void Quick_speed_rot13_trains_on_the_given_text_and_measures_every_decoding_row()
+    {
+        string dir = TestPaths.TempDir(), text = Path.Combine(dir, "text.txt");
+        File.WriteAllText(text, string.Join("\n", Enumerable.Range(0, 40).Select(i => $"Verse {i}: and the light was good, and it was so.")));
+        var (code, output, err) = CliTests.Run("experiment", "speed-rot13", "--quick", "--data", text, "--out", Path.Combine(dir, "out"), "--threads", "1");
+        Assert.True(code == 0, err);
+        foreach (string row in new[] { "| plain, 1 step/token |", "| plain, 1/8 step/token |", "| threshold τ=0.9 |", "| + prefix cache |", "| + dual cache |" })
+            Assert.Contains(row, output);
+        Assert.Contains("| plain, 1 step/token | ", output);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "out", "data", "test.jsonl")).Length);
+        // A second run finds the finished checkpoint and reuses it instead of training again.
+        (code, output, err) = CliTests.Run("experiment", "speed-rot13", "--quick", "--data", text, "--out", Path.Combine(dir, "out"), "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("resumed from the checkpoint", output);
+    }
+
+    [Fact]
     public void Gen_is_deterministic_in_its_seed()
     {
         string a = Path.Combine(TestPaths.TempDir(), "a.jsonl"), b = Path.Combine(TestPaths.TempDir(), "b.jsonl");
@@ -43,6 +60,7 @@ public class ExperimentCliTests
     [InlineData("eval|--model|/nonexistent/m|--data|/nonexistent/d.jsonl", "error: data file '/nonexistent/d.jsonl' does not exist")]
     [InlineData("sudoku|--quick|--steps|0", "error: --steps must be positive")]
     [InlineData("reversal|--quick|--size|0", "error: --size must be positive")]
+    [InlineData("speed-rot13|--quick|--data|/nonexistent/t.txt", "error: text file '/nonexistent/t.txt' does not exist")]
     public void Bad_input_gets_one_error_line(string args, string expected)
     {
         var (code, _, err) = CliTests.Run(["experiment", .. args.Split('|')]);
