@@ -19,19 +19,15 @@ public sealed class LikelihoodExperiment : IExperiment
 
     public ExperimentOutcome Run(ExperimentRunOptions o, Action<string> log, CancellationToken ct = default)
     {
-        string path = o.Data ?? Path.Combine(Directory.GetCurrentDirectory(), "data", "kjv-excerpt.txt");
-        if (!File.Exists(path)) throw new FileNotFoundException($"text file '{path}' does not exist (pass --data FILE)", path);
-        string text = File.ReadAllText(path);
-        int cut = text.IndexOf('\n', (int)(text.Length * 0.9));
-        if (cut < 0) cut = (int)(text.Length * 0.9);
+        var (path, trainText, heldText) = HeldOutText.Read(o.Data);
         var tok = new ByteTokenizer();
         string dataDir = Path.Combine(o.OutDir, "data");
         Directory.CreateDirectory(dataDir);
-        File.WriteAllText(Path.Combine(dataDir, "train.txt"), text[..cut]);
-        File.WriteAllText(Path.Combine(dataDir, "heldout.txt"), text[cut..]);
+        File.WriteAllText(Path.Combine(dataDir, "train.txt"), trainText);
+        File.WriteAllText(Path.Combine(dataDir, "heldout.txt"), heldText);
         int seqLen = o.Quick ? 16 : 64, chunks = o.Quick ? 2 : 32, samples = o.Quick ? 8 : 64;
-        var trainCorpus = new TextCorpus([.. tok.Encode(text[..cut])]);
-        var heldCorpus = new TextCorpus([.. tok.Encode(text[cut..])]);
+        var trainCorpus = new TextCorpus([.. tok.Encode(trainText)]);
+        var heldCorpus = new TextCorpus([.. tok.Encode(heldText)]);
         if (heldCorpus.Tokens.Length < seqLen || trainCorpus.Tokens.Length < seqLen)
             throw new InvalidDataException($"'{path}' is too short: need at least {seqLen} tokens in each of the training and held-out parts");
         var twin = o.Quick
@@ -74,7 +70,7 @@ public sealed class LikelihoodExperiment : IExperiment
         string Ppl(double nats) => Markdown.Num(Math.Exp(nats), "F2");
         var md = new StringBuilder()
             .Append($"# Likelihood: MDM ELBO bound vs AR NLL at equal compute\n\nCommand: `{o.Command}`\n\n")
-            .Append($"Data: `{Path.GetFileName(path)}` ({text.Length:N0} characters): the first 90 % (to a line break) trains both models, the last 10 % is held out (`data/`).\n\n")
+            .Append($"Data: `{Path.GetFileName(path)}` ({trainText.Length + heldText.Length:N0} characters): the first 90 % (to a line break) trains both models, the last 10 % is held out (`data/`).\n\n")
             .Append($"Both models: {twin.Describe(shape, parameters)}; windows of {seqLen} bytes. Pre-trained side by side, one kernel thread each: MDM {tm / 60:F1} min, AR {ta / 60:F1} min.\n\n")
             .Append($"Scored: {chunks} evenly spaced chunks of {seqLen} bytes after a BOS, per part. MDM: Monte Carlo ELBO bound (LLaDA Eq. 6, {samples} samples per chunk, stratified mask counts), ")
             .Append("an upper bound on its NLL in expectation; AR: exact NLL. Nats per byte (lower is better), and the matching perplexity per byte.\n\n")

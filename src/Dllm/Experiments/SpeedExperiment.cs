@@ -58,32 +58,24 @@ public sealed class SpeedExperiment : IExperiment
 
     private static ExperimentOutcome RunRot13(ExperimentRunOptions o, Action<string> log, CancellationToken ct)
     {
-        string path = o.Data ?? Path.Combine(Directory.GetCurrentDirectory(), "data", "kjv-excerpt.txt");
-        if (!File.Exists(path)) throw new FileNotFoundException($"text file '{path}' does not exist (pass --data FILE)", path);
-        string text = File.ReadAllText(path);
         // Held-out passages come from the last 10 % of the text (other books), never seen in training.
-        int cut = text.IndexOf('\n', (int)(text.Length * 0.9));
-        if (cut < 0) cut = (int)(text.Length * 0.9);
+        var (path, trainText, heldText) = HeldOutText.Read(o.Data);
         int length = o.Quick ? 15 : Rot13Length, nTest = o.Quick ? 4 : 100;
         var config = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 3, BatchSize = 4, Warmup = 1, Seed = o.Seed }
             : new TwinConfig { DModel = 128, Layers = 3, Heads = 4, Steps = 3000, BatchSize = 16, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed };
         if (o.Steps is int s) config = config with { Steps = s, Warmup = Math.Min(config.Warmup, s / 10) };
-        // Enough distinct passages that no example is drawn twice in expectation.
-        List<TaskExample> train = Rot13Task.Generate(text[..cut], config.Steps * config.BatchSize, length, o.Seed);
-        List<TaskExample> test = Rot13Task.Generate(text[cut..], nTest, length, o.Seed + 1000);
+        // As many passages as training draws examples (the batches draw at random, so a few repeat).
+        List<TaskExample> train = Rot13Task.Generate(trainText, config.Steps * config.BatchSize, length, o.Seed);
+        List<TaskExample> test = Rot13Task.Generate(heldText, nTest, length, o.Seed + 1000);
         string data = Path.Combine(o.OutDir, "data"), modelDir = Path.Combine(o.OutDir, "models", "mdm");
         TaskExample.WriteJsonl(Path.Combine(data, "train.jsonl"), train);
         TaskExample.WriteJsonl(Path.Combine(data, "test.jsonl"), test);
 
         var tok = new ByteTokenizer();
         var encoded = train.Select(e => e.Encode(tok)).ToList();
-        TransformerShape shape = config.Shape(encoded.Max(e => e.Prompt.Length + e.Answer.Length));
-        var options = new TrainerOptions
-        {
-            Shape = shape, Steps = config.Steps, BatchSize = config.BatchSize, SeqLen = 2, LearningRate = config.LearningRate,
-            WarmupSteps = config.Warmup, Seed = config.Seed, SaveEvery = Math.Max(1, Math.Min(200, config.Steps)),
-        };
+        // Checkpoints every 200 steps, so an interrupted run can be resumed (below).
+        TrainerOptions options = config.SftOptions(encoded) with { SaveEvery = Math.Max(1, Math.Min(200, config.Steps)) };
         // A checkpoint already in the directory is resumed (an interrupted run finishes; a finished one is reused as is).
         bool resume = File.Exists(Path.Combine(modelDir, TrainingCheckpoint.StateFile));
         log($"{(resume ? "resuming" : "training")} the MDM on {train.Count} ROT13 passages of {length} bytes, {config.Steps} steps × {config.BatchSize}");
@@ -99,7 +91,7 @@ public sealed class SpeedExperiment : IExperiment
         string md = $"# Speed vs quality: a long-answer task (ROT13 of {length}-byte passages)\n\nCommand: `{o.Command}`\n\n"
             + $"Data: `{Path.GetFileName(path)}`; {train.Count} training passages from its first 90 %, {test.Count} held-out passages from the last 10 % (`data/`). "
             + $"Prompt = BOS + passage ({length + 1} tokens), answer = its ROT13 + EOS ({length + 1} tokens).\n\n"
-            + $"Model: {config.Describe(shape, net.Parameters.Values.Length)}; MDM SFT (prompt never masked), {trainMinutes:F1} min "
+            + $"Model: {config.Describe(options.Shape, net.Parameters.Values.Length)}; MDM SFT (prompt never masked), {trainMinutes:F1} min "
             + $"({(resume ? "resumed from the checkpoint in `models/mdm`" : "trained in this run")}, {Dllm.Tensors.Parallelism.Threads} kernel thread(s)). " + table;
         return new ExperimentOutcome(md, plot);
     }

@@ -27,6 +27,14 @@ public sealed record TwinConfig
         MaxSeq = (maxTokens + 63) / 64 * 64, RopeTheta = 10000,
     };
 
+    /// <summary>SFT trainer options for these encoded examples: the backbone sized to the longest one,
+    /// this recipe's steps, batch, learning rate, warmup and seed, one checkpoint at the end.</summary>
+    public TrainerOptions SftOptions(IReadOnlyList<(int[] Prompt, int[] Answer)> encoded) => new()
+    {
+        Shape = Shape(encoded.Max(e => e.Prompt.Length + e.Answer.Length)), Steps = Steps, BatchSize = BatchSize, SeqLen = 2,
+        LearningRate = LearningRate, WarmupSteps = Warmup, Seed = Seed, SaveEvery = Math.Max(1, Steps),
+    };
+
     /// <summary>One line for results.md.</summary>
     public string Describe(TransformerShape s, long parameters) =>
         $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHidden}, byte vocabulary ({s.Vocab}), {parameters:N0} parameters; " +
@@ -46,12 +54,7 @@ public static class TwinTraining
     {
         var tok = new ByteTokenizer();
         var encoded = train.Select(e => e.Encode(tok)).ToList();
-        TransformerShape shape = c.Shape(encoded.Max(e => e.Prompt.Length + e.Answer.Length));
-        var options = new TrainerOptions
-        {
-            Shape = shape, Steps = c.Steps, BatchSize = c.BatchSize, SeqLen = 2, LearningRate = c.LearningRate,
-            WarmupSteps = c.Warmup, Seed = c.Seed, SaveEvery = Math.Max(1, c.Steps),
-        };
+        TrainerOptions options = c.SftOptions(encoded);
         return SideBySide(ar => Trainer.RunSft(options, encoded, tok, Path.Combine(outDir, ar ? "ar" : "mdm"), resume: false, initFrom: null,
             p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct, autoregressive: ar));
     }
