@@ -31,7 +31,7 @@ internal static class GenerateBench
         }
         if (dir is null || ids is null) { Console.Error.WriteLine("generate: --model and --prompt-ids are required"); return 2; }
         Parallelism.Threads = threads;
-        using LladaModel lm = LladaModel.Load(dir);
+        using Transformer lm = Transformer.Load(dir);
         int[] prompt = ids.Split(',').Select(int.Parse).ToArray();
         var decoding = new DecodingOptions
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dllm.Model;
 using Dllm.Tensors;
 using Dllm.Training;
 
@@ -37,12 +38,12 @@ internal static class TrainBench
         }
         Parallelism.Threads = threads;
         const int vocab = 262, mask = 258;
-        var shape = new TransformerShape
+        var config = new ModelConfig
         {
-            DModel = d, NHeads = heads, NKvHeads = heads, NLayers = layers, MlpHidden = mlp, Vocab = vocab,
-            MaxSeq = Math.Max(512, len), RopeTheta = 10000,
+            DModel = d, NHeads = heads, NKvHeads = heads, NLayers = layers, MlpHiddenSize = mlp, VocabSize = vocab,
+            MaxSequenceLength = Math.Max(512, len), RopeTheta = 10000, EosTokenId = 257, PadTokenId = 257, MaskTokenId = mask,
         };
-        var model = TrainableLlada.Create(shape, seed: 1);
+        var model = TrainableModel.Create(config, seed: 1);
         var opt = new AdamW(model.Parameters, weightDecay: 0.1);
         var objective = new MaskedDiffusionObjective(mask);
         var rng = new Random(0);

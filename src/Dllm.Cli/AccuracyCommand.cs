@@ -37,7 +37,7 @@ internal static class AccuracyCommand
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
             DecodingKnobs knobs = knobOptions.Read(r, new DecodingKnobs { GenLength = DefaultGenLength, BlockLength = DefaultBlockLength });
-            using LladaModel lm = LladaModel.Load(dir);
+            using Transformer lm = Transformer.Load(dir);
             DecodingOptions options = knobs.Resolve(lm.Config.EosTokenId).Options;
             ITokenizer tok = TokenizerLoader.Load(dir);
             bool v = r.GetValue(verbose);

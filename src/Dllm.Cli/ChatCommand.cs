@@ -31,7 +31,7 @@ internal static class ChatCommand
             if (delay < 0) throw new ArgumentException($"--step-delay must be ≥ 0, got {delay}");
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             DecodingKnobs knobs = knobOptions.Read(r);
-            using LladaModel lm = LladaModel.Load(dir);
+            using Transformer lm = Transformer.Load(dir);
             ITokenizer tok = TokenizerLoader.Load(dir);
             knobs.Resolve(lm.Config.EosTokenId); // bad flags end here, before the first question
             var engine = new CompletionEngine(lm, tok, lm.Config.MaskTokenId, lm.Config.EosTokenId);

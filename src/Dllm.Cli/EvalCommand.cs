@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Dllm.IO;
 using Dllm.Model;
 using Dllm.Text;
 using Dllm.Training;
@@ -8,8 +7,8 @@ namespace Dllm.Cli;
 
 /// <summary>
 /// <c>dllm eval</c>: held-out likelihood in nats per token — the Monte Carlo ELBO bound (LLaDA Eq. 6)
-/// for masked diffusion checkpoints, the exact AR negative log-likelihood for `--objective ar`
-/// checkpoints — on the same chunks of text, so the two kinds compare directly.
+/// for masked diffusion checkpoints, the exact negative log-likelihood for autoregressive ones — on the
+/// same chunks of text, so the two kinds compare directly (<see cref="HeldOutLikelihood"/>).
 /// </summary>
 internal static class EvalCommand
 {
@@ -27,32 +26,15 @@ internal static class EvalCommand
         {
             ThreadsOption.Apply(r.GetValue(threads));
             string dir = ModelOption.Resolve(r.GetValue(model));
-            int len = r.GetValue(seqLen), n = r.GetValue(chunks), mc = r.GetValue(samples);
-            if (len < 1 || n < 1) throw new ArgumentException("--seq-len and --chunks must be positive");
-            LladaConfig config = LladaModel.LoadConfig(Path.Combine(dir, "config.json"), out _);
-            if (len + 1 > config.MaxSequenceLength)
-                throw new ArgumentException($"--seq-len {len} plus the BOS token is longer than the model's maximum sequence length {config.MaxSequenceLength}");
+            int len = r.GetValue(seqLen);
+            if (len < 1) throw new ArgumentException("--seq-len must be positive");
+            using Transformer lm = Transformer.Load(dir);
+            HeldOutLikelihood.CheckChunkLength(lm, len);
             ITokenizer tok = TokenizerLoader.Load(dir);
             TextCorpus corpus = TextCorpus.Load([r.GetValue(data)!.FullName], tok, len);
             int bos = tok.BosId ?? throw new ArgumentException("the tokenizer has no BOS token to start chunks with");
-            string objective = TrainingCheckpoint.ObjectiveOf(dir);
-            var rng = new Random(r.GetValue(seed));
-            double total = 0;
-            int[] prompt = [bos];
-            if (TrainingCheckpoint.IsAutoregressive(objective))
-            {
-                var ar = new TrainableLlada(TransformerShape.FromLladaConfig(config));
-                TrainingCheckpoint.LoadWeights(dir, ar);
-                for (int i = 0; i < n; i++) total += AutoregressiveObjective.NegativeLogLikelihood(ar, prompt, corpus.EvenChunk(i, n, len));
-            }
-            else
-            {
-                using LladaModel lm = LladaModel.Load(dir);
-                var elbo = new ElboEstimator(lm.Config.MaskTokenId, mc, Math.Min(8, mc));
-                for (int i = 0; i < n; i++) total += elbo.NegativeElbo(lm, prompt, corpus.EvenChunk(i, n, len), rng);
-            }
-            double perToken = total / ((double)n * len);
-            Console.WriteLine($"objective {objective}: {(TrainingCheckpoint.IsAutoregressive(objective) ? "NLL" : "ELBO bound")} {perToken:F4} nats/token, perplexity {(TrainingCheckpoint.IsAutoregressive(objective) ? "" : "≤ ")}{Math.Exp(perToken):F3}, over {n} × {len} tokens");
+            LikelihoodScore s = HeldOutLikelihood.Score(lm, corpus, bos, len, r.GetValue(chunks), r.GetValue(samples), new Random(r.GetValue(seed)));
+            Console.WriteLine($"{lm.Config.KindName} model: {(s.IsBound ? "ELBO bound" : "NLL")} {s.NatsPerToken:F4} nats/token, perplexity {(s.IsBound ? "≤ " : "")}{s.Perplexity:F3}, over {s.Chunks} × {s.TokensPerChunk} tokens");
             return 0;
         }));
         return cmd;

@@ -39,7 +39,7 @@ internal static class GenerateCommand
             DecodingKnobs knobs = knobOptions.Read(r);
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
 
-            using LladaModel lm = LladaModel.Load(dir);
+            using Transformer lm = Transformer.Load(dir);
             ITokenizer? tokenizer = null;
             IReadOnlyList<int> promptTokens = [];
             if (template is not null) { }

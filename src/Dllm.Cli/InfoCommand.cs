@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Dllm.IO;
+using Dllm.Model;
 using Dllm.Tensors;
 
 namespace Dllm.Cli;
@@ -16,8 +17,8 @@ internal static class InfoCommand
             string dir = ModelOption.Resolve(r.GetValue(model));
             string configPath = Path.Combine(dir, "config.json");
             if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
-            LladaConfig c = Dllm.Model.LladaModel.LoadConfig(configPath, out bool dream);
-            if (dream) Console.WriteLine("architecture: DreamModel (Qwen2 layout, q/k/v bias, logits shifted by one)");
+            ModelConfig c = ModelConfig.Load(configPath);
+            if (c.Family == ModelFamily.Dream) Console.WriteLine("architecture: DreamModel (Qwen2 layout, q/k/v bias, logits shifted by one)");
             using Checkpoint ckpt = Checkpoint.Open(dir);
             long parameters = 0, bytes = 0;
             var byType = new SortedDictionary<string, long>();
@@ -31,6 +32,7 @@ internal static class InfoCommand
                 byType[key] = byType.GetValueOrDefault(key) + count;
             }
             Console.WriteLine($"model:       {dir}");
+            Console.WriteLine($"kind:        {c.KindName}   attention: {c.Pattern}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
             Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
             Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");

@@ -39,14 +39,15 @@ internal static class ModelOption
 
     /// <summary>
     /// <see cref="Resolve"/> for the verbs that run the diffusion sampler (generate, chat, serve, accuracy):
-    /// an autoregressive checkpoint (objective ar or ar-sft, causal attention) is refused, since under the
-    /// bidirectional sampler it would answer silently wrong.
+    /// an autoregressive checkpoint (model_kind autoregressive in its config.json) is refused, since the
+    /// diffusion sampler would decode it in an order it was not trained for and answer silently wrong.
     /// </summary>
     /// <exception cref="NotSupportedException">The checkpoint was trained autoregressively.</exception>
     public static string ResolveDiffusion(DirectoryInfo? given)
     {
         string dir = Resolve(given);
-        if (Dllm.Training.TrainingCheckpoint.IsAutoregressive(Dllm.Training.TrainingCheckpoint.ObjectiveOf(dir)))
+        string config = Path.Combine(dir, "config.json");
+        if (File.Exists(config) && Dllm.Model.ModelConfig.Load(config).Kind == Dllm.Model.ModelKind.Autoregressive)
             throw new NotSupportedException($"'{dir}' is an autoregressive checkpoint; the diffusion sampler needs a masked diffusion model (score AR models with `dllm experiment eval` or `dllm eval`)");
         return dir;
     }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Dllm.IO;
 using Dllm.Model;
 using Dllm.Text;
 using Dllm.Training;
@@ -36,20 +35,20 @@ internal static class SftCommand
             ThreadsOption.Apply(r.GetValue(threads));
             string baseDir = r.GetValue(model)!.FullName;
             if (!Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"model directory '{baseDir}' does not exist");
-            LladaConfig config = LladaModel.LoadConfig(Path.Combine(baseDir, "config.json"), out bool dream);
-            if (dream) throw new NotSupportedException("fine-tuning Dream checkpoints is not supported");
+            ModelConfig config = ModelConfig.Load(Path.Combine(baseDir, "config.json"));
+            if (config.Kind == ModelKind.BlockDiffusion) throw new NotSupportedException("fine-tuning block diffusion checkpoints is not supported yet");
+            bool autoregressive = config.Kind == ModelKind.Autoregressive; // fine-tuned in its own kind
             ITokenizer tok = TokenizerLoader.Load(baseDir);
-            TransformerShape shape = TransformerShape.FromLladaConfig(config);
-            var examples = SftDataset.Load(r.GetValue(data)!.FullName, tok, shape.MaxSeq);
+            var examples = SftDataset.Load(r.GetValue(data)!.FullName, tok, config.MaxSequenceLength);
             var options = new TrainerOptions
             {
-                Shape = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), SeqLen = 2, LearningRate = r.GetValue(lr),
+                Config = config, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), SeqLen = 2, LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
                 LengthBuckets = r.GetValue(buckets),
             };
             Console.Error.WriteLine($"fine-tuning {baseDir} on {examples.Count} examples → {r.GetValue(output)!.FullName}");
             string outDir = r.GetValue(output)!.FullName;
-            TrainingProgressView.Run("sft", onStep => Trainer.RunSft(options, examples, tok, outDir, r.GetValue(resume), baseDir, onStep));
+            TrainingProgressView.Run("sft", onStep => Trainer.RunSft(options, examples, tok, outDir, r.GetValue(resume), baseDir, onStep, autoregressive: autoregressive));
             Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm sft")}");
             return 0;
         }));

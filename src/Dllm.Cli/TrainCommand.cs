@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dllm.Model;
 using Dllm.Training;
 using Dllm.Text;
 
@@ -37,15 +38,16 @@ internal static class TrainCommand
             ThreadsOption.Apply(r.GetValue(threads));
             int d = r.GetValue(dModel), h = r.GetValue(heads), kv = r.GetValue(kvHeads), f = r.GetValue(mlp);
             var tokenizer = new ByteTokenizer();
-            var shape = new TransformerShape
+            var shape = new ModelConfig
             {
                 DModel = d, NHeads = h, NKvHeads = kv == 0 ? h : kv, NLayers = r.GetValue(layers),
-                MlpHidden = f > 0 ? f : Math.Max(64, (d * 8 / 3 + 63) / 64 * 64), Vocab = tokenizer.VocabSize,
-                MaxSeq = Math.Max(r.GetValue(seqLen), 512), RopeTheta = 10000,
+                MlpHiddenSize = f > 0 ? f : Math.Max(64, (d * 8 / 3 + 63) / 64 * 64), VocabSize = tokenizer.VocabSize,
+                EmbeddingSize = tokenizer.VocabSize, MaxSequenceLength = Math.Max(r.GetValue(seqLen), 512), RopeTheta = 10000,
+                EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
             };
             var options = new TrainerOptions
             {
-                Objective = r.GetValue(objective)!, Shape = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
+                Objective = r.GetValue(objective)!, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
                 SeqLen = r.GetValue(seqLen), GradAccum = r.GetValue(accum), LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
             };

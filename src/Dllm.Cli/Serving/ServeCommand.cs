@@ -49,7 +49,7 @@ internal static class ServeCommand
             };
             settings.Validate();
 
-            using LladaModel lm = LladaModel.Load(dir);
+            using Transformer lm = Transformer.Load(dir);
             ITokenizer tokenizer = TokenizerLoader.Load(dir);
             var engine = new CompletionEngine(lm, tokenizer, lm.Config.MaskTokenId, lm.Config.EosTokenId);
             WebApplication app = DllmServer.Build(engine, settings, listen, r.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);

@@ -34,10 +34,10 @@ public sealed class LikelihoodExperiment : IExperiment
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 3, BatchSize = 4, Warmup = 1, Seed = o.Seed }
             : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 800, BatchSize = 16, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed };
         if (o.Steps is int s) twin = twin with { Steps = s, Warmup = Math.Min(twin.Warmup, s / 10) };
-        TransformerShape shape = twin.Shape(seqLen + 1);
+        ModelConfig shape = twin.Backbone(seqLen + 1);
         var options = new TrainerOptions
         {
-            Shape = shape, Steps = twin.Steps, BatchSize = twin.BatchSize, SeqLen = seqLen, LearningRate = twin.LearningRate,
+            Config = shape, Steps = twin.Steps, BatchSize = twin.BatchSize, SeqLen = seqLen, LearningRate = twin.LearningRate,
             WarmupSteps = twin.Warmup, Seed = twin.Seed, SaveEvery = twin.Steps,
         };
         string models = Path.Combine(o.OutDir, "models");
@@ -47,26 +47,16 @@ public sealed class LikelihoodExperiment : IExperiment
             if (p.Step % 100 == 0 || p.Step == p.TotalSteps) log($"{kind} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)");
         }, ct);
 
-        int[] prompt = [tok.BosId!.Value];
-        double Mdm(TextCorpus c)
+        double Score(string kind, TextCorpus c)
         {
-            using LladaModel lm = LladaModel.Load(Path.Combine(models, "mdm"));
-            var elbo = new ElboEstimator(tok.MaskId, samples, 8);
-            var rng = new Random(o.Seed);
-            double total = 0;
-            for (int i = 0; i < chunks; i++) total += elbo.NegativeElbo(lm, prompt, c.EvenChunk(i, chunks, seqLen), rng);
-            return total / (chunks * (double)seqLen);
+            using Transformer model = Transformer.Load(Path.Combine(models, kind));
+            return HeldOutLikelihood.Score(model, c, tok.BosId!.Value, seqLen, chunks, samples, new Random(o.Seed)).NatsPerToken;
         }
-        double Ar(TextCorpus c)
-        {
-            TrainableLlada net = CausalModel.Load(Path.Combine(models, "ar")).Network;
-            double total = 0;
-            for (int i = 0; i < chunks; i++) total += AutoregressiveObjective.NegativeLogLikelihood(net, prompt, c.EvenChunk(i, chunks, seqLen));
-            return total / (chunks * (double)seqLen);
-        }
+        double Mdm(TextCorpus c) => Score("mdm", c);
+        double Ar(TextCorpus c) => Score("ar", c);
         double mdmHeld = Mdm(heldCorpus), arHeld = Ar(heldCorpus), mdmTrain = Mdm(trainCorpus), arTrain = Ar(trainCorpus);
         log($"held-out: MDM ELBO bound {mdmHeld:F3}, AR NLL {arHeld:F3} nats/byte");
-        long parameters = new TrainableLlada(shape).Parameters.Values.Length;
+        long parameters = new TrainableModel(shape).Parameters.Count;
         string Ppl(double nats) => Markdown.Num(Math.Exp(nats), "F2");
         var md = new StringBuilder()
             .Append($"# Likelihood: MDM ELBO bound vs AR NLL at equal compute\n\nCommand: `{o.Command}`\n\n")

@@ -80,7 +80,7 @@ public sealed class SpeedExperiment : IExperiment
         bool resume = File.Exists(Path.Combine(modelDir, TrainingCheckpoint.StateFile));
         log($"{(resume ? "resuming" : "training")} the MDM on {train.Count} ROT13 passages of {length} bytes, {config.Steps} steps × {config.BatchSize}");
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        TrainableLlada net = Trainer.RunSft(options, encoded, tok, modelDir, resume, initFrom: null, p =>
+        TrainableModel net = Trainer.RunSft(options, encoded, tok, modelDir, resume, initFrom: null, p =>
         {
             if (p.Step % 100 == 0 || p.Step == p.TotalSteps) log($"mdm step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)");
         }, ct);
@@ -91,7 +91,7 @@ public sealed class SpeedExperiment : IExperiment
         string md = $"# Speed vs quality: a long-answer task (ROT13 of {length}-byte passages)\n\nCommand: `{o.Command}`\n\n"
             + $"Data: `{Path.GetFileName(path)}`; {train.Count} training passages from its first 90 %, {test.Count} held-out passages from the last 10 % (`data/`). "
             + $"Prompt = BOS + passage ({length + 1} tokens), answer = its ROT13 + EOS ({length + 1} tokens).\n\n"
-            + $"Model: {config.Describe(options.Shape, net.Parameters.Values.Length)}; MDM SFT (prompt never masked), {trainMinutes:F1} min "
+            + $"Model: {config.Describe(options.Config, net.Parameters.Count)}; MDM SFT (prompt never masked), {trainMinutes:F1} min "
             + $"({(resume ? "resumed from the checkpoint in `models/mdm`" : "trained in this run")}, {Dllm.Tensors.Parallelism.Threads} kernel thread(s)). " + table;
         return new ExperimentOutcome(md, plot);
     }

@@ -1,28 +1,22 @@
 using Dllm.Model;
-using Dllm.Training;
 
 namespace Dllm.Experiments;
 
 /// <summary>
-/// A trained checkpoint ready to answer task questions: an MDM runs through <see cref="LladaModel"/>
-/// (bidirectional, KV-cache capable), an AR checkpoint (objective "ar" or "ar-sft" in
-/// trainer_state.json) through <see cref="CausalModel"/> (causal attention).
+/// A trained checkpoint ready to answer task questions, with whether its config.json says it is
+/// autoregressive (then it is decoded left to right, otherwise by denoising).
 /// </summary>
 public sealed class TaskModel : IDisposable
 {
-    public required IDenoisingModel Model { get; init; }
-    public required bool Autoregressive { get; init; }
-    private IDisposable? _owned;
+    public required Transformer Model { get; init; }
+    public bool Autoregressive => Model.Config.Kind == ModelKind.Autoregressive;
 
     /// <exception cref="DirectoryNotFoundException">No such directory.</exception>
     public static TaskModel Load(string dir)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
-        if (TrainingCheckpoint.IsAutoregressive(TrainingCheckpoint.ObjectiveOf(dir)))
-            return new TaskModel { Model = CausalModel.Load(dir), Autoregressive = true };
-        LladaModel lm = LladaModel.Load(dir);
-        return new TaskModel { Model = lm, Autoregressive = false, _owned = lm };
+        return new TaskModel { Model = Transformer.Load(dir) };
     }
 
-    public void Dispose() => _owned?.Dispose();
+    public void Dispose() => Model.Dispose();
 }

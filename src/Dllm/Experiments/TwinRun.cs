@@ -30,8 +30,8 @@ public static class TwinRun
                 log(string.Create(CultureInfo.InvariantCulture, $"{kind} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
         }, ct);
         string mdm = Path.Combine(models, "mdm"), ar = Path.Combine(models, "ar");
-        var net = new TrainableLlada(TransformerShape.FromLladaConfig(Dllm.Model.LladaModel.LoadConfig(Path.Combine(mdm, "config.json"), out _)));
-        string line = config.Describe(net.Shape, net.Parameters.Values.Length);
+        var net = new TrainableModel(Dllm.Model.ModelConfig.Load(Path.Combine(mdm, "config.json")));
+        string line = config.Describe(net.Config, net.Parameters.Count);
         return new TwinModels(mdm, ar, line, tm, ta, Smoothed(mdm), Smoothed(ar));
     }
 

@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Tensors;
 using Dllm.Text;
 using Dllm.Training;
@@ -19,25 +20,31 @@ public sealed record TwinConfig
     public int Warmup { get; init; } = 50;
     public int Seed { get; init; } = 1;
 
-    /// <summary>The backbone for data whose longest example has <paramref name="maxTokens"/> tokens (byte vocabulary).</summary>
-    public TransformerShape Shape(int maxTokens) => new()
+    /// <summary>The backbone for data whose longest example has <paramref name="maxTokens"/> tokens (byte
+    /// vocabulary and special ids); the trainer sets the kind each twin needs.</summary>
+    public ModelConfig Backbone(int maxTokens)
     {
-        DModel = DModel, NHeads = Heads, NKvHeads = Heads, NLayers = Layers,
-        MlpHidden = Math.Max(64, (DModel * 8 / 3 + 63) / 64 * 64), Vocab = new ByteTokenizer().VocabSize,
-        MaxSeq = (maxTokens + 63) / 64 * 64, RopeTheta = 10000,
-    };
+        var tok = new ByteTokenizer();
+        return new ModelConfig
+        {
+            DModel = DModel, NHeads = Heads, NKvHeads = Heads, NLayers = Layers,
+            MlpHiddenSize = Math.Max(64, (DModel * 8 / 3 + 63) / 64 * 64), VocabSize = tok.VocabSize, EmbeddingSize = tok.VocabSize,
+            MaxSequenceLength = (maxTokens + 63) / 64 * 64, RopeTheta = 10000,
+            EosTokenId = tok.EosId, PadTokenId = tok.EosId, MaskTokenId = tok.MaskId,
+        };
+    }
 
     /// <summary>SFT trainer options for these encoded examples: the backbone sized to the longest one,
     /// this recipe's steps, batch, learning rate, warmup and seed, one checkpoint at the end.</summary>
     public TrainerOptions SftOptions(IReadOnlyList<(int[] Prompt, int[] Answer)> encoded) => new()
     {
-        Shape = Shape(encoded.Max(e => e.Prompt.Length + e.Answer.Length)), Steps = Steps, BatchSize = BatchSize, SeqLen = 2,
+        Config = Backbone(encoded.Max(e => e.Prompt.Length + e.Answer.Length)), Steps = Steps, BatchSize = BatchSize, SeqLen = 2,
         LearningRate = LearningRate, WarmupSteps = Warmup, Seed = Seed, SaveEvery = Math.Max(1, Steps),
     };
 
     /// <summary>One line for results.md.</summary>
-    public string Describe(TransformerShape s, long parameters) =>
-        $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHidden}, byte vocabulary ({s.Vocab}), {parameters:N0} parameters; " +
+    public string Describe(ModelConfig s, long parameters) =>
+        $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHiddenSize}, byte vocabulary ({s.VocabSize}), {parameters:N0} parameters; " +
         $"{Steps} steps × {BatchSize} examples, AdamW lr {LearningRate:G3} (warmup {Warmup}, warmup-stable-decay), seed {Seed}";
 }
 

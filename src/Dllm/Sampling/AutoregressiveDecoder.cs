@@ -11,7 +11,7 @@ public sealed record AutoregressiveResult(int[] Answer, int ForwardPasses);
 
 /// <summary>
 /// Greedy left-to-right decoding for a causal model (one whose logits at position i depend on tokens
-/// 0..i only, e.g. <c>Dllm.Training.CausalModel</c>): each step runs the whole canvas, takes the argmax
+/// 0..i only, e.g. a <c>Transformer</c> whose config has model_kind autoregressive): each step runs the whole canvas, takes the argmax
 /// at the last position and appends it. There is no KV cache (each step recomputes the canvas: O(L²)
 /// work, fine for the short answers of the experiments). Prompts of different lengths are left-padded
 /// with a key mask that hides the padding, so each answer equals decoding its prompt alone (RoPE

@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Tensors;
 
 namespace Dllm.Training;
@@ -31,13 +32,16 @@ public sealed class AutoregressiveObjective
     }
 
     /// <summary>
-    /// −log p(answer | prompt) in nats under the causal pattern (sum over answer tokens; divide by the
+    /// −log p(answer | prompt) in nats under an autoregressive model (sum over answer tokens; divide by the
     /// answer length for nats/token, exp of that is the perplexity).
     /// </summary>
     /// <exception cref="ArgumentException">The prompt is empty (the first answer token would have no
     /// context: start prompts with BOS) or the answer is empty.</exception>
-    public static double NegativeLogLikelihood(TrainableLlada model, ReadOnlySpan<int> prompt, ReadOnlySpan<int> answer)
+    /// <exception cref="ArgumentException">The model is not autoregressive.</exception>
+    public static double NegativeLogLikelihood(Transformer model, ReadOnlySpan<int> prompt, ReadOnlySpan<int> answer)
     {
+        if (model.Config.Kind != ModelKind.Autoregressive)
+            throw new ArgumentException($"the AR likelihood needs an autoregressive model, not a {model.Config.Kind} one", nameof(model));
         if (prompt.IsEmpty) throw new ArgumentException("the AR likelihood needs at least one prompt token (e.g. BOS)", nameof(prompt));
         if (answer.IsEmpty) throw new ArgumentException("empty answer", nameof(answer));
         int len = prompt.Length + answer.Length, v = model.VocabSize;
@@ -45,7 +49,7 @@ public sealed class AutoregressiveObjective
         prompt.CopyTo(tokens); answer.CopyTo(tokens.AsSpan(prompt.Length));
         int[] positions = Enumerable.Range(prompt.Length - 1, answer.Length).ToArray(); // position i predicts i+1
         var logits = new float[answer.Length * v];
-        model.Logits(tokens, 1, len, positions, logits, AttentionPattern.Causal);
+        model.Logits(tokens, 1, len, positions, logits);
         double nll = 0;
         for (int i = 0; i < answer.Length; i++)
         {

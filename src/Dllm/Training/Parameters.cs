@@ -4,10 +4,11 @@ using Dllm.Tensors;
 namespace Dllm.Training;
 
 /// <summary>One named tensor inside <see cref="Parameters"/>: a slice [Offset, Offset + Length) of the flat arrays.</summary>
-public sealed record ParameterTensor(string Name, long Offset, int[] Shape)
+/// <param name="IsBias">A bias vector: initialised to zero (norm weights, the other vectors, to one).</param>
+public sealed record ParameterTensor(string Name, long Offset, int[] Shape, bool IsBias = false)
 {
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
-    /// <summary>Matrices get weight decay; 1-D tensors (norm weights) do not.</summary>
+    /// <summary>Matrices get weight decay; 1-D tensors (norm weights, biases) do not.</summary>
     public bool IsMatrix => Shape.Length >= 2;
 }
 
@@ -33,11 +34,16 @@ public sealed class Parameters
     public long Count => _values.Length;
 
     /// <summary>Declares a tensor; only before <see cref="Allocate"/>.</summary>
-    public ParameterTensor Add(string name, params int[] shape)
+    public ParameterTensor Add(string name, params int[] shape) => Add(name, shape, isBias: false);
+
+    /// <summary>Declares a bias vector of <paramref name="length"/> (zero-initialised); only before <see cref="Allocate"/>.</summary>
+    public ParameterTensor AddBias(string name, int length) => Add(name, [length], isBias: true);
+
+    private ParameterTensor Add(string name, int[] shape, bool isBias)
     {
         if (_frozen) throw new InvalidOperationException("parameters are already allocated");
         long offset = _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
-        var t = new ParameterTensor(name, offset, shape);
+        var t = new ParameterTensor(name, offset, shape, isBias);
         _byName.Add(name, t);
         _tensors.Add(t);
         return t;
@@ -60,6 +66,9 @@ public sealed class Parameters
 
     public Span<float> Value(ParameterTensor t) => _values.AsSpan((int)t.Offset, t.Length);
     public Span<float> Grad(ParameterTensor t) => _grads.AsSpan((int)t.Offset, t.Length);
+
+    /// <summary>A live read-only view of a tensor's values (what the model reads; the optimiser writes through <see cref="Values"/>).</summary>
+    public ReadOnlyMemory<float> Memory(ParameterTensor t) => new(_values, (int)t.Offset, t.Length);
 
     /// <summary>A row-major (rows × cols) view of a 2-D tensor's values.</summary>
     public MatrixView Matrix(ParameterTensor t)

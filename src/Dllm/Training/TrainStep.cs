@@ -10,7 +10,7 @@ public static class TrainStep
     /// <summary>Returns the mean micro-batch loss and the gradient norm before clipping. A
     /// non-finite gradient norm skips the update (the loss is still returned).</summary>
     /// <exception cref="ArgumentException">No micro-batches.</exception>
-    public static (double Loss, double GradNorm) Run(TrainableLlada model, AdamW optimizer,
+    public static (double Loss, double GradNorm) Run(TrainableModel model, AdamW optimizer,
         IReadOnlyList<TrainingBatch> microBatches, double lr, double? clipNorm = 1.0)
     {
         if (microBatches.Count == 0) throw new ArgumentException("no micro-batches", nameof(microBatches));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Dllm.Model;
 using Dllm.Text;
 
 namespace Dllm.Training;
@@ -9,7 +10,9 @@ public sealed record TrainerOptions
 {
     /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "sft" or "ar-sft" (set by RunSft).</summary>
     public string Objective { get; init; } = "mdm";
-    public required TransformerShape Shape { get; init; }
+    /// <summary>The model to train. Its kind and attention are set from <see cref="Objective"/> and its
+    /// special ids from the tokenizer (<see cref="Trainer.ModelConfigFor"/>); the shape is taken as is.</summary>
+    public required ModelConfig Config { get; init; }
     public int Steps { get; init; } = 1000;
     public int BatchSize { get; init; } = 16;
     public int SeqLen { get; init; } = 128;
@@ -26,13 +29,14 @@ public sealed record TrainerOptions
     public int LengthBuckets { get; init; } = 1;
 
     /// <exception cref="ArgumentException">A knob is out of range; the message names the flag.</exception>
+    /// <exception cref="InvalidDataException">The model config is invalid; the message names the field.</exception>
     public void Validate()
     {
         if (Objective is not ("mdm" or "ar" or "sft" or "ar-sft")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
-        if (SeqLen > Shape.MaxSeq) throw new ArgumentException($"--seq-len {SeqLen} is longer than the model's max sequence length {Shape.MaxSeq}");
+        if (SeqLen > Config.MaxSequenceLength) throw new ArgumentException($"--seq-len {SeqLen} is longer than the model's max sequence length {Config.MaxSequenceLength}");
         if (GradAccum <= 0) throw new ArgumentException($"--grad-accum must be positive, got {GradAccum}");
         if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
         if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
@@ -40,7 +44,7 @@ public sealed record TrainerOptions
             throw new ArgumentException($"--warmup {WarmupSteps} is too long for --steps {Steps}: warmup plus the final {DecayFraction:P0} of decay must fit in the run");
         if (SaveEvery <= 0) throw new ArgumentException($"--save-every must be positive, got {SaveEvery}");
         if (LengthBuckets < 1) throw new ArgumentException($"--length-buckets must be at least 1, got {LengthBuckets}");
-        Shape.Validate();
+        Config.Validate();
     }
 }
 
@@ -55,7 +59,7 @@ public sealed record TrainProgress(long Step, int TotalSteps, double Loss, doubl
 public static class Trainer
 {
     /// <summary>Pre-training on a text corpus with the MDM or AR objective.</summary>
-    public static TrainableLlada Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
+    public static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
     {
         o.Validate();
@@ -77,7 +81,7 @@ public static class Trainer
     /// over the answers (<see cref="AutoregressiveSftObjective"/>, objective "ar-sft"): the AR baseline
     /// with the same data, examples and steps.
     /// </summary>
-    public static TrainableLlada RunSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
+    public static TrainableModel RunSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
         string outDir, bool resume, string? initFrom, Action<TrainProgress>? onStep = null, CancellationToken ct = default,
         bool autoregressive = false)
     {
@@ -98,11 +102,11 @@ public static class Trainer
 
     /// <summary>The shared loop: AdamW + WSD, clipping, accumulation, CSV log, checkpoints, resume.
     /// makeBatch(key) must depend on key alone so that a resumed run sees the same batches.</summary>
-    private static TrainableLlada Loop(TrainerOptions o, ITokenizer tokenizer, string outDir, bool resume, string? initFrom,
+    private static TrainableModel Loop(TrainerOptions o, ITokenizer tokenizer, string outDir, bool resume, string? initFrom,
         Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct)
     {
         o.Validate();
-        var model = TrainableLlada.Create(o.Shape, o.Seed);
+        var model = TrainableModel.Create(ModelConfigFor(o.Config, o.Objective, tokenizer), o.Seed);
         if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
         long start = 0, tokensSeen = 0;
@@ -134,11 +138,21 @@ public static class Trainer
             File.AppendAllText(logPath, string.Create(CultureInfo.InvariantCulture, $"{step + 1},{loss:G6},{norm:G6},{lr:G6},{tps:F0}\n"));
             onStep?.Invoke(new TrainProgress(step + 1, o.Steps, loss, norm, lr, tps));
             if ((step + 1) % o.SaveEvery == 0 || step + 1 == o.Steps)
-                TrainingCheckpoint.Save(outDir, model, opt, new TrainerState(step + 1, o.Seed, o.Objective, tokensSeen),
-                    tokenizer, tokenizer.EosId, tokenizer.MaskId);
+                TrainingCheckpoint.Save(outDir, model, opt, new TrainerState(step + 1, o.Seed, o.Objective, tokensSeen), tokenizer);
         }
         return model;
     }
+
+    /// <summary>
+    /// The config a run of <paramref name="objective"/> trains: the kind and attention the objective
+    /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional)
+    /// and the tokenizer's EOS (also the padding) and mask ids, written into the checkpoint's config.json.
+    /// </summary>
+    public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer)
+        => shape.As(objective is "ar" or "ar-sft" ? ModelKind.Autoregressive : ModelKind.MaskedDiffusion) with
+        {
+            EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
+        };
 
     /// <summary>Drops log rows after the resumed step so the curve has no duplicates.</summary>
     private static void TruncateLog(string path, long step)

@@ -1,16 +1,17 @@
 using System.Text.Json;
 using Dllm.IO;
-using Dllm.Tensors;
+using Dllm.Model;
 using Dllm.Text;
 
 namespace Dllm.Training;
 
-/// <summary>What a resumed run needs besides the weights.</summary>
+/// <summary>What a resumed run needs besides the weights. <paramref name="Objective"/> is the training
+/// objective, checked on resume; what the model is (its kind and attention) lives in config.json.</summary>
 public sealed record TrainerState(long Step, int Seed, string Objective, long TokensSeen);
 
 /// <summary>
-/// A training checkpoint is a Hugging Face LLaDA directory that the engine, the Python reference
-/// and converters load as is — <c>config.json</c>, <c>model.safetensors</c> (F32),
+/// A training checkpoint is a Hugging Face directory (LLaDA or Dream layout, as its config says) that
+/// the engine, the Python reference and converters load as is — <c>config.json</c>, <c>model.safetensors</c> (F32),
 /// <c>tokenizer.json</c> — plus <c>optimizer.safetensors</c> (AdamW moments) and
 /// <c>trainer_state.json</c> for <c>--resume</c>. It is written into a fresh sibling directory and
 /// swapped in by renames, so a kill at any moment leaves the previous checkpoint intact (at worst
@@ -21,15 +22,14 @@ public static class TrainingCheckpoint
     public const string OptimizerFile = "optimizer.safetensors";
     public const string StateFile = "trainer_state.json";
 
-    public static void Save(string dir, TrainableLlada model, AdamW optimizer, TrainerState state, ITokenizer tokenizer,
-        int eosId, int maskId)
+    public static void Save(string dir, TrainableModel model, AdamW optimizer, TrainerState state, ITokenizer tokenizer)
     {
         string full = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar);
         string tmp = full + ".tmp", old = full + ".old";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
 
-        model.Shape.ToLladaConfig(eosId, maskId).Save(Path.Combine(tmp, "config.json"));
+        model.Config.Save(Path.Combine(tmp, "config.json"));
         Parameters p = model.Parameters;
         SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"),
             p.Tensors.Select(t => SafeTensorsWriter.Entry.FromSingle(t.Name, t.Shape.Select(x => (long)x).ToArray(), p.Value(t).ToArray())));
@@ -53,33 +53,29 @@ public static class TrainingCheckpoint
         if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
     }
 
-    /// <summary>Copies the weights of a checkpoint directory (model.safetensors) into <paramref name="model"/>.</summary>
+    /// <summary>Copies the weights of a checkpoint directory (model.safetensors or shards) into <paramref name="model"/>, widened to float32.</summary>
     /// <exception cref="InvalidDataException">A tensor is missing or has another size.</exception>
-    public static void LoadWeights(string dir, TrainableLlada model)
+    public static void LoadWeights(string dir, TrainableModel model)
     {
-        using var weights = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors"));
+        using Checkpoint weights = Checkpoint.Open(dir); // single file or shards, any stored dtype
         foreach (ParameterTensor t in model.Parameters.Tensors)
-        {
-            float[] w = weights.ReadSingle(t.Name);
-            if (w.Length != t.Length) throw new InvalidDataException($"tensor '{t.Name}' has {w.Length} values, the model expects {t.Length}");
-            w.CopyTo(model.Parameters.Value(t));
-        }
+            weights.ReadSingle(t.Name, t.Length).CopyTo(model.Parameters.Value(t));
     }
 
-    /// <summary>The objective recorded in trainer_state.json ("mdm", "ar", "sft" or "ar-sft"), or "mdm" for checkpoints from elsewhere.</summary>
-    public static string ObjectiveOf(string dir)
+    /// <summary>A trainable copy of a checkpoint directory's model (its config.json and weights, widened to float32).</summary>
+    /// <exception cref="DirectoryNotFoundException">No such directory.</exception>
+    /// <exception cref="InvalidDataException">The config is invalid, or a tensor is missing or has another size.</exception>
+    public static TrainableModel LoadTrainable(string dir)
     {
-        string path = Path.Combine(dir, StateFile);
-        return File.Exists(path) ? JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path))?.Objective ?? "mdm" : "mdm";
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
+        var model = new TrainableModel(ModelConfig.Load(Path.Combine(dir, "config.json")));
+        LoadWeights(dir, model);
+        return model;
     }
-
-    /// <summary>True for the objectives that train a causal (left-to-right) model: "ar" and "ar-sft".
-    /// Such a checkpoint must be run with causal attention and decoded token by token.</summary>
-    public static bool IsAutoregressive(string objective) => objective is "ar" or "ar-sft";
 
     /// <summary>Restores weights, optimizer moments and the trainer state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The checkpoint is incomplete or its shapes differ from the model's.</exception>
-    public static TrainerState Load(string dir, TrainableLlada model, AdamW optimizer)
+    public static TrainerState Load(string dir, TrainableModel model, AdamW optimizer)
     {
         string full = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar);
         if (!File.Exists(Path.Combine(full, StateFile)) && File.Exists(Path.Combine(full + ".old", StateFile))) full += ".old";

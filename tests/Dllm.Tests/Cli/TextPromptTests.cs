@@ -16,7 +16,7 @@ public class TextPromptTests
     internal static string WriteRandomByteModel()
     {
         string dir = TestPaths.TempDir();
-        var config = new LladaConfig
+        var config = new ModelConfig
         {
             DModel = 32, NHeads = 4, NKvHeads = 2, NLayers = 2, MlpHiddenSize = 64, VocabSize = 262, EmbeddingSize = 262,
             MaxSequenceLength = 128, RopeTheta = 10000, EosTokenId = ByteTokenizer.Eos, PadTokenId = ByteTokenizer.Eos,
@@ -54,7 +54,7 @@ public class TextPromptTests
     public void WrittenCheckpointLoadsAndAnswersATextPrompt()
     {
         string dir = WriteRandomByteModel();
-        using (LladaModel lm = LladaModel.Load(dir))
+        using (Transformer lm = Transformer.Load(dir))
         {
             Assert.Equal(262, lm.VocabSize);
             Assert.Equal(DType.BF16, lm.Weights.Blocks[0].Q.DType);

@@ -35,32 +35,34 @@ public class AutoregressiveTests
     {
         var tok = new ByteTokenizer();
         var examples = Enumerable.Range(0, 4).Select(i => ((int[])[ByteTokenizer.Bos, 'a' + i], (int[])['b' + i, ByteTokenizer.Eos])).ToList();
-        var shape = new TransformerShape { DModel = 16, NHeads = 2, NKvHeads = 2, NLayers = 1, MlpHidden = 32, Vocab = tok.VocabSize, MaxSeq = 16, RopeTheta = 10000 };
-        var o = new TrainerOptions { Shape = shape, Steps = 60, BatchSize = 8, SeqLen = 2, LearningRate = 1e-2, WarmupSteps = 2, SaveEvery = 60 };
+        ModelConfig shape = TestConfigs.Bytes(16, 2, 2, 1, 32, 16);
+        var o = new TrainerOptions { Config = shape, Steps = 60, BatchSize = 8, SeqLen = 2, LearningRate = 1e-2, WarmupSteps = 2, SaveEvery = 60 };
         string ar = TestPaths.TempDir(), mdm = TestPaths.TempDir();
         var losses = new List<double>();
         Trainer.RunSft(o, examples, tok, ar, false, null, p => losses.Add(p.Loss), autoregressive: true);
         Trainer.RunSft(o with { Steps = 2, SaveEvery = 2 }, examples, tok, mdm, false, null);
         Assert.True(losses.TakeLast(3).Average() < 0.5 * losses.Take(3).Average(), $"AR SFT loss {losses[0]:F3} → {losses[^1]:F3}");
-        Assert.Equal("ar-sft", TrainingCheckpoint.ObjectiveOf(ar));
-        Assert.True(TrainingCheckpoint.IsAutoregressive("ar-sft"));
-        Assert.Equal("sft", TrainingCheckpoint.ObjectiveOf(mdm));
-        Assert.NotNull(CausalModel.Load(ar));
-        Assert.Contains("not an autoregressive", Assert.Throws<InvalidDataException>(() => CausalModel.Load(mdm)).Message);
+        using Transformer arModel = Transformer.Load(ar), mdmModel = Transformer.Load(mdm);
+        Assert.Equal(ModelKind.Autoregressive, arModel.Config.Kind);
+        Assert.Equal(AttentionPattern.Causal, arModel.Config.Pattern);
+        Assert.Equal(ModelKind.MaskedDiffusion, mdmModel.Config.Kind);
+        Assert.Equal(AttentionPattern.Bidirectional, mdmModel.Config.Pattern);
+        Assert.Contains("autoregressive", Assert.Throws<ArgumentException>(() => AutoregressiveObjective.NegativeLogLikelihood(mdmModel, [1], [2])).Message);
         // It learned the mapping: greedy decoding answers each prompt.
-        var decoded = new AutoregressiveDecoder(CausalModel.Load(ar)).GreedyBatch([.. examples.Select(e => (IReadOnlyList<int>)e.Item1)], 4, tok.EosId, tok.EosId);
+        var decoded = new AutoregressiveDecoder(arModel).GreedyBatch([.. examples.Select(e => (IReadOnlyList<int>)e.Item1)], 4, tok.EosId, tok.EosId);
         Assert.Equal(examples.Select(e => e.Item2), decoded.Select(d => d.Answer));
     }
 
     [Fact]
     public void Causal_model_logits_ignore_later_tokens()
     {
-        var m = new CausalModel(ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 5));
+        Transformer m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1).As(ModelKind.Autoregressive), 5).Model;
+        Transformer bidirectional = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 5).Model; // same weights
         var a = new float[11]; var b = new float[11];
         m.Logits([1, 2, 3, 4], 1, 4, [1], a);
         m.Logits([1, 2, 7, 8], 1, 4, [1], b);
         Assert.Equal(a, b);
-        m.Network.Logits([1, 2, 7, 8], 1, 4, [1], b); // the bidirectional view does see them
+        bidirectional.Logits([1, 2, 7, 8], 1, 4, [1], b); // the bidirectional model does see them
         Assert.NotEqual(a, b);
     }
 
@@ -94,7 +96,7 @@ public class AutoregressiveTests
     [Fact]
     public void Batched_greedy_decoding_of_a_real_causal_model_equals_decoding_each_prompt_alone()
     {
-        var m = new CausalModel(ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 7));
+        Transformer m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1).As(ModelKind.Autoregressive), 7).Model;
         var d = new AutoregressiveDecoder(m);
         IReadOnlyList<int>[] prompts = [[1, 2, 3, 4], [5], [6, 7]];
         var batched = d.GreedyBatch(prompts, 5, eosId: 9, padId: 0);

@@ -18,8 +18,8 @@ public class ExperimentSmokeTests
     public void Sudoku_quick_trains_both_kinds_and_reports_three_rows()
     {
         var (o, dir) = Quick(new SudokuExperiment());
-        Assert.Equal("sft", Dllm.Training.TrainingCheckpoint.ObjectiveOf(Path.Combine(dir, "models", "mdm")));
-        Assert.Equal("ar-sft", Dllm.Training.TrainingCheckpoint.ObjectiveOf(Path.Combine(dir, "models", "ar")));
+        Assert.Equal(Dllm.Model.ModelKind.MaskedDiffusion, Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", "mdm", "config.json")).Kind);
+        Assert.Equal(Dllm.Model.ModelKind.Autoregressive, Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", "ar", "config.json")).Kind);
         Assert.Contains("| AR | greedy left to right |", o.Markdown);
         Assert.Equal(3, o.Plot.Categories.Count);
         Assert.Equal(8, TaskExample.ReadJsonl(Path.Combine(dir, "data", "test.jsonl")).Count);

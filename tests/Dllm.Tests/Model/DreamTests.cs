@@ -52,9 +52,9 @@ public class DreamTests
     [Fact]
     public void DreamLayoutEqualsLladaWithLogitsShiftedByOne()
     {
-        using LladaModel llada = LladaModel.Load(TestPaths.Golden("tiny-f32"));
-        using LladaModel dream = LladaModel.Load(WriteDreamCopy(qBias: 0));
-        Assert.True(dream.ShiftLogits);
+        using Transformer llada = Transformer.Load(TestPaths.Golden("tiny-f32"));
+        using Transformer dream = Transformer.Load(WriteDreamCopy(qBias: 0));
+        Assert.True(dream.Config.ShiftLogits);
         int[] tokens = [5, 17, 42, 96, 96, 96, 3, 96];
         int v = llada.VocabSize;
         var a = new float[tokens.Length * v];
@@ -80,8 +80,8 @@ public class DreamTests
     [Fact]
     public void QueryBiasIsApplied()
     {
-        using LladaModel plain = LladaModel.Load(WriteDreamCopy(qBias: 0));
-        using LladaModel biased = LladaModel.Load(WriteDreamCopy(qBias: 0.5f));
+        using Transformer plain = Transformer.Load(WriteDreamCopy(qBias: 0));
+        using Transformer biased = Transformer.Load(WriteDreamCopy(qBias: 0.5f));
         int[] tokens = [5, 17, 42, 96];
         var a = new float[plain.VocabSize];
         var b = new float[plain.VocabSize];
@@ -101,7 +101,7 @@ public class DreamTests
             SafeTensorsWriter.Write(Path.Combine(dir, "other.safetensors"), keep);
         }
         File.Move(Path.Combine(dir, "other.safetensors"), Path.Combine(dir, "model.safetensors"), overwrite: true);
-        Exception e = Assert.ThrowsAny<Exception>(() => LladaModel.Load(dir));
+        Exception e = Assert.ThrowsAny<Exception>(() => Transformer.Load(dir));
         Assert.Contains("model.layers.1.self_attn.v_proj.bias", e.Message);
     }
 }

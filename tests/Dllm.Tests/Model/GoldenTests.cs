@@ -29,7 +29,7 @@ public class GoldenTests
     [MemberData(nameof(Models))]
     public void LogitsMatchReference(string model)
     {
-        using LladaModel lm = LladaModel.Load(TestPaths.Golden(model));
+        using Transformer lm = Transformer.Load(TestPaths.Golden(model));
         foreach (JsonElement c in Golden.GetProperty("models").GetProperty(model).GetProperty("logits_cases").EnumerateArray())
         {
             int[][] ids = c.GetProperty("input_ids").EnumerateArray().Select(Ints).ToArray();
@@ -56,7 +56,7 @@ public class GoldenTests
     {
         JsonElement c = Golden.GetProperty("models").GetProperty(model).GetProperty("generate_cases").EnumerateArray()
             .First(x => x.GetProperty("name").GetString() == name);
-        using LladaModel lm = LladaModel.Load(TestPaths.Golden(model));
+        using Transformer lm = Transformer.Load(TestPaths.Golden(model));
         var options = new GenerationOptions
         {
             GenLength = c.GetProperty("gen_length").GetInt32(),
@@ -92,7 +92,7 @@ public class GoldenTests
     [Fact]
     public void CachedWindowEqualsFullForwardWhenNothingChanged()
     {
-        using LladaModel lm = LladaModel.Load(TestPaths.Golden("tiny-bf16-gqa"));
+        using Transformer lm = Transformer.Load(TestPaths.Golden("tiny-bf16-gqa"));
         int len = 20, vocab = lm.VocabSize;
         int[] tokens = Enumerable.Range(0, 2 * len).Select(i => (i * 7) % 96).ToArray();
         int[] positions = [8, 9, 12];
@@ -118,7 +118,7 @@ public class GoldenTests
     [Fact]
     public void BadInputsAreRejectedWithClearMessages()
     {
-        using LladaModel lm = LladaModel.Load(TestPaths.Golden("tiny-f32"));
+        using Transformer lm = Transformer.Load(TestPaths.Golden("tiny-f32"));
         var logits = new float[lm.VocabSize];
         Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(() => lm.Logits([1, 200], 1, 2, [0], logits)).Message);
         Assert.Contains("outside the computed rows", Assert.Throws<ArgumentException>(() => lm.Logits([1, 2], 1, 2, [2], logits)).Message);

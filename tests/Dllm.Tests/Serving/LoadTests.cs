@@ -24,7 +24,7 @@ public class LoadTests
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         string dir = TextPromptTests.WriteRandomByteModel();
-        using LladaModel lm = LladaModel.Load(dir);
+        using Transformer lm = Transformer.Load(dir);
         var engine = new CompletionEngine(lm, TokenizerLoader.Load(dir), lm.Config.MaskTokenId, lm.Config.EosTokenId);
         await using LoopbackServer server = await LoopbackServer.StartAsync(engine, new ServerSettings { ModelId = "tiny", QueueCapacity = Queue });
         string Body(int i) => $"{{\"model\":\"tiny\",\"messages\":[{{\"role\":\"user\",\"content\":\"Request {i}\"}}],\"max_tokens\":8,\"steps\":4,\"stream\":{(i % 4 == 3 ? "true" : "false")}}}";

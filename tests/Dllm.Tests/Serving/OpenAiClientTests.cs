@@ -72,7 +72,7 @@ public class OpenAiClientTests
     public async Task TextCompletionsPlainAndStreamingOverARealCheckpoint()
     {
         string dir = TextPromptTests.WriteRandomByteModel();
-        using LladaModel lm = LladaModel.Load(dir);
+        using Transformer lm = Transformer.Load(dir);
         var engine = new CompletionEngine(lm, TokenizerLoader.Load(dir), lm.Config.MaskTokenId, lm.Config.EosTokenId);
         await using LoopbackServer server = await LoopbackServer.StartAsync(engine, new ServerSettings { ModelId = Path.GetFileName(dir) });
         string body = JsonSerializer.Serialize(new { model = Path.GetFileName(dir), prompt = "In the beginning", max_tokens = 16, block_length = 8, steps = 8 });

@@ -6,7 +6,8 @@ using Xunit;
 namespace Dllm.Tests.Training;
 
 /// <summary>Whole-model checks: every parameter's gradient against finite differences, for each
-/// attention pattern, with GQA and with tied embeddings; and logits equal to <see cref="LladaModel"/>'s.</summary>
+/// attention pattern, with GQA, tied embeddings and Dream's layout (q/k/v biases, shifted logits); and
+/// the training loss equal to the cross-entropy of the sampling logits.</summary>
 public class ModelGradientTests
 {
     /// <summary>
@@ -17,23 +18,25 @@ public class ModelGradientTests
     private const double H = 3e-3, Bound = 3e-3, WholeBound = 1e-3;
     private readonly ITestOutputHelper _out = TestContext.Current.TestOutputHelper!;
 
-    internal static TransformerShape Tiny(int kvHeads, bool tied = false) => new()
+    internal static ModelConfig Tiny(int kvHeads, bool tied = false) => TestConfigs.Tiny(8, 2, kvHeads, 2, 12, 11, 16, tied: tied, eos: 9, mask: 10);
+
+    /// <summary><see cref="Tiny"/> in Dream's layout (q/k/v biases, logits shifted by one).</summary>
+    internal static ModelConfig TinyDream(int kvHeads, bool tied = false) => Tiny(kvHeads, tied) with
     {
-        DModel = 8, NHeads = 2, NKvHeads = kvHeads, NLayers = 2, MlpHidden = 12, Vocab = 11, MaxSeq = 16,
-        RopeTheta = 10000, Eps = 1e-5, WeightTying = tied,
+        Family = ModelFamily.Dream, IncludeQkvBias = true, Architectures = [DreamConfig.Architecture], ModelType = "Dream",
     };
 
-    /// <summary>A model with large random weights (std 0.3, norm weights around 1) so every path matters.</summary>
-    internal static TrainableLlada RandomModel(TransformerShape shape, int seed)
+    /// <summary>A model with large random weights (std 0.3, norm weights around 1, biases around 0) so every path matters.</summary>
+    internal static TrainableModel RandomModel(ModelConfig config, int seed)
     {
-        var m = new TrainableLlada(shape);
+        var m = new TrainableModel(config);
         var rng = new Random(seed);
         m.Initialize(rng, std: 0.3);
         foreach (ParameterTensor t in m.Parameters.Tensors)
             if (!t.IsMatrix)
             {
                 Span<float> v = m.Parameters.Value(t);
-                for (int i = 0; i < v.Length; i++) v[i] = 1f + 0.3f * (float)(rng.NextDouble() - 0.5);
+                for (int i = 0; i < v.Length; i++) v[i] = (t.IsBias ? 0f : 1f) + 0.3f * (float)(rng.NextDouble() - 0.5);
             }
         return m;
     }
@@ -55,10 +58,13 @@ public class ModelGradientTests
     [InlineData("causal", 2, true)]
     [InlineData("block2", 1, false)]
     [InlineData("block3", 2, true)]
+    [InlineData("dream", 1, false)]
+    [InlineData("dream", 2, true)]
     public void Every_parameter_gradient_matches_finite_differences(string pattern, int kvHeads, bool tied)
     {
-        TrainableLlada m = RandomModel(Tiny(kvHeads, tied), 11);
-        TrainingBatch batch = RandomBatch(11, OpGradientTests.Pattern(pattern), 12);
+        AttentionPattern attention = OpGradientTests.Pattern(pattern);
+        TrainableModel m = RandomModel((pattern == "dream" ? TinyDream(kvHeads, tied) : Tiny(kvHeads, tied)).With(attention), 11);
+        TrainingBatch batch = RandomBatch(11, attention, 12);
         m.ZeroGrad();
         m.Forward(batch);
         m.Backward();
@@ -79,7 +85,7 @@ public class ModelGradientTests
     [Fact]
     public void Gradients_accumulate_over_micro_batches()
     {
-        TrainableLlada m = RandomModel(Tiny(1), 13);
+        TrainableModel m = RandomModel(Tiny(1), 13);
         TrainingBatch a = RandomBatch(11, AttentionPattern.Bidirectional, 14), b = RandomBatch(11, AttentionPattern.Bidirectional, 15);
         m.ZeroGrad();
         m.Forward(a); m.Backward();
@@ -94,40 +100,17 @@ public class ModelGradientTests
         for (int i = 0; i < g.Length; i++) Assert.Equal(0.5f * (ga[i] + gb[i]), g[i], 1e-6f + 1e-4f * Math.Abs(g[i]));
     }
 
-    [Theory]
-    [InlineData(2, false)]
-    [InlineData(1, true)]
-    public void Logits_equal_LladaModel_with_the_same_weights(int kvHeads, bool tied)
-    {
-        TransformerShape shape = Tiny(kvHeads, tied);
-        TrainableLlada m = RandomModel(shape, 16);
-        var reference = new LladaModel(shape.ToLladaConfig(eosTokenId: 9, maskTokenId: 10), m.ToLladaWeights());
-        var rng = new Random(17);
-        int batch = 2, len = 6;
-        int[] tokens = Enumerable.Range(0, batch * len).Select(_ => rng.Next(11)).ToArray();
-        int[] positions = [5, 0, 3];
-        byte[] keyMask = [1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1];
-        foreach (byte[] km in new[] { Array.Empty<byte>(), keyMask })
-        {
-            var a = new float[batch * positions.Length * 11];
-            var b = new float[a.Length];
-            m.Logits(tokens, batch, len, positions, a, km);
-            reference.Logits(tokens, batch, len, positions, b, km);
-            Assert.Equal(b, a); // same kernels in the same order: bit-identical
-        }
-    }
-
     [Fact]
     public void Training_loss_equals_cross_entropy_of_the_sampling_logits()
     {
-        TrainableLlada m = RandomModel(Tiny(1), 18);
         foreach (AttentionPattern p in new[] { AttentionPattern.Bidirectional, AttentionPattern.Causal, AttentionPattern.BlockCausal(2) })
         {
+            TrainableModel m = RandomModel(Tiny(1).With(p), 18);
             TrainingBatch batch = RandomBatch(11, p, 19);
             double loss = m.Forward(batch);
             int[] all = Enumerable.Range(0, batch.Length).ToArray();
             var logits = new float[batch.Batch * batch.Length * 11];
-            m.Logits(batch.Tokens, batch.Batch, batch.Length, all, logits, p);
+            m.Model.Logits(batch.Tokens, batch.Batch, batch.Length, all, logits);
             double expect = 0;
             for (int r = 0; r < batch.Rows.Length; r++)
             {
@@ -140,19 +123,26 @@ public class ModelGradientTests
 
     [Fact]
     public void Backward_without_forward_throws()
-        => Assert.Throws<InvalidOperationException>(() => TrainableLlada.Create(Tiny(1), 1).Backward());
+        => Assert.Throws<InvalidOperationException>(() => TrainableModel.Create(Tiny(1), 1).Backward());
+
+    [Fact]
+    public void A_batch_for_another_attention_pattern_is_refused()
+    {
+        TrainableModel m = TrainableModel.Create(Tiny(1), 1);
+        Assert.Contains("Causal", Assert.Throws<ArgumentException>(() => m.Forward(RandomBatch(11, AttentionPattern.Causal, 2))).Message);
+    }
 
     [Fact]
     public void Parameter_names_follow_the_Hugging_Face_layout()
     {
-        TrainableLlada m = TrainableLlada.Create(Tiny(1), 1);
+        TrainableModel m = TrainableModel.Create(Tiny(1), 1);
         string[] names = m.Parameters.Tensors.Select(t => t.Name).ToArray();
         Assert.Equal("model.transformer.wte.weight", names[0]);
         Assert.Contains("model.transformer.blocks.1.k_proj.weight", names);
         Assert.Equal([4, 8], m.Parameters["model.transformer.blocks.1.k_proj.weight"].Shape); // (out, in), GQA
         Assert.Equal("model.transformer.ff_out.weight", names[^1]);
         Assert.Equal(2 + 2 * 9 + 1, names.Length);
-        Assert.DoesNotContain("model.transformer.ff_out.weight", TrainableLlada.Create(Tiny(1, tied: true), 1).Parameters.Tensors.Select(t => t.Name));
+        Assert.DoesNotContain("model.transformer.ff_out.weight", TrainableModel.Create(Tiny(1, tied: true), 1).Parameters.Tensors.Select(t => t.Name));
         Assert.All(m.Parameters.Value(m.Parameters["model.transformer.ln_f.weight"]).ToArray(), v => Assert.Equal(1f, v));
     }
 }

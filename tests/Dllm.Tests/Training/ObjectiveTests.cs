@@ -27,14 +27,14 @@ public class ObjectiveTests
     [Fact]
     public void Mdm_loss_is_sum_of_masked_ce_over_p_divided_by_B_L()
     {
-        TrainableLlada m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 3);
+        TrainableModel m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 3);
         int[] clean = [1, 2, 3, 4, 5, 6, 7, 8];
         bool[] masked = [true, false, false, true, false, true, true, true];
         double[] p = [0.25, 0.8];
         TrainingBatch b = MaskedDiffusionObjective.Build(clean, 2, 4, masked, p, Mask);
         double loss = m.Forward(b);
         var logits = new float[2 * 4 * Vocab];
-        m.Logits(b.Tokens, 2, 4, [0, 1, 2, 3], logits);
+        m.Model.Logits(b.Tokens, 2, 4, [0, 1, 2, 3], logits);
         double expect = 0;
         for (int r = 0; r < 8; r++)
         {
@@ -110,12 +110,14 @@ public class ObjectiveTests
         Assert.Equal([1, 2, 3, 4, 5, 6], b.Tokens); // nothing masked
 
         // Causal: logits at position i do not depend on later tokens.
-        TrainableLlada m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 4);
+        // (The same weights under both patterns: parameters are laid out alike whatever the kind.)
+        Transformer causal = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1).As(ModelKind.Autoregressive), 4).Model;
+        Transformer bidirectional = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1), 4).Model;
         var a = new float[2 * Vocab]; var c = new float[2 * Vocab];
-        m.Logits([1, 2, 3, 4], 1, 4, [0, 1], a, AttentionPattern.Causal);
-        m.Logits([1, 2, 7, 8], 1, 4, [0, 1], c, AttentionPattern.Causal);
+        causal.Logits([1, 2, 3, 4], 1, 4, [0, 1], a);
+        causal.Logits([1, 2, 7, 8], 1, 4, [0, 1], c);
         Assert.Equal(a, c);
-        m.Logits([1, 2, 7, 8], 1, 4, [0, 1], c, AttentionPattern.Bidirectional);
+        bidirectional.Logits([1, 2, 7, 8], 1, 4, [0, 1], c);
         Assert.NotEqual(a, c);
     }
 
@@ -158,12 +160,13 @@ public class ObjectiveTests
     public void Elbo_and_ar_nll_agree_on_a_uniform_model_in_nats_per_token()
     {
         // All-zero weights: every logit is 0, so both give exactly ln V per token.
-        TrainableLlada m = new(ModelGradientTests.Tiny(1));
+        Transformer ar = new TrainableModel(ModelGradientTests.Tiny(1).As(ModelKind.Autoregressive)).Model;
+        Transformer mdm = new TrainableModel(ModelGradientTests.Tiny(1)).Model;
         int[] prompt = [1, 2], answer = [3, 4, 5, 6];
-        double ar = AutoregressiveObjective.NegativeLogLikelihood(m, prompt, answer) / answer.Length;
-        double elbo = new ElboEstimator(Mask, 16, 4).NegativeElbo(m, prompt, answer, new Random(1)) / answer.Length;
-        Assert.Equal(Math.Log(Vocab), ar, 1e-6);
+        double nll = AutoregressiveObjective.NegativeLogLikelihood(ar, prompt, answer) / answer.Length;
+        double elbo = new ElboEstimator(Mask, 16, 4).NegativeElbo(mdm, prompt, answer, new Random(1)) / answer.Length;
+        Assert.Equal(Math.Log(Vocab), nll, 1e-6);
         Assert.Equal(Math.Log(Vocab), elbo, 1e-6);
-        Assert.Throws<ArgumentException>(() => AutoregressiveObjective.NegativeLogLikelihood(m, [], answer));
+        Assert.Throws<ArgumentException>(() => AutoregressiveObjective.NegativeLogLikelihood(ar, [], answer));
     }
 }

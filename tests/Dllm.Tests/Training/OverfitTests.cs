@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dllm.Model;
 using Dllm.Training;
 using Xunit;
 
@@ -24,14 +25,10 @@ public class OverfitTests
         3, 6, 12, 9, 0, 2, 11, 17, 5, 10, 7, 18,
     ];
 
-    private static TransformerShape Shape => new()
-    {
-        DModel = 16, NHeads = 2, NKvHeads = 1, NLayers = 2, MlpHidden = 32, Vocab = Vocab, MaxSeq = Len,
-        RopeTheta = 10000, Eps = 1e-5,
-    };
+    private static ModelConfig Shape => TestConfigs.Tiny(16, 2, 1, 2, 32, Vocab, Len, eos: 18, mask: Mask);
 
     /// <summary>Mean loss over 32 batches drawn from a fixed seed: the same noise before and after training.</summary>
-    private static double Evaluate(TrainableLlada model, Func<Random, TrainingBatch> sample)
+    private static double Evaluate(TrainableModel model, Func<Random, TrainingBatch> sample)
     {
         var rng = new Random(12345);
         double s = 0;
@@ -39,10 +36,10 @@ public class OverfitTests
         return s;
     }
 
-    private (double First, double Last) Train(Func<Random, TrainingBatch> sample, string name, int steps)
+    private (double First, double Last) Train(Func<Random, TrainingBatch> sample, string name, int steps, ModelKind kind)
     {
         var sw = Stopwatch.StartNew();
-        TrainableLlada model = TrainableLlada.Create(Shape, seed: 1);
+        TrainableModel model = TrainableModel.Create(Shape.As(kind), seed: 1);
         var opt = new AdamW(model.Parameters, beta1: 0.9, beta2: 0.99, weightDecay: 0.01);
         var schedule = new WarmupStableDecay(Peak: Peak, WarmupSteps: 20, TotalSteps: steps, DecaySteps: steps / 5, Floor: 1e-3);
         var rng = new Random(2);
@@ -58,7 +55,7 @@ public class OverfitTests
     public void Masked_diffusion_objective_overfits()
     {
         var objective = new MaskedDiffusionObjective(Mask, cutProbability: 0);
-        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "MDM", MdmSteps);
+        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "MDM", MdmSteps, ModelKind.MaskedDiffusion);
         Assert.True(first > 2.0, $"initial loss {first} should be near ln 20 ≈ 3");
         Assert.True(last < BoundMdm, $"MDM loss {last:F3} did not fall below {BoundMdm}");
     }
@@ -67,7 +64,7 @@ public class OverfitTests
     public void Autoregressive_objective_overfits()
     {
         var objective = new AutoregressiveObjective();
-        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "AR", 150);
+        (double first, double last) = Train(rng => objective.Sample(Corpus, 4, Len, rng), "AR", 150, ModelKind.Autoregressive);
         Assert.True(first > 2.0, $"initial loss {first} should be near ln 20 ≈ 3");
         Assert.True(last < BoundAr, $"AR loss {last:F3} did not fall below {BoundAr}");
     }

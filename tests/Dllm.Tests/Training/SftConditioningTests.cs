@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Experiments;
 using Dllm.Tensors;
 using Dllm.Text;
@@ -20,8 +21,8 @@ public class SftConditioningTests
     [Fact]
     public void Every_prompt_token_reaches_every_masked_answer_position()
     {
-        TransformerShape shape = ModelGradientTests.Tiny(kvHeads: 1);
-        TrainableLlada m = ModelGradientTests.RandomModel(shape, 21);
+        ModelConfig shape = ModelGradientTests.Tiny(kvHeads: 1);
+        TrainableModel m = ModelGradientTests.RandomModel(shape, 21);
         const int mask = 10, len = 6;
         int[] canvas = [8, 3, 4, mask, mask, mask];
         int[] answer = [3, 4, 9];
@@ -29,8 +30,8 @@ public class SftConditioningTests
         var rows = new[] { 3, 4, 5 };
         float[] Logits(int[] tokens)
         {
-            var l = new float[positions.Length * shape.Vocab];
-            m.Logits(tokens, 1, len, positions, l);
+            var l = new float[positions.Length * shape.VocabSize];
+            m.Model.Logits(tokens, 1, len, positions, l);
             return l;
         }
         double Loss(int[] tokens) => m.Forward(new TrainingBatch(tokens, 1, len, rows, answer, [1f, 1f, 1f], AttentionPattern.Bidirectional));
@@ -44,7 +45,7 @@ public class SftConditioningTests
             for (int i = 0; i < positions.Length; i++)
             {
                 double diff = 0;
-                for (int v = 0; v < shape.Vocab; v++) diff = Math.Max(diff, Math.Abs(l[i * shape.Vocab + v] - baseLogits[i * shape.Vocab + v]));
+                for (int v = 0; v < shape.VocabSize; v++) diff = Math.Max(diff, Math.Abs(l[i * shape.VocabSize + v] - baseLogits[i * shape.VocabSize + v]));
                 Assert.True(diff > 1e-3, $"changing prompt token {p} moved the logits at masked position {positions[i]} by only {diff:E2}");
             }
             double loss = Loss(changed);
@@ -69,16 +70,16 @@ public class SftConditioningTests
         var config = new TwinConfig { DModel = 64, Layers = 2, Heads = 4, Steps = 250, BatchSize = 32, Warmup = 30 };
         var options = new TrainerOptions
         {
-            Shape = config.Shape(TaskExample.MaxTokens(train, tok)), Steps = config.Steps, BatchSize = config.BatchSize, SeqLen = 2,
+            Config = config.Backbone(TaskExample.MaxTokens(train, tok)), Steps = config.Steps, BatchSize = config.BatchSize, SeqLen = 2,
             LearningRate = config.LearningRate, WarmupSteps = config.Warmup, Seed = 1, SaveEvery = config.Steps,
         };
         string dir = Path.Combine(Path.GetTempPath(), "dllm-sft-copy-" + Guid.NewGuid().ToString("N"));
         try
         {
             double last = double.NaN;
-            TrainableLlada model = Trainer.RunSft(options, [.. train.Select(e => e.Encode(tok))], tok, dir, resume: false, initFrom: null,
+            TrainableModel model = Trainer.RunSft(options, [.. train.Select(e => e.Encode(tok))], tok, dir, resume: false, initFrom: null,
                 p => last = p.Loss, TestContext.Current.CancellationToken);
-            EvalReport report = TaskEvaluator.Evaluate(model, autoregressive: false, tok, test, new DecodeSettings(), TestContext.Current.CancellationToken);
+            EvalReport report = TaskEvaluator.Evaluate(model.Model, autoregressive: false, tok, test, new DecodeSettings(), TestContext.Current.CancellationToken);
             _out.WriteLine($"MDM copy: final loss {last:F4}, exact {report.Correct}/{report.Total}");
             Assert.True(report.Accuracy >= 0.9, $"the MDM copied only {report.Correct}/{report.Total} prompts (final loss {last:F3}): it does not read the prompt");
         }

@@ -46,16 +46,16 @@ public class SftDatasetTests
     public void SftFromABaseCheckpointTrainsAndLoads()
     {
         var tok = new ByteTokenizer();
-        var shape = new TransformerShape { DModel = 32, NHeads = 4, NKvHeads = 4, NLayers = 1, MlpHidden = 64, Vocab = tok.VocabSize, MaxSeq = 128, RopeTheta = 10000 };
+        ModelConfig shape = TestConfigs.Bytes(32, 4, 4, 1, 64, 128);
         string baseDir = TestPaths.TempDir(), sftDir = TestPaths.TempDir();
         var corpus = new TextCorpus(tok.Encode(string.Concat(Enumerable.Repeat("abc ", 50))).ToArray());
-        Trainer.Run(new TrainerOptions { Shape = shape, Steps = 3, BatchSize = 2, SeqLen = 16, WarmupSteps = 1 }, corpus, tok, baseDir, false);
+        Trainer.Run(new TrainerOptions { Config = shape, Steps = 3, BatchSize = 2, SeqLen = 16, WarmupSteps = 1 }, corpus, tok, baseDir, false);
         var examples = SftDataset.Load(Write("{\"prompt\":\"q\",\"response\":\"a\"}"), tok, 128);
         var losses = new List<double>();
-        Trainer.RunSft(new TrainerOptions { Shape = shape, Steps = 40, BatchSize = 4, SeqLen = 2, WarmupSteps = 2, LearningRate = 3e-3 },
+        Trainer.RunSft(new TrainerOptions { Config = shape, Steps = 40, BatchSize = 4, SeqLen = 2, WarmupSteps = 2, LearningRate = 3e-3 },
             examples, tok, sftDir, false, baseDir, p => losses.Add(p.Loss));
         Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average());
-        using LladaModel lm = LladaModel.Load(sftDir);
-        Assert.Equal("sft", TrainingCheckpoint.ObjectiveOf(sftDir));
+        using Transformer lm = Transformer.Load(sftDir);
+        Assert.Equal(ModelKind.MaskedDiffusion, lm.Config.Kind);
     }
 }

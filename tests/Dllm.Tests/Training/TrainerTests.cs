@@ -14,19 +14,19 @@ public class TrainerTests
     private static TrainerOptions Options(int steps, string objective = "mdm") => new()
     {
         Objective = objective, Steps = steps, BatchSize = 4, SeqLen = 32, WarmupSteps = 3, LearningRate = 3e-3, SaveEvery = 5, Seed = 3,
-        Shape = new TransformerShape { DModel = 32, NHeads = 4, NKvHeads = 2, NLayers = 2, MlpHidden = 64, Vocab = Tok.VocabSize, MaxSeq = 64, RopeTheta = 10000 },
+        Config = TestConfigs.Bytes(32, 4, 2, 2, 64, 64),
     };
 
     [Fact]
     public void ResumeGivesTheSameParametersAsAnUninterruptedRun()
     {
         string a = TestPaths.TempDir(), b = TestPaths.TempDir();
-        TrainableLlada straight = Trainer.Run(Options(10), Corpus(), Tok, a, resume: false);
+        TrainableModel straight = Trainer.Run(Options(10), Corpus(), Tok, a, resume: false);
         // "Killed" after the step-5 checkpoint: run 5 steps, then resume to 10.
         var cts = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() => Trainer.Run(Options(10), Corpus(), Tok, b, false,
             p => { if (p.Step == 5) cts.Cancel(); }, cts.Token));
-        TrainableLlada resumed = Trainer.Run(Options(10), Corpus(), Tok, b, resume: true);
+        TrainableModel resumed = Trainer.Run(Options(10), Corpus(), Tok, b, resume: true);
         Assert.Equal(straight.Parameters.Values, resumed.Parameters.Values);
         Assert.Equal(File.ReadAllText(Path.Combine(a, "train_log.csv")).Split('\n').Select(l => l.Split(',')[0]),
             File.ReadAllText(Path.Combine(b, "train_log.csv")).Split('\n').Select(l => l.Split(',')[0]));
@@ -36,15 +36,15 @@ public class TrainerTests
     public void CheckpointLoadsInTheEngineAndGenerates()
     {
         string dir = TestPaths.TempDir();
-        TrainableLlada trained = Trainer.Run(Options(5), Corpus(), Tok, dir, resume: false);
+        TrainableModel trained = Trainer.Run(Options(5), Corpus(), Tok, dir, resume: false);
         Assert.False(Directory.Exists(dir + ".tmp"));
         Assert.False(Directory.Exists(dir + ".old"));
-        using LladaModel lm = LladaModel.Load(dir);
+        using Transformer lm = Transformer.Load(dir);
         int[] tokens = Tok.Encode("the cat sat").ToArray();
         var fromEngine = new float[lm.VocabSize];
         var fromTrainer = new float[lm.VocabSize];
         lm.Logits(tokens, 1, tokens.Length, [2], fromEngine);
-        trained.Logits(tokens, 1, tokens.Length, [2], fromTrainer);
+        trained.Model.Logits(tokens, 1, tokens.Length, [2], fromTrainer);
         for (int i = 0; i < fromEngine.Length; i++) Assert.Equal(fromTrainer[i], fromEngine[i], 1e-4f);
         GenerationResult r = new ReferenceSampler(lm, ByteTokenizer.Mask).Generate(tokens, new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8 });
         Assert.DoesNotContain(ByteTokenizer.Mask, r.Canvas);
@@ -77,16 +77,16 @@ public class LikelihoodComparisonTests
     {
         var tok = new ByteTokenizer();
         var corpus = new TextCorpus(tok.Encode(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 40))).ToArray());
-        var shape = new TransformerShape { DModel = 32, NHeads = 4, NKvHeads = 4, NLayers = 2, MlpHidden = 64, Vocab = tok.VocabSize, MaxSeq = 64, RopeTheta = 10000 };
+        ModelConfig shape = TestConfigs.Bytes(32, 4, 4, 2, 64, 64);
         int[] answer = corpus.Tokens[..24];
         foreach (string objective in new[] { "mdm", "ar" })
         {
-            var options = new TrainerOptions { Objective = objective, Shape = shape, Steps = 60, BatchSize = 4, SeqLen = 32, WarmupSteps = 3, LearningRate = 3e-3, SaveEvery = 100 };
-            TrainableLlada fresh = TrainableLlada.Create(shape, options.Seed);
-            TrainableLlada trained = Trainer.Run(options, corpus, tok, TestPaths.TempDir(), false);
-            double Score(TrainableLlada m) => objective == "ar"
-                ? AutoregressiveObjective.NegativeLogLikelihood(m, [ByteTokenizer.Bos], answer)
-                : new ElboEstimator(ByteTokenizer.Mask, 32, 8).NegativeElbo(m, [ByteTokenizer.Bos], answer, new Random(0));
+            var options = new TrainerOptions { Objective = objective, Config = shape, Steps = 60, BatchSize = 4, SeqLen = 32, WarmupSteps = 3, LearningRate = 3e-3, SaveEvery = 100 };
+            TrainableModel fresh = TrainableModel.Create(Trainer.ModelConfigFor(shape, objective, tok), options.Seed);
+            TrainableModel trained = Trainer.Run(options, corpus, tok, TestPaths.TempDir(), false);
+            double Score(TrainableModel m) => objective == "ar"
+                ? AutoregressiveObjective.NegativeLogLikelihood(m.Model, [ByteTokenizer.Bos], answer)
+                : new ElboEstimator(ByteTokenizer.Mask, 32, 8).NegativeElbo(m.Model, [ByteTokenizer.Bos], answer, new Random(0));
             double before = Score(fresh) / answer.Length, after = Score(trained) / answer.Length;
             Assert.InRange(before, Math.Log(tok.VocabSize) - 0.5, Math.Log(tok.VocabSize) + 0.5); // ≈ uniform at init
             Assert.True(after < before - 1.0, $"{objective}: {before:F3} → {after:F3} nats/token");

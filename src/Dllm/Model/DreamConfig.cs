@@ -1,20 +1,21 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Dllm.IO;
+namespace Dllm.Model;
 
 /// <summary>
 /// A Dream (HKUNLP Dream-v0, <c>"architectures": ["DreamModel"]</c>) <c>config.json</c>: the Qwen2
 /// layout (q/k/v biases, Hugging Face Llama-style names) trained as a masked diffusion model
 /// initialised from an autoregressive one, so its logits at position i predict token i+1.
-/// The backbone is the same pre-norm block LLaDA uses, so <see cref="ToBackbone"/> describes it as
-/// an <see cref="LladaConfig"/> (with q/k/v biases) for the shared forward pass.
+/// The block is the same pre-norm block LLaDA uses, so <see cref="ToModelConfig"/> describes it as a
+/// <see cref="ModelConfig"/> of the Dream family (q/k/v biases, shifted logits) for the one transformer.
 /// </summary>
 public sealed record DreamConfig
 {
     public const string Architecture = "DreamModel";
 
     [JsonPropertyName("architectures")] public string[]? Architectures { get; init; }
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "Dream";
     [JsonPropertyName("hidden_size"), JsonRequired] public int HiddenSize { get; init; }
     [JsonPropertyName("intermediate_size"), JsonRequired] public int IntermediateSize { get; init; }
     [JsonPropertyName("num_attention_heads"), JsonRequired] public int NumAttentionHeads { get; init; }
@@ -40,7 +41,7 @@ public sealed record DreamConfig
                 && doc.RootElement.TryGetProperty("architectures", out JsonElement a) && a.ValueKind == JsonValueKind.Array
                 && a.EnumerateArray().Any(x => x.ValueKind == JsonValueKind.String && x.GetString() == Architecture);
         }
-        catch (JsonException) { return false; } // LladaConfig.Load reports the JSON error with its path
+        catch (JsonException) { return false; } // ModelConfig.Load reports the JSON error with its path
     }
 
     /// <exception cref="InvalidDataException">Invalid JSON or a missing required field, naming the file.</exception>
@@ -55,21 +56,38 @@ public sealed record DreamConfig
         catch (JsonException e) { throw new InvalidDataException($"{path}: invalid Dream config JSON: {e.Message}", e); }
     }
 
-    /// <summary>The backbone shape in the shared config type, validated like any LLaDA config.</summary>
-    /// <exception cref="InvalidDataException">An unsupported activation or an inconsistent shape.</exception>
-    public LladaConfig ToBackbone(string? sourcePath = null)
+    /// <summary>The same model as a <see cref="ModelConfig"/> of the Dream family (not yet validated).</summary>
+    /// <exception cref="InvalidDataException">An unsupported activation.</exception>
+    public ModelConfig ToModelConfig(string? sourcePath = null)
     {
         if (HiddenAct is not ("silu" or "swiglu"))
             throw new InvalidDataException($"unsupported hidden_act '{HiddenAct}' in {sourcePath ?? "config.json"}: Dllm supports silu");
-        var c = new LladaConfig
+        return new ModelConfig
         {
+            Family = ModelFamily.Dream, Architectures = Architectures ?? [Architecture], ModelType = ModelType,
             DModel = HiddenSize, NHeads = NumAttentionHeads, NKvHeads = NumKeyValueHeads ?? NumAttentionHeads,
             NLayers = NumHiddenLayers, MlpHiddenSize = IntermediateSize, VocabSize = VocabSize, EmbeddingSize = VocabSize,
             MaxSequenceLength = MaxPositionEmbeddings, RopeTheta = RopeTheta, RmsNormEps = RmsNormEps,
             IncludeQkvBias = true, WeightTying = TieWordEmbeddings, Rope = true,
             EosTokenId = EosTokenId, PadTokenId = PadTokenId, MaskTokenId = MaskTokenId, SourcePath = sourcePath,
         };
-        c.Validate();
-        return c;
     }
+
+    /// <summary>The Dream config.json of a Dream-family <see cref="ModelConfig"/> (what <see cref="ToModelConfig"/> reads back).</summary>
+    /// <exception cref="ArgumentException">The config is not of the Dream family, or its embedding is padded past vocab_size (Dream has no such field).</exception>
+    public static DreamConfig FromModelConfig(ModelConfig c)
+    {
+        if (c.Family != ModelFamily.Dream) throw new ArgumentException($"a {c.Family} config has no Dream dialect");
+        if (c.EmbeddingRows != c.VocabSize) throw new ArgumentException($"Dream configs have no embedding_size; {c.EmbeddingRows} rows differ from vocab_size {c.VocabSize}");
+        return new DreamConfig
+        {
+            Architectures = [Architecture], HiddenSize = c.DModel, IntermediateSize = c.MlpHiddenSize,
+            NumAttentionHeads = c.NHeads, NumKeyValueHeads = c.KvHeads, NumHiddenLayers = c.NLayers, VocabSize = c.VocabSize,
+            MaxPositionEmbeddings = c.MaxSequenceLength, RopeTheta = c.RopeTheta, RmsNormEps = c.RmsNormEps,
+            TieWordEmbeddings = c.WeightTying, MaskTokenId = c.MaskTokenId, EosTokenId = c.EosTokenId, PadTokenId = c.PadTokenId,
+        };
+    }
+
+    /// <summary>Indented JSON with Dream's (Qwen2's) field names.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true });
 }

@@ -1,12 +1,45 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dllm.IO;
+using Dllm.Tensors;
 
-namespace Dllm.IO;
+namespace Dllm.Model;
+
+/// <summary>What a checkpoint's weights were trained to predict, and so how it is decoded.</summary>
+public enum ModelKind
+{
+    /// <summary>A mask predictor: bidirectional attention, decoded by denoising (LLaDA, Dream).</summary>
+    [JsonStringEnumMemberName("masked_diffusion")] MaskedDiffusion,
+    /// <summary>A next-token predictor: causal attention, decoded left to right (the AR baseline).</summary>
+    [JsonStringEnumMemberName("autoregressive")] Autoregressive,
+    /// <summary>Diffusion inside blocks, autoregressive across them: block-causal attention (BD3-LM, arXiv 2503.09573).</summary>
+    [JsonStringEnumMemberName("block_diffusion")] BlockDiffusion,
+}
+
+/// <summary>Which keys a query may see, as <c>config.json</c> spells it (see <see cref="AttentionPattern"/>).</summary>
+public enum AttentionKind
+{
+    [JsonStringEnumMemberName("bidirectional")] Bidirectional,
+    [JsonStringEnumMemberName("causal")] Causal,
+    [JsonStringEnumMemberName("block_causal")] BlockCausal,
+}
+
+/// <summary>Whose <c>config.json</c> dialect and tensor names a checkpoint uses; the block is the same.</summary>
+public enum ModelFamily
+{
+    /// <summary>LLaDA (<c>LLaDAModelLM</c>): OLMo-style field names, <c>model.transformer.blocks.{i}.*</c> tensors.</summary>
+    Llada,
+    /// <summary>Dream (<c>DreamModel</c>): Qwen2 field names and tensors, q/k/v biases, logits shifted by one.</summary>
+    Dream,
+}
 
 /// <summary>
-/// A LLaDA <c>config.json</c>, with the field names the Python reference code
-/// (<c>configuration_llada.py</c>) reads and writes.
+/// The one configuration of the transformer (<see cref="Transformer"/>), for inference and training
+/// alike: the shape, the attention pattern, the model's kind and its special ids. It is read from and
+/// written to <c>config.json</c> in the dialect of its <see cref="Family"/>: LLaDA's field names (those
+/// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record) or
+/// Dream's Qwen2 names (<see cref="DreamConfig"/>).
 /// </summary>
 /// <remarks>
 /// <para>Required when loading: <c>d_model</c>, <c>n_heads</c>, <c>n_layers</c>, <c>vocab_size</c>.
@@ -19,7 +52,7 @@ namespace Dllm.IO;
 /// written back unchanged by <see cref="ToJson"/>.</para>
 /// <para>Record equality compares <see cref="Architectures"/> and <see cref="Extra"/> by reference.</para>
 /// </remarks>
-public sealed record LladaConfig
+public sealed record ModelConfig
 {
     /// <summary>The architecture name this engine implements.</summary>
     public const string SupportedArchitecture = "LLaDAModelLM";
@@ -61,6 +94,16 @@ public sealed record LladaConfig
     [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; } = 126081;
     [JsonPropertyName("mask_token_id")] public int MaskTokenId { get; init; } = 126336;
 
+    /// <summary>What the weights predict (Dllm's field; absent in published LLaDA configs, which are masked diffusion).</summary>
+    [JsonPropertyName("model_kind"), JsonConverter(typeof(JsonStringEnumConverter<ModelKind>))]
+    public ModelKind Kind { get; init; } = ModelKind.MaskedDiffusion;
+    /// <summary>Attention pattern (Dllm's field): bidirectional for masked diffusion, causal for AR, block_causal for block diffusion.</summary>
+    [JsonPropertyName("attention"), JsonConverter(typeof(JsonStringEnumConverter<AttentionKind>))]
+    public AttentionKind Attention { get; init; } = AttentionKind.Bidirectional;
+    /// <summary>Block size of block_causal attention; 0 (and not written) for the other patterns.</summary>
+    [JsonPropertyName("block_size"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int BlockSize { get; init; }
+
     /// <summary>Every config.json field not modelled above, kept so a re-written config loses nothing.</summary>
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; init; }
 
@@ -74,6 +117,42 @@ public sealed record LladaConfig
     /// <summary>embedding_size, or vocab_size when absent.</summary>
     [JsonIgnore] public int EmbeddingRows => EmbeddingSize ?? VocabSize;
 
+    /// <summary>The config.json dialect and tensor names; set by the reader, not a JSON field.</summary>
+    [JsonIgnore] public ModelFamily Family { get; init; } = ModelFamily.Llada;
+
+    /// <summary>
+    /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
+    /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
+    /// </summary>
+    [JsonIgnore] public bool ShiftLogits => Family == ModelFamily.Dream;
+
+    /// <summary>model_kind as config.json spells it ("masked_diffusion", "autoregressive", "block_diffusion").</summary>
+    [JsonIgnore] public string KindName => Json(Kind).Trim('"');
+
+    /// <summary>The attention pattern the kernels run.</summary>
+    [JsonIgnore] public AttentionPattern Pattern => Attention switch
+    {
+        AttentionKind.Causal => AttentionPattern.Causal,
+        AttentionKind.BlockCausal => AttentionPattern.BlockCausal(BlockSize),
+        _ => AttentionPattern.Bidirectional,
+    };
+
+    /// <summary>The tensor names of <see cref="Family"/>.</summary>
+    [JsonIgnore] public WeightNames Names => Family == ModelFamily.Dream ? WeightNames.Dream : WeightNames.Llada;
+
+    /// <summary>This config for a model of another kind, with the attention pattern that kind needs
+    /// (masked diffusion → bidirectional, autoregressive → causal, block diffusion → block-causal with <paramref name="blockSize"/>).</summary>
+    public ModelConfig As(ModelKind kind, int blockSize = 0) => this with
+    {
+        Kind = kind,
+        Attention = kind switch { ModelKind.Autoregressive => AttentionKind.Causal, ModelKind.BlockDiffusion => AttentionKind.BlockCausal, _ => AttentionKind.Bidirectional },
+        BlockSize = kind == ModelKind.BlockDiffusion ? blockSize : 0,
+    };
+
+    /// <summary>An enum value as config.json spells it, quoted.</summary>
+    private static string Json<T>(T value) where T : struct, Enum
+        => JsonSerializer.Serialize(value, new JsonSerializerOptions { Converters = { new JsonStringEnumConverter<T>() } });
+
     private static readonly JsonSerializerOptions ReadOptions = new() { AllowTrailingCommas = false };
 
     private static readonly JsonSerializerOptions WriteOptions = new()
@@ -82,18 +161,27 @@ public sealed record LladaConfig
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Reads <paramref name="configJsonPath"/> and, unless told otherwise, <see cref="Validate"/>s it.</summary>
+    /// <summary>
+    /// Reads <paramref name="configJsonPath"/> in either dialect (Dream's when its architectures name
+    /// DreamModel, LLaDA's otherwise) and, unless told otherwise, <see cref="Validate"/>s it.
+    /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Invalid JSON, a wrongly typed or missing required field, or a
     /// failed validation; the message names the file (and the JSON path for JSON problems).</exception>
-    public static LladaConfig Load(string configJsonPath, bool validate = true)
+    public static ModelConfig Load(string configJsonPath, bool validate = true)
     {
         string path = Path.GetFullPath(configJsonPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"config not found: {path}", path);
-        LladaConfig? c;
+        if (DreamConfig.IsDream(path))
+        {
+            ModelConfig dream = DreamConfig.Load(path).ToModelConfig(path);
+            if (validate) dream.Validate();
+            return dream;
+        }
+        ModelConfig? c;
         try
         {
-            c = JsonSerializer.Deserialize<LladaConfig>(File.ReadAllBytes(path), ReadOptions);
+            c = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllBytes(path), ReadOptions);
         }
         catch (JsonException e)
         {
@@ -107,12 +195,14 @@ public sealed record LladaConfig
     }
 
     /// <summary>
-    /// The config as indented JSON with the Python field names. n_kv_heads and embedding_size are
-    /// written with their effective values (the Python defaults for absent ones are not ours).
+    /// The config as indented JSON in its family's dialect. For LLaDA: the Python field names, with
+    /// n_kv_heads and embedding_size written with their effective values (the Python defaults for
+    /// absent ones are not ours). For Dream: see <see cref="DreamConfig.FromModelConfig"/>.
     /// </summary>
     public string ToJson()
     {
-        LladaConfig explicitValues = this with { NKvHeads = KvHeads, EmbeddingSize = EmbeddingRows };
+        if (Family == ModelFamily.Dream) return DreamConfig.FromModelConfig(this).ToJson();
+        ModelConfig explicitValues = this with { NKvHeads = KvHeads, EmbeddingSize = EmbeddingRows };
         return JsonSerializer.Serialize(explicitValues, WriteOptions);
     }
 
@@ -126,18 +216,23 @@ public sealed record LladaConfig
     /// LLaDAModelLM, a model_type other than llada, a block_type other than llama, non-positive sizes,
     /// d_model not divisible by n_heads, n_heads not divisible by n_kv_heads, an odd head dim (RoPE
     /// rotates pairs), activation other than silu/swiglu, layer norm other than rms, include_bias,
-    /// rope disabled, embedding_size below vocab_size, or special token ids outside the embedding.</exception>
+    /// rope disabled, embedding_size below vocab_size, special token ids outside the embedding, or an
+    /// attention pattern that does not fit the model_kind (masked_diffusion → bidirectional,
+    /// autoregressive → causal, block_diffusion → block_causal with a positive block_size).</exception>
     public void Validate()
     {
         string where = SourcePath ?? "config.json";
         InvalidDataException Bad(string msg) => new($"{msg} in {where}");
 
-        if (Architectures is null || Architectures.Length == 0)
-            throw Bad($"no architectures listed (Dllm supports {SupportedArchitecture})");
-        if (!Architectures.Contains(SupportedArchitecture))
-            throw new InvalidDataException($"unsupported architecture '{string.Join("', '", Architectures)}' in {where}: Dllm supports {SupportedArchitecture}");
-        if (ModelType != SupportedModelType)
-            throw new InvalidDataException($"unsupported model_type '{ModelType}' in {where}: Dllm supports {SupportedModelType}");
+        if (Family == ModelFamily.Llada)
+        {
+            if (Architectures is null || Architectures.Length == 0)
+                throw Bad($"no architectures listed (Dllm supports {SupportedArchitecture} and {DreamConfig.Architecture})");
+            if (!Architectures.Contains(SupportedArchitecture))
+                throw new InvalidDataException($"unsupported architecture '{string.Join("', '", Architectures)}' in {where}: Dllm supports {SupportedArchitecture} and {DreamConfig.Architecture}");
+            if (ModelType != SupportedModelType)
+                throw new InvalidDataException($"unsupported model_type '{ModelType}' in {where}: Dllm supports {SupportedModelType}");
+        }
         if (BlockType != "llama")
             throw new InvalidDataException($"unsupported block_type '{BlockType}' in {where}: Dllm supports llama (separate q/k/v/ff/up projections)");
 
@@ -169,6 +264,16 @@ public sealed record LladaConfig
             throw Bad($"unsupported layer_norm_type '{LayerNormType}' (Dllm supports rms)");
         if (IncludeBias)
             throw Bad("include_bias true is unsupported (Dllm's linear layers have no bias)");
+
+        if (!Enum.IsDefined(Kind)) throw Bad($"unknown model_kind {(int)Kind}");
+        if (!Enum.IsDefined(Attention)) throw Bad($"unknown attention {(int)Attention}");
+        AttentionKind needed = Kind switch { ModelKind.Autoregressive => AttentionKind.Causal, ModelKind.BlockDiffusion => AttentionKind.BlockCausal, _ => AttentionKind.Bidirectional };
+        if (Attention != needed)
+            throw Bad($"model_kind {Json(Kind)} needs attention {Json(needed)}, found {Json(Attention)}");
+        if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
+        else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
+        if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
+            throw Bad($"the Dream layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 
         TokenId("mask_token_id", MaskTokenId);
         TokenId("eos_token_id", EosTokenId);

@@ -1,13 +1,14 @@
 using Dllm.IO;
+using Dllm.Model;
 using Xunit;
 
-namespace Dllm.Tests.IO;
+namespace Dllm.Tests.Model;
 
-public sealed class LladaConfigTests
+public sealed class ModelConfigTests
 {
     private readonly string _dir = TestPaths.TempDir();
 
-    private static LladaConfig Tiny() => new()
+    private static ModelConfig Tiny() => new()
     {
         DModel = 64, NHeads = 4, NKvHeads = 2, NLayers = 2, MlpHiddenSize = 128,
         VocabSize = 126464, MaxSequenceLength = 256,
@@ -31,7 +32,7 @@ public sealed class LladaConfigTests
     [Fact]
     public void LoadsLlada8bConfig()
     {
-        LladaConfig c = LladaConfig.Load(TestPaths.Golden("configs", "llada-8b-config.json"));
+        ModelConfig c = ModelConfig.Load(TestPaths.Golden("configs", "llada-8b-config.json"));
         Assert.Equal(["LLaDAModelLM"], c.Architectures!);
         Assert.Equal("llada", c.ModelType);
         Assert.Equal("llama", c.BlockType);
@@ -68,7 +69,7 @@ public sealed class LladaConfigTests
             {"architectures": ["LLaDAModelLM"], "model_type": "llada",
              "d_model": 64, "n_heads": 4, "n_layers": 2, "vocab_size": 126464}
             """);
-        LladaConfig c = LladaConfig.Load(p);
+        ModelConfig c = ModelConfig.Load(p);
         Assert.Null(c.NKvHeads);
         Assert.Equal(4, c.KvHeads);
         Assert.Null(c.EmbeddingSize);
@@ -82,7 +83,7 @@ public sealed class LladaConfigTests
     public void MissingRequiredField()
     {
         string p = WriteJson("""{"architectures": ["LLaDAModelLM"], "model_type": "llada", "n_heads": 4, "n_layers": 2, "vocab_size": 100}""");
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
         Assert.Contains(p, ex.Message);
         Assert.Contains("d_model", ex.Message);
     }
@@ -91,15 +92,15 @@ public sealed class LladaConfigTests
     public void UnknownArchitecture()
     {
         string p = GoldenWith("\"LLaDAModelLM\"", "\"Qwen2ForCausalLM\"");
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
-        Assert.Equal($"unsupported architecture 'Qwen2ForCausalLM' in {p}: Dllm supports LLaDAModelLM", ex.Message);
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
+        Assert.Equal($"unsupported architecture 'Qwen2ForCausalLM' in {p}: Dllm supports LLaDAModelLM and DreamModel", ex.Message);
     }
 
     [Fact]
     public void UnknownModelType()
     {
         string p = GoldenWith("\"model_type\": \"llada\"", "\"model_type\": \"qwen2\"");
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
         Assert.Equal($"unsupported model_type 'qwen2' in {p}: Dllm supports llada", ex.Message);
     }
 
@@ -107,7 +108,7 @@ public sealed class LladaConfigTests
     public void BadJsonNamesFileAndProblem()
     {
         string p = WriteJson("{\"d_model\": 4096,, }");
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
         Assert.Contains(p, ex.Message);
         Assert.Contains("invalid config JSON", ex.Message);
         Assert.Contains("LineNumber: 0", ex.Message); // System.Text.Json's position info survives
@@ -117,7 +118,7 @@ public sealed class LladaConfigTests
     public void WrongFieldType()
     {
         string p = GoldenWith("\"d_model\": 4096", "\"d_model\": \"big\"");
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
         Assert.Contains("$.d_model", ex.Message);
     }
 
@@ -139,11 +140,11 @@ public sealed class LladaConfigTests
     public void ValidationErrors(string from, string to, string expected)
     {
         string p = GoldenWith(from, to);
-        var ex = Assert.Throws<InvalidDataException>(() => LladaConfig.Load(p));
+        var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
         Assert.Contains(expected, ex.Message);
         Assert.Contains(p, ex.Message);
         // Without validation the same file still loads, for tools that only want to inspect it.
-        Assert.NotNull(LladaConfig.Load(p, validate: false));
+        Assert.NotNull(ModelConfig.Load(p, validate: false));
     }
 
     [Fact]
@@ -158,10 +159,10 @@ public sealed class LladaConfigTests
     public void SaveLoadRoundTrip()
     {
         string p = Path.Combine(_dir, "config.json");
-        LladaConfig c = Tiny() with { WeightTying = true, RopeTheta = 10000, RmsNormEps = 1e-6 };
+        ModelConfig c = Tiny() with { WeightTying = true, RopeTheta = 10000, RmsNormEps = 1e-6 };
         c.Save(p);
         Assert.False(File.Exists(p + ".tmp"));
-        LladaConfig back = LladaConfig.Load(p);
+        ModelConfig back = ModelConfig.Load(p);
         Assert.Equal(c with { SourcePath = p, Architectures = back.Architectures, EmbeddingSize = 126464, Extra = back.Extra }, back);
         Assert.Equal(["LLaDAModelLM"], back.Architectures!);
         string json = File.ReadAllText(p);
@@ -176,13 +177,13 @@ public sealed class LladaConfigTests
     [Fact]
     public void GoldenRoundTripKeepsUnmodelledFields()
     {
-        LladaConfig c = LladaConfig.Load(TestPaths.Golden("configs", "llada-8b-config.json"));
+        ModelConfig c = ModelConfig.Load(TestPaths.Golden("configs", "llada-8b-config.json"));
         string p = Path.Combine(_dir, "config.json");
         c.Save(p);
         string json = File.ReadAllText(p);
         Assert.Contains("\"auto_map\"", json);
         Assert.Contains("\"init_std\": 0.02", json);
-        LladaConfig back = LladaConfig.Load(p);
+        ModelConfig back = ModelConfig.Load(p);
         Assert.Equal(c.ToJson(), back.ToJson());
     }
 }

@@ -1,0 +1,251 @@
+using Dllm.IO;
+using Dllm.Tensors;
+
+namespace Dllm.Model;
+
+/// <summary>
+/// The one transformer of Dllm: a pre-norm Llama block stack (LLaDA, arXiv 2502.09992, §2.1) that
+/// inference, training, the AR baseline and every sampler run. Its <see cref="ModelConfig"/> says the
+/// attention pattern (bidirectional for masked diffusion, causal for AR, block-causal for block
+/// diffusion), the family's extras (Dream's q/k/v biases and shifted logits) and the shape. Forward
+/// per block (shapes for N = batch·len rows):
+/// <code>
+///   x   = wte[tokens]                                   [N × d]
+///   h   = RMSNorm(x)·attn_norm                          [N × d]
+///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]
+///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence)
+///   x  += Attention(q,k,v; pattern)·Woutᵀ                [N × d]
+///   h   = RMSNorm(x)·ff_norm
+///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ
+/// logits = RMSNorm(x[rows])·ln_f · Wheadᵀ                [R × V]   (rows shifted by one for Dream)
+/// </code>
+/// The final norm and the LM head run only on the rows asked for: on a small model the head is the
+/// largest matrix. With an <see cref="ActivationTape"/> that saves, every activation the backward needs
+/// is kept (training's <c>TrainableModel</c> runs the backward over it). As an
+/// <see cref="ICachingDenoisingModel"/> it keeps every layer's post-RoPE keys and values of the last
+/// <see cref="Refresh"/> and can recompute only a window of rows against them.
+/// One forward at a time per instance (a lock; the buffers are reused).
+/// </summary>
+public sealed class Transformer : ICachingDenoisingModel, IDisposable
+{
+    private readonly Rope _rope;
+    private readonly ActivationTape _scratch = new();
+    private readonly KvCache _cache = new();
+    private readonly IDisposable? _owned;
+    private readonly object _gate = new();
+
+    public ModelConfig Config { get; }
+    public TransformerWeights Weights { get; }
+    public int VocabSize => Weights.Head.Rows;
+    public int MaxSequenceLength => Config.MaxSequenceLength;
+
+    /// <param name="owned">Disposed with the model (the checkpoint whose memory map the weights view).</param>
+    /// <exception cref="InvalidDataException">The config does not validate.</exception>
+    public Transformer(ModelConfig config, TransformerWeights weights, IDisposable? owned = null)
+    {
+        config.Validate();
+        Config = config;
+        Weights = weights;
+        _owned = owned;
+        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
+    }
+
+    /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded).</summary>
+    /// <exception cref="FileNotFoundException">No config.json.</exception>
+    /// <exception cref="InvalidDataException">The config or a tensor is invalid (the message names it).</exception>
+    public static Transformer Load(string directory)
+    {
+        string configPath = Path.Combine(directory, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{directory}'", configPath);
+        ModelConfig config = ModelConfig.Load(configPath);
+        Checkpoint ckpt = Checkpoint.Open(directory);
+        try { return new Transformer(config, TransformerWeights.Bind(config, ckpt), ckpt); }
+        catch { ckpt.Dispose(); throw; }
+    }
+
+    public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, 0, length, positions, logits, keyMask);
+        lock (_gate) LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.None);
+    }
+
+    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, 0, length, positions, logits, keyMask);
+        lock (_gate)
+        {
+            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim);
+            _cache.Batch = batch; _cache.Length = length;
+            LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
+        }
+    }
+
+    public void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
+        ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, start, end, positions, logits, keyMask);
+        lock (_gate)
+        {
+            if (_cache.Batch != batch || _cache.Length != length)
+                throw new InvalidOperationException(_cache.Batch == 0
+                    ? "LogitsInWindow called before Refresh: there is no KV cache yet"
+                    : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
+            LogitsOf(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
+        }
+    }
+
+    /// <summary>
+    /// The training forward: every row of [batch × length] canvases, every activation saved on
+    /// <paramref name="tape"/>, and the final-normed hidden states of the flat canvas rows
+    /// <paramref name="rows"/> (b·length + i) left in <c>tape.SelNorm</c> [R × d] for the loss head.
+    /// The caller has checked the tokens and rows.
+    /// </summary>
+    internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape)
+    {
+        lock (_gate) Forward(tokens, batch, length, 0, length, rows, default, CacheUse.None, tape, save: true);
+    }
+
+    private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask)
+    {
+        if (batch <= 0 || length <= 0) throw new ArgumentException($"empty batch: batch={batch}, length={length}");
+        if (length > MaxSequenceLength)
+            throw new ArgumentException($"sequence of {length} tokens exceeds the model's max_sequence_length {MaxSequenceLength}");
+        if (tokens.Length != batch * length) throw new ArgumentException($"tokens has {tokens.Length} ids, expected batch·length = {batch * length}");
+        if (start < 0 || end > length || start >= end) throw new ArgumentException($"window [{start}, {end}) is empty or outside the canvas [0, {length})");
+        int emb = Weights.Embedding.Rows;
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)emb) throw new ArgumentException($"token id {t} is outside the vocabulary [0, {emb})");
+        foreach (int p in positions)
+            if (p < start || p >= end) throw new ArgumentException($"logit position {p} is outside the computed rows [{start}, {end})");
+        if (logits.Length < (long)batch * positions.Length * VocabSize)
+            throw new ArgumentException($"logits span has {logits.Length} floats, need {batch}x{positions.Length}x{VocabSize}");
+        if (!keyMask.IsEmpty && keyMask.Length != batch * length)
+            throw new ArgumentException($"key mask has {keyMask.Length} entries, expected {batch * length}");
+    }
+
+    private enum CacheUse { None, Store, Read }
+
+    /// <summary>Logits [batch × positions × V] of rows [start, end): the same positions in every sequence.</summary>
+    private void LogitsOf(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
+        Span<float> logits, ReadOnlySpan<byte> keyMask, CacheUse cache)
+    {
+        int r = batch * positions.Length;
+        Span<int> rows = r <= 1024 ? stackalloc int[r] : new int[r];
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < positions.Length; i++) rows[b * positions.Length + i] = b * length + positions[i];
+        Forward(tokens, batch, length, start, end, rows, keyMask, cache, _scratch, save: false);
+        if (r > 0) Gemm.LinearForward(_scratch.SelNorm.AsSpan(0, r * Config.DModel), r, Weights.Head, logits[..(r * VocabSize)]);
+    }
+
+    /// <summary>
+    /// Forward of rows [start, end) of every sequence (keys span the whole canvas: cached outside the
+    /// window when reading the cache). Leaves RMSNorm(x[rows])·ln_f in <c>tape.SelNorm</c> [R × d],
+    /// where <paramref name="rows"/> are flat canvas rows b·length + p inside the window.
+    /// </summary>
+    private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> rows,
+        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save)
+    {
+        ModelConfig c = Config;
+        if (c.ShiftLogits && start > 0) start--; // the row before the window feeds its first position
+        int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.MlpHiddenSize;
+        int kvDim = kv * hd, keyRows = batch * length, sel = rows.Length;
+        float eps = (float)c.RmsNormEps;
+        AttentionPattern pattern = c.Pattern;
+        t.Ensure(save ? c.NLayers : 1, save, n, batch, length, d, heads, kv, hd, f, sel, cache == CacheUse.Read ? keyRows : 0);
+
+        Span<int> ids = t.Ids.AsSpan(0, n), pos = t.Positions.AsSpan(0, n);
+        for (int r = 0; r < n; r++)
+        {
+            pos[r] = start + r % w;
+            ids[r] = tokens[(r / w) * length + pos[r]];
+        }
+        Span<float> x = t.Layers[0].XIn.AsSpan(0, n * d);
+        Embedding.Gather(Weights.Embedding, ids, x);
+
+        for (int l = 0; l < Weights.Blocks.Length; l++)
+        {
+            BlockWeights bw = Weights.Blocks[l];
+            ActivationTape.Layer s = t.Layers[save ? l : 0];
+            Span<float> h1 = s.H1.AsSpan(0, n * d), q = s.Q.AsSpan(0, n * heads * hd), att = s.Att.AsSpan(0, n * heads * hd);
+            Span<float> k = s.K.AsSpan(0, n * kvDim), v = s.V.AsSpan(0, n * kvDim);
+            RmsNorm.Forward(x, bw.AttnNorm.Span, eps, h1, n);
+            Gemm.LinearForward(h1, n, bw.Q, q);
+            Gemm.LinearForward(h1, n, bw.K, k);
+            Gemm.LinearForward(h1, n, bw.V, v);
+            Bias.Forward(q, bw.QBias.Span, n);
+            Bias.Forward(k, bw.KBias.Span, n);
+            Bias.Forward(v, bw.VBias.Span, n);
+            _rope.Apply(q, n, heads, pos);
+            _rope.Apply(k, n, kv, pos);
+            ReadOnlySpan<float> keys = k, values = v;
+            if (cache == CacheUse.Store)
+            {
+                k.CopyTo(_cache.K[l]);
+                v.CopyTo(_cache.V[l]);
+            }
+            else if (cache == CacheUse.Read)
+            {
+                // Cached keys everywhere, this step's keys inside the window.
+                Span<float> kFull = t.KFull.AsSpan(0, keyRows * kvDim), vFull = t.VFull.AsSpan(0, keyRows * kvDim);
+                _cache.K[l].AsSpan(0, keyRows * kvDim).CopyTo(kFull);
+                _cache.V[l].AsSpan(0, keyRows * kvDim).CopyTo(vFull);
+                for (int b = 0; b < batch; b++)
+                {
+                    k.Slice(b * w * kvDim, w * kvDim).CopyTo(kFull.Slice((b * length + start) * kvDim));
+                    v.Slice(b * w * kvDim, w * kvDim).CopyTo(vFull.Slice((b * length + start) * kvDim));
+                }
+                keys = kFull; values = vFull;
+            }
+            Attention.Forward(q, keys, values, att, batch, w, start, length, heads, kv, hd, pattern, keyMask,
+                save ? s.Probs.AsSpan(0, batch * heads * length * length) : default);
+            if (save) { x.CopyTo(s.XMid); x = s.XMid.AsSpan(0, n * d); }
+            Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
+
+            // Inference reuses h1 for the second norm and computes the activation into gate in place.
+            Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1, gate = s.Gate.AsSpan(0, n * f), up = s.Up.AsSpan(0, n * f);
+            Span<float> act = save ? s.Act.AsSpan(0, n * f) : gate;
+            RmsNorm.Forward(x, bw.FfNorm.Span, eps, h2, n);
+            Gemm.LinearForward(h2, n, bw.FfProj, gate);
+            Gemm.LinearForward(h2, n, bw.UpProj, up);
+            SwiGlu.Forward(gate, up, act); // with the tape, gate is kept for the backward
+            if (save)
+            {
+                Span<float> next = (l + 1 < c.NLayers ? t.Layers[l + 1].XIn : t.XOut).AsSpan(0, n * d);
+                x.CopyTo(next);
+                x = next;
+            }
+            Gemm.LinearForward(act, n, bw.FfOut, x, accumulate: true);
+        }
+        if (save && c.NLayers == 0) x.CopyTo(t.XOut);
+
+        // Only the requested rows go through ln_f (Dream reads the row before: its logits are shifted).
+        Span<float> selIn = t.SelIn.AsSpan(0, sel * d), selNorm = t.SelNorm.AsSpan(0, sel * d);
+        Span<int> selRows = t.SelRows.AsSpan(0, sel);
+        for (int i = 0; i < sel; i++)
+        {
+            int b = rows[i] / length, p = rows[i] % length;
+            if (c.ShiftLogits) p = Math.Max(p - 1, 0);
+            selRows[i] = b * w + p - start;
+            x.Slice(selRows[i] * d, d).CopyTo(selIn.Slice(i * d, d));
+        }
+        RmsNorm.Forward(selIn, Weights.FinalNorm.Span, eps, selNorm, sel);
+    }
+
+    public void Dispose() => _owned?.Dispose();
+
+    /// <summary>Per-layer post-RoPE keys and values of the last refresh: [batch·length × kvHeads·hd] each.</summary>
+    private sealed class KvCache
+    {
+        public float[][] K = [], V = [];
+        public int Batch, Length;
+
+        public void Ensure(int layers, long size)
+        {
+            if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } }
+            for (int l = 0; l < layers; l++) { ActivationTape.Grow(ref K[l], size); ActivationTape.Grow(ref V[l], size); }
+        }
+    }
+}

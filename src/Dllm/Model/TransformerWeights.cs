@@ -1,0 +1,102 @@
+using Dllm.IO;
+using Dllm.Tensors;
+
+namespace Dllm.Model;
+
+/// <summary>
+/// The weights of one pre-norm block. Matrices are (out × in) views in their stored dtype; vectors
+/// are float32. Both are views: into a checkpoint's memory map (inference) or into the trainer's
+/// parameter array (training), so an optimiser step is seen by the next forward.
+/// </summary>
+public sealed class BlockWeights
+{
+    public required ReadOnlyMemory<float> AttnNorm { get; init; } // [d]
+    public required MatrixView Q { get; init; }                   // [heads·hd × d]
+    public required MatrixView K { get; init; }                   // [kvHeads·hd × d]
+    public required MatrixView V { get; init; }                   // [kvHeads·hd × d]
+    public required MatrixView AttnOut { get; init; }             // [d × heads·hd]
+    public required ReadOnlyMemory<float> FfNorm { get; init; }   // [d]
+    public required MatrixView FfProj { get; init; }              // gate, [hidden × d]
+    public required MatrixView UpProj { get; init; }              // [hidden × d]
+    public required MatrixView FfOut { get; init; }               // [d × hidden]
+    /// <summary>q/k/v biases when the config has include_qkv_bias (Qwen2/Dream); empty otherwise.</summary>
+    public ReadOnlyMemory<float> QBias { get; init; }             // [heads·hd]
+    public ReadOnlyMemory<float> KBias { get; init; }             // [kvHeads·hd]
+    public ReadOnlyMemory<float> VBias { get; init; }             // [kvHeads·hd]
+}
+
+/// <summary>
+/// All weights of a <see cref="Transformer"/>, bound by their Hugging Face names
+/// (<see cref="WeightNames"/> of the config's family) and shape-checked against the config.
+/// </summary>
+public sealed class TransformerWeights
+{
+    public required MatrixView Embedding { get; init; }       // wte, [embedding_size × d]
+    public required BlockWeights[] Blocks { get; init; }
+    public required ReadOnlyMemory<float> FinalNorm { get; init; } // ln_f, [d]
+    public required MatrixView Head { get; init; }            // ff_out (or wte when tied), [embedding_size × d]
+
+    /// <summary>
+    /// Binds every tensor the config calls for through <paramref name="matrix"/> (name, rows, cols)
+    /// and <paramref name="vector"/> (name, length), the one place that knows which tensors a config has.
+    /// </summary>
+    public static TransformerWeights Bind(ModelConfig c, Func<string, int, int, MatrixView> matrix, Func<string, int, ReadOnlyMemory<float>> vector)
+    {
+        WeightNames n = c.Names;
+        int d = c.DModel, q = c.NHeads * c.HeadDim, kv = c.KvHeads * c.HeadDim, hidden = c.MlpHiddenSize, emb = c.EmbeddingRows;
+        MatrixView wte = matrix(n.Embedding, emb, d);
+        var blocks = new BlockWeights[c.NLayers];
+        for (int i = 0; i < c.NLayers; i++)
+        {
+            string p = string.Format(n.Block, i);
+            blocks[i] = new BlockWeights
+            {
+                AttnNorm = vector(p + n.AttnNorm, d),
+                Q = matrix(p + n.Q + ".weight", q, d),
+                K = matrix(p + n.K + ".weight", kv, d),
+                V = matrix(p + n.V + ".weight", kv, d),
+                QBias = c.IncludeQkvBias ? vector(p + n.Q + ".bias", q) : default,
+                KBias = c.IncludeQkvBias ? vector(p + n.K + ".bias", kv) : default,
+                VBias = c.IncludeQkvBias ? vector(p + n.V + ".bias", kv) : default,
+                AttnOut = matrix(p + n.AttnOut, d, q),
+                FfNorm = vector(p + n.FfNorm, d),
+                FfProj = matrix(p + n.Gate, hidden, d),
+                UpProj = matrix(p + n.Up, hidden, d),
+                FfOut = matrix(p + n.Down, d, hidden),
+            };
+        }
+        ReadOnlyMemory<float> lnF = vector(n.FinalNorm, d);
+        return new TransformerWeights
+        {
+            Embedding = wte, Blocks = blocks, FinalNorm = lnF,
+            Head = c.WeightTying ? wte : matrix(n.Head, emb, d),
+        };
+    }
+
+    /// <summary>
+    /// Binds a checkpoint's tensors: matrices stay views into its memory map (the <see cref="Checkpoint"/>
+    /// must outlive this object), vectors (tiny) are widened to float32 copies. A missing or misshapen
+    /// tensor is an error naming it.
+    /// </summary>
+    public static TransformerWeights Bind(ModelConfig c, Checkpoint ckpt)
+        => Bind(c, ckpt.GetMatrix, (name, length) => ckpt.ReadSingle(name, length));
+}
+
+/// <summary>
+/// Where a checkpoint keeps each tensor of the shared pre-norm block. <see cref="Block"/> is a format
+/// string taking the layer index; q/k/v names get ".weight" (and ".bias" with include_qkv_bias).
+/// </summary>
+public sealed record WeightNames(
+    string Block, string AttnNorm, string Q, string K, string V, string AttnOut, string FfNorm,
+    string Gate, string Up, string Down, string Embedding, string FinalNorm, string Head)
+{
+    /// <summary>LLaDA (LLaDAModelLM): model.transformer.blocks.{i}.q_proj.weight, …</summary>
+    public static readonly WeightNames Llada = new("model.transformer.blocks.{0}.", "attn_norm.weight", "q_proj", "k_proj", "v_proj",
+        "attn_out.weight", "ff_norm.weight", "ff_proj.weight", "up_proj.weight", "ff_out.weight",
+        "model.transformer.wte.weight", "model.transformer.ln_f.weight", "model.transformer.ff_out.weight");
+
+    /// <summary>Dream / Qwen2: model.layers.{i}.self_attn.q_proj.{weight,bias}, mlp.gate_proj.weight, …</summary>
+    public static readonly WeightNames Dream = new("model.layers.{0}.", "input_layernorm.weight", "self_attn.q_proj", "self_attn.k_proj",
+        "self_attn.v_proj", "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+        "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight");
+}

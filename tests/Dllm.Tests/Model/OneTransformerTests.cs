@@ -1,0 +1,98 @@
+using Dllm.Model;
+using Dllm.Tensors;
+using Dllm.Tests.Training;
+using Dllm.Text;
+using Dllm.Training;
+using Xunit;
+
+namespace Dllm.Tests.Model;
+
+/// <summary>
+/// Training and inference run one forward: the logits of the model a trainer holds equal, bit for bit,
+/// those of the <see cref="Transformer"/> that <c>generate</c> loads from the checkpoint the trainer just
+/// saved, for every attention pattern and for Dream's layout; and config.json carries the pattern.
+/// </summary>
+public class OneTransformerTests
+{
+    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream"];
+
+    private static ModelConfig Config(string layout) => layout switch
+    {
+        "dream" => ModelGradientTests.TinyDream(kvHeads: 1),
+        _ => ModelGradientTests.Tiny(kvHeads: 1).With(OpGradientTests.Pattern(layout)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void Logits_of_the_trainer_equal_logits_of_the_saved_checkpoint(string layout)
+    {
+        TrainableModel trained = ModelGradientTests.RandomModel(Config(layout), seed: 3);
+        // One optimiser step, so the saved weights are not just the initialisation.
+        trained.ZeroGrad();
+        trained.Forward(ModelGradientTests.RandomBatch(11, trained.Config.Pattern, seed: 4));
+        trained.Backward();
+        var opt = new AdamW(trained.Parameters);
+        opt.Step(1e-2);
+        string dir = TestPaths.TempDir();
+        TrainingCheckpoint.Save(dir, trained, opt, new TrainerState(1, 1, "test", 0), new ByteTokenizer());
+
+        using Transformer loaded = Transformer.Load(dir);
+        Assert.Equal(trained.Config.Kind, loaded.Config.Kind);
+        Assert.Equal(trained.Config.Pattern, loaded.Config.Pattern);
+        Assert.Equal(trained.Config.Family, loaded.Config.Family);
+        var rng = new Random(5);
+        int batch = 2, len = 6;
+        int[] tokens = Enumerable.Range(0, batch * len).Select(_ => rng.Next(11)).ToArray();
+        int[] positions = [5, 0, 3];
+        byte[] keyMask = [1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1];
+        foreach (byte[] km in new[] { Array.Empty<byte>(), keyMask })
+        {
+            var a = new float[batch * positions.Length * 11];
+            var b = new float[a.Length];
+            trained.Model.Logits(tokens, batch, len, positions, a, km);
+            loaded.Logits(tokens, batch, len, positions, b, km);
+            Assert.Equal(a, b);
+        }
+    }
+
+    [Fact]
+    public void Dream_checkpoints_are_written_in_Dreams_dialect()
+    {
+        TrainableModel m = ModelGradientTests.RandomModel(ModelGradientTests.TinyDream(kvHeads: 1), seed: 1);
+        string dir = TestPaths.TempDir();
+        TrainingCheckpoint.Save(dir, m, new AdamW(m.Parameters), new TrainerState(0, 1, "test", 0), new ByteTokenizer());
+        string json = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("\"DreamModel\"", json);
+        Assert.Contains("\"hidden_size\"", json);
+        Assert.Contains("model.layers.0.self_attn.q_proj.bias", m.Parameters.Tensors.Select(t => t.Name));
+        Assert.True(Transformer.Load(dir).Config.ShiftLogits);
+    }
+
+    [Fact]
+    public void Causal_and_block_causal_models_ignore_what_they_may_not_see()
+    {
+        foreach (var (layout, visible) in new[] { ("causal", 2), ("block2", 2) })
+        {
+            Transformer model = ModelGradientTests.RandomModel(Config(layout), seed: 6).Model;
+            var a = new float[2 * 11]; var c = new float[2 * 11];
+            model.Logits([1, 2, 3, 4], 1, 4, [0, 1], a);
+            model.Logits([1, 2, 7, 8], 1, 4, [0, 1], c); // positions 0 and 1 see keys 0..1 only
+            Assert.Equal(a, c);
+            Assert.Equal(visible, OpGradientTests.Pattern(layout).KeyLimit(1, 4));
+        }
+    }
+
+    [Fact]
+    public void Config_json_refuses_an_attention_that_does_not_fit_the_kind()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "config.json");
+        (ModelGradientTests.Tiny(1) with { Kind = ModelKind.Autoregressive }).Save(path);
+        Assert.Contains("model_kind \"autoregressive\" needs attention \"causal\"",
+            Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path)).Message);
+        ModelGradientTests.Tiny(1).As(ModelKind.BlockDiffusion, 4).Save(path);
+        ModelConfig back = ModelConfig.Load(path);
+        Assert.Equal(AttentionPattern.BlockCausal(4), back.Pattern);
+        Assert.Contains("\"block_size\": 4", File.ReadAllText(path));
+    }
+}
