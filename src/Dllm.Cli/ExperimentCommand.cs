@@ -2,11 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using Dllm.Experiments;
 using Dllm.Text;
+using Dllm.Training;
 
 namespace Dllm.Cli;
 
 /// <summary>
-/// <c>dllm experiment NAME</c> runs one of issue #6's experiments end to end (data with a seed, MDM and
+/// <c>dllm experiment NAME</c> runs one of the MDM-vs-AR experiments end to end (data with a seed, MDM and
 /// AR twins trained side by side, evaluation, results.md and plot.png in --out);
 /// <c>dllm experiment gen TASK</c> writes a task's JSONL; <c>dllm experiment eval</c> scores a trained
 /// model on any JSONL file of that format.

@@ -22,10 +22,10 @@ public sealed record ExactMatchOutcome(ExactMatchCase Case, string Answer)
 public static class ExactMatchEval
 {
     /// <summary>Reads JSONL lines <c>{"task": "...", "prompt": "...", "response": "..."}</c>, the format of
-    /// <see cref="Experiments.TaskExample"/> ("task" or "kind" optional: "all"). Blank lines are skipped.</summary>
+    /// <see cref="TaskExample"/> ("task" or "kind" optional: "all"). Blank lines are skipped.</summary>
     /// <exception cref="InvalidDataException">Invalid JSON or a missing string field (names file:line), or no cases.</exception>
     public static List<ExactMatchCase> Load(string path)
-        => [.. Experiments.TaskExample.ReadJsonl(path).Select(e => new ExactMatchCase(e.Kind.Length == 0 ? "all" : e.Kind, e.Prompt, e.Response))];
+        => [.. TaskExample.ReadJsonl(path).Select(e => new ExactMatchCase(e.Kind.Length == 0 ? "all" : e.Kind, e.Prompt, e.Response))];
 
     /// <summary>Answers every case, <paramref name="batchSize"/> prompts per sampler call (without a KV
     /// cache a batched answer equals the answer alone, see <see cref="DiffusionSampler.GenerateBatch"/>).</summary>

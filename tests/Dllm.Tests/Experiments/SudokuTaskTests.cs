@@ -1,4 +1,5 @@
 using Dllm.Experiments;
+using Dllm.Training;
 
 namespace Dllm.Tests.Experiments;
 

@@ -1,4 +1,5 @@
 using Dllm.Experiments;
+using Dllm.Training;
 using Dllm.Model;
 using Dllm.Text;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Dllm.IO;
 using Dllm.Text;
 
-namespace Dllm.Experiments;
+namespace Dllm.Training;
 
 /// <summary>
 /// One line of an experiment's data: a prompt and the response a model should give, tagged with the
