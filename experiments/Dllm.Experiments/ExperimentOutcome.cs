@@ -30,7 +30,7 @@ public sealed record ExperimentRunOptions
     public string Command { get; init; } = "";
 }
 
-/// <summary>One experiment of issue #6: generates its data, trains both model kinds, evaluates, reports.</summary>
+/// <summary>One MDM-vs-AR experiment: generates its data, trains both model kinds, evaluates, reports.</summary>
 public interface IExperiment
 {
     string Name { get; }

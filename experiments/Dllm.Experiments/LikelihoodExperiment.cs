@@ -6,7 +6,7 @@ using Dllm.Training;
 namespace Dllm.Experiments;
 
 /// <summary>
-/// Experiment 5 of issue #6: held-out likelihood of an MDM (the Monte Carlo ELBO bound, LLaDA Eq. 6 —
+/// Held-out likelihood of an MDM (the Monte Carlo ELBO bound, LLaDA Eq. 6 —
 /// an upper bound on its NLL) vs the exact NLL of its AR twin, both pre-trained on the bundled King
 /// James excerpt at equal compute (same backbone, steps, batches, seed). The last 10 % of the text
 /// (cut at a line break) is held out. Expected: the AR model lower (better) at equal compute — MDMs

@@ -3,7 +3,7 @@ using Dllm.Text;
 namespace Dllm.Experiments;
 
 /// <summary>
-/// Experiment 3 of issue #6: n-digit × n-digit multiplication (n = 2, 3, 4), answered directly and
+/// n-digit × n-digit multiplication (n = 2, 3, 4), answered directly and
 /// with a chain of thought (<see cref="MultiplicationTask"/>); four models (MDM and AR, direct and
 /// CoT), each pair trained like the other experiments' twins. Reported: accuracy of the final answer
 /// per n on held-out problems. Expected from Diffusion-of-Thought: the chain of thought helps both,

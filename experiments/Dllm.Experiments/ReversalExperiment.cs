@@ -3,7 +3,7 @@ using Dllm.Text;
 namespace Dllm.Experiments;
 
 /// <summary>
-/// Experiment 1 of issue #6: the reversal curse (<see cref="ReversalTask"/>). MDM and AR twins learn
+/// The reversal curse (<see cref="ReversalTask"/>). MDM and AR twins learn
 /// the same statements; accuracy on forward and reversed questions about pairs stated forward only.
 /// Expected from the literature: MDM reversed ≈ forward; AR reversed near 0.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace Dllm.Experiments;
 
 /// <summary>
-/// A long-answer task for the speed benchmark of issue #4: the ROT13 of a <c>length</c>-byte passage
+/// A long-answer task for the decoding-speed benchmark: the ROT13 of a <c>length</c>-byte passage
 /// of English text. Every answer byte is a fixed function of the prompt byte <c>length</c> positions
 /// back (letters rotate by 13, everything else is copied), so the answer tokens are conditionally
 /// independent given the prompt — the regime in which Fast-dLLM's parallel decoding (commit every

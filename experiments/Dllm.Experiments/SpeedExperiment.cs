@@ -5,7 +5,7 @@ using Dllm.Training;
 namespace Dllm.Experiments;
 
 /// <summary>
-/// Experiment 4 of issue #6 and the benchmark of issue #4: one trained MDM decodes the same held-out
+/// The decoding-speed experiment: one trained MDM decodes the same held-out
 /// questions with fewer steps per token (1, 1/2, 1/4, 1/8), with Fast-dLLM threshold decoding, and with
 /// threshold decoding plus the prefix and dual KV caches; for each: accuracy, forward passes per
 /// generated token and tokens/s (one prompt at a time, as Fast-dLLM measures), side by side in one run,

@@ -4,7 +4,7 @@ using Dllm.Text;
 namespace Dllm.Experiments;
 
 /// <summary>
-/// Experiment 2 of issue #6 (Beyond Autoregression): puzzle → solution for 4×4 Sudoku with unique
+/// Sudoku (Beyond Autoregression): puzzle → solution for 4×4 Sudoku with unique
 /// solutions; exact-solve accuracy on held-out puzzles for the MDM (any order, and forced left to
 /// right) and the AR twin. Expected from the literature: the MDM well ahead, because it can fill the
 /// forced cells first while the AR model must commit cells in reading order.

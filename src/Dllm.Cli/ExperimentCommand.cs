@@ -18,7 +18,7 @@ internal static class ExperimentCommand
 
     public static Command Create()
     {
-        var cmd = new Command("experiment", "The seeds' claims in miniature: MDM vs AR on reasoning tasks (issue #6)");
+        var cmd = new Command("experiment", "The seeds' claims in miniature: MDM vs AR on reasoning tasks");
         foreach (IExperiment e in All) cmd.Subcommands.Add(RunCommand(e));
         cmd.Subcommands.Add(GenCommand());
         cmd.Subcommands.Add(EvalCommand());

@@ -37,10 +37,14 @@ public sealed class TransformerWeights
     public required MatrixView Head { get; init; }            // ff_out (or wte when tied), [embedding_size × d]
 
     /// <summary>
-    /// Binds every tensor the config calls for through <paramref name="matrix"/> (name, rows, cols)
-    /// and <paramref name="vector"/> (name, length), the one place that knows which tensors a config has.
+    /// Binds every tensor the config calls for, in checkpoint order (embedding; per block attn_norm,
+    /// q, k, v and their biases, attn_out, ff_norm, gate, up, down; final norm; untied head), through
+    /// <paramref name="matrix"/> (name, rows, cols), <paramref name="vector"/> (name, length: norm
+    /// weights) and <paramref name="bias"/> (name, length). This is the one place that knows which
+    /// tensors a config has: a checkpoint reader and the trainer's parameter declaration both go through it.
     /// </summary>
-    public static TransformerWeights Bind(ModelConfig c, Func<string, int, int, MatrixView> matrix, Func<string, int, ReadOnlyMemory<float>> vector)
+    public static TransformerWeights Bind(ModelConfig c, Func<string, int, int, MatrixView> matrix, Func<string, int, ReadOnlyMemory<float>> vector,
+        Func<string, int, ReadOnlyMemory<float>> bias)
     {
         WeightNames n = c.Names;
         int d = c.DModel, q = c.NHeads * c.HeadDim, kv = c.KvHeads * c.HeadDim, hidden = c.MlpHiddenSize, emb = c.EmbeddingRows;
@@ -55,9 +59,9 @@ public sealed class TransformerWeights
                 Q = matrix(p + n.Q + ".weight", q, d),
                 K = matrix(p + n.K + ".weight", kv, d),
                 V = matrix(p + n.V + ".weight", kv, d),
-                QBias = c.IncludeQkvBias ? vector(p + n.Q + ".bias", q) : default,
-                KBias = c.IncludeQkvBias ? vector(p + n.K + ".bias", kv) : default,
-                VBias = c.IncludeQkvBias ? vector(p + n.V + ".bias", kv) : default,
+                QBias = c.IncludeQkvBias ? bias(p + n.Q + ".bias", q) : default,
+                KBias = c.IncludeQkvBias ? bias(p + n.K + ".bias", kv) : default,
+                VBias = c.IncludeQkvBias ? bias(p + n.V + ".bias", kv) : default,
                 AttnOut = matrix(p + n.AttnOut, d, q),
                 FfNorm = vector(p + n.FfNorm, d),
                 FfProj = matrix(p + n.Gate, hidden, d),
@@ -79,7 +83,7 @@ public sealed class TransformerWeights
     /// tensor is an error naming it.
     /// </summary>
     public static TransformerWeights Bind(ModelConfig c, Checkpoint ckpt)
-        => Bind(c, ckpt.GetMatrix, (name, length) => ckpt.ReadSingle(name, length));
+        => Bind(c, ckpt.GetMatrix, (name, length) => ckpt.ReadSingle(name, length), (name, length) => ckpt.ReadSingle(name, length));
 }
 
 /// <summary>

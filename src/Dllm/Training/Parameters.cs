@@ -70,6 +70,24 @@ public sealed class Parameters
     /// <summary>A live read-only view of a tensor's values (what the model reads; the optimiser writes through <see cref="Values"/>).</summary>
     public ReadOnlyMemory<float> Memory(ParameterTensor t) => new(_values, (int)t.Offset, t.Length);
 
+    /// <summary>The gradient of the values a <see cref="Matrix"/> view shows (same offset, same length).</summary>
+    /// <exception cref="ArgumentException">The view does not point into these parameters.</exception>
+    public Span<float> GradOf(in MatrixView view)
+    {
+        nint start = Marshal.UnsafeAddrOfPinnedArrayElement(_values, 0);
+        long offset = (view.Data - start) / sizeof(float), length = (long)view.Rows * view.Cols;
+        if (view.DType != DType.F32 || offset < 0 || offset + length > _values.Length)
+            throw new ArgumentException($"the view {view} does not show these parameters");
+        return _grads.AsSpan((int)offset, (int)length);
+    }
+
+    /// <summary>The gradient of the values a <see cref="Memory"/> view shows.</summary>
+    /// <exception cref="ArgumentException">The view does not point into these parameters.</exception>
+    public Span<float> GradOf(ReadOnlyMemory<float> view)
+        => MemoryMarshal.TryGetArray(view, out ArraySegment<float> s) && ReferenceEquals(s.Array, _values)
+            ? _grads.AsSpan(s.Offset, s.Count)
+            : throw new ArgumentException("the vector does not show these parameters");
+
     /// <summary>A row-major (rows × cols) view of a 2-D tensor's values.</summary>
     public MatrixView Matrix(ParameterTensor t)
     {

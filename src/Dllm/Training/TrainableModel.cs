@@ -7,8 +7,9 @@ namespace Dllm.Training;
 /// A <see cref="Transformer"/> with float32 parameters, gradients and the backward pass (llm.c
 /// style: flat arrays, a hand-written backward per op). The model's weights are views into
 /// <see cref="Parameters"/>, so the forward that trains is the forward that samples: this class owns no
-/// forward of its own. Every tensor the config has trains (Dream's q/k/v biases included), under every
-/// attention pattern. The loss:
+/// forward of its own, and the backward walks the same <see cref="TransformerWeights"/> the forward
+/// reads. Every tensor the config has trains (Dream's q/k/v biases included), under every attention
+/// pattern. The loss:
 /// <code>
 ///   hidden = RMSNorm(x[rows])·ln_f             (Transformer forward with a saving tape)   [R × d]
 ///   loss   = Σ_r w_r·CE(hidden_r · Wheadᵀ, target_r)                                      scalar
@@ -20,12 +21,6 @@ namespace Dllm.Training;
 /// </summary>
 public sealed class TrainableModel
 {
-    private sealed record BlockTensors(ParameterTensor AttnNorm, ParameterTensor Q, ParameterTensor K, ParameterTensor V,
-        ParameterTensor? QBias, ParameterTensor? KBias, ParameterTensor? VBias,
-        ParameterTensor AttnOut, ParameterTensor FfNorm, ParameterTensor FfProj, ParameterTensor UpProj, ParameterTensor FfOut);
-
-    private readonly BlockTensors[] _blocks;
-    private readonly ParameterTensor _wte, _lnF, _head;
     private readonly Rope _rope;
     private readonly ActivationTape _tape = new();
     private readonly BackwardBuffers _grad = new();
@@ -37,39 +32,20 @@ public sealed class TrainableModel
     public Parameters Parameters { get; } = new();
 
     /// <summary>Declares and allocates the parameters (zeros) under the config family's names, in checkpoint
-    /// order (embedding, blocks, final norm, head); call <see cref="Initialize"/> or fill them by name.</summary>
+    /// order; call <see cref="Initialize"/> or fill them by name.</summary>
     /// <exception cref="InvalidDataException">The config does not validate.</exception>
     public TrainableModel(ModelConfig config)
     {
         config.Validate();
-        WeightNames n = config.Names;
-        int d = config.DModel, q = config.NHeads * config.HeadDim, kv = config.KvHeads * config.HeadDim, f = config.MlpHiddenSize;
-        _wte = Parameters.Add(n.Embedding, config.EmbeddingRows, d);
-        _blocks = new BlockTensors[config.NLayers];
-        for (int i = 0; i < config.NLayers; i++)
-        {
-            string p = string.Format(n.Block, i);
-            _blocks[i] = new BlockTensors(
-                Parameters.Add(p + n.AttnNorm, d),
-                Parameters.Add(p + n.Q + ".weight", q, d),
-                Parameters.Add(p + n.K + ".weight", kv, d),
-                Parameters.Add(p + n.V + ".weight", kv, d),
-                config.IncludeQkvBias ? Parameters.AddBias(p + n.Q + ".bias", q) : null,
-                config.IncludeQkvBias ? Parameters.AddBias(p + n.K + ".bias", kv) : null,
-                config.IncludeQkvBias ? Parameters.AddBias(p + n.V + ".bias", kv) : null,
-                Parameters.Add(p + n.AttnOut, d, q),
-                Parameters.Add(p + n.FfNorm, d),
-                Parameters.Add(p + n.Gate, f, d),
-                Parameters.Add(p + n.Up, f, d),
-                Parameters.Add(p + n.Down, d, f));
-        }
-        _lnF = Parameters.Add(n.FinalNorm, d);
-        _head = config.WeightTying ? _wte : Parameters.Add(n.Head, config.EmbeddingRows, d);
+        // Declare every tensor the weights bind (first pass), allocate, then bind the views (second pass).
+        TransformerWeights.Bind(config,
+            (name, rows, cols) => { Parameters.Add(name, rows, cols); return default; },
+            (name, length) => { Parameters.Add(name, length); return default; },
+            (name, length) => { Parameters.AddBias(name, length); return default; });
         Parameters.Allocate();
+        ReadOnlyMemory<float> Vector(string name, int length) => Parameters.Memory(Parameters[name]);
+        Model = new Transformer(config, TransformerWeights.Bind(config, (name, rows, cols) => Parameters.Matrix(Parameters[name]), Vector, Vector));
         _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
-        Model = new Transformer(config, TransformerWeights.Bind(config,
-            (name, rows, cols) => Parameters.Matrix(Parameters[name]),
-            (name, length) => Parameters.Memory(Parameters[name])));
     }
 
     /// <summary>A model initialised with <see cref="Initialize"/>.</summary>
@@ -107,12 +83,12 @@ public sealed class TrainableModel
     {
         batch.Validate(Config.EmbeddingRows, Config.MaxSequenceLength);
         if (batch.Pattern != Config.Pattern)
-            throw new ArgumentException($"the batch needs {batch.Pattern} attention; this {Config.Kind} model has {Config.Pattern}");
+            throw new ArgumentException($"the batch needs {batch.Pattern} attention; this {Config.KindName} model has {Config.Pattern}");
         int rows = batch.Rows.Length;
         Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape);
         if (_grad.Lse.Length < rows) _grad.Lse = new float[rows];
         _saved = batch;
-        return CrossEntropy.Forward(_tape.SelNorm, rows, Parameters.Matrix(_head), batch.Targets, batch.Weights, _grad.Lse);
+        return CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);
     }
 
     /// <summary>
@@ -126,6 +102,7 @@ public sealed class TrainableModel
         ActivationTape a = _tape;
         BackwardBuffers g = _grad;
         Parameters P = Parameters;
+        TransformerWeights W = Model.Weights;
         ModelConfig c = Config;
         int B = batch.Batch, L = batch.Length, n = B * L, d = c.DModel, rows = batch.Rows.Length;
         int heads = c.NHeads, kvh = c.KvHeads, hd = c.HeadDim, f = c.MlpHiddenSize;
@@ -135,9 +112,9 @@ public sealed class TrainableModel
         // the forward read them from: shifted by one for Dream).
         g.Ensure(n, d, heads, kvh, hd, f, rows);
         Span<float> dSel = g.DSel.AsSpan(0, rows * d), dSelIn = g.DSelIn.AsSpan(0, rows * d);
-        CrossEntropy.Backward(a.SelNorm, rows, P.Matrix(_head), batch.Targets, batch.Weights, g.Lse, scale, dSel, P.Grad(_head));
+        CrossEntropy.Backward(a.SelNorm, rows, W.Head, batch.Targets, batch.Weights, g.Lse, scale, dSel, P.GradOf(W.Head));
         dSelIn.Clear(); // RMSNorm backward adds into its dx
-        RmsNormBackward.Backward(a.SelIn, P.Value(_lnF), eps, dSel, dSelIn, P.Grad(_lnF), rows);
+        RmsNormBackward.Backward(a.SelIn, W.FinalNorm.Span, eps, dSel, dSelIn, P.GradOf(W.FinalNorm), rows);
         Span<float> dx = g.DX.AsSpan(0, n * d);
         dx.Clear();
         for (int r = 0; r < rows; r++)
@@ -154,28 +131,28 @@ public sealed class TrainableModel
         ReadOnlySpan<int> pos = a.Positions.AsSpan(0, n);
         for (int l = c.NLayers - 1; l >= 0; l--)
         {
-            BlockTensors w = _blocks[l];
+            BlockWeights w = W.Blocks[l];
             ActivationTape.Layer s = a.Layers[l];
             // x_out = x_mid + act·Wdownᵀ  (the residual passes dx through unchanged)
-            LinearBackward.Backward(s.Act, dx, n, P.Matrix(w.FfOut), dAct, false, P.Grad(w.FfOut));
+            LinearBackward.Backward(s.Act, dx, n, w.FfOut, dAct, false, P.GradOf(w.FfOut));
             SwiGluBackward.Backward(s.Gate.AsSpan(0, n * f), s.Up.AsSpan(0, n * f), dAct, dGate, dUp);
-            LinearBackward.Backward(s.H2, dGate, n, P.Matrix(w.FfProj), dh, false, P.Grad(w.FfProj));
-            LinearBackward.Backward(s.H2, dUp, n, P.Matrix(w.UpProj), dh, true, P.Grad(w.UpProj));
-            RmsNormBackward.Backward(s.XMid, P.Value(w.FfNorm), eps, dh, dx, P.Grad(w.FfNorm), n);
+            LinearBackward.Backward(s.H2, dGate, n, w.FfProj, dh, false, P.GradOf(w.FfProj));
+            LinearBackward.Backward(s.H2, dUp, n, w.UpProj, dh, true, P.GradOf(w.UpProj));
+            RmsNormBackward.Backward(s.XMid, w.FfNorm.Span, eps, dh, dx, P.GradOf(w.FfNorm), n);
             // x_mid = x_in + Attention(RoPE(h1·Wqᵀ + bq), RoPE(h1·Wkᵀ + bk), h1·Wvᵀ + bv)·Woutᵀ
-            LinearBackward.Backward(s.Att, dx, n, P.Matrix(w.AttnOut), dAtt, false, P.Grad(w.AttnOut));
+            LinearBackward.Backward(s.Att, dx, n, w.AttnOut, dAtt, false, P.GradOf(w.AttnOut));
             AttentionBackward.Backward(s.Q, s.K, s.V, s.Probs, dAtt, dq, dk, dv, B, L, heads, kvh, hd);
             _rope.ApplyTranspose(dq, n, heads, pos);
             _rope.ApplyTranspose(dk, n, kvh, pos);
-            if (w.QBias is not null) Bias.Backward(dq, n, P.Grad(w.QBias));
-            if (w.KBias is not null) Bias.Backward(dk, n, P.Grad(w.KBias));
-            if (w.VBias is not null) Bias.Backward(dv, n, P.Grad(w.VBias));
-            LinearBackward.Backward(s.H1, dq, n, P.Matrix(w.Q), dh, false, P.Grad(w.Q));
-            LinearBackward.Backward(s.H1, dk, n, P.Matrix(w.K), dh, true, P.Grad(w.K));
-            LinearBackward.Backward(s.H1, dv, n, P.Matrix(w.V), dh, true, P.Grad(w.V));
-            RmsNormBackward.Backward(s.XIn, P.Value(w.AttnNorm), eps, dh, dx, P.Grad(w.AttnNorm), n);
+            if (!w.QBias.IsEmpty) Bias.Backward(dq, n, P.GradOf(w.QBias));
+            if (!w.KBias.IsEmpty) Bias.Backward(dk, n, P.GradOf(w.KBias));
+            if (!w.VBias.IsEmpty) Bias.Backward(dv, n, P.GradOf(w.VBias));
+            LinearBackward.Backward(s.H1, dq, n, w.Q, dh, false, P.GradOf(w.Q));
+            LinearBackward.Backward(s.H1, dk, n, w.K, dh, true, P.GradOf(w.K));
+            LinearBackward.Backward(s.H1, dv, n, w.V, dh, true, P.GradOf(w.V));
+            RmsNormBackward.Backward(s.XIn, w.AttnNorm.Span, eps, dh, dx, P.GradOf(w.AttnNorm), n);
         }
-        EmbeddingBackward.ScatterAdd(P.Grad(_wte), d, batch.Tokens, dx);
+        EmbeddingBackward.ScatterAdd(P.GradOf(W.Embedding), d, batch.Tokens, dx);
     }
 
     /// <summary>Gradients of the activations, reused across steps so a step allocates nothing: dSel,
