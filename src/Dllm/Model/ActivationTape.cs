@@ -25,8 +25,6 @@ internal sealed class ActivationTape
         public float[] Act = [];    // [N × F] SiLU(gate) ⊙ up (tape only)
     }
 
-    /// <summary>True when every layer's activations are kept for the backward.</summary>
-    public bool Saves { get; private set; }
     public Layer[] Layers = [];
     public float[] XOut = [];       // [N × d] output of the last block (tape only)
     public float[] SelIn = [];      // [R × d] the selected rows of the final residual stream
@@ -36,14 +34,10 @@ internal sealed class ActivationTape
     public int[] Ids = [];          // [N] token id of each computed row
     public float[] KFull = [], VFull = []; // [B·L × Hkv·hd] cached keys/values with the window's spliced in
 
-    public int Batch { get; private set; }
-    public int Length { get; private set; }
-
     public void Ensure(int layers, bool save, int n, int batch, int len, int d, int heads, int kvHeads, int hd, int hidden,
         int selected, int cachedKeyRows)
     {
         int qDim = heads * hd, kvDim = kvHeads * hd;
-        Saves = save; Batch = batch; Length = len;
         if (Layers.Length != layers)
         {
             Layers = new Layer[layers];
