@@ -47,7 +47,7 @@ public sealed class DecodingKnobs
         new("block_length", Kind.Int, "semi-autoregressive block length, divides gen_length (default 32)", (k, v) => k.BlockLength = (int?)v, k => k.BlockLength),
         new("temperature", Kind.Double, "Gumbel temperature; 0 = greedy", (k, v) => k.Temperature = (double?)v ?? 0, k => k.Temperature),
         new("cfg_scale", Kind.Double, "classifier-free guidance scale; 0 = off", (k, v) => k.CfgScale = (double?)v ?? 0, k => k.CfgScale),
-        new("remasking", Kind.Name, "ordering", (k, v) => k.Remasking = (RemaskingKind?)(int?)v ?? RemaskingKind.LowConfidence, k => (int)k.Remasking, RemaskingNames),
+        new("remasking", Kind.Name, "ordering", (k, v) => k.Remasking = (OrderingRule?)(int?)v ?? OrderingRule.LowConfidence, k => (int)k.Remasking, RemaskingNames),
         new("commit", Kind.Name, "how many to unmask per step", (k, v) => k.Commit = (CommitRule?)(int?)v ?? CommitRule.Schedule, k => (int)k.Commit, CommitNames),
         new("threshold", Kind.Double, "confidence threshold of commit=threshold", (k, v) => k.Threshold = (double?)v ?? 0.9, k => k.Threshold),
         new("factor", Kind.Double, "f of commit=factor", (k, v) => k.Factor = (double?)v ?? 1.0, k => k.Factor),
@@ -74,7 +74,7 @@ public sealed class DecodingKnobs
     /// <summary>CFG scale (0 = off).</summary>
     public double CfgScale { get; set; }
     /// <summary>Ordering.</summary>
-    public RemaskingKind Remasking { get; set; } = RemaskingKind.LowConfidence;
+    public OrderingRule Remasking { get; set; } = OrderingRule.LowConfidence;
     /// <summary>Commit rule.</summary>
     public CommitRule Commit { get; set; } = CommitRule.Schedule;
     /// <summary>τ of the threshold rule.</summary>
@@ -175,7 +175,7 @@ public sealed class DecodingKnobs
             case null: Find(name).Set(this, null); return;
             case string s: Set(name, s); return;
             case JsonElement e: Set(name, e); return;
-            case RemaskingKind r: SetEnum(name, "remasking", (int)r); return;
+            case OrderingRule r: SetEnum(name, "remasking", (int)r); return;
             case CommitRule c: SetEnum(name, "commit", (int)c); return;
             case CacheMode m: SetEnum(name, "cache", (int)m); return;
         }
@@ -208,7 +208,7 @@ public sealed class DecodingKnobs
         var generation = new GenerationOptions
         {
             GenLength = gen, BlockLength = block, Steps = Steps ?? gen, Temperature = Temperature,
-            CfgScale = CfgScale, Remasking = Remasking, Seed = Seed,
+            CfgScale = CfgScale, Ordering = Remasking, Seed = Seed,
         };
         var options = new DecodingOptions
         {

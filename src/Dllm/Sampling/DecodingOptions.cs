@@ -21,11 +21,11 @@ public enum CommitRule
 /// </summary>
 public sealed record DecodingOptions
 {
-    /// <summary>The reference knobs; Remasking picks the ordering unless <see cref="Score"/> is set.</summary>
+    /// <summary>The reference knobs; their Ordering is used unless <see cref="CustomOrdering"/> is set.</summary>
     public GenerationOptions Generation { get; init; } = new();
 
-    /// <summary>Custom ordering; overrides <see cref="GenerationOptions.Remasking"/> when set.</summary>
-    public IConfidenceScore? Score { get; init; }
+    /// <summary>An ordering of the caller's; overrides <see cref="GenerationOptions.Ordering"/> when set.</summary>
+    public IOrdering? CustomOrdering { get; init; }
 
     /// <summary>The commit policy.</summary>
     public CommitRule Commit { get; init; } = CommitRule.Schedule;
@@ -71,7 +71,7 @@ public sealed record DecodingOptions
     public static DecodingOptions Reference(GenerationOptions generation) => new() { Generation = generation };
 
     /// <summary>The ordering in effect.</summary>
-    public IConfidenceScore Ordering => Score ?? ConfidenceScores.For(Generation.Remasking);
+    public IOrdering CreateOrdering() => CustomOrdering ?? IOrdering.For(Generation.Ordering);
 
     /// <summary>The commit policy in effect.</summary>
     public ICommitPolicy CreatePolicy() => Commit switch
@@ -95,8 +95,10 @@ public sealed record DecodingOptions
         if (!(AlgTemp >= 0) || double.IsInfinity(AlgTemp)) throw new ArgumentException($"alg-temp must be a finite number ≥ 0, got {AlgTemp}");
         if (AlgTemp > 0 && Commit is CommitRule.Threshold or CommitRule.Factor)
             throw new ArgumentException($"alg-temp applies to the schedule and dream commit rules, not to {Commit.ToString().ToLowerInvariant()}");
-        if (Commit is CommitRule.Threshold or CommitRule.Factor && !Ordering.IsProbability)
-            throw new ArgumentException($"--commit {Commit.ToString().ToLowerInvariant()} compares scores with a probability level; remasking '{Ordering.Name}' does not score probabilities");
+        ICommitPolicy policy = CreatePolicy();
+        IOrdering ordering = CreateOrdering();
+        if (policy.NeedsProbabilityScores && !ordering.IsProbability)
+            throw new ArgumentException($"commit {policy.Name} compares scores with a probability level; remasking '{ordering.Name}' does not score probabilities");
         Remdm?.Validate();
         if (EarlyStop && EosId is null) throw new ArgumentException("early-stop needs eos-id");
         if (EosId is < 0) throw new ArgumentException($"eos-id must be ≥ 0, got {EosId}");

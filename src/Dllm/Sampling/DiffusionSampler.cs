@@ -6,7 +6,7 @@ namespace Dllm.Sampling;
 /// The general masked-diffusion sampler: every decoding strategy of <see cref="DecodingOptions"/> over
 /// one loop. A canvas starts with masks where the model should write; each step runs the model on the
 /// canvas, predicts x0 at every candidate (a masked position before the current block's end), scores
-/// it with the ordering (<see cref="IConfidenceScore"/>) and commits the positions the commit policy
+/// it with the ordering (<see cref="IOrdering"/>) and commits the positions the commit policy
 /// (<see cref="ICommitPolicy"/>) selects; the rest stay masked. Blocks are decoded left to right
 /// (semi-autoregressive when there are several). Optional: ReMDM loop remasking, early stop at EOS,
 /// Fast-dLLM KV cache, classifier-free guidance, batches of prompts of different lengths.
@@ -142,7 +142,7 @@ public sealed class DiffusionSampler
         Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
     {
         ICommitPolicy policy = options.CreatePolicy();
-        IConfidenceScore ordering = options.Ordering;
+        IOrdering ordering = options.CreateOrdering();
         var runner = new ModelRunner(_model, options, _maskId);
         double temperature = options.Generation.Temperature;
         int vocab = _model.VocabSize;

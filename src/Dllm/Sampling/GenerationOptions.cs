@@ -15,9 +15,9 @@ public sealed record GenerationOptions
     public double Temperature { get; init; }
     /// <summary>Classifier-free guidance scale; 0 disables (one forward per step instead of two).</summary>
     public double CfgScale { get; init; }
-    /// <summary>Which masked positions to commit each step.</summary>
-    public RemaskingKind Remasking { get; init; } = RemaskingKind.LowConfidence;
-    /// <summary>Seed for the Gumbel noise and random remasking.</summary>
+    /// <summary>Which masked positions to commit first (generate.py's <c>remasking</c>).</summary>
+    public OrderingRule Ordering { get; init; } = OrderingRule.LowConfidence;
+    /// <summary>Seed for the Gumbel noise and the random ordering.</summary>
     public int Seed { get; init; }
 
     /// <summary>Blocks the answer is split into.</summary>
@@ -41,22 +41,6 @@ public sealed record GenerationOptions
             throw new ArgumentException($"temperature must be a finite number ≥ 0, got {Temperature}");
         if (!(CfgScale >= 0) || double.IsInfinity(CfgScale))
             throw new ArgumentException($"cfg-scale must be a finite number ≥ 0, got {CfgScale}");
-        if (!Enum.IsDefined(Remasking)) throw new ArgumentException($"unknown remasking '{Remasking}'");
+        if (!Enum.IsDefined(Ordering)) throw new ArgumentException($"unknown remasking '{Ordering}'");
     }
-}
-
-/// <summary>
-/// The ordering rules (which masked positions to commit first). LowConfidence and Random are
-/// generate.py's; the other two come from Dream. See <see cref="ConfidenceScores.For"/>.
-/// </summary>
-public enum RemaskingKind
-{
-    /// <summary>Commit the masked positions whose predicted token has the highest probability.</summary>
-    LowConfidence,
-    /// <summary>Commit uniformly random masked positions.</summary>
-    Random,
-    /// <summary>Commit the positions with the largest top1 − top2 probability gap (Dream's topk_margin).</summary>
-    TopKMargin,
-    /// <summary>Commit the positions whose predicted distribution has the lowest entropy (Dream's entropy).</summary>
-    Entropy,
 }

@@ -6,14 +6,14 @@ namespace Dllm.Sampling;
 /// LLaDA's reference sampler (generate.py; paper §2.4 and Appendix B.3): the answer starts fully
 /// masked and is unmasked block by block (semi-autoregressive when BlockLength &lt; GenLength).
 /// Each step runs the model on the whole canvas, predicts x0 at every masked position, scores it
-/// (low confidence = its probability, or random), and commits the top-k scored positions, k from
+/// (its ordering: low confidence = its probability, or random), and commits the top-k scored positions, k from
 /// <see cref="TransferSchedule"/>; the rest stay masked. Positions past the current block are never
 /// committed. Ties in the score go to the lower position.
 /// Only masked positions before the block's end can be committed, so only their logits are asked for.
 /// </summary>
 /// <remarks>
 /// A fixed configuration of <see cref="DiffusionSampler"/>: <see cref="SchedulePolicy.Reference"/>,
-/// the ordering of <see cref="GenerationOptions.Remasking"/>, no cache, no early stop, no remasking.
+/// the ordering of <see cref="GenerationOptions.Ordering"/>, no cache, no early stop, no ReMDM loop.
 /// Random draws (temperature &gt; 0, random remasking) come from one <see cref="Random"/>(Seed):
 /// per step, per candidate in position order, the token's Gumbel draws then the random score.
 /// </remarks>

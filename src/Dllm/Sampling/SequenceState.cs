@@ -120,7 +120,7 @@ internal sealed class SequenceState
     /// score's (random ordering); then the policy's (alg_temp).
     /// </summary>
     /// Candidate c's logits row starts at rowStart[c] in logits.
-    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IConfidenceScore ordering, double temperature,
+    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IOrdering ordering, double temperature,
         ICommitPolicy policy, bool snapshot)
     {
         int n = Candidates.Length;

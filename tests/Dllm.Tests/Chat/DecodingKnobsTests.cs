@@ -17,7 +17,7 @@ public class DecodingKnobsTests
         Assert.Equal(32, o.Generation.BlockLength);
         Assert.Equal(128, o.Generation.Steps);
         Assert.Equal(0, o.Generation.Temperature);
-        Assert.Equal(RemaskingKind.LowConfidence, o.Generation.Remasking);
+        Assert.Equal(OrderingRule.LowConfidence, o.Generation.Ordering);
         Assert.Equal(CommitRule.Schedule, o.Commit);
         Assert.Equal(CacheMode.None, o.Cache);
         Assert.Null(o.Remdm);
@@ -31,8 +31,8 @@ public class DecodingKnobsTests
         k.Set("cfg-scale", "1.5"); k.Set("remasking", "topk-margin"); k.Set("commit", "threshold"); k.Set("threshold", "0.8");
         k.Set("cache", "dual"); k.Set("refresh-interval", "4"); k.Set("early_stop", "on"); k.Set("remdm", "2"); k.Set("seed", "7");
         DecodingOptions o = k.Resolve(Eos).Options;
-        Assert.Equal((64, 32, 16, 0.5, 1.5, RemaskingKind.TopKMargin, 7), (o.Generation.GenLength, o.Generation.Steps, o.Generation.BlockLength,
-            o.Generation.Temperature, o.Generation.CfgScale, o.Generation.Remasking, o.Generation.Seed));
+        Assert.Equal((64, 32, 16, 0.5, 1.5, OrderingRule.TopKMargin, 7), (o.Generation.GenLength, o.Generation.Steps, o.Generation.BlockLength,
+            o.Generation.Temperature, o.Generation.CfgScale, o.Generation.Ordering, o.Generation.Seed));
         Assert.Equal((CommitRule.Threshold, 0.8, CacheMode.Dual, 4, true, Eos, 2), (o.Commit, o.Threshold, o.Cache, o.RefreshInterval, o.EarlyStop, o.EosId!.Value, o.Remdm!.Count));
     }
 
@@ -84,8 +84,8 @@ public class DecodingKnobsTests
     {
         var k = new DecodingKnobs();
         k.Set("steps", (object)16L); k.Set("block_length", (object)8.0); k.Set("temperature", (object)1); k.Set("early_stop", (object)true);
-        k.Set("remasking", (object)RemaskingKind.Entropy); k.Set("cache", (object)"prefix");
-        Assert.Equal((16, 8, 1.0, true, RemaskingKind.Entropy, CacheMode.Prefix), (k.Steps!.Value, k.BlockLength!.Value, k.Temperature, k.EarlyStop, k.Remasking, k.Cache));
+        k.Set("remasking", (object)OrderingRule.Entropy); k.Set("cache", (object)"prefix");
+        Assert.Equal((16, 8, 1.0, true, OrderingRule.Entropy, CacheMode.Prefix), (k.Steps!.Value, k.BlockLength!.Value, k.Temperature, k.EarlyStop, k.Remasking, k.Cache));
         Assert.Contains("steps must be an integer", Assert.Throws<InvalidRequestException>(() => k.Set("steps", (object)2.5)).Message);
         Assert.Contains("early_stop must be a boolean", Assert.Throws<InvalidRequestException>(() => k.Set("early_stop", (object)1)).Message);
         Assert.Contains("cannot be set to a cache value", Assert.Throws<InvalidRequestException>(() => k.Set("remasking", (object)CacheMode.Dual)).Message);

@@ -64,7 +64,7 @@ public class GoldenTests
             BlockLength = c.GetProperty("block_length").GetInt32(),
             Temperature = c.GetProperty("temperature").GetDouble(),
             CfgScale = c.GetProperty("cfg_scale").GetDouble(),
-            Remasking = c.GetProperty("remasking").GetString() == "random" ? RemaskingKind.Random : RemaskingKind.LowConfidence,
+            Ordering = c.GetProperty("remasking").GetString() == "random" ? OrderingRule.Random : OrderingRule.LowConfidence,
             Seed = 1,
         };
         int[] prompt = Ints(c.GetProperty("prompt_ids"));

@@ -9,25 +9,25 @@ public class BatchAndCacheTests
     private const int Vocab = 9, Mask = 8, Pad = 0;
     private static readonly int[][] Prompts = [[3, 4], [5, 6, 7, 1, 2], [2, 2, 3]];
 
-    public static TheoryData<int, CommitRule, double, double, RemaskingKind, bool, CacheMode> BatchConfigs() => new()
+    public static TheoryData<int, CommitRule, double, double, OrderingRule, bool, CacheMode> BatchConfigs() => new()
     {
-        { 0, CommitRule.Schedule, 0, 0, RemaskingKind.LowConfidence, false, CacheMode.None },
-        { 1, CommitRule.Schedule, 0.8, 0, RemaskingKind.Random, false, CacheMode.None },
-        { 2, CommitRule.Threshold, 0.5, 0, RemaskingKind.LowConfidence, false, CacheMode.None },
-        { 3, CommitRule.Dream, 0, 1.5, RemaskingKind.Entropy, false, CacheMode.None },
-        { 4, CommitRule.Schedule, 0.7, 0, RemaskingKind.LowConfidence, true, CacheMode.None },   // early stop: sequences finish apart
-        { 5, CommitRule.Schedule, 0.7, 1.0, RemaskingKind.LowConfidence, false, CacheMode.Dual }, // lockstep schedule: exact with a cache too
-        { 6, CommitRule.Schedule, 0, 0, RemaskingKind.TopKMargin, false, CacheMode.Prefix },
+        { 0, CommitRule.Schedule, 0, 0, OrderingRule.LowConfidence, false, CacheMode.None },
+        { 1, CommitRule.Schedule, 0.8, 0, OrderingRule.Random, false, CacheMode.None },
+        { 2, CommitRule.Threshold, 0.5, 0, OrderingRule.LowConfidence, false, CacheMode.None },
+        { 3, CommitRule.Dream, 0, 1.5, OrderingRule.Entropy, false, CacheMode.None },
+        { 4, CommitRule.Schedule, 0.7, 0, OrderingRule.LowConfidence, true, CacheMode.None },   // early stop: sequences finish apart
+        { 5, CommitRule.Schedule, 0.7, 1.0, OrderingRule.LowConfidence, false, CacheMode.Dual }, // lockstep schedule: exact with a cache too
+        { 6, CommitRule.Schedule, 0, 0, OrderingRule.TopKMargin, false, CacheMode.Prefix },
     };
 
     [Theory]
     [MemberData(nameof(BatchConfigs))]
     public void EachPromptOfABatchDecodesAsItWouldAlone(int seed, CommitRule rule, double temperature, double cfg,
-        RemaskingKind kind, bool earlyStop, CacheMode cache)
+        OrderingRule kind, bool earlyStop, CacheMode cache)
     {
         var options = new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 8, Steps = 4, BlockLength = 4, Temperature = temperature, CfgScale = cfg, Remasking = kind, Seed = seed },
+            Generation = new GenerationOptions { GenLength = 8, Steps = 4, BlockLength = 4, Temperature = temperature, CfgScale = cfg, Ordering = kind, Seed = seed },
             Commit = rule, Threshold = 0.3, EarlyStop = earlyStop, EosId = 1, Cache = cache,
         };
         var batchModel = new FakeModel(Vocab, Rows.Hashed);

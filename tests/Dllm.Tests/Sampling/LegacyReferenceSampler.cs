@@ -66,7 +66,12 @@ internal sealed class LegacyReferenceSampler
                 if (positions.Length > 0)
                 {
                     canvas.CopyTo(batchTokens, 0);
-                    if (cfg) ClassifierFreeGuidance.UnconditionalCanvas(canvas, promptLength, _maskId, batchTokens.AsSpan(length));
+                    if (cfg)
+                    {
+                        // The unconditional canvas: prompt positions masked, the answer kept.
+                        canvas.CopyTo(batchTokens, length);
+                        batchTokens.AsSpan(length, promptLength).Fill(_maskId);
+                    }
                     _model.Logits(batchTokens, batch, length, positions, logits);
                     forwards++;
                     if (cfg)
@@ -81,7 +86,7 @@ internal sealed class LegacyReferenceSampler
                 {
                     ReadOnlySpan<float> row = logits.AsSpan(c * vocab, vocab);
                     chosen[c] = TokenChoice.Sample(row, options.Temperature, rng);
-                    score[c] = options.Remasking == RemaskingKind.LowConfidence
+                    score[c] = options.Ordering == OrderingRule.LowConfidence
                         ? TokenChoice.Probability(row, chosen[c])
                         : rng.NextDouble();
                 }

@@ -17,8 +17,8 @@ public class OptionsTests
         { new DecodingOptions { AlgTemp = 1, Commit = CommitRule.Threshold }, "alg-temp" },
         { new DecodingOptions { DreamEps = 0 }, "dream-eps" },
         { new DecodingOptions { DreamEps = 1 }, "dream-eps" },
-        { new DecodingOptions { Commit = CommitRule.Threshold, Generation = new GenerationOptions { Remasking = RemaskingKind.Entropy } }, "entropy" },
-        { new DecodingOptions { Commit = CommitRule.Factor, Score = EntropyConfidence.Instance }, "entropy" },
+        { new DecodingOptions { Commit = CommitRule.Threshold, Generation = new GenerationOptions { Ordering = OrderingRule.Entropy } }, "entropy" },
+        { new DecodingOptions { Commit = CommitRule.Factor, CustomOrdering = EntropyOrdering.Instance }, "entropy" },
         { new DecodingOptions { EarlyStop = true }, "eos-id" },
         { new DecodingOptions { EosId = -2 }, "eos-id" },
         { new DecodingOptions { RefreshInterval = -1, Cache = CacheMode.Dual }, "refresh-interval" },
@@ -42,13 +42,13 @@ public class OptionsTests
         var o = new DecodingOptions();
         o.Validate();
         Assert.Same(SchedulePolicy.Reference, o.CreatePolicy());
-        Assert.Same(LowConfidenceRemasking.Instance, o.Ordering);
+        Assert.Same(LowConfidenceOrdering.Instance, o.CreateOrdering());
         Assert.Equal(CacheMode.None, o.Cache);
         Assert.False(o.EarlyStop);
         Assert.Null(o.Remdm);
         Assert.IsType<ThresholdPolicy>((o with { Commit = CommitRule.Threshold }).CreatePolicy());
         Assert.IsType<FactorPolicy>((o with { Commit = CommitRule.Factor }).CreatePolicy());
         Assert.Equal(0.5, Assert.IsType<DreamSchedulePolicy>((o with { Commit = CommitRule.Dream, AlgTemp = 0.5 }).CreatePolicy()).AlgTemp);
-        new DecodingOptions { Commit = CommitRule.Threshold, Generation = new GenerationOptions { Remasking = RemaskingKind.TopKMargin } }.Validate();
+        new DecodingOptions { Commit = CommitRule.Threshold, Generation = new GenerationOptions { Ordering = OrderingRule.TopKMargin } }.Validate();
     }
 }

@@ -92,7 +92,7 @@ public class PolicyTests
     {
         var model = new FakeModel(6, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var options = Opts(16, 4, 16, CommitRule.Dream) with { Generation = new GenerationOptions { GenLength = 16, Steps = 4, BlockLength = 16, Remasking = RemaskingKind.Entropy } };
+        var options = Opts(16, 4, 16, CommitRule.Dream) with { Generation = new GenerationOptions { GenLength = 16, Steps = 4, BlockLength = 16, Ordering = OrderingRule.Entropy } };
         GenerationResult r = new DiffusionSampler(model, 5).Generate([0], options, steps.Add);
         Assert.Equal([3, 4, 4, 5], steps.Select(s => s.CommittedPositions.Length));
         Assert.Equal(4, r.ForwardPasses);

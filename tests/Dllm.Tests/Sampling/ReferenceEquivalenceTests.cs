@@ -10,31 +10,31 @@ namespace Dllm.Tests.Sampling;
 /// </summary>
 public class ReferenceEquivalenceTests
 {
-    public static TheoryData<int, int, int, double, double, RemaskingKind, int, bool> Configs() => new()
+    public static TheoryData<int, int, int, double, double, OrderingRule, int, bool> Configs() => new()
     {
         // genLength, steps, blockLength, temperature, cfg, remasking, seed, promptHasMask
-        { 12, 12, 12, 0, 0, RemaskingKind.LowConfidence, 0, false },
-        { 12, 6, 4, 0, 0, RemaskingKind.LowConfidence, 0, false },
-        { 12, 24, 6, 0, 0, RemaskingKind.LowConfidence, 0, false },   // more steps than masks: zero-count steps
-        { 12, 6, 4, 0.8, 0, RemaskingKind.LowConfidence, 7, false },
-        { 12, 6, 4, 0, 0, RemaskingKind.Random, 3, false },
-        { 12, 4, 12, 1.3, 0, RemaskingKind.Random, 11, false },
-        { 8, 4, 4, 0.5, 1.5, RemaskingKind.LowConfidence, 5, false },
-        { 8, 4, 4, 0, 0, RemaskingKind.LowConfidence, 1, true },      // a mask inside the prompt is a candidate too
-        { 8, 8, 2, 0.9, 2.0, RemaskingKind.Random, 2, true },
+        { 12, 12, 12, 0, 0, OrderingRule.LowConfidence, 0, false },
+        { 12, 6, 4, 0, 0, OrderingRule.LowConfidence, 0, false },
+        { 12, 24, 6, 0, 0, OrderingRule.LowConfidence, 0, false },   // more steps than masks: zero-count steps
+        { 12, 6, 4, 0.8, 0, OrderingRule.LowConfidence, 7, false },
+        { 12, 6, 4, 0, 0, OrderingRule.Random, 3, false },
+        { 12, 4, 12, 1.3, 0, OrderingRule.Random, 11, false },
+        { 8, 4, 4, 0.5, 1.5, OrderingRule.LowConfidence, 5, false },
+        { 8, 4, 4, 0, 0, OrderingRule.LowConfidence, 1, true },      // a mask inside the prompt is a candidate too
+        { 8, 8, 2, 0.9, 2.0, OrderingRule.Random, 2, true },
     };
 
     [Theory]
     [MemberData(nameof(Configs))]
     public void ReferenceSamplerMatchesThePreRefactorImplementation(int genLength, int steps, int blockLength,
-        double temperature, double cfg, RemaskingKind remasking, int seed, bool promptHasMask)
+        double temperature, double cfg, OrderingRule remasking, int seed, bool promptHasMask)
     {
         const int vocab = 13, mask = 12;
         int[] prompt = promptHasMask ? [1, mask, 3, 4] : [1, 2, 3, 4];
         var options = new GenerationOptions
         {
             GenLength = genLength, Steps = steps, BlockLength = blockLength, Temperature = temperature,
-            CfgScale = cfg, Remasking = remasking, Seed = seed,
+            CfgScale = cfg, Ordering = remasking, Seed = seed,
         };
 
         var legacyModel = new FakeModel(vocab, Rows.Hashed);
@@ -62,7 +62,7 @@ public class ReferenceEquivalenceTests
                 Assert.Equal(legacySteps[i].StepInBlock, s[i].StepInBlock);
                 Assert.Equal(legacySteps[i].Canvas, s[i].Canvas);
                 Assert.Equal(legacySteps[i].CommittedPositions, s[i].CommittedPositions);
-                Assert.Equal(legacySteps[i].CommittedConfidences, s[i].CommittedConfidences);
+                Assert.Equal(legacySteps[i].CommittedScores, s[i].CommittedScores);
             }
             // The model saw exactly the same calls (tokens, batch, positions, no key mask).
             Assert.Equal(legacyModel.Calls.Count, m.Calls.Count);

@@ -42,7 +42,7 @@ public class RemaskAndStopTests
                 Assert.All(s.RemaskedPositions, p => Assert.InRange(p, start, start + 7));
             }
             else Assert.Single(s.CommittedPositions);
-            for (int j = 0; j < s.CommittedPositions.Length; j++) recorded[s.CommittedPositions[j]] = s.CommittedConfidences[j];
+            for (int j = 0; j < s.CommittedPositions.Length; j++) recorded[s.CommittedPositions[j]] = s.CommittedScores[j];
             Assert.Equal(previous.Count(t => t == mask) - s.CommittedPositions.Length + s.RemaskedPositions.Length, s.Canvas.Count(t => t == mask));
             previous = s.Canvas;
         }

@@ -31,14 +31,14 @@ public class ScheduleTests
     }
 
     [Theory]
-    [InlineData(RemaskingKind.LowConfidence, 0.0)]
-    [InlineData(RemaskingKind.Random, 0.0)]
-    [InlineData(RemaskingKind.Random, 1.0)]
-    public void SemiAutoregressiveStepsCommitOnlyMaskedPositionsOfTheCurrentBlock(RemaskingKind kind, double temperature)
+    [InlineData(OrderingRule.LowConfidence, 0.0)]
+    [InlineData(OrderingRule.Random, 0.0)]
+    [InlineData(OrderingRule.Random, 1.0)]
+    public void SemiAutoregressiveStepsCommitOnlyMaskedPositionsOfTheCurrentBlock(OrderingRule kind, double temperature)
     {
         var model = new FakeModel(7, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var g = new GenerationOptions { GenLength = 12, Steps = 6, BlockLength = 4, Remasking = kind, Temperature = temperature, Seed = 9 };
+        var g = new GenerationOptions { GenLength = 12, Steps = 6, BlockLength = 4, Ordering = kind, Temperature = temperature, Seed = 9 };
         var r = new ReferenceSampler(model, 6).Generate([1, 2, 3], g, steps.Add);
         int[] previous = [1, 2, 3, .. Enumerable.Repeat(6, 12)];
         foreach (DenoisingStep s in steps)
@@ -59,13 +59,13 @@ public class ScheduleTests
     }
 
     [Fact]
-    public void RandomRemaskingOrderDependsOnTheSeed()
+    public void RandomOrderingOrderDependsOnTheSeed()
     {
         var model = new FakeModel(7, (view, pos, row) => Rows.WithProbability(row, 1, 0.9));
         int[] Order(int seed)
         {
             var steps = new List<DenoisingStep>();
-            new ReferenceSampler(model, 6).Generate([0], new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8, Remasking = RemaskingKind.Random, Seed = seed }, steps.Add);
+            new ReferenceSampler(model, 6).Generate([0], new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8, Ordering = OrderingRule.Random, Seed = seed }, steps.Add);
             return [.. steps.Select(s => s.CommittedPositions.Single())];
         }
         Assert.Equal(Enumerable.Range(1, 8), Order(1).Order());
