@@ -82,11 +82,11 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
                     // Try on a copy first so a rejected value or combination leaves the settings as they were.
                     DecodingKnobs trial = session.Knobs.Clone();
                     trial.Set(parts[1], parts[2]);
-                    trial.Resolve(engine.EosId);
+                    trial.Build(engine.EosId);
                     session.Knobs.Set(parts[1], parts[2]);
                     Note($"{parts[1]} = {parts[2]}");
                 }
-                catch (InvalidRequestException e) { Error(e.Message); }
+                catch (DecodingOptionException e) { Error(e.Message); }
                 return true;
             case "/set":
                 Error("usage: /set NAME VALUE (or /set alone to list the settings)");
@@ -113,13 +113,13 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
             if (turn.DroppedMessages > 0) Note($"({turn.DroppedMessages} earliest messages dropped to fit the model's context)");
         }
         catch (OperationCanceledException) { Note("(cancelled)"); }
-        catch (InvalidRequestException e) { Error(e.Message); }
+        catch (Exception e) when (e is InvalidRequestException or DecodingOptionException) { Error(e.Message); }
         finally { _answering = null; }
     }
 
     private ChatTurn AnswerLive(string question, CancellationToken ct)
     {
-        int total = session.Knobs.Resolve(engine.EosId).Options.Generation.Steps;
+        int total = session.Knobs.Build(engine.EosId).Steps;
         _console.MarkupLine("[bold green]dllm ›[/]");
         ChatTurn? turn = null;
         _console.Live(new Markup("[grey]…[/]")).AutoClear(false).Start(ctx =>

@@ -52,8 +52,7 @@ internal static class GenerateCommand
                     : ChatTemplate.Apply(tokenizer, [new ChatMessage("user", text!)]);
             }
 
-            ResolvedDecoding resolved = knobs.Resolve(lm.Config.EosTokenId);
-            DecodingOptions decoding = resolved.Options;
+            DecodingOptions decoding = knobs.Build(lm.Config.EosTokenId);
 
             var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);
             var sw = Stopwatch.StartNew();
@@ -67,7 +66,7 @@ internal static class GenerateCommand
             }
             else result = sampler.Generate(promptTokens, decoding);
             sw.Stop();
-            int[] answer = template is null ? result.Answer[..resolved.MaxTokens].ToArray() : result.Canvas; // --max-tokens caps the answer
+            int[] answer = template is null ? result.Answer[..decoding.MaxAnswerTokens].ToArray() : result.Canvas; // --max-tokens caps the answer
             if (r.GetValue(output) == "ids") Console.WriteLine(string.Join(",", answer));
             else
             {

@@ -123,7 +123,7 @@ public static class TaskEvaluator
         int steps = Math.Max(1, (int)Math.Round(genLength * s.StepsPerToken / blocks)) * blocks;
         return new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = genLength, BlockLength = block, Steps = steps },
+            GenLength = genLength, BlockLength = block, Steps = steps,
             Commit = s.Commit, Threshold = s.Threshold, Cache = s.Cache, EosId = tok.EosId,
         };
     }
@@ -146,7 +146,7 @@ public static class TaskEvaluator
         int masks = canvas.Tokens.Count(t => t == tok.MaskId);
         var options = new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 1, BlockLength = 1, Steps = Math.Max(1, (int)Math.Round(masks * s.StepsPerToken)) },
+            GenLength = 1, BlockLength = 1, Steps = Math.Max(1, (int)Math.Round(masks * s.StepsPerToken)),
             Commit = s.Commit, Threshold = s.Threshold,
         };
         GenerationResult r = new DiffusionSampler(model, tok.MaskId).Fill(canvas, options);

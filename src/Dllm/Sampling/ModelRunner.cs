@@ -36,7 +36,7 @@ internal sealed class ModelRunner
         _model = model;
         _mode = options.Cache;
         _refreshInterval = options.RefreshInterval;
-        _cfgScale = options.Generation.CfgScale;
+        _cfgScale = options.CfgScale;
         _cfg = _cfgScale > 0;
         _maskId = maskId;
         if (_mode != CacheMode.None)

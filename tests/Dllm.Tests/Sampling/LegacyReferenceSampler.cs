@@ -1,5 +1,6 @@
-// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen.
-// The refactored samplers must reproduce its observable behaviour exactly.
+// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen (only its
+// options type changed, from the GenerationOptions since folded into DecodingOptions). DiffusionSampler with
+// the default strategy options must reproduce its observable behaviour exactly.
 using Dllm.Model;
 using Dllm.Sampling;
 
@@ -26,7 +27,7 @@ internal sealed class LegacyReferenceSampler
         _maskId = maskId;
     }
 
-    public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options,
+    public GenerationResult Generate(IReadOnlyList<int> prompt, DecodingOptions options,
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
@@ -49,7 +50,8 @@ internal sealed class LegacyReferenceSampler
 
         for (int block = 0; block < options.NumBlocks; block++)
         {
-            int blockStart = promptLength + block * options.BlockLength, blockEnd = blockStart + options.BlockLength;
+            int blockLength = options.BlockLength ?? options.GenLength;
+            int blockStart = promptLength + block * blockLength, blockEnd = blockStart + blockLength;
             int maskedInBlock = 0;
             for (int i = blockStart; i < blockEnd; i++) if (canvas[i] == _maskId) maskedInBlock++;
             int[] counts = TransferSchedule.Counts(maskedInBlock, options.StepsPerBlock);

@@ -46,7 +46,7 @@ public class OrderingTests
     {
         var model = new FakeModel(4, (view, pos, row) => FromProbabilities(Dists[pos - 1]).CopyTo(row));
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 4, Steps = 4, BlockLength = 4, Ordering = rule } };
+        var options = new DecodingOptions { GenLength = 4, Steps = 4, BlockLength = 4, Ordering = rule };
         new DiffusionSampler(model, 3).Generate([0], options, steps.Add);
         Assert.Equal([expectedPosition], steps[0].CommittedPositions);
     }
@@ -56,7 +56,7 @@ public class OrderingTests
     {
         var model = new FakeModel(4, (view, pos, row) => FromProbabilities(Dists[pos - 1]).CopyTo(row));
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 4, Steps = 4, BlockLength = 4 }, CustomOrdering = TopKMarginOrdering.Instance };
+        var options = new DecodingOptions { GenLength = 4, Steps = 4, BlockLength = 4, CustomOrdering = TopKMarginOrdering.Instance };
         new DiffusionSampler(model, 3).Generate([0], options, steps.Add);
         Assert.Equal([2], steps[0].CommittedPositions);
     }
