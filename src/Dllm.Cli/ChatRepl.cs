@@ -1,6 +1,5 @@
 using Dllm.Chat;
 using Dllm.Sampling;
-using Dllm.Text;
 using Spectre.Console;
 
 namespace Dllm.Cli;
@@ -21,7 +20,6 @@ namespace Dllm.Cli;
 internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, bool live, int stepDelayMs)
 {
     private readonly IAnsiConsole _console = AnsiConsole.Console;
-    private readonly int? _eotId = engine.Tokenizer.TokenToId(LladaTokens.EndOfTurn);
     private CancellationTokenSource? _answering;
     private bool _quitArmed;
 
@@ -127,7 +125,7 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
             Action<DenoisingStep> delay = Delay(ct);
             turn = session.Ask(question, step =>
             {
-                ctx.UpdateTarget(new Markup(ChatCanvasView.Render(step, engine.Tokenizer, engine.EosId, _eotId, total)));
+                ctx.UpdateTarget(new Markup(ChatCanvasView.Render(step, engine.Tokenizer, engine.EosId, engine.EndOfTurnId, total)));
                 ctx.Refresh();
                 delay(step);
             }, ct);

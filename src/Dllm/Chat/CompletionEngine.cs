@@ -8,7 +8,8 @@ namespace Dllm.Chat;
 /// <summary>
 /// Chat and text completion over a denoising model: a conversation (chat template) or raw text becomes
 /// prompt ids, <see cref="DiffusionSampler"/> denoises the answer with the given <see cref="DecodingOptions"/>,
-/// and the answer comes back as text with EOS / end-of-turn stripped, its ids, token counts and cost.
+/// and the answer comes back as text with EOS / end-of-turn stripped (<see cref="GeneratedText.Answer"/>), its ids,
+/// token counts and cost.
 /// What <c>dllm chat</c>, <c>dllm serve</c> and the IChatClient share.
 /// </summary>
 /// <remarks>
@@ -23,7 +24,6 @@ public sealed class CompletionEngine
 {
     private readonly object _gate = new();
     private readonly DiffusionSampler _sampler;
-    private readonly int? _eotId;
     private long _stepsRun;
 
     /// <param name="model">The mask predictor.</param>
@@ -39,7 +39,7 @@ public sealed class CompletionEngine
         Tokenizer = tokenizer;
         MaskId = maskId;
         EosId = eosId;
-        _eotId = tokenizer.TokenToId(LladaTokens.EndOfTurn);
+        EndOfTurnId = GeneratedText.EndOfTurnId(tokenizer);
     }
 
     /// <summary>The model.</summary>
@@ -50,6 +50,8 @@ public sealed class CompletionEngine
     public int MaskId { get; }
     /// <summary>The end-of-sequence id.</summary>
     public int EosId { get; }
+    /// <summary>The tokenizer's end-of-turn id (<see cref="GeneratedText.EndOfTurnId"/>), or null; it ends an answer as EOS does.</summary>
+    public int? EndOfTurnId { get; }
 
     /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
     public long StepsRun => Interlocked.Read(ref _stepsRun);
@@ -123,7 +125,7 @@ public sealed class CompletionEngine
         options = Check(prompt, options);
         int cap = options.MaxAnswerTokens;
 
-        var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, _eotId, cap);
+        var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, EndOfTurnId, cap);
         bool streamLive = options.Remdm is null;
         void Step(DenoisingStep step)
         {
@@ -146,17 +148,13 @@ public sealed class CompletionEngine
         }
         clock.Stop();
 
-        int[] answer = result.Answer.ToArray();
-        IReadOnlyList<int> kept = GeneratedText.TrimAtEos(answer, EosId, _eotId);
-        bool stopped = kept.Count < answer.Length && kept.Count < cap;
-        int[] ids = [.. kept.Take(cap)];
-        string text = Tokenizer.Decode(ids, skipSpecialTokens: true);
+        AnswerText answer = GeneratedText.Answer(Tokenizer, result.Answer.ToArray(), EosId, cap);
         if (tracker is not null)
         {
-            string rest = tracker.Finish(text);
+            string rest = tracker.Finish(answer.Text);
             if (rest.Length > 0) onText!(rest);
         }
-        return new Completion(text, ids, prompt.Count, ids.Length, stopped ? FinishReason.Stop : FinishReason.Length)
+        return new Completion(answer.Text, answer.Ids, prompt.Count, answer.Ids.Length, answer.Stopped ? FinishReason.Stop : FinishReason.Length)
         {
             Steps = result.Steps, Nfe = result.Nfe, ForwardPasses = result.ForwardPasses,
             StoppedEarly = result.StoppedEarly, Elapsed = clock.Elapsed, Options = options,

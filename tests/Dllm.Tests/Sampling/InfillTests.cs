@@ -25,6 +25,10 @@ public class InfillTests
         InfillCanvas c = Infill.Build(Infill.Parse("ab[MASK:2]c"), t => [.. t.Select(ch => ch - 'a')], maskId: 9, prefix: [7]);
         Assert.Equal([7, 0, 1, 9, 9, 2], c.Tokens);
         Assert.False(c.IsPinned(0));
+        // From a template: BOS first when the tokenizer has one.
+        Func<string, IReadOnlyList<int>> encode = t => [.. t.Select(ch => ch - 'a')];
+        Assert.Equal([7, 0, 1, 9, 9, 2], Infill.Build("ab[MASK:2]c", encode, maskId: 9, bosId: 7).Tokens);
+        Assert.Equal([0, 9], Infill.Build("a[MASK]", encode, maskId: 9, bosId: null).Tokens);
     }
 
     [Theory]
