@@ -210,6 +210,16 @@ public sealed class DecodingKnobs
         return options;
     }
 
+    /// <summary>
+    /// The options exactly as the knobs are set, for callers that choose the lengths themselves (an evaluation sets
+    /// them per question): a set knob has its value, an unset one its <see cref="DecodingOptions"/> default (an unset
+    /// block_length is null: one block). Nothing is derived and nothing is checked: validate once the lengths are set.
+    /// </summary>
+    public DecodingOptions AsSet => _options with
+    {
+        GenLength = GenLength ?? Defaults.GenLength, BlockLength = BlockLength, Steps = Steps ?? Defaults.Steps, MaxTokens = MaxTokens,
+    };
+
     /// <summary>"name = value" lines for every knob, unset lengths shown as "auto".</summary>
     public string Describe()
     {

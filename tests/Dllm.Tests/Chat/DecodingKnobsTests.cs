@@ -135,6 +135,17 @@ public class DecodingKnobsTests
     }
 
     [Fact]
+    public void AsSetLeavesUnsetLengthsAtTheOptionsDefaultsAndChecksNothing()
+    {
+        var k = new DecodingKnobs();
+        k.Set("block_length", "5"); k.Set("commit", "threshold"); k.Set("threshold", "0.7");
+        DecodingOptions o = k.AsSet;
+        Assert.Equal((128, 5, 128, (int?)null), (o.GenLength, o.BlockLength!.Value, o.Steps, o.MaxTokens)); // 128 % 5: not checked
+        Assert.Equal((CommitRule.Threshold, 0.7), (o.Commit, o.Threshold));
+        Assert.Null(new DecodingKnobs().AsSet.BlockLength); // unset: one block, not the chat default of 32
+    }
+
+    [Fact]
     public void CloneIsIndependentAndDescribeListsEveryKnob()
     {
         var a = new DecodingKnobs { Steps = 8 };
