@@ -134,17 +134,17 @@ internal sealed class SequenceState
         }
         int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length) : policy.Select(score, Progress, Rng);
         var committed = new int[pick.Length];
-        var confidences = new double[pick.Length];
+        var scores = new double[pick.Length];
         for (int j = 0; j < pick.Length; j++)
         {
             int c = pick[j], p = Candidates[c];
             Canvas[p] = chosen[c];
             Recorded[p] = score[c];
             committed[j] = p - Offset;
-            confidences[j] = score[c];
+            scores[j] = score[c];
         }
         var step = new DenoisingStep(GlobalStep, Block, StepInBlock, PromptLength, MaskId,
-            snapshot ? Canvas[Offset..] : [], committed, confidences)
+            snapshot ? Canvas[Offset..] : [], committed, scores)
         {
             Sequence = Index,
             RemaskedPositions = [.. Remasked.Select(p => p - Offset)],

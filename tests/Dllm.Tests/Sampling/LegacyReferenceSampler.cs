@@ -1,6 +1,7 @@
-// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen (only its
-// options type changed, from the GenerationOptions since folded into DecodingOptions). DiffusionSampler with
-// the default strategy options must reproduce its observable behaviour exactly.
+// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen. Since then it
+// has only followed API changes: it takes DecodingOptions (which absorbed GenerationOptions; a null block
+// length is one block) and writes the CFG unconditional canvas itself (the library helper it called is gone).
+// DiffusionSampler with the default strategy options must reproduce its observable behaviour exactly.
 using Dllm.Model;
 using Dllm.Sampling;
 
