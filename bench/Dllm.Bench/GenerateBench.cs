@@ -35,7 +35,7 @@ internal static class GenerateBench
         int[] prompt = ids.Split(',').Select(int.Parse).ToArray();
         var decoding = new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 128, Steps = 128, BlockLength = 32 },
+            GenLength = 128, Steps = 128, BlockLength = 32,
             EosId = lm.Config.EosTokenId,
         };
         var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);

@@ -37,7 +37,7 @@ public sealed class MultiplicationExperiment : IExperiment
             foreach (bool ar in new[] { false, true })
             {
                 using var model = TaskModel.Load(ar ? m.ArDir : m.MdmDir);
-                EvalReport r = TaskEvaluator.Evaluate(model.Model, ar, tok, test, new DecodeSettings { CanvasLength = ar ? null : TaskExample.MaxTokens(train, tok) }, ct);
+                EvalReport r = TaskEvaluator.Evaluate(model.Model, ar, tok, test, new EvalOptions { CanvasLength = ar ? null : TaskExample.MaxTokens(train, tok) }, ct);
                 foreach (string kind in Digits.Select(d => $"{d}x{d}"))
                 {
                     var mine = r.Outputs.Where(x => x.Item.Kind == kind).ToList();

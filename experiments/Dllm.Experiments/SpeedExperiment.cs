@@ -105,16 +105,17 @@ public sealed class SpeedExperiment : IExperiment
         string title, Action<string> log, CancellationToken ct)
     {
         var tok = new ByteTokenizer();
-        var plain = new DecodeSettings { BatchSize = 1 };
+        static EvalOptions OneAtATime(DecodingOptions d, double stepsPerToken = 1) => new() { Decoding = d, StepsPerToken = stepsPerToken, BatchSize = 1 };
+        var plain = new DecodingOptions();
         var threshold = plain with { Commit = CommitRule.Threshold, Threshold = 0.9 };
-        var variants = new List<(string Name, DecodeSettings S)> { ("plain, 1 step/token", plain) };
-        foreach (double f in fixedCuts) variants.Add(($"plain, 1/{1 / f:0} step/token", plain with { StepsPerToken = f }));
-        variants.Add(("threshold τ=0.9", threshold));
-        variants.Add(("threshold τ=0.7", threshold with { Threshold = 0.7 }));
-        variants.Add(($"plain, blocks of {block}", plain with { BlockLength = block }));
-        variants.Add(($"threshold τ=0.9, blocks of {block}", threshold with { BlockLength = block }));
-        variants.Add(("+ prefix cache", threshold with { BlockLength = block, Cache = CacheMode.Prefix }));
-        variants.Add(("+ dual cache", threshold with { BlockLength = block, Cache = CacheMode.Dual }));
+        var variants = new List<(string Name, EvalOptions S)> { ("plain, 1 step/token", OneAtATime(plain)) };
+        foreach (double f in fixedCuts) variants.Add(($"plain, 1/{1 / f:0} step/token", OneAtATime(plain, f)));
+        variants.Add(("threshold τ=0.9", OneAtATime(threshold)));
+        variants.Add(("threshold τ=0.7", OneAtATime(threshold with { Threshold = 0.7 })));
+        variants.Add(($"plain, blocks of {block}", OneAtATime(plain with { BlockLength = block })));
+        variants.Add(($"threshold τ=0.9, blocks of {block}", OneAtATime(threshold with { BlockLength = block })));
+        variants.Add(("+ prefix cache", OneAtATime(threshold with { BlockLength = block, Cache = CacheMode.Prefix })));
+        variants.Add(("+ dual cache", OneAtATime(threshold with { BlockLength = block, Cache = CacheMode.Dual })));
         // Timings on a shared machine are noisy: every variant runs `rounds` times, round-robin (so a
         // slow spell hits all alike), and keeps its fastest round. Accuracy is the same in every round
         // (greedy decoding is deterministic).

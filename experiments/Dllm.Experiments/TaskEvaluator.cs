@@ -5,30 +5,6 @@ using Dllm.Text;
 
 namespace Dllm.Experiments;
 
-/// <summary>How a masked diffusion model decodes during an evaluation (an AR model always decodes greedily).</summary>
-public sealed record DecodeSettings
-{
-    /// <summary>Denoising steps per answer token: 1 = one token per step (the reference), 0.5, 0.25, ...</summary>
-    public double StepsPerToken { get; init; } = 1;
-    /// <summary>Semi-autoregressive block length; null = one block (pure diffusion: any order).</summary>
-    public int? BlockLength { get; init; }
-    public CommitRule Commit { get; init; } = CommitRule.Schedule;
-    public double Threshold { get; init; } = 0.9;
-    public CacheMode Cache { get; init; } = CacheMode.None;
-    /// <summary>
-    /// MDM only: pad every canvas (prompt + answer, or an infilling canvas) with EOS up to this many
-    /// tokens, the length the model saw in training (SFT pads each batch with EOS to its longest
-    /// example, and a bidirectional model conditions on that tail). Null = answer + one EOS.
-    /// </summary>
-    public int? CanvasLength { get; init; }
-    /// <summary>Prompts decoded together per model call.</summary>
-    public int BatchSize { get; init; } = 16;
-
-    /// <summary>A short label for tables ("steps 1/2, block 5, threshold 0.9, dual cache").</summary>
-    public string Label => $"steps/token {StepsPerToken:0.###}" + (BlockLength is int b ? $", block {b}" : ", one block")
-        + (Commit == CommitRule.Threshold ? $", threshold {Threshold:0.##}" : "") + (Cache != CacheMode.None ? $", {Cache.ToString().ToLowerInvariant()} cache" : "");
-}
-
 /// <summary>Accuracy on one kind of question.</summary>
 public sealed record KindScore(string Kind, int Correct, int Total)
 {
@@ -59,9 +35,10 @@ public sealed record EvalReport(IReadOnlyList<KindScore> Kinds, long AnswerToken
 /// </summary>
 public static class TaskEvaluator
 {
-    /// <exception cref="ArgumentException">Invalid decode settings (e.g. a block length that does not divide an answer).</exception>
+    /// <exception cref="DecodingOptionException">Invalid decoding options (e.g. a block length that does not divide an answer).</exception>
+    /// <exception cref="ArgumentException">A batch size or steps per token out of range.</exception>
     public static EvalReport Evaluate(IDenoisingModel model, bool autoregressive, ITokenizer tok, IReadOnlyList<TaskExample> items,
-        DecodeSettings settings, CancellationToken ct = default)
+        EvalOptions settings, CancellationToken ct = default)
     {
         if (settings.BatchSize <= 0) throw new ArgumentException($"batch size must be positive, got {settings.BatchSize}");
         if (!(settings.StepsPerToken > 0 && settings.StepsPerToken <= 1)) throw new ArgumentException($"steps per token must be in (0, 1], got {settings.StepsPerToken}");
@@ -96,7 +73,7 @@ public static class TaskEvaluator
                     }
                     else
                     {
-                        var res = new DiffusionSampler(model, tok.MaskId).GenerateBatch(prompts, Options(settings, len, tok), tok.EosId);
+                        var res = new DiffusionSampler(model, tok.MaskId).GenerateBatch(prompts, settings.ForAnswer(len, tok.EosId), tok.EosId);
                         for (int k = 0; k < chunk.Length; k++)
                         {
                             outputs[chunk[k]] = Text(tok, res[k].Answer.ToArray());
@@ -113,21 +90,6 @@ public static class TaskEvaluator
             [.. items.Select((e, i) => (e, outputs[i] ?? "")).Where((_, i) => outputs[i] is not null)]);
     }
 
-    /// <summary>Decoding options for an answer canvas of <paramref name="genLength"/> tokens.</summary>
-    /// <exception cref="ArgumentException">The block length does not divide the answer length.</exception>
-    public static DecodingOptions Options(DecodeSettings s, int genLength, ITokenizer tok)
-    {
-        int block = Math.Min(s.BlockLength ?? genLength, genLength);
-        if (genLength % block != 0) throw new ArgumentException($"block length {block} does not divide the answer canvas of {genLength} tokens");
-        int blocks = genLength / block;
-        int steps = Math.Max(1, (int)Math.Round(genLength * s.StepsPerToken / blocks)) * blocks;
-        return new DecodingOptions
-        {
-            Generation = new GenerationOptions { GenLength = genLength, BlockLength = block, Steps = steps },
-            Commit = s.Commit, Threshold = s.Threshold, Cache = s.Cache, EosId = tok.EosId,
-        };
-    }
-
     /// <summary>Answer canvas length: |response| + EOS, or up to the canvas length when one is set
     /// (then the prompt length is part of the key, so one batch shares one canvas length).</summary>
     private static int GenLength(TaskExample e, ITokenizer tok, int? canvas)
@@ -137,19 +99,14 @@ public static class TaskEvaluator
         return Math.Max(answer, c - (tok.Encode(e.Prompt).Count + 1));
     }
 
-    private static (string Text, int Forwards, int Tokens) Fill(IDenoisingModel model, ITokenizer tok, string prompt, DecodeSettings s)
+    private static (string Text, int Forwards, int Tokens) Fill(IDenoisingModel model, ITokenizer tok, string prompt, EvalOptions s)
     {
         int bos = tok.BosId ?? throw new ArgumentException("the tokenizer has no BOS token");
         InfillCanvas canvas = Infill.Build(Infill.Parse(prompt), t => tok.Encode(t), tok.MaskId, [bos]);
         if (s.CanvasLength is int c && canvas.Tokens.Length < c)
             canvas = new InfillCanvas([.. canvas.Tokens, .. Enumerable.Repeat(tok.EosId, c - canvas.Tokens.Length)]);
         int masks = canvas.Tokens.Count(t => t == tok.MaskId);
-        var options = new DecodingOptions
-        {
-            Generation = new GenerationOptions { GenLength = 1, BlockLength = 1, Steps = Math.Max(1, (int)Math.Round(masks * s.StepsPerToken)) },
-            Commit = s.Commit, Threshold = s.Threshold,
-        };
-        GenerationResult r = new DiffusionSampler(model, tok.MaskId).Fill(canvas, options);
+        GenerationResult r = new DiffusionSampler(model, tok.MaskId).Fill(canvas, s.ForInfill(masks, tok.EosId));
         int[] filled = [.. Enumerable.Range(0, canvas.Tokens.Length).Where(i => canvas.Tokens[i] == tok.MaskId).Select(i => r.Canvas[i])];
         return (tok.Decode(filled), r.ForwardPasses, masks);
     }

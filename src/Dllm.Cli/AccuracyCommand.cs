@@ -38,7 +38,7 @@ internal static class AccuracyCommand
             List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
             DecodingKnobs knobs = knobOptions.Read(r, new DecodingKnobs { GenLength = DefaultGenLength, BlockLength = DefaultBlockLength });
             using Transformer lm = Transformer.Load(dir);
-            DecodingOptions options = knobs.Resolve(lm.Config.EosTokenId).Options;
+            DecodingOptions options = knobs.Build(lm.Config.EosTokenId);
             ITokenizer tok = TokenizerLoader.Load(dir);
             bool v = r.GetValue(verbose);
             List<ExactMatchOutcome> outcomes = ExactMatchEval.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>

@@ -27,7 +27,7 @@ internal static class ChatCanvasView
     public static string Render(DenoisingStep step, ITokenizer tok, int eosId, int? eotId, int totalSteps)
     {
         var fresh = new Dictionary<int, double>();
-        for (int i = 0; i < step.CommittedPositions.Length; i++) fresh[step.CommittedPositions[i]] = step.CommittedConfidences[i];
+        for (int i = 0; i < step.CommittedPositions.Length; i++) fresh[step.CommittedPositions[i]] = step.CommittedScores[i];
         var sb = new StringBuilder();
         var run = new List<int>();
         (Style Style, Kind Kind) current = (Style.Old, Kind.Text);

@@ -33,7 +33,7 @@ internal static class ChatCommand
             DecodingKnobs knobs = knobOptions.Read(r);
             using Transformer lm = Transformer.Load(dir);
             ITokenizer tok = TokenizerLoader.Load(dir);
-            knobs.Resolve(lm.Config.EosTokenId); // bad flags end here, before the first question
+            knobs.Build(lm.Config.EosTokenId); // bad flags end here, before the first question
             var engine = new CompletionEngine(lm, tok, lm.Config.MaskTokenId, lm.Config.EosTokenId);
             bool live = !r.GetValue(plain) && !Console.IsInputRedirected && !Console.IsOutputRedirected
                 && AnsiConsole.Profile.Capabilities.Interactive;

@@ -1,6 +1,5 @@
 using Dllm.Chat;
 using Dllm.Sampling;
-using Dllm.Text;
 using Spectre.Console;
 
 namespace Dllm.Cli;
@@ -21,7 +20,6 @@ namespace Dllm.Cli;
 internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, bool live, int stepDelayMs)
 {
     private readonly IAnsiConsole _console = AnsiConsole.Console;
-    private readonly int? _eotId = engine.Tokenizer.TokenToId(LladaTokens.EndOfTurn);
     private CancellationTokenSource? _answering;
     private bool _quitArmed;
 
@@ -82,11 +80,11 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
                     // Try on a copy first so a rejected value or combination leaves the settings as they were.
                     DecodingKnobs trial = session.Knobs.Clone();
                     trial.Set(parts[1], parts[2]);
-                    trial.Resolve(engine.EosId);
+                    trial.Build(engine.EosId);
                     session.Knobs.Set(parts[1], parts[2]);
                     Note($"{parts[1]} = {parts[2]}");
                 }
-                catch (InvalidRequestException e) { Error(e.Message); }
+                catch (DecodingOptionException e) { Error(e.Message); }
                 return true;
             case "/set":
                 Error("usage: /set NAME VALUE (or /set alone to list the settings)");
@@ -113,13 +111,13 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
             if (turn.DroppedMessages > 0) Note($"({turn.DroppedMessages} earliest messages dropped to fit the model's context)");
         }
         catch (OperationCanceledException) { Note("(cancelled)"); }
-        catch (InvalidRequestException e) { Error(e.Message); }
+        catch (Exception e) when (e is InvalidRequestException or DecodingOptionException) { Error(e.Message); }
         finally { _answering = null; }
     }
 
     private ChatTurn AnswerLive(string question, CancellationToken ct)
     {
-        int total = session.Knobs.Resolve(engine.EosId).Options.Generation.Steps;
+        int total = session.Knobs.Build(engine.EosId).Steps;
         _console.MarkupLine("[bold green]dllm ›[/]");
         ChatTurn? turn = null;
         _console.Live(new Markup("[grey]…[/]")).AutoClear(false).Start(ctx =>
@@ -127,7 +125,7 @@ internal sealed class ChatRepl(ChatSession session, CompletionEngine engine, boo
             Action<DenoisingStep> delay = Delay(ct);
             turn = session.Ask(question, step =>
             {
-                ctx.UpdateTarget(new Markup(ChatCanvasView.Render(step, engine.Tokenizer, engine.EosId, _eotId, total)));
+                ctx.UpdateTarget(new Markup(ChatCanvasView.Render(step, engine.Tokenizer, engine.EosId, engine.EndOfTurnId, total)));
                 ctx.Refresh();
                 delay(step);
             }, ct);

@@ -82,28 +82,25 @@ internal static class ExperimentCommand
         var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
         var data = new Option<FileInfo>("--data") { Description = "JSONL of {prompt, response, kind}", Required = true };
         var stepsPerToken = new Option<double>("--steps-per-token") { DefaultValueFactory = _ => 1, Description = "MDM: denoising steps per answer token (1, 0.5, ...)" };
-        var block = new Option<int?>("--block-length") { Description = "MDM: semi-AR block length (default: one block)" };
-        var threshold = new Option<double?>("--threshold") { Description = "MDM: Fast-dLLM threshold decoding with this τ" };
-        var cache = new Option<string>("--cache") { DefaultValueFactory = _ => "none", Description = "MDM: none | prefix | dual" };
-        cache.AcceptOnlyFromAmong("none", "prefix", "dual");
         var canvas = new Option<int?>("--canvas-length") { Description = "MDM: EOS-pad every canvas to this many tokens (the training length)" };
+        // The canvas is each question's answer, so its length, steps and cap are not flags here.
+        var knobOptions = new KnobOptions("gen_length", "max_tokens", "steps");
         var show = new Option<int>("--show") { DefaultValueFactory = _ => 0, Description = "Print the first N questions with the model's answer" };
         var threads = ThreadsOption.Create();
-        var cmd = new Command("eval", "Score a trained model on a task JSONL file: exact-match accuracy per kind, forwards/token, tokens/s")
-            { model, data, stepsPerToken, block, threshold, cache, canvas, show, threads };
+        var cmd = new Command("eval", "Score a trained model on a task JSONL file: exact-match accuracy per kind, forwards/token, tokens/s. "
+            + "An MDM takes the decoding flags of generate, except the lengths: the canvas is each answer plus EOS, --block-length defaults to one block, "
+            + "the steps come from --steps-per-token")
+            { model, data, stepsPerToken, canvas, show, threads };
+        foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
+            var settings = new EvalOptions
+            {
+                Decoding = knobOptions.Read(r).AsSet, StepsPerToken = r.GetValue(stepsPerToken), CanvasLength = r.GetValue(canvas),
+            };
             List<TaskExample> items = TaskExample.ReadJsonl(r.GetValue(data)!.FullName);
             using TaskModel m = TaskModel.Load(r.GetValue(model)!.FullName);
-            var settings = new DecodeSettings
-            {
-                StepsPerToken = r.GetValue(stepsPerToken), BlockLength = r.GetValue(block),
-                Commit = r.GetValue(threshold) is null ? Dllm.Sampling.CommitRule.Schedule : Dllm.Sampling.CommitRule.Threshold,
-                Threshold = r.GetValue(threshold) ?? 0.9,
-                Cache = Enum.Parse<Dllm.Sampling.CacheMode>(r.GetValue(cache)!, ignoreCase: true),
-                CanvasLength = r.GetValue(canvas),
-            };
             EvalReport rep = TaskEvaluator.Evaluate(m.Model, m.Autoregressive, new ByteTokenizer(), items, settings);
             foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))
                 Console.WriteLine($"{(answer == item.Response ? "right" : "wrong")} [{item.Kind}] {Escape(item.Prompt)} → {Escape(answer)}   (expected {Escape(item.Response)})");

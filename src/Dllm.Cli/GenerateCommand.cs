@@ -52,8 +52,7 @@ internal static class GenerateCommand
                     : ChatTemplate.Apply(tokenizer, [new ChatMessage("user", text!)]);
             }
 
-            ResolvedDecoding resolved = knobs.Resolve(lm.Config.EosTokenId);
-            DecodingOptions decoding = resolved.Options;
+            DecodingOptions decoding = knobs.Build(lm.Config.EosTokenId);
 
             var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);
             var sw = Stopwatch.StartNew();
@@ -61,19 +60,17 @@ internal static class GenerateCommand
             if (template is not null)
             {
                 tokenizer = TokenizerLoader.Load(dir);
-                InfillCanvas canvas = Infill.Build(Infill.Parse(template), tokenizer.Encode, lm.Config.MaskTokenId,
-                    tokenizer.BosId is int bos ? [bos] : null);
-                result = sampler.Fill(canvas, decoding);
+                result = sampler.Fill(Infill.Build(template, tokenizer.Encode, lm.Config.MaskTokenId, tokenizer.BosId), decoding);
             }
             else result = sampler.Generate(promptTokens, decoding);
             sw.Stop();
-            int[] answer = template is null ? result.Answer[..resolved.MaxTokens].ToArray() : result.Canvas; // --max-tokens caps the answer
+            // An answer is capped at --max-tokens; an infilled canvas is printed whole.
+            int[] answer = template is null ? result.Answer[..decoding.MaxAnswerTokens].ToArray() : result.Canvas;
             if (r.GetValue(output) == "ids") Console.WriteLine(string.Join(",", answer));
             else
             {
                 tokenizer ??= TokenizerLoader.Load(dir);
-                IReadOnlyList<int> kept = GeneratedText.TrimAtEos(answer, lm.Config.EosTokenId, tokenizer.TokenToId("<|eot_id|>"));
-                Console.WriteLine(tokenizer.Decode(kept, skipSpecialTokens: true));
+                Console.WriteLine(GeneratedText.Answer(tokenizer, answer, lm.Config.EosTokenId).Text);
             }
             if (r.GetValue(verbose))
                 Console.Error.WriteLine($"{answer.Length} tokens, {result.ForwardPasses} forward passes ({result.WindowForwards} windowed, NFE {result.Nfe}{(result.StoppedEarly ? ", stopped early" : "")}), {sw.Elapsed.TotalSeconds:F2} s, {answer.Length / sw.Elapsed.TotalSeconds:F1} tokens/s, threads {Parallelism.Threads}");

@@ -7,7 +7,7 @@ namespace Dllm.Cli;
 /// One CLI option per decoding knob (<c>--gen-length</c>, <c>--steps</c>, <c>--remasking</c>...), generated
 /// from <see cref="DecodingKnobs.Names"/> so every verb spells, documents and parses them the same way.
 /// Values are parsed by <see cref="DecodingKnobs.Set(string, string?)"/>; flags left out keep the knob's
-/// default.
+/// default. <see cref="Flag"/> is how the CLI spells a knob, in its options and in error messages.
 /// </summary>
 internal sealed class KnobOptions
 {
@@ -19,7 +19,7 @@ internal sealed class KnobOptions
         foreach (string name in DecodingKnobs.Names)
         {
             if (exclude.Contains(name)) continue;
-            string flag = "--" + name.Replace('_', '-');
+            string flag = Flag(name);
             Option option = DecodingKnobs.IsBoolean(name)
                 ? new Option<bool>(flag) { Description = DecodingKnobs.Help(name) }
                 : new Option<string?>(flag) { Description = DecodingKnobs.Help(name) };
@@ -27,11 +27,14 @@ internal sealed class KnobOptions
         }
     }
 
+    /// <summary>The flag of a knob: <c>block_length</c> → <c>--block-length</c>.</summary>
+    public static string Flag(string knob) => "--" + knob.Replace('_', '-');
+
     /// <summary>The options, to add to a command.</summary>
     public IEnumerable<Option> All => _options.Select(o => o.Option);
 
     /// <summary>Knobs with every flag the user gave applied on top of <paramref name="defaults"/> (a copy is made).</summary>
-    /// <exception cref="InvalidRequestException">A value that does not parse; the message names the flag's knob.</exception>
+    /// <exception cref="Dllm.Sampling.DecodingOptionException">A value that does not parse; it names the knob.</exception>
     public DecodingKnobs Read(ParseResult result, DecodingKnobs? defaults = null)
     {
         DecodingKnobs knobs = defaults?.Clone() ?? new DecodingKnobs();

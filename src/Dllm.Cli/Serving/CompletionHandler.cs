@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dllm.Chat;
+using Dllm.Sampling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -34,11 +35,12 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             using JsonDocument body = await ReadJsonAsync(context.Request, settings.MaxBodyBytes, aborted);
             request = RequestParser.Parse(body.RootElement, kind, settings);
             List<int> prompt = Prompt(request);
-            CheckLimits(request.Knobs.Resolve(engine.EosId), request); // the server's limits first: absurd values get the clearest message
-            engine.Check(prompt, request.Knobs);
+            DecodingOptions options = request.Knobs.Build(engine.EosId);
+            CheckLimits(options, request); // the server's limits before the model's: absurd values get the clearest message
+            options = engine.Check(prompt, options);
             using IDisposable lease = await queue.EnterAsync(aborted);
-            if (request.Stream) await StreamAsync(context, request, prompt, aborted);
-            else await AnswerAsync(context, request, prompt, aborted);
+            if (request.Stream) await StreamAsync(context, request, prompt, options, aborted);
+            else await AnswerAsync(context, request, prompt, options, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -63,25 +65,24 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         return engine.TextPrompt(r.Prompt!);
     }
 
-    private void CheckLimits(ResolvedDecoding resolved, ParsedRequest r)
+    private void CheckLimits(DecodingOptions options, ParsedRequest r)
     {
-        var g = resolved.Options.Generation;
-        if (g.GenLength > settings.MaxTokens)
-            throw ApiError.BadRequest($"the answer canvas of {g.GenLength} tokens is more than this server's limit of {settings.MaxTokens} (max_tokens / gen_length)",
+        if (options.GenLength > settings.MaxTokens)
+            throw ApiError.BadRequest($"the answer canvas of {options.GenLength} tokens is more than this server's limit of {settings.MaxTokens} (max_tokens / gen_length)",
                 r.Knobs.GenLength is null ? "max_tokens" : "gen_length");
-        if (g.Steps > settings.MaxSteps)
-            throw ApiError.BadRequest($"steps = {g.Steps} is more than this server's limit of {settings.MaxSteps}", "steps");
+        if (options.Steps > settings.MaxSteps)
+            throw ApiError.BadRequest($"steps = {options.Steps} is more than this server's limit of {settings.MaxSteps}", "steps");
     }
 
-    private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, CancellationToken aborted)
+    private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, DecodingOptions options, CancellationToken aborted)
     {
-        Completion c = await Task.Run(() => engine.Complete(prompt, r.Knobs, cancellationToken: aborted), aborted);
+        Completion c = await Task.Run(() => engine.Complete(prompt, options, cancellationToken: aborted), aborted);
         var (text, stopped) = new StopSequences(r.Stop).Cut(c.Text);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(new OpenAiJson(r.Kind, r.Model).Completion(text, stopped ? "stop" : c.FinishReasonName, c), aborted);
     }
 
-    private async Task StreamAsync(HttpContext context, ParsedRequest r, List<int> prompt, CancellationToken aborted)
+    private async Task StreamAsync(HttpContext context, ParsedRequest r, List<int> prompt, DecodingOptions options, CancellationToken aborted)
     {
         var json = new OpenAiJson(r.Kind, r.Model);
         var events = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -93,7 +94,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         {
             try
             {
-                return engine.Complete(prompt, r.Knobs,
+                return engine.Complete(prompt, options,
                     onStep: view is null ? null : s => events.Writer.TryWrite(Sse("dllm.canvas", OpenAiJson.Canvas(view.Update(s)))),
                     onText: piece =>
                     {
@@ -175,6 +176,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
     private ApiError ToApiError(Exception e, ParsedRequest? r) => e switch
     {
         ApiError a => a,
+        DecodingOptionException k => ApiError.BadRequest(k.Message, k.Knob),
         InvalidRequestException i => ApiError.BadRequest(i.Message, i.Field ?? (i.Code == "context_length_exceeded" ? r?.PromptField : null), i.Code),
         Microsoft.AspNetCore.Http.BadHttpRequestException b when b.StatusCode == StatusCodes.Status413PayloadTooLarge => ApiError.TooLarge(settings.MaxBodyBytes),
         Microsoft.AspNetCore.Http.BadHttpRequestException b => new ApiError(b.StatusCode, b.Message, "invalid_request_error"),

@@ -138,7 +138,7 @@ internal sealed class OpenAiJson(RequestKind kind, string model)
         w.WriteStartObject("dllm");
         w.WriteNumber("steps", c.Steps);
         w.WriteNumber("nfe", c.Nfe);
-        w.WriteNumber("gen_length", c.Options.Generation.GenLength);
+        w.WriteNumber("gen_length", c.Options.GenLength);
         w.WriteNumber("elapsed_ms", Math.Round(c.Elapsed.TotalMilliseconds, 1));
         w.WriteEndObject();
     }

@@ -91,7 +91,7 @@ internal static class RequestParser
                     if (Ignored.Contains(p.Name)) break;
                     if (!DecodingKnobs.IsKnob(p.Name) || p.Name.Contains('-'))
                         throw ApiError.BadRequest($"Unrecognized request argument supplied: {p.Name}", p.Name);
-                    knobs.Set(p.Name, v); // InvalidRequestException names the field
+                    knobs.Set(p.Name, v); // a DecodingOptionException names the knob
                     break;
             }
         }

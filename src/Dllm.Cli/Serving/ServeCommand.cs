@@ -40,7 +40,7 @@ internal static class ServeCommand
             DecodingKnobs defaults = knobOptions.Read(r);
             // Bad flags fail now, before the model loads, not on the first request (the EOS id only
             // matters to early_stop, which needs one; the real id is used per request).
-            defaults.Resolve(eosId: 0);
+            defaults.Build(eosId: 0);
             var settings = new ServerSettings
             {
                 ModelId = Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar)),

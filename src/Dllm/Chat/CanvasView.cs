@@ -44,7 +44,7 @@ public sealed class CanvasView(ITokenizer tokenizer, int maskId)
         {
             int p = step.CommittedPositions[i] - start;
             if ((uint)p >= (uint)n) continue;
-            _confidence[p] = step.CommittedConfidences[i];
+            _confidence[p] = step.CommittedScores[i];
             committed.Add(p);
         }
         var tokens = new string[n];

@@ -28,7 +28,8 @@ public sealed class ChatSession
     private readonly List<ChatMessage> _history = [];
 
     /// <param name="engine">The engine that denoises answers.</param>
-    /// <param name="knobs">Decoding settings, changed in place by <c>/set</c>; a fresh default set when null.</param>
+    /// <param name="knobs">Decoding settings, changed in place by <c>/set</c> and built into options every turn;
+    /// a fresh default set when null.</param>
     public ChatSession(CompletionEngine engine, DecodingKnobs? knobs = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
@@ -49,12 +50,14 @@ public sealed class ChatSession
     /// <param name="userText">The user's message.</param>
     /// <param name="onStep">Each denoising step's canvas, for a live view.</param>
     /// <param name="cancellationToken">Stops the answer within one step; the history is then unchanged.</param>
-    /// <exception cref="InvalidRequestException">Bad knobs, or the message alone is longer than the context.</exception>
+    /// <exception cref="DecodingOptionException">Knobs that do not build into valid options.</exception>
+    /// <exception cref="InvalidRequestException">The message alone is longer than the context.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public ChatTurn Ask(string userText, Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userText);
-        int gen = Knobs.Resolve(_engine.EosId).Options.Generation.GenLength;
+        DecodingOptions options = Knobs.Build(_engine.EosId);
+        int gen = options.GenLength;
         var messages = new List<ChatMessage>(_history) { new("user", userText) };
         List<int> prompt = _engine.ChatPrompt(messages);
         int dropped = 0;
@@ -64,7 +67,7 @@ public sealed class ChatSession
             dropped += 2;
             prompt = _engine.ChatPrompt(messages);
         }
-        Completion answer = _engine.Complete(prompt, Knobs, onStep, cancellationToken: cancellationToken);
+        Completion answer = _engine.Complete(prompt, options, onStep, cancellationToken: cancellationToken);
         _history.RemoveRange(0, dropped);
         _history.Add(new ChatMessage("user", userText));
         _history.Add(new ChatMessage(ChatTemplate.AssistantRole, answer.Text));

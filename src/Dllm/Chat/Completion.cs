@@ -31,7 +31,7 @@ public sealed record Completion(string Text, int[] TokenIds, int PromptTokens, i
     public bool StoppedEarly { get; init; }
     /// <summary>Time spent denoising (not waiting for the engine).</summary>
     public TimeSpan Elapsed { get; init; }
-    /// <summary>The decoding options that were used.</summary>
+    /// <summary>The decoding options that were used (<see cref="DecodingOptions.EosId"/> filled in).</summary>
     public DecodingOptions Options { get; init; } = new();
 
     /// <summary>OpenAI's spelling of <see cref="FinishReason"/>: "stop" or "length".</summary>

@@ -7,8 +7,9 @@ namespace Dllm.Chat;
 
 /// <summary>
 /// Chat and text completion over a denoising model: a conversation (chat template) or raw text becomes
-/// prompt ids, <see cref="DiffusionSampler"/> denoises the answer with the given <see cref="DecodingKnobs"/>,
-/// and the answer comes back as text with EOS / end-of-turn stripped, its ids, token counts and cost.
+/// prompt ids, <see cref="DiffusionSampler"/> denoises the answer with the given <see cref="DecodingOptions"/>,
+/// and the answer comes back as text with EOS / end-of-turn stripped (<see cref="GeneratedText.Answer"/>), its ids,
+/// token counts and cost.
 /// What <c>dllm chat</c>, <c>dllm serve</c> and the IChatClient share.
 /// </summary>
 /// <remarks>
@@ -23,7 +24,6 @@ public sealed class CompletionEngine
 {
     private readonly object _gate = new();
     private readonly DiffusionSampler _sampler;
-    private readonly int? _eotId;
     private long _stepsRun;
 
     /// <param name="model">The mask predictor.</param>
@@ -39,7 +39,7 @@ public sealed class CompletionEngine
         Tokenizer = tokenizer;
         MaskId = maskId;
         EosId = eosId;
-        _eotId = tokenizer.TokenToId(LladaTokens.EndOfTurn);
+        EndOfTurnId = GeneratedText.EndOfTurnId(tokenizer);
     }
 
     /// <summary>The model.</summary>
@@ -50,6 +50,8 @@ public sealed class CompletionEngine
     public int MaskId { get; }
     /// <summary>The end-of-sequence id.</summary>
     public int EosId { get; }
+    /// <summary>The tokenizer's end-of-turn id (<see cref="GeneratedText.EndOfTurnId"/>), or null; it ends an answer as EOS does.</summary>
+    public int? EndOfTurnId { get; }
 
     /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
     public long StepsRun => Interlocked.Read(ref _stepsRun);
@@ -72,51 +74,59 @@ public sealed class CompletionEngine
     }
 
     /// <summary>
-    /// Resolves <paramref name="knobs"/> and checks them against this prompt and model without generating:
-    /// what <see cref="Complete"/> checks first, for callers that want to reject a request before queueing it.
+    /// Checks <paramref name="options"/> against this prompt and model without generating: what
+    /// <see cref="Complete"/> checks first, for callers that want to reject a request before queueing it.
     /// </summary>
-    /// <exception cref="InvalidRequestException">Bad knobs, a prompt id outside the vocabulary, or prompt +
-    /// gen_length longer than the model's context (<see cref="InvalidRequestException.Code"/>
-    /// "context_length_exceeded", no field: the caller knows whether it came from messages or a prompt).</exception>
-    public ResolvedDecoding Check(IReadOnlyList<int> prompt, DecodingKnobs knobs)
+    /// <returns>The options <see cref="Complete"/> decodes with: <paramref name="options"/>, with this engine's
+    /// <see cref="EosId"/> when it has none.</returns>
+    /// <exception cref="DecodingOptionException">Invalid options.</exception>
+    /// <exception cref="InvalidRequestException">A prompt id outside the vocabulary, a knob this model cannot
+    /// serve (a cache without a KV cache, CFG without a prompt), or prompt + gen_length longer than the model's
+    /// context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded", no field: the caller
+    /// knows whether it came from messages or a prompt).</exception>
+    public DecodingOptions Check(IReadOnlyList<int> prompt, DecodingOptions options)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentNullException.ThrowIfNull(knobs);
-        ResolvedDecoding resolved = knobs.Resolve(EosId);
-        int gen = resolved.Options.Generation.GenLength, context = Model.MaxSequenceLength;
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.EosId is null) options = options with { EosId = EosId };
+        options.Validate();
+        int gen = options.GenLength, context = Model.MaxSequenceLength;
         if ((long)prompt.Count + gen > context)
             throw new InvalidRequestException(
                 $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens) is {prompt.Count + gen} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
                 code: "context_length_exceeded");
         foreach (int id in prompt)
             if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
-        if (resolved.Options.Cache != CacheMode.None && Model is not ICachingDenoisingModel)
-            throw new InvalidRequestException($"cache '{resolved.Options.Cache.ToString().ToLowerInvariant()}' needs a model with a KV cache; this one has none (use cache none)", "cache");
-        if (resolved.Options.Generation.CfgScale > 0 && prompt.Count == 0)
+        if (options.Cache != CacheMode.None && Model is not ICachingDenoisingModel)
+            throw new InvalidRequestException($"cache '{options.Cache.ToString().ToLowerInvariant()}' needs a model with a KV cache; this one has none (use cache none)", "cache");
+        if (options.CfgScale > 0 && prompt.Count == 0)
             throw new InvalidRequestException("cfg_scale > 0 needs a non-empty prompt", "cfg_scale");
-        return resolved;
+        return options;
     }
 
     /// <summary>
     /// Denoises an answer after <paramref name="prompt"/>. Blocks while another generation runs.
     /// </summary>
     /// <param name="prompt">Prompt ids (from <see cref="ChatPrompt"/> or <see cref="TextPrompt"/>).</param>
-    /// <param name="knobs">Decoding settings; resolved and checked here.</param>
+    /// <param name="options">How to decode; checked here (<see cref="Check"/>). <see cref="DecodingOptions.MaxAnswerTokens"/>
+    /// caps the answer.</param>
     /// <param name="onStep">Called after every denoising step with the canvas snapshot (live views).</param>
     /// <param name="onText">Called with each newly final piece of answer text, left to right
     /// (<see cref="CommittedText"/>); the pieces add up to the returned <see cref="Completion.Text"/>.
     /// With a ReMDM loop (which can remask committed tokens) everything comes in one piece at the end.</param>
     /// <param name="cancellationToken">Stops the generation before its next step.</param>
-    /// <exception cref="InvalidRequestException">Bad knobs, or prompt + gen_length longer than the model's context
-    /// (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
+    /// <exception cref="DecodingOptionException">Invalid options.</exception>
+    /// <exception cref="InvalidRequestException">As <see cref="Check"/>, e.g. prompt + gen_length longer than the
+    /// model's context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public Completion Complete(IReadOnlyList<int> prompt, DecodingKnobs knobs, Action<DenoisingStep>? onStep = null,
+    public Completion Complete(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
         Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
-        ResolvedDecoding resolved = Check(prompt, knobs);
+        options = Check(prompt, options);
+        int cap = options.MaxAnswerTokens;
 
-        var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, _eotId, resolved.MaxTokens);
-        bool streamLive = resolved.Options.Remdm is null;
+        var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, EndOfTurnId, cap);
+        bool streamLive = options.Remdm is null;
         void Step(DenoisingStep step)
         {
             Interlocked.Increment(ref _stepsRun);
@@ -134,24 +144,20 @@ public sealed class CompletionEngine
         {
             cancellationToken.ThrowIfCancellationRequested();
             clock.Restart();
-            result = _sampler.Generate(prompt, resolved.Options, Step, cancellationToken);
+            result = _sampler.Generate(prompt, options, Step, cancellationToken);
         }
         clock.Stop();
 
-        int[] answer = result.Answer.ToArray();
-        IReadOnlyList<int> kept = GeneratedText.TrimAtEos(answer, EosId, _eotId);
-        bool stopped = kept.Count < answer.Length && kept.Count < resolved.MaxTokens;
-        int[] ids = [.. kept.Take(resolved.MaxTokens)];
-        string text = Tokenizer.Decode(ids, skipSpecialTokens: true);
+        AnswerText answer = GeneratedText.Answer(Tokenizer, result.Answer.ToArray(), EosId, cap);
         if (tracker is not null)
         {
-            string rest = tracker.Finish(text);
+            string rest = tracker.Finish(answer.Text);
             if (rest.Length > 0) onText!(rest);
         }
-        return new Completion(text, ids, prompt.Count, ids.Length, stopped ? FinishReason.Stop : FinishReason.Length)
+        return new Completion(answer.Text, answer.Ids, prompt.Count, answer.Ids.Length, answer.Stopped ? FinishReason.Stop : FinishReason.Length)
         {
             Steps = result.Steps, Nfe = result.Nfe, ForwardPasses = result.ForwardPasses,
-            StoppedEarly = result.StoppedEarly, Elapsed = clock.Elapsed, Options = resolved.Options,
+            StoppedEarly = result.StoppedEarly, Elapsed = clock.Elapsed, Options = options,
         };
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Dllm.Sampling;
 using Microsoft.Extensions.AI;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using TurnMessage = Dllm.Text.ChatMessage;
@@ -15,9 +16,10 @@ namespace Dllm.Chat;
 /// (a leading system message) are honoured.
 /// </summary>
 /// <remarks>
-/// <para>Refused with an <see cref="InvalidRequestException"/> rather than silently ignored: tools, a non-text
-/// response format, TopP ≠ 1, TopK, penalties ≠ 0, non-text message content, roles other than system, user and
-/// assistant, and unknown additional properties.</para>
+/// <para>Refused with an <see cref="InvalidRequestException"/> (its Field names the option) rather than silently
+/// ignored: tools, a non-text response format, TopP ≠ 1, TopK, penalties ≠ 0, non-text message content, roles
+/// other than system, user and assistant, unknown additional properties, and knob values that are of the wrong
+/// type, out of range or in conflict.</para>
 /// <para>Generation runs on a thread-pool thread; the engine serves one request at a time. Streaming yields the
 /// text as it becomes final left to right, then an update carrying the finish reason and usage.</para>
 /// </remarks>
@@ -42,8 +44,8 @@ public sealed class DiffusionChatClient : IChatClient
     /// <inheritdoc/>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (prompt, knobs, stops) = Prepare(messages, options);
-        Completion c = await Task.Run(() => _engine.Complete(prompt, knobs, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
+        var (prompt, decoding, stops) = Prepare(messages, options);
+        Completion c = await Task.Run(() => _engine.Complete(prompt, decoding, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
         var (text, stopped) = stops.Cut(c.Text);
         return new ChatResponse(new AiChatMessage(ChatRole.Assistant, text))
         {
@@ -60,14 +62,14 @@ public sealed class DiffusionChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (prompt, knobs, stops) = Prepare(messages, options);
+        var (prompt, decoding, stops) = Prepare(messages, options);
         var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task<Completion> generation = Task.Run(() =>
         {
             try
             {
-                return _engine.Complete(prompt, knobs, onText: p =>
+                return _engine.Complete(prompt, decoding, onText: p =>
                 {
                     string safe = stops.Feed(p);
                     if (safe.Length > 0) pieces.Writer.TryWrite(safe);
@@ -112,7 +114,7 @@ public sealed class DiffusionChatClient : IChatClient
     /// <summary>Nothing to release: the engine (and its model) belong to the caller.</summary>
     public void Dispose() { }
 
-    private (List<int> Prompt, DecodingKnobs Knobs, StopSequences Stops) Prepare(IEnumerable<AiChatMessage> messages, ChatOptions? options)
+    private (List<int> Prompt, DecodingOptions Decoding, StopSequences Stops) Prepare(IEnumerable<AiChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var turns = new List<TurnMessage>();
@@ -127,15 +129,21 @@ public sealed class DiffusionChatClient : IChatClient
             if (options.TopK is not null) throw new InvalidRequestException("top_k is not supported; leave it unset", "top_k");
             if (options.FrequencyPenalty is float f && f != 0) throw new InvalidRequestException("frequency_penalty is not supported; leave it unset", "frequency_penalty");
             if (options.PresencePenalty is float pp && pp != 0) throw new InvalidRequestException("presence_penalty is not supported; leave it unset", "presence_penalty");
-            if (options.MaxOutputTokens is int max) knobs.Set("max_tokens", max);
-            if (options.Temperature is float t) knobs.Set("temperature", (double)t);
-            if (options.Seed is long seed) knobs.Set("seed", seed);
-            if (options.AdditionalProperties is { } extra)
-                foreach (var (name, value) in extra) knobs.Set(name, value); // unknown names and wrong types throw, naming the key
         }
+        DecodingOptions decoding;
+        try
+        {
+            if (options?.MaxOutputTokens is int max) knobs.Set("max_tokens", max);
+            if (options?.Temperature is float t) knobs.Set("temperature", (double)t);
+            if (options?.Seed is long seed) knobs.Set("seed", seed);
+            if (options?.AdditionalProperties is { } extra)
+                foreach (var (name, value) in extra) knobs.Set(name, value); // unknown names and wrong types throw, naming the key
+            decoding = knobs.Build(_engine.EosId);
+        }
+        catch (DecodingOptionException e) { throw new InvalidRequestException(e.Message, e.Knob); }
         List<int> prompt = _engine.ChatPrompt(turns);
-        _engine.Check(prompt, knobs); // fail before any thread is started
-        return (prompt, knobs, new StopSequences(options?.StopSequences ?? []));
+        decoding = _engine.Check(prompt, decoding); // fail before any thread is started
+        return (prompt, decoding, new StopSequences(options?.StopSequences ?? []));
     }
 
     private static TurnMessage Turn(AiChatMessage m)

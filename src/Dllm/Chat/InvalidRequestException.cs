@@ -1,9 +1,11 @@
 namespace Dllm.Chat;
 
 /// <summary>
-/// A request the engine cannot serve because of what the caller asked for (a knob of the wrong type or out
-/// of range, a prompt longer than the context...). <see cref="Field"/> names the offending field as the
-/// caller spelled it, so a server can fill OpenAI's <c>error.param</c> and a CLI can name the flag.
+/// A request the engine cannot serve because of what the caller asked for (no messages, a prompt id outside
+/// the vocabulary, a prompt longer than the context, a knob this model cannot serve...). <see cref="Field"/>
+/// names the offending field, so a server can fill OpenAI's <c>error.param</c>. A decoding knob that is
+/// invalid in itself is a <see cref="Sampling.DecodingOptionException"/> instead (the IChatClient turns
+/// those into this exception, one type for its callers).
 /// </summary>
 /// <remarks>It is an <see cref="ArgumentException"/>, so code that already turns argument errors into user
 /// errors (the CLI runner) handles it unchanged; <see cref="Exception.Message"/> carries no

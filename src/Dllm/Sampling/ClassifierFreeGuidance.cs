@@ -9,13 +9,6 @@ namespace Dllm.Sampling;
 /// </summary>
 public static class ClassifierFreeGuidance
 {
-    /// <summary>Writes the unconditional canvas: prompt positions masked, the answer kept.</summary>
-    public static void UnconditionalCanvas(ReadOnlySpan<int> canvas, int promptLength, int maskId, Span<int> destination)
-    {
-        canvas.CopyTo(destination);
-        destination[..promptLength].Fill(maskId);
-    }
-
     /// <summary>conditional ← u + (scale + 1)·(c − u), elementwise.</summary>
     public static void Combine(Span<float> conditional, ReadOnlySpan<float> unconditional, double scale)
     {

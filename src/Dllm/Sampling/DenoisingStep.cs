@@ -5,7 +5,7 @@ namespace Dllm.Sampling;
 /// <see cref="Canvas"/> is a snapshot: prompt then answer, masked positions hold the mask id (empty
 /// when the caller asked for no snapshots). Positions are in the caller's coordinates (batch padding
 /// removed). <see cref="CommittedPositions"/> are best first, with their scores in
-/// <see cref="CommittedConfidences"/>.
+/// <see cref="CommittedScores"/>.
 /// </summary>
 public sealed record DenoisingStep(
     int Step,
@@ -15,7 +15,7 @@ public sealed record DenoisingStep(
     int MaskId,
     int[] Canvas,
     int[] CommittedPositions,
-    double[] CommittedConfidences)
+    double[] CommittedScores)
 {
     /// <summary>Index of the sequence in a batch (0 for a single prompt).</summary>
     public int Sequence { get; init; }

@@ -6,15 +6,18 @@ namespace Dllm.Sampling;
 /// The general masked-diffusion sampler: every decoding strategy of <see cref="DecodingOptions"/> over
 /// one loop. A canvas starts with masks where the model should write; each step runs the model on the
 /// canvas, predicts x0 at every candidate (a masked position before the current block's end), scores
-/// it with the ordering (<see cref="IConfidenceScore"/>) and commits the positions the commit policy
+/// it with the ordering (<see cref="IOrdering"/>) and commits the positions the commit policy
 /// (<see cref="ICommitPolicy"/>) selects; the rest stay masked. Blocks are decoded left to right
 /// (semi-autoregressive when there are several). Optional: ReMDM loop remasking, early stop at EOS,
 /// Fast-dLLM KV cache, classifier-free guidance, batches of prompts of different lengths.
 /// </summary>
 /// <remarks>
-/// With <see cref="DecodingOptions.Reference"/> options this is generate.py (see
-/// <see cref="ReferenceSampler"/>): same committed tokens, same per-step positions, same forward count,
-/// same random draws. A step with no candidate runs no forward but still counts as a step.
+/// With the default strategy knobs of <see cref="DecodingOptions"/> (schedule commit, no cache, no early
+/// stop, no ReMDM loop) this is LLaDA's generate.py (paper §2.4 and Appendix B.3): same committed tokens,
+/// same per-step positions, same forward count, same random draws (one <see cref="Random"/>(Seed) per
+/// sequence: per step, per candidate in position order, the token's Gumbel draws then the random
+/// ordering's draw). Ties in the score go to the lower position. A step with no candidate runs no forward
+/// but still counts as a step.
 /// Batches: sequences are left-padded to a common length with a pad id and a key mask that hides the
 /// padding; each has its own generator (same seed as alone), schedule and early stop, so without a
 /// cache the result for each prompt equals decoding it alone (the model must honour the key mask and
@@ -38,7 +41,7 @@ public sealed class DiffusionSampler
     }
 
     /// <summary>Decodes <c>GenLength</c> tokens after <paramref name="prompt"/>.</summary>
-    /// <exception cref="ArgumentException">Invalid options, CFG with an empty prompt, or a canvas longer than the model's maximum.</exception>
+    /// <exception cref="DecodingOptionException">Invalid options, CFG with an empty prompt, or prompt + GenLength longer than the model's maximum.</exception>
     /// <exception cref="NotSupportedException">A cache mode with a model that cannot cache.</exception>
     public GenerationResult Generate(IReadOnlyList<int> prompt, DecodingOptions options,
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
@@ -49,23 +52,26 @@ public sealed class DiffusionSampler
     /// Prompts are left-padded with <paramref name="padId"/> (hidden by the key mask) so the answers line
     /// up at the end. Sequence i uses <paramref name="seeds"/>[i], or the options' seed.
     /// </summary>
+    /// <exception cref="DecodingOptionException">As <see cref="Generate"/>, for any prompt.</exception>
+    /// <exception cref="ArgumentException">A pad id outside the vocabulary, or as many seeds as prompts not given.</exception>
     public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<IReadOnlyList<int>> prompts, DecodingOptions options,
         int padId, IReadOnlyList<int>? seeds = null, Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        GenerationOptions g = options.Generation;
         if (prompts.Count == 0) return [];
         if ((uint)padId >= (uint)_model.VocabSize) throw new ArgumentOutOfRangeException(nameof(padId), padId, $"pad id outside the vocabulary [0, {_model.VocabSize})");
         if (seeds is not null && seeds.Count != prompts.Count) throw new ArgumentException($"{seeds.Count} seeds for {prompts.Count} prompts");
-        int maxPrompt = prompts.Max(p => p.Count), length = maxPrompt + g.GenLength;
+        int maxPrompt = prompts.Max(p => p.Count), length = maxPrompt + options.GenLength, block = options.GenLength / options.NumBlocks;
         var sequences = new List<SequenceState>(prompts.Count);
         for (int b = 0; b < prompts.Count; b++)
         {
             IReadOnlyList<int> prompt = prompts[b];
             int promptLength = prompt.Count, offset = maxPrompt - promptLength;
-            if (promptLength == 0 && g.CfgScale > 0) throw new ArgumentException("classifier-free guidance needs a non-empty prompt");
-            if (promptLength + g.GenLength > _model.MaxSequenceLength)
-                throw new ArgumentException($"prompt ({promptLength}) + gen-length ({g.GenLength}) = {promptLength + g.GenLength} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+            if (promptLength == 0 && options.CfgScale > 0)
+                throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
+            if (promptLength + options.GenLength > _model.MaxSequenceLength)
+                throw new DecodingOptionException(KnobNames.GenLength,
+                    $"prompt ({promptLength}) + {KnobNames.GenLength} ({options.GenLength}) = {promptLength + options.GenLength} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
             var canvas = new int[length];
             canvas.AsSpan(0, offset).Fill(padId);
             for (int i = 0; i < promptLength; i++) canvas[offset + i] = prompt[i];
@@ -74,13 +80,13 @@ public sealed class DiffusionSampler
             var condition = new bool[length];
             for (int i = offset; i < length; i++) owned[i] = canvas[i] == _maskId;
             for (int i = offset; i < maxPrompt; i++) condition[i] = true;
-            var blocks = new (int, int)[g.NumBlocks];
-            for (int k = 0; k < blocks.Length; k++) blocks[k] = (maxPrompt + k * g.BlockLength, maxPrompt + (k + 1) * g.BlockLength);
+            var blocks = new (int, int)[options.NumBlocks];
+            for (int k = 0; k < blocks.Length; k++) blocks[k] = (maxPrompt + k * block, maxPrompt + (k + 1) * block);
             sequences.Add(new SequenceState
             {
                 Index = b, Offset = offset, Canvas = canvas, Owned = owned, Condition = condition,
-                PromptLength = promptLength, AnswerStart = maxPrompt, Blocks = blocks, StepsPerBlock = g.StepsPerBlock,
-                Rng = new Random(seeds?[b] ?? g.Seed), MaskId = _maskId,
+                PromptLength = promptLength, AnswerStart = maxPrompt, Blocks = blocks, StepsPerBlock = options.StepsPerBlock,
+                Rng = new Random(seeds?[b] ?? options.Seed), MaskId = _maskId,
             });
         }
         return Run(sequences, options, onStep, cancellationToken);
@@ -94,8 +100,10 @@ public sealed class DiffusionSampler
     /// For CFG the unconditional canvas masks every given (unmasked, unpinned) position. The result's
     /// PromptLength is the first mask's position.
     /// </summary>
-    /// <exception cref="ArgumentException">Invalid options, an id outside the vocabulary, a pin outside the
-    /// canvas, a canvas longer than the model's maximum, or Steps not a multiple of the block count.</exception>
+    /// <exception cref="DecodingOptionException">Invalid options, CFG with nothing given to condition on, or Steps
+    /// not a multiple of the block count.</exception>
+    /// <exception cref="ArgumentException">An empty canvas, an id outside the vocabulary, a pin outside the canvas,
+    /// or a canvas longer than the model's maximum.</exception>
     public GenerationResult Fill(InfillCanvas canvas, DecodingOptions options,
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
@@ -121,18 +129,19 @@ public sealed class DiffusionSampler
             condition[i] = ids[i] != _maskId && !canvas.IsPinned(i);
             if (owned[i] && first == length) first = i;
         }
-        if (options.Generation.CfgScale > 0 && !condition.Contains(true)) throw new ArgumentException("classifier-free guidance needs given tokens to condition on");
+        if (options.CfgScale > 0 && !condition.Contains(true))
+            throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs given tokens to condition on");
         int span = length - first, blockLength = options.InfillBlockLength is int bl ? Math.Min(bl, Math.Max(span, 1)) : Math.Max(span, 1);
         int numBlocks = span == 0 ? 0 : (span + blockLength - 1) / blockLength;
-        if (numBlocks > 0 && options.Generation.Steps % numBlocks != 0)
-            throw new ArgumentException($"steps ({options.Generation.Steps}) must be a multiple of the number of infill blocks ({numBlocks})");
+        if (numBlocks > 0 && options.Steps % numBlocks != 0)
+            throw new DecodingOptionException(KnobNames.Steps, $"{KnobNames.Steps} ({options.Steps}) must be a multiple of the number of infill blocks ({numBlocks})");
         var blocks = new (int, int)[numBlocks];
         for (int k = 0; k < numBlocks; k++) blocks[k] = (first + k * blockLength, Math.Min(length, first + (k + 1) * blockLength));
         var state = new SequenceState
         {
             Index = 0, Offset = 0, Canvas = ids, Owned = owned, Condition = condition, PromptLength = Math.Min(first, length),
-            AnswerStart = first, Blocks = blocks, StepsPerBlock = numBlocks == 0 ? 1 : options.Generation.Steps / numBlocks,
-            Rng = new Random(options.Generation.Seed), MaskId = _maskId,
+            AnswerStart = first, Blocks = blocks, StepsPerBlock = numBlocks == 0 ? 1 : options.Steps / numBlocks,
+            Rng = new Random(options.Seed), MaskId = _maskId,
         };
         return Run([state], options, onStep, cancellationToken)[0];
     }
@@ -142,9 +151,9 @@ public sealed class DiffusionSampler
         Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
     {
         ICommitPolicy policy = options.CreatePolicy();
-        IConfidenceScore ordering = options.Ordering;
+        IOrdering ordering = options.CreateOrdering();
         var runner = new ModelRunner(_model, options, _maskId);
-        double temperature = options.Generation.Temperature;
+        double temperature = options.Temperature;
         int vocab = _model.VocabSize;
         while (true)
         {
@@ -168,7 +177,7 @@ public sealed class DiffusionSampler
                 onStep?.Invoke(step);
             }
         }
-        bool cfg = options.Generation.CfgScale > 0;
+        bool cfg = options.CfgScale > 0;
         return [.. sequences.Select(s => s.Result(cfg))];
     }
 }

@@ -9,7 +9,7 @@ public readonly record struct BlockProgress(int StepInBlock, int StepsPerBlock, 
 
 /// <summary>
 /// A commit policy (a.k.a. unmasking schedule): how many of the scored candidate positions to unmask at
-/// a step and when a block is finished. The ordering (<see cref="IConfidenceScore"/>) says which
+/// a step and when a block is finished. The ordering (<see cref="IOrdering"/>) says which
 /// positions are best; the policy says how many of them to take.
 /// </summary>
 /// <remarks>

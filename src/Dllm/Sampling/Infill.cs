@@ -75,6 +75,14 @@ public static class Infill
     }
 
     /// <summary>
+    /// The canvas of a template: <see cref="Parse"/> then <see cref="Build(IReadOnlyList{InfillSegment}, Func{string, IReadOnlyList{int}}, int, IReadOnlyList{int}?)"/>,
+    /// starting with <paramref name="bosId"/> when there is one (a model reads text after BOS, as in training).
+    /// </summary>
+    /// <exception cref="ArgumentException">A malformed <c>[MASK:</c> run (see <see cref="Parse"/>).</exception>
+    public static InfillCanvas Build(string template, Func<string, IReadOnlyList<int>> encode, int maskId, int? bosId)
+        => Build(Parse(template), encode, maskId, bosId is int bos ? [bos] : null);
+
+    /// <summary>
     /// Turns segments into a canvas: each text segment through <paramref name="encode"/> (given,
     /// never changed), each mask run as that many <paramref name="maskId"/>s. <paramref name="prefix"/>
     /// (e.g. BOS) goes first. Nothing is pinned; pin positions on the result if needed.

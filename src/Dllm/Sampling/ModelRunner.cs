@@ -36,21 +36,15 @@ internal sealed class ModelRunner
         _model = model;
         _mode = options.Cache;
         _refreshInterval = options.RefreshInterval;
-        _cfgScale = options.Generation.CfgScale;
+        _cfgScale = options.CfgScale;
         _cfg = _cfgScale > 0;
         _maskId = maskId;
         if (_mode != CacheMode.None)
         {
             _caching = model as ICachingDenoisingModel
-                ?? throw new NotSupportedException($"cache mode '{_mode.ToString().ToLowerInvariant()}' needs a model that implements {nameof(ICachingDenoisingModel)}; {model.GetType().Name} does not (use --cache none)");
+                ?? throw new NotSupportedException($"cache mode '{_mode.ToString().ToLowerInvariant()}' needs a model that implements {nameof(ICachingDenoisingModel)}; {model.GetType().Name} does not (decode with cache none)");
         }
     }
-
-    /// <summary>Full model calls (Logits or Refresh) made.</summary>
-    public int FullCalls { get; private set; }
-
-    /// <summary>Window calls (LogitsInWindow) made.</summary>
-    public int WindowCalls { get; private set; }
 
     /// <summary>
     /// One forward for <paramref name="participants"/> (each with candidates). Returns the logits buffer
@@ -115,7 +109,6 @@ internal sealed class ModelRunner
         if (_mode == CacheMode.None) _model.Logits(tokens, batch, length, positions, logits, keyMask);
         else if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
         else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
-        if (window) WindowCalls++; else FullCalls++;
 
         if (_cfg)
         {

@@ -27,21 +27,23 @@ namespace Dllm.Sampling;
 /// </remarks>
 public sealed record RemdmLoop
 {
-    /// <summary>Tokens remasked (and recommitted) per loop step; ReMDM-LLaDA's remdm_number. ≥ 1.</summary>
+    /// <summary>Tokens remasked (and recommitted) per loop step (<c>remdm</c>); ReMDM-LLaDA's remdm_number. ≥ 1.</summary>
     public int Count { get; init; } = 1;
 
-    /// <summary>Loop steps per block. ≥ 1.</summary>
+    /// <summary>Loop steps per block (<c>remdm_steps</c>, no knob). ≥ 1.</summary>
     public int LoopSteps { get; init; } = 8;
 
-    /// <summary>Committed fraction of the block at which the loop starts, in [0, 1] (ReMDM-LLaDA: 7/8).</summary>
+    /// <summary>Committed fraction of the block at which the loop starts (<c>remdm_start</c>, no knob), in [0, 1] (ReMDM-LLaDA: 7/8).</summary>
     public double StartFraction { get; init; } = 0.875;
 
-    /// <summary>Checks the knobs, naming the CLI flag in the message.</summary>
+    /// <summary>Checks the loop's values (<see cref="DecodingOptions.Validate"/> calls it).</summary>
+    /// <exception cref="DecodingOptionException">A value out of range; it names the value's knob.</exception>
     public void Validate()
     {
-        if (Count < 1) throw new ArgumentException($"remdm-count must be ≥ 1, got {Count}");
-        if (LoopSteps < 1) throw new ArgumentException($"remdm-steps must be ≥ 1, got {LoopSteps}");
-        if (!(StartFraction >= 0 && StartFraction <= 1)) throw new ArgumentException($"remdm-start must be in [0, 1], got {StartFraction}");
+        if (Count < 1) throw new DecodingOptionException(KnobNames.Remdm, $"{KnobNames.Remdm} (tokens remasked per loop step) must be ≥ 1, got {Count}");
+        if (LoopSteps < 1) throw new DecodingOptionException(KnobNames.RemdmSteps, $"{KnobNames.RemdmSteps} must be ≥ 1, got {LoopSteps}");
+        if (!(StartFraction >= 0 && StartFraction <= 1))
+            throw new DecodingOptionException(KnobNames.RemdmStart, $"{KnobNames.RemdmStart} must be in [0, 1], got {StartFraction}");
     }
 
     /// <summary>

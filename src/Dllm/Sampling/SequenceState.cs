@@ -120,7 +120,7 @@ internal sealed class SequenceState
     /// score's (random ordering); then the policy's (alg_temp).
     /// </summary>
     /// Candidate c's logits row starts at rowStart[c] in logits.
-    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IConfidenceScore ordering, double temperature,
+    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IOrdering ordering, double temperature,
         ICommitPolicy policy, bool snapshot)
     {
         int n = Candidates.Length;
@@ -134,17 +134,17 @@ internal sealed class SequenceState
         }
         int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length) : policy.Select(score, Progress, Rng);
         var committed = new int[pick.Length];
-        var confidences = new double[pick.Length];
+        var scores = new double[pick.Length];
         for (int j = 0; j < pick.Length; j++)
         {
             int c = pick[j], p = Candidates[c];
             Canvas[p] = chosen[c];
             Recorded[p] = score[c];
             committed[j] = p - Offset;
-            confidences[j] = score[c];
+            scores[j] = score[c];
         }
         var step = new DenoisingStep(GlobalStep, Block, StepInBlock, PromptLength, MaskId,
-            snapshot ? Canvas[Offset..] : [], committed, confidences)
+            snapshot ? Canvas[Offset..] : [], committed, scores)
         {
             Sequence = Index,
             RemaskedPositions = [.. Remasked.Select(p => p - Offset)],

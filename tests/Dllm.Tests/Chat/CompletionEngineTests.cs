@@ -22,7 +22,7 @@ public class CompletionEngineTests
     public void ChatAnswerIsTheTextBeforeEosWithCountsAndStop()
     {
         var (engine, prompt) = Setup("Hello, world");
-        Completion c = engine.Complete(prompt, new DecodingKnobs { GenLength = 16, BlockLength = 16, Steps = 16 }, cancellationToken: Ct);
+        Completion c = engine.Complete(prompt, new DecodingOptions { GenLength = 16, BlockLength = 16, Steps = 16 }, cancellationToken: Ct);
         Assert.Equal("Hello, world", c.Text);
         Assert.Equal(FinishReason.Stop, c.FinishReason);
         Assert.Equal("stop", c.FinishReasonName);
@@ -38,10 +38,10 @@ public class CompletionEngineTests
     public void AnAnswerThatFillsTheCanvasOrTheCapEndsWithLength()
     {
         var (engine, prompt) = Setup("abcdefghijklmnopqrstuvwxyz");
-        Completion full = engine.Complete(prompt, new DecodingKnobs { GenLength = 8 }, cancellationToken: Ct);
+        Completion full = engine.Complete(prompt, new DecodingOptions { GenLength = 8, Steps = 8 }, cancellationToken: Ct);
         Assert.Equal(("abcdefgh", FinishReason.Length), (full.Text, full.FinishReason));
-        Completion capped = engine.Complete(prompt, new DecodingKnobs { MaxTokens = 5, BlockLength = 4 }, cancellationToken: Ct); // canvas 8, cap 5
-        Assert.Equal(("abcde", FinishReason.Length, 5, 8), (capped.Text, capped.FinishReason, capped.CompletionTokens, capped.Options.Generation.GenLength));
+        Completion capped = engine.Complete(prompt, new DecodingKnobs { MaxTokens = 5, BlockLength = 4 }.Build(ByteTokenizer.Eos), cancellationToken: Ct); // canvas 8, cap 5
+        Assert.Equal(("abcde", FinishReason.Length, 5, 8), (capped.Text, capped.FinishReason, capped.CompletionTokens, capped.Options.GenLength));
     }
 
     [Fact]
@@ -49,7 +49,7 @@ public class CompletionEngineTests
     {
         var (engine, prompt) = Setup("Grüße €!");
         var pieces = new List<string>();
-        Completion c = engine.Complete(prompt, new DecodingKnobs { GenLength = 16, BlockLength = 8 }, onText: pieces.Add, cancellationToken: Ct);
+        Completion c = engine.Complete(prompt, new DecodingOptions { GenLength = 16, BlockLength = 8, Steps = 16 }, onText: pieces.Add, cancellationToken: Ct);
         Assert.Equal("Grüße €!", c.Text);
         Assert.Equal(c.Text, string.Concat(pieces));
         Assert.True(pieces.Count >= 6, $"one piece per final character expected, got {pieces.Count}");
@@ -61,7 +61,7 @@ public class CompletionEngineTests
     {
         var (engine, prompt) = Setup("abcd", leftToRight: false);
         var pieces = new List<(string Text, long Step)>();
-        engine.Complete(prompt, new DecodingKnobs { GenLength = 8 }, onText: p => pieces.Add((p, engine.StepsRun)), cancellationToken: Ct);
+        engine.Complete(prompt, new DecodingOptions { GenLength = 8, Steps = 8 }, onText: p => pieces.Add((p, engine.StepsRun)), cancellationToken: Ct);
         // The rightmost (EOS) tokens are committed first; 'a' is committed last, at step 8, then all is final at once.
         Assert.Equal([("abcd", 8L)], pieces);
     }
@@ -71,9 +71,9 @@ public class CompletionEngineTests
     {
         var (engine, prompt) = Setup("abcdefgh");
         using var cts = new CancellationTokenSource();
-        var knobs = new DecodingKnobs { GenLength = 32 };
+        var options = new DecodingOptions { GenLength = 32, Steps = 32 };
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            engine.Complete(prompt, knobs, onStep: s => { if (s.Step == 2) cts.Cancel(); }, cancellationToken: cts.Token));
+            engine.Complete(prompt, options, onStep: s => { if (s.Step == 2) cts.Cancel(); }, cancellationToken: cts.Token));
         Assert.Equal(3, engine.StepsRun); // steps 0, 1, 2 ran; none after the cancel
     }
 
@@ -81,7 +81,7 @@ public class CompletionEngineTests
     public void APromptLongerThanTheContextIsRejectedBeforeAnyForward()
     {
         var (engine, prompt) = Setup("x", maxLength: 40);
-        var e = Assert.Throws<InvalidRequestException>(() => engine.Complete(prompt, new DecodingKnobs { GenLength = 32 }, cancellationToken: Ct));
+        var e = Assert.Throws<InvalidRequestException>(() => engine.Complete(prompt, new DecodingOptions { GenLength = 32, Steps = 32 }, cancellationToken: Ct));
         Assert.Equal("context_length_exceeded", e.Code);
         Assert.Contains($"the prompt ({prompt.Count} tokens) plus the answer canvas (32 tokens)", e.Message);
         Assert.Contains("context of 40 tokens", e.Message);
@@ -102,7 +102,7 @@ public class CompletionEngineTests
         });
         var engine = new CompletionEngine(model, Tok, ByteTokenizer.Mask, ByteTokenizer.Eos);
         List<int> prompt = engine.ChatPrompt(Hello);
-        Completion[] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => engine.Complete(prompt, new DecodingKnobs { GenLength = 8 }, cancellationToken: Ct), TestContext.Current.CancellationToken)));
+        Completion[] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => engine.Complete(prompt, new DecodingOptions { GenLength = 8, Steps = 8 }, cancellationToken: Ct), TestContext.Current.CancellationToken)));
         Assert.All(results, r => Assert.Equal("ok", r.Text));
         Assert.Equal(1, maxInside);
         Assert.Equal(32, engine.StepsRun);
@@ -113,9 +113,8 @@ public class CompletionEngineTests
     {
         int promptLength = ChatTemplate.Apply(Tok, Hello).Count;
         var engine = new CompletionEngine(new Dllm.Tests.Sampling.PlainModel(ScriptedAnswers.Model("x", () => promptLength)), Tok, ByteTokenizer.Mask, ByteTokenizer.Eos);
-        var knobs = new DecodingKnobs { GenLength = 8 };
-        knobs.Set("cache", "dual");
-        var e = Assert.Throws<InvalidRequestException>(() => engine.Complete(engine.ChatPrompt(Hello), knobs, cancellationToken: Ct));
+        var options = new DecodingOptions { GenLength = 8, Steps = 8, Cache = CacheMode.Dual };
+        var e = Assert.Throws<InvalidRequestException>(() => engine.Complete(engine.ChatPrompt(Hello), options, cancellationToken: Ct));
         Assert.Equal(("cache", "cache 'dual' needs a model with a KV cache; this one has none (use cache none)"), (e.Field, e.Message));
     }
 

@@ -4,7 +4,7 @@ using Dllm.Sampling;
 
 namespace Dllm.Tests.Chat;
 
-/// <summary>The one knob parser: names, types per source (text, JSON, .NET values), defaults, resolution.</summary>
+/// <summary>The knob binder: names, types per source (text, JSON, .NET values), defaults, the lengths it derives.</summary>
 public class DecodingKnobsTests
 {
     private const int Eos = 257;
@@ -12,12 +12,12 @@ public class DecodingKnobsTests
     [Fact]
     public void DefaultsAreTheReferenceChatSettings()
     {
-        DecodingOptions o = new DecodingKnobs().Resolve(Eos).Options;
-        Assert.Equal(128, o.Generation.GenLength);
-        Assert.Equal(32, o.Generation.BlockLength);
-        Assert.Equal(128, o.Generation.Steps);
-        Assert.Equal(0, o.Generation.Temperature);
-        Assert.Equal(RemaskingKind.LowConfidence, o.Generation.Remasking);
+        DecodingOptions o = new DecodingKnobs().Build(Eos);
+        Assert.Equal(128, o.GenLength);
+        Assert.Equal(32, o.BlockLength);
+        Assert.Equal(128, o.Steps);
+        Assert.Equal(0, o.Temperature);
+        Assert.Equal(OrderingRule.LowConfidence, o.Ordering);
         Assert.Equal(CommitRule.Schedule, o.Commit);
         Assert.Equal(CacheMode.None, o.Cache);
         Assert.Null(o.Remdm);
@@ -30,9 +30,9 @@ public class DecodingKnobsTests
         k.Set("gen-length", "64"); k.Set("STEPS", "32"); k.Set("block_length", "16"); k.Set("temperature", "0.5");
         k.Set("cfg-scale", "1.5"); k.Set("remasking", "topk-margin"); k.Set("commit", "threshold"); k.Set("threshold", "0.8");
         k.Set("cache", "dual"); k.Set("refresh-interval", "4"); k.Set("early_stop", "on"); k.Set("remdm", "2"); k.Set("seed", "7");
-        DecodingOptions o = k.Resolve(Eos).Options;
-        Assert.Equal((64, 32, 16, 0.5, 1.5, RemaskingKind.TopKMargin, 7), (o.Generation.GenLength, o.Generation.Steps, o.Generation.BlockLength,
-            o.Generation.Temperature, o.Generation.CfgScale, o.Generation.Remasking, o.Generation.Seed));
+        DecodingOptions o = k.Build(Eos);
+        Assert.Equal((64, 32, 16, 0.5, 1.5, OrderingRule.TopKMargin, 7), (o.GenLength, o.Steps, o.BlockLength!.Value,
+            o.Temperature, o.CfgScale, o.Ordering, o.Seed));
         Assert.Equal((CommitRule.Threshold, 0.8, CacheMode.Dual, 4, true, Eos, 2), (o.Commit, o.Threshold, o.Cache, o.RefreshInterval, o.EarlyStop, o.EosId!.Value, o.Remdm!.Count));
     }
 
@@ -45,9 +45,9 @@ public class DecodingKnobsTests
     [InlineData("top_k", "3", "unknown decoding option 'top_k'")]
     public void BadTextNamesTheKnob(string name, string value, string message)
     {
-        var e = Assert.Throws<InvalidRequestException>(() => new DecodingKnobs().Set(name, value));
+        var e = Assert.Throws<DecodingOptionException>(() => new DecodingKnobs().Set(name, value));
         Assert.Contains(message, e.Message);
-        Assert.Equal(name, e.Field);
+        Assert.Equal(name, e.Knob);
     }
 
     [Theory]
@@ -60,9 +60,9 @@ public class DecodingKnobsTests
     public void JsonValuesAreTypedStrictly(string name, string json, string message)
     {
         using var doc = JsonDocument.Parse(json);
-        var e = Assert.Throws<InvalidRequestException>(() => new DecodingKnobs().Set(name, doc.RootElement));
+        var e = Assert.Throws<DecodingOptionException>(() => new DecodingKnobs().Set(name, doc.RootElement));
         Assert.Equal(message, e.Message);
-        Assert.Equal(name, e.Field);
+        Assert.Equal(name, e.Knob);
     }
 
     [Fact]
@@ -72,11 +72,12 @@ public class DecodingKnobsTests
         k.Set("steps", JsonDocument.Parse("16").RootElement);
         k.Set("temperature", JsonDocument.Parse("1").RootElement);
         k.Set("commit", JsonDocument.Parse("\"factor\"").RootElement);
-        Assert.Equal((16, 1.0, CommitRule.Factor), (k.Steps!.Value, k.Temperature, k.Commit));
+        DecodingOptions o = k.Build(Eos);
+        Assert.Equal((16, 1.0, CommitRule.Factor), (k.Steps!.Value, o.Temperature, o.Commit));
         k.Set("steps", JsonDocument.Parse("null").RootElement);
         k.Set("commit", (object?)null);
         Assert.Null(k.Steps);
-        Assert.Equal(CommitRule.Schedule, k.Commit);
+        Assert.Equal(CommitRule.Schedule, k.Build(Eos).Commit);
     }
 
     [Fact]
@@ -84,12 +85,13 @@ public class DecodingKnobsTests
     {
         var k = new DecodingKnobs();
         k.Set("steps", (object)16L); k.Set("block_length", (object)8.0); k.Set("temperature", (object)1); k.Set("early_stop", (object)true);
-        k.Set("remasking", (object)RemaskingKind.Entropy); k.Set("cache", (object)"prefix");
-        Assert.Equal((16, 8, 1.0, true, RemaskingKind.Entropy, CacheMode.Prefix), (k.Steps!.Value, k.BlockLength!.Value, k.Temperature, k.EarlyStop, k.Remasking, k.Cache));
-        Assert.Contains("steps must be an integer", Assert.Throws<InvalidRequestException>(() => k.Set("steps", (object)2.5)).Message);
-        Assert.Contains("early_stop must be a boolean", Assert.Throws<InvalidRequestException>(() => k.Set("early_stop", (object)1)).Message);
-        Assert.Contains("cannot be set to a cache value", Assert.Throws<InvalidRequestException>(() => k.Set("remasking", (object)CacheMode.Dual)).Message);
-        Assert.Contains("out of range", Assert.Throws<InvalidRequestException>(() => k.Set("seed", (object)long.MaxValue)).Message);
+        k.Set("remasking", (object)OrderingRule.Entropy); k.Set("cache", (object)"prefix");
+        DecodingOptions o = k.Build(Eos);
+        Assert.Equal((16, 8, 1.0, true, OrderingRule.Entropy, CacheMode.Prefix), (k.Steps!.Value, k.BlockLength!.Value, o.Temperature, o.EarlyStop, o.Ordering, o.Cache));
+        Assert.Contains("steps must be an integer", Assert.Throws<DecodingOptionException>(() => k.Set("steps", (object)2.5)).Message);
+        Assert.Contains("early_stop must be a boolean", Assert.Throws<DecodingOptionException>(() => k.Set("early_stop", (object)1)).Message);
+        Assert.Contains("cannot be set to a cache value", Assert.Throws<DecodingOptionException>(() => k.Set("remasking", (object)CacheMode.Dual)).Message);
+        Assert.Contains("out of range", Assert.Throws<DecodingOptionException>(() => k.Set("seed", (object)long.MaxValue)).Message);
     }
 
     [Theory]
@@ -99,18 +101,18 @@ public class DecodingKnobsTests
     public void MaxTokensSetsTheCanvasInWholeBlocksAndCapsTheAnswer(int maxTokens, int genLength, int cap)
     {
         var k = new DecodingKnobs { MaxTokens = maxTokens };
-        ResolvedDecoding r = k.Resolve(Eos);
-        Assert.Equal(genLength, r.Options.Generation.GenLength);
-        Assert.Equal(genLength, r.Options.Generation.Steps);
-        Assert.Equal(cap, r.MaxTokens);
-        r.Options.Validate();
+        DecodingOptions o = k.Build(Eos);
+        Assert.Equal(genLength, o.GenLength);
+        Assert.Equal(genLength, o.Steps);
+        Assert.Equal(cap, o.MaxAnswerTokens);
+        o.Validate();
     }
 
     [Fact]
     public void ExplicitGenLengthWinsOverMaxTokensWhichOnlyCaps()
     {
-        ResolvedDecoding r = new DecodingKnobs { MaxTokens = 500, GenLength = 64 }.Resolve(Eos);
-        Assert.Equal((64, 64), (r.Options.Generation.GenLength, r.MaxTokens));
+        DecodingOptions o = new DecodingKnobs { MaxTokens = 500, GenLength = 64 }.Build(Eos);
+        Assert.Equal((64, 64), (o.GenLength, o.MaxAnswerTokens));
     }
 
     [Theory]
@@ -121,14 +123,26 @@ public class DecodingKnobsTests
     [InlineData("max_tokens", "0", "max_tokens")]
     [InlineData("remdm", "-1", "remdm")]
     [InlineData("refresh_interval", "3", "refresh_interval")] // without a cache
-    public void ResolveRejectsOutOfRangeOrConflictingKnobsNamingOne(string name, string value, string field)
+    public void BuildRejectsOutOfRangeOrConflictingKnobsNamingOne(string name, string value, string field)
     {
         var k = new DecodingKnobs();
         if (name == "threshold") k.Set("commit", "threshold");
         k.Set(name, value);
-        var e = Assert.Throws<InvalidRequestException>(() => k.Resolve(Eos));
-        Assert.Equal(field, e.Field);
-        Assert.Contains(field.Replace('_', '-'), e.Message.Replace('_', '-'));
+        var e = Assert.Throws<DecodingOptionException>(() => k.Build(Eos));
+        Assert.Equal(field, e.Knob);
+        Assert.Contains(field, e.Message);
+        Assert.Contains("--" + field.Replace('_', '-'), e.Spell(n => "--" + n.Replace('_', '-')));
+    }
+
+    [Fact]
+    public void AsSetLeavesUnsetLengthsAtTheOptionsDefaultsAndChecksNothing()
+    {
+        var k = new DecodingKnobs();
+        k.Set("block_length", "5"); k.Set("commit", "threshold"); k.Set("threshold", "0.7");
+        DecodingOptions o = k.AsSet;
+        Assert.Equal((128, 5, 128, (int?)null), (o.GenLength, o.BlockLength!.Value, o.Steps, o.MaxTokens)); // 128 % 5: not checked
+        Assert.Equal((CommitRule.Threshold, 0.7), (o.Commit, o.Threshold));
+        Assert.Null(new DecodingKnobs().AsSet.BlockLength); // unset: one block, not the chat default of 32
     }
 
     [Fact]

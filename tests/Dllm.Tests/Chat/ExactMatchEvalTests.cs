@@ -17,7 +17,7 @@ public class ExactMatchEvalTests
             + "{\"task\": \"add\", \"prompt\": \"What is 3 + 5?\", \"response\": \"8\"}\n\n{\"prompt\": \"Say 7\", \"response\": \" 7 \"}\n");
         List<ExactMatchCase> cases = ExactMatchEval.Load(path);
         Assert.Equal(["add", "add", "all"], cases.Select(c => c.Task));
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8 } };
+        var options = new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8 };
         foreach (int batch in new[] { 1, 3 })
         {
             // The answer starts after the assistant header; prompts differ in length, so find it per view.

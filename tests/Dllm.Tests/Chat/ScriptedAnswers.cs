@@ -8,7 +8,7 @@ namespace Dllm.Tests.Chat;
 /// <summary>
 /// A <see cref="FakeModel"/> over the <see cref="ByteTokenizer"/> vocabulary that "answers" a fixed text:
 /// at answer position i (counted from <c>promptLength</c>) it predicts byte i of the text, then EOS.
-/// Confidence falls (left to right) or rises (right to left) with i, so low-confidence remasking commits
+/// Confidence falls (left to right) or rises (right to left) with i, so the low-confidence ordering commits
 /// the answer in a known order.
 /// </summary>
 internal static class ScriptedAnswers

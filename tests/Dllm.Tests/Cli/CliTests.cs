@@ -35,13 +35,13 @@ public class CliTests
 
     [Theory]
     [InlineData("--steps", "7", "multiple of the number of blocks")]
-    [InlineData("--gen-length", "-4", "gen-length must be positive")]
+    [InlineData("--gen-length", "-4", "--gen-length must be positive")]
     [InlineData("--prompt-ids", "1,x", "'x' is not an integer")]
     [InlineData("--prompt-ids", "1,500", "outside the vocabulary")]
     [InlineData("--threads", "0", "--threads must be at least 1")]
-    [InlineData("--threshold", "1.5", "threshold")]
-    [InlineData("--remasking", "best", "remasking must be one of low_confidence, random, topk_margin, entropy")]
-    [InlineData("--temperature", "hot", "temperature must be a number, got 'hot'")]
+    [InlineData("--threshold", "1.5", "--threshold must be in (0, 1], got 1.5")]
+    [InlineData("--remasking", "best", "--remasking must be one of low_confidence, random, topk_margin, entropy")]
+    [InlineData("--temperature", "hot", "--temperature must be a number, got 'hot'")]
     public void BadFlagsGiveAClearErrorAndNonZeroExit(string flag, string value, string message)
     {
         var flags = new Dictionary<string, string> { ["--gen-length"] = "16", ["--steps"] = "16", ["--block-length"] = "8", ["--prompt-ids"] = "1,2,3" };
@@ -109,7 +109,7 @@ public class CliTests
         // Left out, the canvas is 48 in blocks of 16 (3 blocks), so 7 steps cannot be split evenly.
         (code, _, err) = Run("accuracy", "--data", data, "--steps", "7", "--threads", "1");
         Assert.Equal(1, code);
-        Assert.StartsWith("error: steps (7) must be a multiple of the number of blocks (3", err.Trim());
+        Assert.StartsWith("error: --steps (7) must be a multiple of the number of blocks (3 = --gen-length / --block-length)", err.Trim());
         (code, _, err) = Run("accuracy", "--data", data, "--cache", "triple");
         Assert.Equal(1, code);
         Assert.Contains("cache", err);

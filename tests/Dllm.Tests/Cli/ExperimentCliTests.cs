@@ -19,7 +19,7 @@ public class ExperimentCliTests
         Assert.True(code == 0, err);
         Assert.Matches(@"AR greedy: \d+/8 = ", output);
         (code, output, err) = CliTests.Run("experiment", "eval", "--model", Path.Combine(dir, "models", "mdm"), "--data", test,
-            "--threshold", "0.9", "--block-length", "5", "--cache", "dual", "--threads", "1");
+            "--commit", "threshold", "--threshold", "0.9", "--block-length", "5", "--cache", "dual", "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Contains("MDM steps/token 1, block 5, threshold 0.9, dual cache", output);
         (code, _, err) = CliTests.Run("generate", "--model", Path.Combine(dir, "models", "ar"), "--prompt-ids", "256,49", "--threads", "1");
@@ -57,6 +57,7 @@ public class ExperimentCliTests
     [InlineData("gen|nope|--out|x.jsonl", "error: unknown task 'nope'; known: sudoku4")]
     [InlineData("gen|sudoku4|--count|0|--out|x.jsonl", "error: count must be positive")]
     [InlineData("eval|--model|/nonexistent/m|--data|/nonexistent/d.jsonl", "error: data file '/nonexistent/d.jsonl' does not exist")]
+    [InlineData("eval|--model|/nonexistent/m|--data|/nonexistent/d.jsonl|--cache|triple", "error: --cache must be one of none, prefix, dual; got 'triple'")]
     [InlineData("sudoku|--quick|--steps|0", "error: --steps must be positive")]
     [InlineData("reversal|--quick|--size|0", "error: --size must be positive")]
     [InlineData("speed-rot13|--quick|--data|/nonexistent/t.txt", "error: text file '/nonexistent/t.txt' does not exist")]

@@ -1,6 +1,7 @@
 using Dllm.Experiments;
 using Dllm.Training;
 using Dllm.Model;
+using Dllm.Sampling;
 using Dllm.Text;
 
 namespace Dllm.Tests.Experiments;
@@ -56,7 +57,7 @@ public class TaskEvaluatorTests
     [InlineData(true)]
     public void Exact_match_accuracy_per_kind(bool autoregressive)
     {
-        EvalReport r = TaskEvaluator.Evaluate(new Oracle(Beliefs(), autoregressive), autoregressive, Tok, Items, new DecodeSettings { BatchSize = 3 });
+        EvalReport r = TaskEvaluator.Evaluate(new Oracle(Beliefs(), autoregressive), autoregressive, Tok, Items, new EvalOptions { BatchSize = 3 });
         Assert.Equal(1, r.Kind("sum")!.Correct);
         Assert.Equal(2, r.Kind("sum")!.Total);
         Assert.Equal(2, r.Kind("product")!.Correct);
@@ -70,10 +71,10 @@ public class TaskEvaluatorTests
     {
         var items = new[] { new TaskExample("[MASK:2]'s parent is Bo.", "Al", "infill"), new TaskExample("Al's parent is", " Bo.", "forward") };
         int[][] texts = [[ByteTokenizer.Bos, .. Tok.Encode("Al's parent is Bo.")], [ByteTokenizer.Bos, .. Tok.Encode("Al's parent is"), .. Tok.Encode(" Bo."), ByteTokenizer.Eos]];
-        EvalReport mdm = TaskEvaluator.Evaluate(new Oracle(texts, false), false, Tok, items, new DecodeSettings());
+        EvalReport mdm = TaskEvaluator.Evaluate(new Oracle(texts, false), false, Tok, items, new EvalOptions());
         Assert.Equal(1, mdm.Kind("infill")!.Correct);
         Assert.Equal(1, mdm.Kind("forward")!.Correct);
-        EvalReport ar = TaskEvaluator.Evaluate(new Oracle(texts, true), true, Tok, items, new DecodeSettings());
+        EvalReport ar = TaskEvaluator.Evaluate(new Oracle(texts, true), true, Tok, items, new EvalOptions());
         Assert.Equal(0, ar.Kind("infill")!.Total);
         Assert.True(double.IsNaN(ar.Kind("infill")!.Accuracy));
         Assert.Equal(1, ar.Kind("forward")!.Correct);
@@ -82,8 +83,8 @@ public class TaskEvaluatorTests
     [Fact]
     public void A_canvas_length_pads_mdm_canvases_with_eos_and_keeps_the_scores()
     {
-        var plain = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings());
-        var padded = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings { CanvasLength = 12 });
+        var plain = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new EvalOptions());
+        var padded = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new EvalOptions { CanvasLength = 12 });
         Assert.Equal(plain.Accuracy, padded.Accuracy);
         Assert.Equal(4 * (12 - 5), padded.AnswerTokens); // every prompt is BOS + 4 bytes: 7 answer positions each
     }
@@ -91,8 +92,8 @@ public class TaskEvaluatorTests
     [Fact]
     public void Fewer_steps_per_token_means_fewer_forwards()
     {
-        var full = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings());
-        var half = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings { StepsPerToken = 0.5 });
+        var full = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new EvalOptions());
+        var half = TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new EvalOptions { StepsPerToken = 0.5 });
         Assert.Equal(1.0, full.ForwardsPerToken);
         Assert.True(half.ForwardsPerToken <= 0.75, $"{half.ForwardsPerToken}");
         Assert.Equal(full.Accuracy, half.Accuracy); // a certain oracle loses nothing by committing two at a time
@@ -101,11 +102,28 @@ public class TaskEvaluatorTests
     [Fact]
     public void Bad_settings_and_files_give_clear_errors()
     {
-        Assert.Contains("steps per token", Assert.Throws<ArgumentException>(() => TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new DecodeSettings { StepsPerToken = 2 })).Message);
-        Assert.Contains("does not divide", Assert.Throws<ArgumentException>(() => TaskEvaluator.Options(new DecodeSettings { BlockLength = 3 }, 5, Tok)).Message);
+        Assert.Contains("steps per token", Assert.Throws<ArgumentException>(() => TaskEvaluator.Evaluate(new Oracle(Beliefs(), false), false, Tok, Items, new EvalOptions { StepsPerToken = 2 })).Message);
+        var e = Assert.Throws<DecodingOptionException>(() => new EvalOptions { Decoding = new() { BlockLength = 3 } }.ForAnswer(5, ByteTokenizer.Eos));
+        Assert.Contains("does not divide", e.Message);
+        Assert.Equal("block_length", e.Knob);
         string bad = Path.Combine(TestPaths.TempDir(), "bad.jsonl");
         File.WriteAllText(bad, "{\"prompt\": \"x\"}\n");
         Assert.Contains("bad.jsonl:1: missing string field \"response\"", Assert.Throws<InvalidDataException>(() => TaskExample.ReadJsonl(bad)).Message);
+    }
+
+    [Fact]
+    public void Each_question_sets_the_lengths_and_the_other_knobs_apply_as_given()
+    {
+        var settings = new EvalOptions { StepsPerToken = 0.5, Decoding = new() { BlockLength = 4, Commit = CommitRule.Threshold, Threshold = 0.8, Ordering = OrderingRule.TopKMargin, MaxTokens = 3 } };
+        DecodingOptions answer = settings.ForAnswer(8, ByteTokenizer.Eos);
+        Assert.Equal((8, 4, 4, (int?)null, ByteTokenizer.Eos), (answer.GenLength, answer.BlockLength!.Value, answer.Steps, answer.MaxTokens, answer.EosId!.Value));
+        Assert.Equal((CommitRule.Threshold, 0.8, OrderingRule.TopKMargin), (answer.Commit, answer.Threshold, answer.Ordering));
+        Assert.Equal(3, settings.ForAnswer(3, ByteTokenizer.Eos).BlockLength); // a block longer than the answer is one block
+        DecodingOptions infill = settings.ForInfill(masks: 6, ByteTokenizer.Eos);
+        Assert.Equal((null, 3), (infill.BlockLength, infill.Steps)); // the masks are one block
+        infill.Validate();
+        Assert.Equal("steps/token 0.5, block 4, topk_margin ordering, threshold 0.8", settings.Label);
+        Assert.Equal("steps/token 1, one block", new EvalOptions().Label);
     }
 
     [Fact]

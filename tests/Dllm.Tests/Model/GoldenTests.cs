@@ -57,19 +57,19 @@ public class GoldenTests
         JsonElement c = Golden.GetProperty("models").GetProperty(model).GetProperty("generate_cases").EnumerateArray()
             .First(x => x.GetProperty("name").GetString() == name);
         using Transformer lm = Transformer.Load(TestPaths.Golden(model));
-        var options = new GenerationOptions
+        var options = new DecodingOptions
         {
             GenLength = c.GetProperty("gen_length").GetInt32(),
             Steps = c.GetProperty("steps").GetInt32(),
             BlockLength = c.GetProperty("block_length").GetInt32(),
             Temperature = c.GetProperty("temperature").GetDouble(),
             CfgScale = c.GetProperty("cfg_scale").GetDouble(),
-            Remasking = c.GetProperty("remasking").GetString() == "random" ? RemaskingKind.Random : RemaskingKind.LowConfidence,
+            Ordering = c.GetProperty("remasking").GetString() == "random" ? OrderingRule.Random : OrderingRule.LowConfidence,
             Seed = 1,
         };
         int[] prompt = Ints(c.GetProperty("prompt_ids"));
         var steps = new List<DenoisingStep>();
-        GenerationResult result = new ReferenceSampler(lm, c.GetProperty("mask_id").GetInt32()).Generate(prompt, options, steps.Add);
+        GenerationResult result = new DiffusionSampler(lm, c.GetProperty("mask_id").GetInt32()).Generate(prompt, options, steps.Add);
 
         // The schedule: how many tokens each step commits, for every case.
         Assert.Equal(Ints(c.GetProperty("step_counts")), steps.Select(s => s.CommittedPositions.Length).ToArray());
@@ -123,8 +123,8 @@ public class GoldenTests
         Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(() => lm.Logits([1, 200], 1, 2, [0], logits)).Message);
         Assert.Contains("outside the computed rows", Assert.Throws<ArgumentException>(() => lm.Logits([1, 2], 1, 2, [2], logits)).Message);
         Assert.Contains("max_sequence_length", Assert.Throws<ArgumentException>(() => lm.Logits(new int[300], 1, 300, [0], logits)).Message);
-        var sampler = new ReferenceSampler(lm, lm.Config.MaskTokenId);
-        Assert.Contains("multiple of block-length", Assert.Throws<ArgumentException>(() => sampler.Generate([1], new GenerationOptions { GenLength = 10, BlockLength = 4, Steps = 10 })).Message);
-        Assert.Contains("maximum sequence length", Assert.Throws<ArgumentException>(() => sampler.Generate(new int[200], new GenerationOptions { GenLength = 64, BlockLength = 64, Steps = 64 })).Message);
+        var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);
+        Assert.Contains("multiple of block_length", Assert.Throws<DecodingOptionException>(() => sampler.Generate([1], new DecodingOptions { GenLength = 10, BlockLength = 4, Steps = 10 })).Message);
+        Assert.Contains("maximum sequence length", Assert.Throws<DecodingOptionException>(() => sampler.Generate(new int[200], new DecodingOptions { GenLength = 64, BlockLength = 64, Steps = 64 })).Message);
     }
 }

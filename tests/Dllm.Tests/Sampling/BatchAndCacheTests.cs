@@ -9,25 +9,25 @@ public class BatchAndCacheTests
     private const int Vocab = 9, Mask = 8, Pad = 0;
     private static readonly int[][] Prompts = [[3, 4], [5, 6, 7, 1, 2], [2, 2, 3]];
 
-    public static TheoryData<int, CommitRule, double, double, RemaskingKind, bool, CacheMode> BatchConfigs() => new()
+    public static TheoryData<int, CommitRule, double, double, OrderingRule, bool, CacheMode> BatchConfigs() => new()
     {
-        { 0, CommitRule.Schedule, 0, 0, RemaskingKind.LowConfidence, false, CacheMode.None },
-        { 1, CommitRule.Schedule, 0.8, 0, RemaskingKind.Random, false, CacheMode.None },
-        { 2, CommitRule.Threshold, 0.5, 0, RemaskingKind.LowConfidence, false, CacheMode.None },
-        { 3, CommitRule.Dream, 0, 1.5, RemaskingKind.Entropy, false, CacheMode.None },
-        { 4, CommitRule.Schedule, 0.7, 0, RemaskingKind.LowConfidence, true, CacheMode.None },   // early stop: sequences finish apart
-        { 5, CommitRule.Schedule, 0.7, 1.0, RemaskingKind.LowConfidence, false, CacheMode.Dual }, // lockstep schedule: exact with a cache too
-        { 6, CommitRule.Schedule, 0, 0, RemaskingKind.TopKMargin, false, CacheMode.Prefix },
+        { 0, CommitRule.Schedule, 0, 0, OrderingRule.LowConfidence, false, CacheMode.None },
+        { 1, CommitRule.Schedule, 0.8, 0, OrderingRule.Random, false, CacheMode.None },
+        { 2, CommitRule.Threshold, 0.5, 0, OrderingRule.LowConfidence, false, CacheMode.None },
+        { 3, CommitRule.Dream, 0, 1.5, OrderingRule.Entropy, false, CacheMode.None },
+        { 4, CommitRule.Schedule, 0.7, 0, OrderingRule.LowConfidence, true, CacheMode.None },   // early stop: sequences finish apart
+        { 5, CommitRule.Schedule, 0.7, 1.0, OrderingRule.LowConfidence, false, CacheMode.Dual }, // lockstep schedule: exact with a cache too
+        { 6, CommitRule.Schedule, 0, 0, OrderingRule.TopKMargin, false, CacheMode.Prefix },
     };
 
     [Theory]
     [MemberData(nameof(BatchConfigs))]
     public void EachPromptOfABatchDecodesAsItWouldAlone(int seed, CommitRule rule, double temperature, double cfg,
-        RemaskingKind kind, bool earlyStop, CacheMode cache)
+        OrderingRule kind, bool earlyStop, CacheMode cache)
     {
         var options = new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 8, Steps = 4, BlockLength = 4, Temperature = temperature, CfgScale = cfg, Remasking = kind, Seed = seed },
+            GenLength = 8, Steps = 4, BlockLength = 4, Temperature = temperature, CfgScale = cfg, Ordering = kind, Seed = seed,
             Commit = rule, Threshold = 0.3, EarlyStop = earlyStop, EosId = 1, Cache = cache,
         };
         var batchModel = new FakeModel(Vocab, Rows.Hashed);
@@ -66,7 +66,7 @@ public class BatchAndCacheTests
     {
         var model = new FakeModel(Vocab, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 12, Steps = 12, BlockLength = 4 }, Cache = mode };
+        var options = new DecodingOptions { GenLength = 12, Steps = 12, BlockLength = 4, Cache = mode };
         GenerationResult r = new DiffusionSampler(model, Mask).Generate([1, 2, 3], options, steps.Add);
         Assert.Equal(12, model.Calls.Count);
         Assert.Equal(12, r.ForwardPasses);
@@ -93,14 +93,14 @@ public class BatchAndCacheTests
     [InlineData(CacheMode.Dual, CommitRule.Dream)]
     public void RefreshEveryStepCallsOnlyRefreshAndEqualsTheUncachedSampler(CacheMode mode, CommitRule rule)
     {
-        var g = new GenerationOptions { GenLength = 12, Steps = 12, BlockLength = 4, Temperature = 0.6, Seed = 5, CfgScale = 0.5 };
+        var g = new DecodingOptions { GenLength = 12, Steps = 12, BlockLength = 4, Temperature = 0.6, Seed = 5, CfgScale = 0.5 };
         var uncachedSteps = new List<DenoisingStep>();
         GenerationResult uncached = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask)
-            .Generate([1, 2, 3], new DecodingOptions { Generation = g, Commit = rule, Threshold = 0.3 }, uncachedSteps.Add);
+            .Generate([1, 2, 3], g with { Commit = rule, Threshold = 0.3 }, uncachedSteps.Add);
         var model = new FakeModel(Vocab, Rows.Hashed);
         var cachedSteps = new List<DenoisingStep>();
         GenerationResult cached = new DiffusionSampler(model, Mask)
-            .Generate([1, 2, 3], new DecodingOptions { Generation = g, Commit = rule, Threshold = 0.3, Cache = mode, RefreshInterval = 1 }, cachedSteps.Add);
+            .Generate([1, 2, 3], g with { Commit = rule, Threshold = 0.3, Cache = mode, RefreshInterval = 1 }, cachedSteps.Add);
         Assert.All(model.Calls, c => Assert.Equal("refresh", c.Kind));
         Assert.Equal(uncached.Canvas, cached.Canvas);
         Assert.Equal(uncached.ForwardPasses, cached.ForwardPasses);
@@ -114,7 +114,7 @@ public class BatchAndCacheTests
         var model = new FakeModel(Vocab, Rows.Hashed);
         new DiffusionSampler(model, Mask).Generate([1], new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 4 }, Cache = CacheMode.Dual, RefreshInterval = 2,
+            GenLength = 8, Steps = 8, BlockLength = 4, Cache = CacheMode.Dual, RefreshInterval = 2,
         });
         Assert.Equal(["refresh", "window", "refresh", "window", "refresh", "window", "refresh", "window"], model.Calls.Select(c => c.Kind));
     }
@@ -124,9 +124,9 @@ public class BatchAndCacheTests
     {
         // Without refreshes inside a block the window rows see the prefix as it was: the fake is a real
         // approximation, so the equality above is not vacuous.
-        var g = new GenerationOptions { GenLength = 12, Steps = 12, BlockLength = 12, Temperature = 0 };
-        GenerationResult exact = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate([1, 2, 3], new DecodingOptions { Generation = g });
-        GenerationResult prefix = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate([1, 2, 3], new DecodingOptions { Generation = g, Cache = CacheMode.Dual });
+        var g = new DecodingOptions { GenLength = 12, Steps = 12, BlockLength = 12, Temperature = 0 };
+        GenerationResult exact = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate([1, 2, 3], g);
+        GenerationResult prefix = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate([1, 2, 3], g with { Cache = CacheMode.Dual });
         Assert.NotEqual(exact.Canvas, prefix.Canvas);
     }
 
@@ -136,7 +136,7 @@ public class BatchAndCacheTests
         var plain = new PlainModel(new FakeModel(Vocab, Rows.Hashed));
         var e = Assert.Throws<NotSupportedException>(() => new DiffusionSampler(plain, Mask).Generate([1], new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 4, Steps = 4, BlockLength = 4 }, Cache = CacheMode.Prefix,
+            GenLength = 4, Steps = 4, BlockLength = 4, Cache = CacheMode.Prefix,
         }));
         Assert.Contains("ICachingDenoisingModel", e.Message);
         Assert.Contains("prefix", e.Message);

@@ -25,6 +25,10 @@ public class InfillTests
         InfillCanvas c = Infill.Build(Infill.Parse("ab[MASK:2]c"), t => [.. t.Select(ch => ch - 'a')], maskId: 9, prefix: [7]);
         Assert.Equal([7, 0, 1, 9, 9, 2], c.Tokens);
         Assert.False(c.IsPinned(0));
+        // From a template: BOS first when the tokenizer has one.
+        Func<string, IReadOnlyList<int>> encode = t => [.. t.Select(ch => ch - 'a')];
+        Assert.Equal([7, 0, 1, 9, 9, 2], Infill.Build("ab[MASK:2]c", encode, maskId: 9, bosId: 7).Tokens);
+        Assert.Equal([0, 9], Infill.Build("a[MASK]", encode, maskId: 9, bosId: null).Tokens);
     }
 
     [Theory]
@@ -38,7 +42,7 @@ public class InfillTests
         var pinned = new HashSet<int> { 4, 8 }; // a pinned mask stays a mask; a pinned token stays
         var model = new FakeModel(8, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { Steps = 3, Seed = 2, Temperature = 0.5 }, Commit = rule, InfillBlockLength = blockLength };
+        var options = new DecodingOptions { Steps = 3, Seed = 2, Temperature = 0.5, Commit = rule, InfillBlockLength = blockLength };
         GenerationResult r = new DiffusionSampler(model, mask).Fill(new InfillCanvas(tokens, pinned), options, steps.Add);
 
         Assert.Equal(1, r.PromptLength);
@@ -62,7 +66,7 @@ public class InfillTests
         Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(() => sampler.Fill(new InfillCanvas([9, 7]), o)).Message);
         Assert.Contains("pinned position 5", Assert.Throws<ArgumentException>(() => sampler.Fill(new InfillCanvas([1, 7], new HashSet<int> { 5 }), o)).Message);
         Assert.Contains("maximum sequence length", Assert.Throws<ArgumentException>(() => sampler.Fill(new InfillCanvas([1, 7, 7, 7, 7]), o)).Message);
-        Assert.Contains("infill blocks", Assert.Throws<ArgumentException>(() => sampler.Fill(new InfillCanvas([1, 7, 7, 7]), o with { InfillBlockLength = 1, Generation = new GenerationOptions { Steps = 4 } })).Message);
+        Assert.Contains("infill blocks", Assert.Throws<DecodingOptionException>(() => sampler.Fill(new InfillCanvas([1, 7, 7, 7]), o with { InfillBlockLength = 1, Steps = 4 })).Message);
         // Nothing to fill: no forward.
         GenerationResult none = sampler.Fill(new InfillCanvas([1, 2]), o);
         Assert.Equal([1, 2], none.Canvas);

@@ -1,5 +1,7 @@
-// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen.
-// The refactored samplers must reproduce its observable behaviour exactly.
+// Test oracle: the ReferenceSampler as committed before the sampler refactor (bec40ed), frozen. Since then it
+// has only followed API changes: it takes DecodingOptions (which absorbed GenerationOptions; a null block
+// length is one block) and writes the CFG unconditional canvas itself (the library helper it called is gone).
+// DiffusionSampler with the default strategy options must reproduce its observable behaviour exactly.
 using Dllm.Model;
 using Dllm.Sampling;
 
@@ -26,7 +28,7 @@ internal sealed class LegacyReferenceSampler
         _maskId = maskId;
     }
 
-    public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options,
+    public GenerationResult Generate(IReadOnlyList<int> prompt, DecodingOptions options,
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
@@ -49,7 +51,8 @@ internal sealed class LegacyReferenceSampler
 
         for (int block = 0; block < options.NumBlocks; block++)
         {
-            int blockStart = promptLength + block * options.BlockLength, blockEnd = blockStart + options.BlockLength;
+            int blockLength = options.BlockLength ?? options.GenLength;
+            int blockStart = promptLength + block * blockLength, blockEnd = blockStart + blockLength;
             int maskedInBlock = 0;
             for (int i = blockStart; i < blockEnd; i++) if (canvas[i] == _maskId) maskedInBlock++;
             int[] counts = TransferSchedule.Counts(maskedInBlock, options.StepsPerBlock);
@@ -66,7 +69,12 @@ internal sealed class LegacyReferenceSampler
                 if (positions.Length > 0)
                 {
                     canvas.CopyTo(batchTokens, 0);
-                    if (cfg) ClassifierFreeGuidance.UnconditionalCanvas(canvas, promptLength, _maskId, batchTokens.AsSpan(length));
+                    if (cfg)
+                    {
+                        // The unconditional canvas: prompt positions masked, the answer kept.
+                        canvas.CopyTo(batchTokens, length);
+                        batchTokens.AsSpan(length, promptLength).Fill(_maskId);
+                    }
                     _model.Logits(batchTokens, batch, length, positions, logits);
                     forwards++;
                     if (cfg)
@@ -81,7 +89,7 @@ internal sealed class LegacyReferenceSampler
                 {
                     ReadOnlySpan<float> row = logits.AsSpan(c * vocab, vocab);
                     chosen[c] = TokenChoice.Sample(row, options.Temperature, rng);
-                    score[c] = options.Remasking == RemaskingKind.LowConfidence
+                    score[c] = options.Ordering == OrderingRule.LowConfidence
                         ? TokenChoice.Probability(row, chosen[c])
                         : rng.NextDouble();
                 }

@@ -13,16 +13,16 @@ public class OrderingTests
     {
         float[] row = FromProbabilities(0.5, 0.3, 0.2);
         var rng = new Random(0);
-        Assert.Equal(0.3, LowConfidenceRemasking.Instance.Score(row, 1, rng), 6);
-        Assert.Equal(0.5 - 0.3, MarginConfidence.Instance.Score(row, 2, rng), 6); // independent of the token
+        Assert.Equal(0.3, LowConfidenceOrdering.Instance.Score(row, 1, rng), 6);
+        Assert.Equal(0.5 - 0.3, TopKMarginOrdering.Instance.Score(row, 2, rng), 6); // independent of the token
         double negH = 0.5 * Math.Log(0.5) + 0.3 * Math.Log(0.3) + 0.2 * Math.Log(0.2);
-        Assert.Equal(negH, EntropyConfidence.Instance.Score(row, 0, rng), 6);
-        Assert.Equal(0, EntropyConfidence.Instance.Score(FromProbabilities(1 - 1e-12, 1e-12 / 2, 1e-12 / 2), 0, rng), 6);
-        Assert.Equal(-Math.Log(4), EntropyConfidence.Instance.Score(new float[4], 0, rng), 6);
-        Assert.Equal(0, MarginConfidence.Instance.Score(new float[4], 0, rng), 12);
-        Assert.Equal(1, MarginConfidence.Instance.Score(new float[1], 0, rng));
+        Assert.Equal(negH, EntropyOrdering.Instance.Score(row, 0, rng), 6);
+        Assert.Equal(0, EntropyOrdering.Instance.Score(FromProbabilities(1 - 1e-12, 1e-12 / 2, 1e-12 / 2), 0, rng), 6);
+        Assert.Equal(-Math.Log(4), EntropyOrdering.Instance.Score(new float[4], 0, rng), 6);
+        Assert.Equal(0, TopKMarginOrdering.Instance.Score(new float[4], 0, rng), 12);
+        Assert.Equal(1, TopKMarginOrdering.Instance.Score(new float[1], 0, rng));
         double u = new Random(42).NextDouble();
-        Assert.Equal(u, RandomRemasking.Instance.Score(row, 0, new Random(42)));
+        Assert.Equal(u, RandomOrdering.Instance.Score(row, 0, new Random(42)));
     }
 
     // Four answer positions with fixed distributions, chosen so each rule prefers a different one:
@@ -39,24 +39,24 @@ public class OrderingTests
     ];
 
     [Theory]
-    [InlineData(RemaskingKind.LowConfidence, 1)]
-    [InlineData(RemaskingKind.TopKMargin, 2)]
-    [InlineData(RemaskingKind.Entropy, 4)]
-    public void EachOrderingCommitsItsBestPositionFirst(RemaskingKind kind, int expectedPosition)
+    [InlineData(OrderingRule.LowConfidence, 1)]
+    [InlineData(OrderingRule.TopKMargin, 2)]
+    [InlineData(OrderingRule.Entropy, 4)]
+    public void EachOrderingCommitsItsBestPositionFirst(OrderingRule rule, int expectedPosition)
     {
         var model = new FakeModel(4, (view, pos, row) => FromProbabilities(Dists[pos - 1]).CopyTo(row));
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 4, Steps = 4, BlockLength = 4, Remasking = kind } };
+        var options = new DecodingOptions { GenLength = 4, Steps = 4, BlockLength = 4, Ordering = rule };
         new DiffusionSampler(model, 3).Generate([0], options, steps.Add);
         Assert.Equal([expectedPosition], steps[0].CommittedPositions);
     }
 
     [Fact]
-    public void CustomScoreOverridesTheRemaskingKind()
+    public void ACustomOrderingOverridesTheRule()
     {
         var model = new FakeModel(4, (view, pos, row) => FromProbabilities(Dists[pos - 1]).CopyTo(row));
         var steps = new List<DenoisingStep>();
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 4, Steps = 4, BlockLength = 4 }, Score = MarginConfidence.Instance };
+        var options = new DecodingOptions { GenLength = 4, Steps = 4, BlockLength = 4, CustomOrdering = TopKMarginOrdering.Instance };
         new DiffusionSampler(model, 3).Generate([0], options, steps.Add);
         Assert.Equal([2], steps[0].CommittedPositions);
     }

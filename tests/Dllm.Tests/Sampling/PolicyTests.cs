@@ -11,7 +11,7 @@ public class PolicyTests
         => new(6, (view, pos, row) => Rows.WithProbability(row, 1 + (pos % 4), conf[pos - promptLength]));
 
     private static DecodingOptions Opts(int gen, int steps, int block, CommitRule rule, double threshold = 0.9, double factor = 1)
-        => new() { Generation = new GenerationOptions { GenLength = gen, Steps = steps, BlockLength = block }, Commit = rule, Threshold = threshold, Factor = factor };
+        => new() { GenLength = gen, Steps = steps, BlockLength = block, Commit = rule, Threshold = threshold, Factor = factor };
 
     [Fact]
     public void ThresholdFinishesAConfidentBlockInOneStep()
@@ -92,7 +92,7 @@ public class PolicyTests
     {
         var model = new FakeModel(6, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var options = Opts(16, 4, 16, CommitRule.Dream) with { Generation = new GenerationOptions { GenLength = 16, Steps = 4, BlockLength = 16, Remasking = RemaskingKind.Entropy } };
+        var options = Opts(16, 4, 16, CommitRule.Dream) with { GenLength = 16, Steps = 4, BlockLength = 16, Ordering = OrderingRule.Entropy };
         GenerationResult r = new DiffusionSampler(model, 5).Generate([0], options, steps.Add);
         Assert.Equal([3, 4, 4, 5], steps.Select(s => s.CommittedPositions.Length));
         Assert.Equal(4, r.ForwardPasses);
@@ -104,7 +104,7 @@ public class PolicyTests
     {
         var model = new FakeModel(6, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var options = Opts(16, 4, 16, CommitRule.Dream) with { AlgTemp = 0.5, Generation = new GenerationOptions { GenLength = 16, Steps = 4, BlockLength = 16, Seed = 4 } };
+        var options = Opts(16, 4, 16, CommitRule.Dream) with { AlgTemp = 0.5, GenLength = 16, Steps = 4, BlockLength = 16, Seed = 4 };
         GenerationResult r = new DiffusionSampler(model, 5).Generate([0], options, steps.Add);
         Assert.Equal([3, 4, 4, 5], steps.Select(s => s.CommittedPositions.Length));
         Assert.Equal(Enumerable.Range(1, 16), steps.SelectMany(s => s.CommittedPositions).Order());

@@ -13,7 +13,7 @@ public class RemaskAndStopTests
         var model = new FakeModel(8, Rows.Hashed);
         var steps = new List<DenoisingStep>();
         var loop = new RemdmLoop { Count = 2, LoopSteps = 3, StartFraction = 0.75 };
-        var options = new DecodingOptions { Generation = new GenerationOptions { GenLength = 16, Steps = 16, BlockLength = 8, Temperature = 0.7, Seed = 3 }, Remdm = loop };
+        var options = new DecodingOptions { GenLength = 16, Steps = 16, BlockLength = 8, Temperature = 0.7, Seed = 3, Remdm = loop };
         int[] prompt = [1, 2, 3];
         GenerationResult r = new DiffusionSampler(model, mask).Generate(prompt, options, steps.Add);
 
@@ -42,7 +42,7 @@ public class RemaskAndStopTests
                 Assert.All(s.RemaskedPositions, p => Assert.InRange(p, start, start + 7));
             }
             else Assert.Single(s.CommittedPositions);
-            for (int j = 0; j < s.CommittedPositions.Length; j++) recorded[s.CommittedPositions[j]] = s.CommittedConfidences[j];
+            for (int j = 0; j < s.CommittedPositions.Length; j++) recorded[s.CommittedPositions[j]] = s.CommittedScores[j];
             Assert.Equal(previous.Count(t => t == mask) - s.CommittedPositions.Length + s.RemaskedPositions.Length, s.Canvas.Count(t => t == mask));
             previous = s.Canvas;
         }
@@ -54,7 +54,7 @@ public class RemaskAndStopTests
     {
         var model = new FakeModel(8, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        new DiffusionSampler(model, 7).Generate([1], new DecodingOptions { Generation = new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8 } }, steps.Add);
+        new DiffusionSampler(model, 7).Generate([1], new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8 }, steps.Add);
         Assert.DoesNotContain(steps, s => s.IsRemaskStep);
     }
 
@@ -75,9 +75,9 @@ public class RemaskAndStopTests
     [InlineData(16, 16, CommitRule.Threshold)]
     public void EarlyStopSavesForwardsAndChangesNothing(int steps, int blockLength, CommitRule rule)
     {
-        var g = new GenerationOptions { GenLength = 16, Steps = steps, BlockLength = blockLength };
-        var full = new DiffusionSampler(EosTail(), 5).Generate([0], new DecodingOptions { Generation = g, Commit = rule, Threshold = 0.95 });
-        var stopped = new DiffusionSampler(EosTail(), 5).Generate([0], new DecodingOptions { Generation = g, Commit = rule, Threshold = 0.95, EarlyStop = true, EosId = 4 });
+        var g = new DecodingOptions { GenLength = 16, Steps = steps, BlockLength = blockLength };
+        var full = new DiffusionSampler(EosTail(), 5).Generate([0], g with { Commit = rule, Threshold = 0.95 });
+        var stopped = new DiffusionSampler(EosTail(), 5).Generate([0], g with { Commit = rule, Threshold = 0.95, EarlyStop = true, EosId = 4 });
         Assert.Equal(full.Canvas, stopped.Canvas);
         Assert.Equal([0, 1, 2, 3, .. Enumerable.Repeat(4, 13)], stopped.Canvas);
         Assert.True(stopped.StoppedEarly);
@@ -99,7 +99,7 @@ public class RemaskAndStopTests
         var steps = new List<DenoisingStep>();
         var r = new DiffusionSampler(model, 5).Generate([0], new DecodingOptions
         {
-            Generation = new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8 }, EarlyStop = true, EosId = 4,
+            GenLength = 8, Steps = 8, BlockLength = 8, EarlyStop = true, EosId = 4,
         }, steps.Add);
         Assert.Equal([4], steps[0].CommittedPositions);
         Assert.Equal(4, r.ForwardPasses); // EOS, then the three answer tokens, then stop

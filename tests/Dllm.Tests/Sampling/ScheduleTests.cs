@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Dllm.Tests.Sampling;
 
-/// <summary>The reference schedule: counts per step, block confinement, tie order, random remasking.</summary>
+/// <summary>The reference schedule: counts per step, block confinement, tie order, random ordering.</summary>
 public class ScheduleTests
 {
     [Fact]
@@ -20,7 +20,7 @@ public class ScheduleTests
         // Every position has the same distribution: all scores tie, so the leftmost masked positions go first.
         var model = new FakeModel(5, (view, pos, row) => Rows.WithProbability(row, 2, 0.7));
         var steps = new List<DenoisingStep>();
-        var r = new ReferenceSampler(model, 4).Generate([0, 1], new GenerationOptions { GenLength = 10, Steps = 4, BlockLength = 10 }, steps.Add);
+        var r = new DiffusionSampler(model, 4).Generate([0, 1], new DecodingOptions { GenLength = 10, Steps = 4, BlockLength = 10 }, steps.Add);
         Assert.Equal([3, 3, 2, 2], steps.Select(s => s.CommittedPositions.Length));
         Assert.Equal([2, 3, 4], steps[0].CommittedPositions);
         Assert.Equal([5, 6, 7], steps[1].CommittedPositions);
@@ -31,15 +31,15 @@ public class ScheduleTests
     }
 
     [Theory]
-    [InlineData(RemaskingKind.LowConfidence, 0.0)]
-    [InlineData(RemaskingKind.Random, 0.0)]
-    [InlineData(RemaskingKind.Random, 1.0)]
-    public void SemiAutoregressiveStepsCommitOnlyMaskedPositionsOfTheCurrentBlock(RemaskingKind kind, double temperature)
+    [InlineData(OrderingRule.LowConfidence, 0.0)]
+    [InlineData(OrderingRule.Random, 0.0)]
+    [InlineData(OrderingRule.Random, 1.0)]
+    public void SemiAutoregressiveStepsCommitOnlyMaskedPositionsOfTheCurrentBlock(OrderingRule kind, double temperature)
     {
         var model = new FakeModel(7, Rows.Hashed);
         var steps = new List<DenoisingStep>();
-        var g = new GenerationOptions { GenLength = 12, Steps = 6, BlockLength = 4, Remasking = kind, Temperature = temperature, Seed = 9 };
-        var r = new ReferenceSampler(model, 6).Generate([1, 2, 3], g, steps.Add);
+        var g = new DecodingOptions { GenLength = 12, Steps = 6, BlockLength = 4, Ordering = kind, Temperature = temperature, Seed = 9 };
+        var r = new DiffusionSampler(model, 6).Generate([1, 2, 3], g, steps.Add);
         int[] previous = [1, 2, 3, .. Enumerable.Repeat(6, 12)];
         foreach (DenoisingStep s in steps)
         {
@@ -59,13 +59,13 @@ public class ScheduleTests
     }
 
     [Fact]
-    public void RandomRemaskingOrderDependsOnTheSeed()
+    public void RandomOrderingOrderDependsOnTheSeed()
     {
         var model = new FakeModel(7, (view, pos, row) => Rows.WithProbability(row, 1, 0.9));
         int[] Order(int seed)
         {
             var steps = new List<DenoisingStep>();
-            new ReferenceSampler(model, 6).Generate([0], new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8, Remasking = RemaskingKind.Random, Seed = seed }, steps.Add);
+            new DiffusionSampler(model, 6).Generate([0], new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8, Ordering = OrderingRule.Random, Seed = seed }, steps.Add);
             return [.. steps.Select(s => s.CommittedPositions.Single())];
         }
         Assert.Equal(Enumerable.Range(1, 8), Order(1).Order());
@@ -82,7 +82,7 @@ public class ScheduleTests
 
         // The model receives the conditional canvas and, second, the same canvas with the prompt masked.
         var model = new FakeModel(5, Rows.Hashed);
-        new ReferenceSampler(model, 4).Generate([1, 2], new GenerationOptions { GenLength = 2, Steps = 2, BlockLength = 2, CfgScale = 1 });
+        new DiffusionSampler(model, 4).Generate([1, 2], new DecodingOptions { GenLength = 2, Steps = 2, BlockLength = 2, CfgScale = 1 });
         ModelCall last = model.Calls[^1];
         Assert.Equal(2, last.Batch);
         int[] cond = last.Tokens[..4], uncond = last.Tokens[4..];

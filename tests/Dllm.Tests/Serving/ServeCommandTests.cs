@@ -14,8 +14,8 @@ public class ServeCommandTests
     [InlineData("--urls", "ftp://127.0.0.1:1", "--urls: 'ftp://127.0.0.1:1' is not an http(s) URL")]
     [InlineData("--queue", "-1", "--queue must be ≥ 0, got -1")]
     [InlineData("--max-tokens", "0", "--max-tokens must be ≥ 1, got 0")]
-    [InlineData("--steps", "x", "steps must be an integer, got 'x'")]
-    [InlineData("--block-length", "48", "multiple of block-length (48)")]
+    [InlineData("--steps", "x", "--steps must be an integer, got 'x'")]
+    [InlineData("--block-length", "48", "--gen-length (128) must be a multiple of --block-length (48)")]
     public void BadFlagsAreOneErrorLine(string flag, string value, string message)
     {
         var args = new List<string> { "serve", "--model", Model.Value, flag, value };

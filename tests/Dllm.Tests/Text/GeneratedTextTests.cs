@@ -28,5 +28,20 @@ public class GeneratedTextTests
         var tok = new ByteTokenizer();
         var generated = tok.Encode("Answer.<|eot_id|><|endoftext|><|endoftext|>");
         Assert.Equal("Answer.", tok.Decode(GeneratedText.TrimAtEos(tok, generated)));
+        Assert.Equal(ByteTokenizer.EndOfTurn, GeneratedText.EndOfTurnId(tok));
+    }
+
+    [Fact]
+    public void Answer_stops_at_eos_or_end_of_turn_is_capped_and_skips_special_tokens()
+    {
+        var tok = new ByteTokenizer();
+        int[] canvas = [.. tok.Encode("Hi <|startoftext|>there"), ByteTokenizer.EndOfTurn, ByteTokenizer.Eos, ByteTokenizer.Eos];
+        AnswerText a = GeneratedText.Answer(tok, canvas, ByteTokenizer.Eos);
+        Assert.Equal(("Hi there", true), (a.Text, a.Stopped));
+        Assert.Equal(canvas.Length - 3, a.Ids.Length);
+        AnswerText capped = GeneratedText.Answer(tok, canvas, ByteTokenizer.Eos, maxTokens: 2);
+        Assert.Equal(("Hi", false, 2), (capped.Text, capped.Stopped, capped.Ids.Length)); // the cap came first
+        AnswerText full = GeneratedText.Answer(tok, tok.Encode("abc"), ByteTokenizer.Eos);
+        Assert.Equal(("abc", false), (full.Text, full.Stopped)); // the canvas ran out: no stop id
     }
 }

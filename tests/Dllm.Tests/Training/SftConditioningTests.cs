@@ -79,7 +79,7 @@ public class SftConditioningTests
             double last = double.NaN;
             TrainableModel model = Trainer.RunSft(options, [.. train.Select(e => e.Encode(tok))], tok, dir, resume: false, initFrom: null,
                 p => last = p.Loss, TestContext.Current.CancellationToken);
-            EvalReport report = TaskEvaluator.Evaluate(model.Model, autoregressive: false, tok, test, new DecodeSettings(), TestContext.Current.CancellationToken);
+            EvalReport report = TaskEvaluator.Evaluate(model.Model, autoregressive: false, tok, test, new EvalOptions(), TestContext.Current.CancellationToken);
             _out.WriteLine($"MDM copy: final loss {last:F4}, exact {report.Correct}/{report.Total}");
             Assert.True(report.Accuracy >= 0.9, $"the MDM copied only {report.Correct}/{report.Total} prompts (final loss {last:F3}): it does not read the prompt");
         }

@@ -46,7 +46,7 @@ public class TrainerTests
         lm.Logits(tokens, 1, tokens.Length, [2], fromEngine);
         trained.Model.Logits(tokens, 1, tokens.Length, [2], fromTrainer);
         for (int i = 0; i < fromEngine.Length; i++) Assert.Equal(fromTrainer[i], fromEngine[i], 1e-4f);
-        GenerationResult r = new ReferenceSampler(lm, ByteTokenizer.Mask).Generate(tokens, new GenerationOptions { GenLength = 8, Steps = 8, BlockLength = 8 });
+        GenerationResult r = new DiffusionSampler(lm, ByteTokenizer.Mask).Generate(tokens, new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8 });
         Assert.DoesNotContain(ByteTokenizer.Mask, r.Canvas);
         Assert.IsType<ByteTokenizer>(TokenizerLoader.Load(dir));
     }

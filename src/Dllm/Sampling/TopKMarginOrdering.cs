@@ -1,15 +1,15 @@
 namespace Dllm.Sampling;
 
 /// <summary>
-/// Top-k margin confidence (Kim et al. 2025, "Train for the worst, plan for the best"; Dream's
+/// Top-k margin ordering (Kim et al. 2025, "Train for the worst, plan for the best"; Dream's
 /// <c>topk_margin</c>): p(1) − p(2), the gap between the two most probable tokens of softmax(logits).
 /// A position the model hesitates between two tokens scores near 0 even when both are likely.
 /// </summary>
 /// <remarks>Independent of the chosen token (as in Dream). A one-token vocabulary scores 1. Ties between
 /// the two best give 0. Float64.</remarks>
-public sealed class MarginConfidence : IConfidenceScore
+public sealed class TopKMarginOrdering : IOrdering
 {
-    public static readonly MarginConfidence Instance = new();
+    public static readonly TopKMarginOrdering Instance = new();
     public string Name => "topk_margin";
     public bool IsProbability => true;
 

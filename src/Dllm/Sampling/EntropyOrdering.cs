@@ -1,16 +1,16 @@
 namespace Dllm.Sampling;
 
 /// <summary>
-/// Negative-entropy confidence (Dream 7B, Ye et al. 2025, <c>alg="entropy"</c>): Σ p·ln(p + 1e-10) over
+/// Negative-entropy ordering (Dream 7B, Ye et al. 2025, <c>alg="entropy"</c>): Σ p·ln(p + 1e-10) over
 /// softmax(logits), i.e. −H of the predicted distribution. A peaked distribution scores near 0, a flat
 /// one over V tokens near −ln V.
 /// </summary>
 /// <remarks>The 1e-10 inside the log is Dream's, kept so scores match it. Scores are ≤ 0 and not
 /// probabilities: a confidence threshold or factor rule does not apply to them (validation refuses
 /// the combination). Independent of the chosen token. Float64.</remarks>
-public sealed class EntropyConfidence : IConfidenceScore
+public sealed class EntropyOrdering : IOrdering
 {
-    public static readonly EntropyConfidence Instance = new();
+    public static readonly EntropyOrdering Instance = new();
     public string Name => "entropy";
     public bool IsProbability => false;
 
