@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Text;
 
 namespace Dllm.Experiments;
@@ -36,8 +37,8 @@ public sealed class MultiplicationExperiment : IExperiment
             headers.Add($"- {(cot ? "chain of thought" : "direct answer")}: {m.ConfigLine}; MDM {m.MdmSeconds / 60:F1} min (final loss {m.MdmFinalLoss:F3}), AR {m.ArSeconds / 60:F1} min (final loss {m.ArFinalLoss:F3}); data in `{variant}/data/`.");
             foreach (bool ar in new[] { false, true })
             {
-                using var model = TaskModel.Load(ar ? m.ArDir : m.MdmDir);
-                EvalReport r = TaskEvaluator.Evaluate(model.Model, ar, tok, test, new EvalOptions { CanvasLength = ar ? null : TaskExample.MaxTokens(train, tok) }, ct);
+                using var model = Transformer.Load(ar ? m.ArDir : m.MdmDir);
+                EvalReport r = TaskEvaluator.Evaluate(model, ar, tok, test, new EvalOptions { CanvasLength = ar ? null : TaskExample.MaxTokens(train, tok) }, ct);
                 foreach (string kind in Digits.Select(d => $"{d}x{d}"))
                 {
                     var mine = r.Outputs.Where(x => x.Item.Kind == kind).ToList();

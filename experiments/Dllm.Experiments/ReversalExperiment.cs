@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Text;
 
 namespace Dllm.Experiments;
@@ -28,8 +29,8 @@ public sealed class ReversalExperiment(bool poems = false) : IExperiment
         EvalReport mdm, ar;
         // The MDM was trained on EOS-padded canvases of the batch's longest statement and conditions on that tail.
         var mdmSettings = new EvalOptions { CanvasLength = TaskExample.MaxTokens(train, tok) };
-        using (var model = TaskModel.Load(m.MdmDir)) mdm = TaskEvaluator.Evaluate(model.Model, false, tok, test, mdmSettings, ct);
-        using (var model = TaskModel.Load(m.ArDir)) ar = TaskEvaluator.Evaluate(model.Model, true, tok, test, new EvalOptions(), ct);
+        using (var model = Transformer.Load(m.MdmDir)) mdm = TaskEvaluator.Evaluate(model, false, tok, test, mdmSettings, ct);
+        using (var model = Transformer.Load(m.ArDir)) ar = TaskEvaluator.Evaluate(model, true, tok, test, new EvalOptions(), ct);
         string Cell(EvalReport r, string k) => r.Kind(k) is { Total: > 0 } s ? $"{Markdown.Percent(s.Accuracy)} ({s.Correct}/{s.Total})" : "n/a (cannot infill)";
         log(string.Join("; ", Kinds.Select(k => $"{k}: MDM {Cell(mdm, k)}, AR {Cell(ar, k)}")));
 

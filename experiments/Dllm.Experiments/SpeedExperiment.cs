@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Text;
 using Dllm.Training;
@@ -120,14 +121,14 @@ public sealed class SpeedExperiment : IExperiment
         // slow spell hits all alike), and keeps its fastest round. Accuracy is the same in every round
         // (greedy decoding is deterministic).
         var best = new EvalReport?[variants.Count];
-        using (var model = TaskModel.Load(modelDir))
+        using (var model = Transformer.Load(modelDir))
         {
             // One untimed pass warms the JIT so the first timed row is not penalised.
-            TaskEvaluator.Evaluate(model.Model, false, tok, test.Take(2).ToList(), variants[0].S, ct);
+            TaskEvaluator.Evaluate(model, false, tok, test.Take(2).ToList(), variants[0].S, ct);
             for (int round = 0; round < rounds; round++)
                 for (int v = 0; v < variants.Count; v++)
                 {
-                    EvalReport r = TaskEvaluator.Evaluate(model.Model, false, tok, test, variants[v].S, ct);
+                    EvalReport r = TaskEvaluator.Evaluate(model, false, tok, test, variants[v].S, ct);
                     if (best[v] is null || r.Seconds < best[v]!.Seconds) best[v] = r;
                     log($"round {round + 1}/{rounds} {variants[v].Name}: {Markdown.Percent(r.Accuracy)}, {r.ForwardsPerToken:F3} forwards/token, {r.TokensPerSecond:F0} tokens/s");
                 }

@@ -1,3 +1,4 @@
+using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Text;
 
@@ -28,13 +29,13 @@ public sealed class SudokuExperiment : IExperiment
 
         var tok = new ByteTokenizer();
         var rows = new List<(string Model, string Decoding, EvalReport R)>();
-        using (var mdm = TaskModel.Load(m.MdmDir))
+        using (var mdm = Transformer.Load(m.MdmDir))
         {
-            rows.Add(("MDM", "any order (one block, 1 token/step, low-confidence)", TaskEvaluator.Evaluate(mdm.Model, false, tok, test, new EvalOptions(), ct)));
-            rows.Add(("MDM", "left to right (block length 1)", TaskEvaluator.Evaluate(mdm.Model, false, tok, test, new EvalOptions { Decoding = new() { BlockLength = 1 } }, ct)));
+            rows.Add(("MDM", "any order (one block, 1 token/step, low-confidence)", TaskEvaluator.Evaluate(mdm, false, tok, test, new EvalOptions(), ct)));
+            rows.Add(("MDM", "left to right (block length 1)", TaskEvaluator.Evaluate(mdm, false, tok, test, new EvalOptions { Decoding = new() { BlockLength = 1 } }, ct)));
         }
-        using (var ar = TaskModel.Load(m.ArDir))
-            rows.Add(("AR", "greedy left to right", TaskEvaluator.Evaluate(ar.Model, true, tok, test, new EvalOptions(), ct)));
+        using (var ar = Transformer.Load(m.ArDir))
+            rows.Add(("AR", "greedy left to right", TaskEvaluator.Evaluate(ar, true, tok, test, new EvalOptions(), ct)));
         log(string.Join("; ", rows.Select(r => $"{r.Model} {r.Decoding}: {Markdown.Percent(r.R.Accuracy)}")));
 
         string md = TwinRun.Header("Sudoku 4×4: masked diffusion vs autoregressive", o, m, train.Count, test.Count,

@@ -35,13 +35,13 @@ internal static class AccuracyCommand
         {
             ThreadsOption.Apply(r.GetValue(threads));
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
-            List<ExactMatchCase> cases = ExactMatchEval.Load(r.GetValue(data)!.FullName);
+            List<ExactMatchCase> cases = ExactMatchEvaluator.Load(r.GetValue(data)!.FullName);
             DecodingKnobs knobs = knobOptions.Read(r, new DecodingKnobs { GenLength = DefaultGenLength, BlockLength = DefaultBlockLength });
             using Transformer lm = Transformer.Load(dir);
             DecodingOptions options = knobs.Build(lm.Config.EosTokenId);
             ITokenizer tok = TokenizerLoader.Load(dir);
             bool v = r.GetValue(verbose);
-            List<ExactMatchOutcome> outcomes = ExactMatchEval.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>
+            List<ExactMatchOutcome> outcomes = ExactMatchEvaluator.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>
             {
                 if (v) Console.WriteLine($"{(o.Correct ? "ok  " : "MISS")} [{o.Case.Task}] {o.Case.Prompt} → {o.Answer}{(o.Correct ? "" : $"   (expected {o.Case.Expected})")}");
             });

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Dllm.Experiments;
+using Dllm.Model;
 using Dllm.Text;
 using Dllm.Training;
 
@@ -100,14 +101,15 @@ internal static class ExperimentCommand
                 Decoding = knobOptions.Read(r).AsSet, StepsPerToken = r.GetValue(stepsPerToken), CanvasLength = r.GetValue(canvas),
             };
             List<TaskExample> items = TaskExample.ReadJsonl(r.GetValue(data)!.FullName);
-            using TaskModel m = TaskModel.Load(r.GetValue(model)!.FullName);
-            EvalReport rep = TaskEvaluator.Evaluate(m.Model, m.Autoregressive, new ByteTokenizer(), items, settings);
+            using Transformer m = Transformer.Load(ModelOption.Resolve(r.GetValue(model)));
+            bool autoregressive = m.Config.Kind == ModelKind.Autoregressive;
+            EvalReport rep = TaskEvaluator.Evaluate(m, autoregressive, new ByteTokenizer(), items, settings);
             foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))
                 Console.WriteLine($"{(answer == item.Response ? "right" : "wrong")} [{item.Kind}] {Escape(item.Prompt)} → {Escape(answer)}   (expected {Escape(item.Response)})");
             foreach (KindScore k in rep.Kinds)
                 Console.WriteLine($"{(k.Kind.Length == 0 ? "(all)" : k.Kind)}: {(k.Total == 0 ? "n/a (AR cannot infill)" : $"{k.Correct}/{k.Total} = {Markdown.Percent(k.Accuracy)}")}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{(m.Autoregressive ? "AR greedy" : "MDM " + settings.Label)}: {rep.Correct}/{rep.Total} = {Markdown.Percent(rep.Accuracy)}, {rep.ForwardsPerToken:F3} forwards/token, {rep.TokensPerSecond:F0} tokens/s"));
+                $"{(autoregressive ? "AR greedy" : "MDM " + settings.Label)}: {rep.Correct}/{rep.Total} = {Markdown.Percent(rep.Accuracy)}, {rep.ForwardsPerToken:F3} forwards/token, {rep.TokensPerSecond:F0} tokens/s"));
             return 0;
         }));
         return cmd;

@@ -19,7 +19,7 @@ public sealed record ExactMatchOutcome(ExactMatchCase Case, string Answer)
 /// each prompt goes through the chat template, the answer is denoised with the given options, cut
 /// at the first EOS / <c>&lt;|eot_id|&gt;</c>, decoded, and compared exactly with the expected text.
 /// </summary>
-public static class ExactMatchEval
+public static class ExactMatchEvaluator
 {
     /// <summary>Reads JSONL lines <c>{"task": "...", "prompt": "...", "response": "..."}</c>, the format of
     /// <see cref="TaskExample"/> ("task" or "kind" optional: "all"). Blank lines are skipped.</summary>

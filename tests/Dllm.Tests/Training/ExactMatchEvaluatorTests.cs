@@ -2,10 +2,10 @@ using Dllm.Sampling;
 using Dllm.Text;
 using Dllm.Training;
 
-namespace Dllm.Tests.Chat;
+namespace Dllm.Tests.Training;
 
 /// <summary>The held-out instruction scorer over a scripted model that always answers "7".</summary>
-public class ExactMatchEvalTests
+public class ExactMatchEvaluatorTests
 {
     private static readonly ByteTokenizer Tok = new();
 
@@ -15,7 +15,7 @@ public class ExactMatchEvalTests
         string path = Path.Combine(TestPaths.TempDir(), "t.jsonl");
         File.WriteAllText(path, "{\"task\": \"add\", \"prompt\": \"What is 3 + 4?\", \"response\": \"7\"}\n"
             + "{\"task\": \"add\", \"prompt\": \"What is 3 + 5?\", \"response\": \"8\"}\n\n{\"prompt\": \"Say 7\", \"response\": \" 7 \"}\n");
-        List<ExactMatchCase> cases = ExactMatchEval.Load(path);
+        List<ExactMatchCase> cases = ExactMatchEvaluator.Load(path);
         Assert.Equal(["add", "add", "all"], cases.Select(c => c.Task));
         var options = new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8 };
         foreach (int batch in new[] { 1, 3 })
@@ -26,7 +26,7 @@ public class ExactMatchEvalTests
                 int start = Array.LastIndexOf(view, ByteTokenizer.EndHeader) + 3;
                 Dllm.Tests.Sampling.Rows.WithProbability(row, pos == start ? '7' : ByteTokenizer.Eos, 0.9);
             });
-            List<ExactMatchOutcome> outcomes = ExactMatchEval.Run(model, ByteTokenizer.Mask, Tok, cases, options, batch);
+            List<ExactMatchOutcome> outcomes = ExactMatchEvaluator.Run(model, ByteTokenizer.Mask, Tok, cases, options, batch);
             Assert.Equal(["7", "7", "7"], outcomes.Select(o => o.Answer));
             Assert.Equal([true, false, true], outcomes.Select(o => o.Correct));
         }
@@ -40,6 +40,6 @@ public class ExactMatchEvalTests
     {
         string path = Path.Combine(TestPaths.TempDir(), "t.jsonl");
         File.WriteAllText(path, text);
-        Assert.Contains(message, Assert.Throws<InvalidDataException>(() => ExactMatchEval.Load(path)).Message);
+        Assert.Contains(message, Assert.Throws<InvalidDataException>(() => ExactMatchEvaluator.Load(path)).Message);
     }
 }
