@@ -32,7 +32,7 @@ internal static class InfoCommand
                 byType[key] = byType.GetValueOrDefault(key) + count;
             }
             Console.WriteLine($"model:       {dir}");
-            Console.WriteLine($"kind:        {c.KindName}   attention: {c.Pattern}");
+            Console.WriteLine($"kind:        {c.KindName}   attention: {c.AttentionName}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
             Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
             Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");

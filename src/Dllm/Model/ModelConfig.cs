@@ -129,6 +129,9 @@ public sealed record ModelConfig
     /// <summary>model_kind as config.json spells it ("masked_diffusion", "autoregressive", "block_diffusion").</summary>
     [JsonIgnore] public string KindName => Json(Kind).Trim('"');
 
+    /// <summary>attention as config.json spells it, with the block size for block_causal ("block_causal, block_size 4").</summary>
+    [JsonIgnore] public string AttentionName => Json(Attention).Trim('"') + (Attention == AttentionKind.BlockCausal ? $", block_size {BlockSize}" : "");
+
     /// <summary>The attention pattern the kernels run.</summary>
     [JsonIgnore] public AttentionPattern Pattern => Attention switch
     {
