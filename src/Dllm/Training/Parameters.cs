@@ -62,8 +62,6 @@ public sealed class Parameters
     public ParameterTensor this[string name] => _byName.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"no parameter named '{name}'");
 
-    public bool Contains(string name) => _byName.ContainsKey(name);
-
     public Span<float> Value(ParameterTensor t) => _values.AsSpan((int)t.Offset, t.Length);
     public Span<float> Grad(ParameterTensor t) => _grads.AsSpan((int)t.Offset, t.Length);
 

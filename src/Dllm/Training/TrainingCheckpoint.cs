@@ -62,17 +62,6 @@ public static class TrainingCheckpoint
             weights.ReadSingle(t.Name, t.Length).CopyTo(model.Parameters.Value(t));
     }
 
-    /// <summary>A trainable copy of a checkpoint directory's model (its config.json and weights, widened to float32).</summary>
-    /// <exception cref="DirectoryNotFoundException">No such directory.</exception>
-    /// <exception cref="InvalidDataException">The config is invalid, or a tensor is missing or has another size.</exception>
-    public static TrainableModel LoadTrainable(string dir)
-    {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"model directory '{dir}' does not exist");
-        var model = new TrainableModel(ModelConfig.Load(Path.Combine(dir, "config.json")));
-        LoadWeights(dir, model);
-        return model;
-    }
-
     /// <summary>Restores weights, optimizer moments and the trainer state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The checkpoint is incomplete or its shapes differ from the model's.</exception>
     public static TrainerState Load(string dir, TrainableModel model, AdamW optimizer)
