@@ -61,6 +61,13 @@ public static class Trainer
     /// <summary>Pre-training on a text corpus with the MDM or AR objective.</summary>
     public static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+        => Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null);
+
+    /// <summary><see cref="Run(TrainerOptions, TextCorpus, ITokenizer, string, bool, Action{TrainProgress}?, CancellationToken)"/>
+    /// with a test hook called after every file operation of every save with (step, operation): a test
+    /// throws from it to kill a save anywhere.</summary>
+    internal static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
+        Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation)
     {
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
@@ -71,7 +78,7 @@ public static class Trainer
             return o.Objective == "mdm"
                 ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
                 : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen);
-        }, onStep, ct);
+        }, onStep, ct, afterSaveOperation);
     }
 
     /// <summary>
@@ -103,10 +110,14 @@ public static class Trainer
     /// <summary>The shared loop: AdamW + WSD, clipping, accumulation, CSV log, checkpoints, resume.
     /// makeBatch(key) must depend on key alone so that a resumed run sees the same batches.</summary>
     private static TrainableModel Loop(TrainerOptions o, ITokenizer tokenizer, string outDir, bool resume, string? initFrom,
-        Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct)
+        Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation = null)
     {
         o.Validate();
-        var model = TrainableModel.Create(ModelConfigFor(o.Config, o.Objective, tokenizer), o.Seed);
+        ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer);
+        TrainingCheckpoint.Recover(outDir); // finish a save a kill interrupted
+        if (resume) CheckSameArchitecture(outDir, config);
+        else TrainingCheckpoint.CheckOutputDirectory(outDir);
+        var model = TrainableModel.Create(config, o.Seed);
         if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
         long start = 0, tokensSeen = 0;
@@ -138,7 +149,11 @@ public static class Trainer
             File.AppendAllText(logPath, string.Create(CultureInfo.InvariantCulture, $"{step + 1},{loss:G6},{norm:G6},{lr:G6},{tps:F0}\n"));
             onStep?.Invoke(new TrainProgress(step + 1, o.Steps, loss, norm, lr, tps));
             if ((step + 1) % o.SaveEvery == 0 || step + 1 == o.Steps)
-                TrainingCheckpoint.Save(outDir, model, opt, new TrainerState(step + 1, o.Seed, o.Objective, tokensSeen), tokenizer);
+            {
+                long saved = step + 1;
+                TrainingCheckpoint.Save(outDir, model, opt, new TrainerState(saved, o.Seed, o.Objective, tokensSeen), tokenizer,
+                    afterSaveOperation is null ? null : op => afterSaveOperation(saved, op));
+            }
         }
         return model;
     }
@@ -154,11 +169,44 @@ public static class Trainer
             EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
         };
 
-    /// <summary>Drops log rows after the resumed step so the curve has no duplicates.</summary>
+    /// <summary>Drops log rows after the resumed step (they are about to be redone) so the curve has no
+    /// duplicates; earlier rows are kept. Rewritten atomically: a kill leaves the old log or the new one.</summary>
     private static void TruncateLog(string path, long step)
     {
         var keep = File.ReadLines(path).Take(1).Concat(File.ReadLines(path).Skip(1)
             .Where(l => long.TryParse(l.Split(',')[0], out long s) && s <= step)).ToList();
-        File.WriteAllLines(path, keep);
+        Dllm.IO.AtomicFile.WriteAllText(path, string.Join("\n", keep) + "\n");
+    }
+
+    /// <summary>
+    /// Refuses to resume with flags that describe another model than the checkpoint's: loading would
+    /// fail half-way or, worse, succeed on a prefix of the tensors and then overwrite the checkpoint.
+    /// </summary>
+    /// <exception cref="ArgumentException">Lists every field that differs (checkpoint value vs requested).</exception>
+    private static void CheckSameArchitecture(string dir, ModelConfig requested)
+    {
+        string path = Path.Combine(dir, "config.json");
+        if (!File.Exists(Path.Combine(dir, TrainingCheckpoint.StateFile)))
+            throw new InvalidDataException($"cannot resume: no {TrainingCheckpoint.StateFile} in '{dir}'");
+        if (!File.Exists(path)) throw new InvalidDataException($"cannot resume: no config.json in '{dir}'");
+        ModelConfig saved = ModelConfig.Load(path);
+        var diffs = new List<string>();
+        void Same<T>(string field, T a, T b) { if (!EqualityComparer<T>.Default.Equals(a, b)) diffs.Add($"{field} {a} in the checkpoint, {b} asked for"); }
+        Same("d_model", saved.DModel, requested.DModel);
+        Same("n_heads", saved.NHeads, requested.NHeads);
+        Same("n_kv_heads", saved.KvHeads, requested.KvHeads);
+        Same("n_layers", saved.NLayers, requested.NLayers);
+        Same("mlp_hidden_size", saved.MlpHiddenSize, requested.MlpHiddenSize);
+        Same("vocab rows", saved.EmbeddingRows, requested.EmbeddingRows);
+        Same("max_sequence_length", saved.MaxSequenceLength, requested.MaxSequenceLength);
+        Same("rope_theta", saved.RopeTheta, requested.RopeTheta);
+        Same("rms_norm_eps", saved.RmsNormEps, requested.RmsNormEps);
+        Same("weight_tying", saved.WeightTying, requested.WeightTying);
+        Same("q/k/v bias", saved.IncludeQkvBias, requested.IncludeQkvBias);
+        Same("family", saved.Family, requested.Family);
+        Same("model_kind", saved.KindName, requested.KindName);
+        Same("attention", saved.AttentionName, requested.AttentionName);
+        if (diffs.Count > 0)
+            throw new ArgumentException($"cannot resume '{dir}' with another model: {string.Join("; ", diffs)} (resume with the flags the run started with)");
     }
 }
