@@ -60,7 +60,7 @@ internal static class GenerateCommand
             if (template is not null)
             {
                 tokenizer = TokenizerLoader.Load(dir);
-                result = sampler.Fill(Infill.Build(template, tokenizer.Encode, lm.Config.MaskTokenId, tokenizer.BosId), decoding);
+                result = sampler.Fill(Infill.Build(template, tokenizer.Encode, lm.Config.MaskTokenId, tokenizer.BosId, lm.MaxSequenceLength), decoding);
             }
             else result = sampler.Generate(promptTokens, decoding);
             sw.Stop();

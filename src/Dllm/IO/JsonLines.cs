@@ -29,8 +29,9 @@ public static class JsonLines
                 string where = $"{path}:{lineNo}";
                 JsonElement e;
                 try { e = JsonDocument.Parse(line).RootElement; }
-                catch (JsonException x) { throw new InvalidDataException($"{where}: invalid JSON: {x.Message}"); }
+                catch (JsonException x) { throw new InvalidDataException($"{where}: invalid JSON: {JsonErrors.OneLine(x.Message)}"); }
                 if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
+                JsonErrors.CheckStrings(e, where);
                 yield return (e, where);
             }
         }
@@ -39,10 +40,15 @@ public static class JsonLines
     /// <summary>The string field <paramref name="name"/> of <paramref name="e"/>.</summary>
     /// <exception cref="InvalidDataException">Missing or not a string (names <paramref name="where"/>).</exception>
     public static string RequiredString(JsonElement e, string name, string where)
-        => OptionalString(e, name) ?? throw new InvalidDataException($"{where}: missing string field \"{name}\"");
+        => OptionalString(e, name, where) ?? throw new InvalidDataException($"{where}: missing string field \"{name}\"");
 
     /// <summary>The string field <paramref name="name"/> of <paramref name="e"/>, or null when it is missing or not a
     /// string, or when <paramref name="e"/> is not an object (e.g. a number inside a "messages" array).</summary>
-    public static string? OptionalString(JsonElement e, string name)
-        => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    /// <exception cref="InvalidDataException">The string is not valid Unicode (a lone surrogate escape).</exception>
+    public static string? OptionalString(JsonElement e, string name, string? where = null)
+    {
+        if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out JsonElement v) || v.ValueKind != JsonValueKind.String) return null;
+        try { return v.GetString(); }
+        catch (InvalidOperationException x) { throw new InvalidDataException($"{where ?? "JSON"}: field \"{name}\" is not valid Unicode text: {JsonErrors.OneLine(x.Message)}", x); }
+    }
 }

@@ -58,10 +58,11 @@ internal static class SafeTensorsHeader
         }
         catch (JsonException e)
         {
-            throw Bad(path, $"header is not valid JSON: {e.Message}", e);
+            throw Bad(path, $"header is not valid JSON: {JsonErrors.OneLine(e.Message)}", e);
         }
 
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw Bad(path, $"header must be a JSON object, found {doc.RootElement.ValueKind}");
@@ -82,6 +83,10 @@ internal static class SafeTensorsHeader
             }
             CheckOverlaps(tensors.Values, dataStart, path);
             return (tensors, metadata);
+        }
+        catch (InvalidOperationException e) // a name or string with an invalid \u escape
+        {
+            throw Bad(path, $"header holds a string that is not valid Unicode: {JsonErrors.OneLine(e.Message)}", e);
         }
     }
 
@@ -119,6 +124,7 @@ internal static class SafeTensorsHeader
         long[] shape = ParseShape(name, shapeEl, path);
 
         if (offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2
+            || offEl[0].ValueKind != JsonValueKind.Number || offEl[1].ValueKind != JsonValueKind.Number
             || !offEl[0].TryGetInt64(out long begin) || !offEl[1].TryGetInt64(out long end)
             || begin < 0 || end < 0)
             throw Bad(path, $"data_offsets of tensor '{name}' must be [begin, end] with non-negative integers, found {offEl.GetRawText()}");

@@ -39,9 +39,10 @@ public sealed class ShardIndex
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
+            throw JsonErrors.Describe(path, e);
         }
         using (doc)
+        try
         {
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -72,6 +73,7 @@ public sealed class ShardIndex
             }
             return new ShardIndex(map, shards, metadata);
         }
+        catch (Exception e) when (JsonErrors.IsContentError(e)) { throw JsonErrors.Describe(path, e); }
     }
 
     /// <summary>

@@ -38,6 +38,11 @@ internal sealed class ActivationTape
         int selected, int cachedKeyRows)
     {
         int qDim = heads * hd, kvDim = kvHeads * hd;
+        // Everything below in floats, checked before anything grows (a huge batch or canvas is refused, not attempted).
+        double perLayer = (double)n * (2.0 * d + 2.0 * qDim + 2.0 * kvDim + 2.0 * hidden)
+            + (save ? (double)n * (2.0 * d + hidden) + (double)batch * heads * len * len : 0);
+        double floats = layers * perLayer + (save ? (double)n * d : 0) + 2.0 * selected * d + 2.0 * cachedKeyRows * kvDim;
+        IO.MemoryBudget.Require(4 * floats, $"the activations of a forward over {batch} × {len} tokens");
         if (Layers.Length != layers)
         {
             Layers = new Layer[layers];

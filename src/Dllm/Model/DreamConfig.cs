@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using Dllm.IO;
+
 namespace Dllm.Model;
 
 /// <summary>
@@ -41,7 +43,7 @@ public sealed record DreamConfig
                 && doc.RootElement.TryGetProperty("architectures", out JsonElement a) && a.ValueKind == JsonValueKind.Array
                 && a.EnumerateArray().Any(x => x.ValueKind == JsonValueKind.String && x.GetString() == Architecture);
         }
-        catch (JsonException) { return false; } // ModelConfig.Load reports the JSON error with its path
+        catch (Exception e) when (JsonErrors.IsContentError(e)) { return false; } // ModelConfig.Load reports the JSON error with its path
     }
 
     /// <exception cref="InvalidDataException">Invalid JSON or a missing required field, naming the file.</exception>
@@ -53,7 +55,7 @@ public sealed record DreamConfig
             return JsonSerializer.Deserialize<DreamConfig>(File.ReadAllBytes(path))
                 ?? throw new InvalidDataException($"{path}: config JSON is null");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: invalid Dream config JSON: {e.Message}", e); }
+        catch (Exception e) when (JsonErrors.IsContentError(e)) { throw new InvalidDataException($"{path}: invalid Dream config JSON: {JsonErrors.OneLine(e.Message)}", e); }
     }
 
     /// <summary>The same model as a <see cref="ModelConfig"/> of the Dream family (not yet validated).</summary>

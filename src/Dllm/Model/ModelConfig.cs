@@ -186,9 +186,9 @@ public sealed record ModelConfig
         {
             c = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllBytes(path), ReadOptions);
         }
-        catch (JsonException e)
+        catch (Exception e) when (JsonErrors.IsContentError(e))
         {
-            throw new InvalidDataException($"{path}: invalid config JSON: {e.Message}", e);
+            throw new InvalidDataException($"{path}: invalid config JSON: {JsonErrors.OneLine(e.Message)}", e);
         }
         if (c is null) throw new InvalidDataException($"{path}: config JSON is null");
         c = c with { SourcePath = path };
@@ -259,8 +259,8 @@ public sealed record ModelConfig
 
         if (!Rope)
             throw Bad("rope false is unsupported (Dllm implements rotary position embeddings only)");
-        if (!(RopeTheta > 0)) throw Bad($"rope_theta must be positive, found {RopeTheta}");
-        if (!(RmsNormEps > 0)) throw Bad($"rms_norm_eps must be positive, found {RmsNormEps}");
+        if (!(RopeTheta > 0) || !double.IsFinite(RopeTheta)) throw Bad($"rope_theta must be a finite positive number, found {RopeTheta}");
+        if (!(RmsNormEps > 0) || !(RmsNormEps < 1)) throw Bad($"rms_norm_eps must be positive and below 1, found {RmsNormEps}");
         if (ActivationType is not ("silu" or "swiglu"))
             throw Bad($"unsupported activation_type '{ActivationType}' (Dllm supports silu, swiglu)");
         if (LayerNormType != "rms")

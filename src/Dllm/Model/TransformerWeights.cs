@@ -49,11 +49,11 @@ public sealed class TransformerWeights
         WeightNames n = c.Names;
         int d = c.DModel, q = c.NHeads * c.HeadDim, kv = c.KvHeads * c.HeadDim, hidden = c.MlpHiddenSize, emb = c.EmbeddingRows;
         MatrixView wte = matrix(n.Embedding, emb, d);
-        var blocks = new BlockWeights[c.NLayers];
+        var blocks = new List<BlockWeights>(); // not pre-sized: n_layers comes from a file
         for (int i = 0; i < c.NLayers; i++)
         {
             string p = string.Format(n.Block, i);
-            blocks[i] = new BlockWeights
+            blocks.Add(new BlockWeights
             {
                 AttnNorm = vector(p + n.AttnNorm, d),
                 Q = matrix(p + n.Q + ".weight", q, d),
@@ -67,23 +67,43 @@ public sealed class TransformerWeights
                 FfProj = matrix(p + n.Gate, hidden, d),
                 UpProj = matrix(p + n.Up, hidden, d),
                 FfOut = matrix(p + n.Down, d, hidden),
-            };
+            });
         }
         ReadOnlyMemory<float> lnF = vector(n.FinalNorm, d);
         return new TransformerWeights
         {
-            Embedding = wte, Blocks = blocks, FinalNorm = lnF,
+            Embedding = wte, Blocks = [.. blocks], FinalNorm = lnF,
             Head = c.WeightTying ? wte : matrix(n.Head, emb, d),
         };
     }
 
     /// <summary>
     /// Binds a checkpoint's tensors: matrices stay views into its memory map (the <see cref="Checkpoint"/>
-    /// must outlive this object), vectors (tiny) are widened to float32 copies. A missing or misshapen
-    /// tensor is an error naming it.
+    /// must outlive this object), vectors (tiny) are widened to float32 copies. The config and the
+    /// tensors must agree both ways: a missing or misshapen tensor is an error naming it, and so is a
+    /// tensor the config does not call for (e.g. n_layers smaller than the blocks present would otherwise
+    /// run part of the model silently). Ignored: rotary <c>inv_freq</c> buffers some converters save, and a
+    /// head tensor next to <c>weight_tying</c> (some writers save the tied copy).
     /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing, misshapen or left unused.</exception>
     public static TransformerWeights Bind(ModelConfig c, Checkpoint ckpt)
-        => Bind(c, ckpt.GetMatrix, (name, length) => ckpt.ReadSingle(name, length), (name, length) => ckpt.ReadSingle(name, length));
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        string Use(string name)
+        {
+            if (!ckpt.Contains(name))
+                throw new InvalidDataException($"{ckpt.Directory}: tensor '{name}' that config.json calls for is not in the checkpoint");
+            used.Add(name);
+            return name;
+        }
+        TransformerWeights w = Bind(c, (name, rows, cols) => ckpt.GetMatrix(Use(name), rows, cols),
+            (name, length) => ckpt.ReadSingle(Use(name), length), (name, length) => ckpt.ReadSingle(Use(name), length));
+        string[] unused = ckpt.Tensors.Keys.Where(n => !used.Contains(n) && !n.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)
+            && !(c.WeightTying && n == c.Names.Head)).Order(StringComparer.Ordinal).ToArray();
+        if (unused.Length > 0)
+            throw new InvalidDataException($"{ckpt.Directory}: {unused.Length} tensor(s) that config.json does not call for, first '{unused[0]}' (does n_layers {c.NLayers} or the layout match the checkpoint?)");
+        return w;
+    }
 }
 
 /// <summary>

@@ -78,28 +78,36 @@ public static class Infill
     /// The canvas of a template: <see cref="Parse"/> then <see cref="Build(IReadOnlyList{InfillSegment}, Func{string, IReadOnlyList{int}}, int, IReadOnlyList{int}?)"/>,
     /// starting with <paramref name="bosId"/> when there is one (a model reads text after BOS, as in training).
     /// </summary>
-    /// <exception cref="ArgumentException">A malformed <c>[MASK:</c> run (see <see cref="Parse"/>).</exception>
-    public static InfillCanvas Build(string template, Func<string, IReadOnlyList<int>> encode, int maskId, int? bosId)
-        => Build(Parse(template), encode, maskId, bosId is int bos ? [bos] : null);
+    /// <exception cref="ArgumentException">A malformed <c>[MASK:</c> run (see <see cref="Parse"/>), or a canvas
+    /// longer than <paramref name="maxLength"/>.</exception>
+    public static InfillCanvas Build(string template, Func<string, IReadOnlyList<int>> encode, int maskId, int? bosId, int maxLength = int.MaxValue)
+        => Build(Parse(template), encode, maskId, bosId is int bos ? [bos] : null, maxLength);
 
     /// <summary>
     /// Turns segments into a canvas: each text segment through <paramref name="encode"/> (given,
     /// never changed), each mask run as that many <paramref name="maskId"/>s. <paramref name="prefix"/>
     /// (e.g. BOS) goes first. Nothing is pinned; pin positions on the result if needed.
     /// </summary>
+    /// <exception cref="ArgumentException">The canvas would be longer than <paramref name="maxLength"/> (checked
+    /// before the masks are laid out, so <c>[MASK:1000000000]</c> costs nothing).</exception>
     public static InfillCanvas Build(IReadOnlyList<InfillSegment> segments, Func<string, IReadOnlyList<int>> encode,
-        int maskId, IReadOnlyList<int>? prefix = null)
+        int maskId, IReadOnlyList<int>? prefix = null, int maxLength = int.MaxValue)
     {
+        long masks = segments.OfType<MaskRun>().Sum(m => (long)m.Count);
+        if (masks > maxLength)
+            throw new ArgumentException($"the infill template asks for {masks:N0} masks, more than the model's maximum sequence length {maxLength}");
         var ids = new List<int>(prefix ?? []);
         foreach (InfillSegment s in segments)
         {
             switch (s)
             {
                 case TextSegment t: ids.AddRange(encode(t.Text)); break;
-                case MaskRun m: for (int k = 0; k < m.Count; k++) ids.Add(maskId); break;
+                case MaskRun m: ids.AddRange(Enumerable.Repeat(maskId, m.Count)); break;
                 default: throw new ArgumentException($"unknown segment {s}");
             }
         }
+        if (ids.Count > maxLength)
+            throw new ArgumentException($"the infill canvas has {ids.Count} tokens, more than the model's maximum sequence length {maxLength}");
         return new InfillCanvas([.. ids]);
     }
 }

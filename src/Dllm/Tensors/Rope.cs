@@ -6,35 +6,63 @@ namespace Dllm.Tensors;
 /// Rotary position embedding (Su et al. 2021) in the rotate-half layout used by Llama and LLaDA:
 /// dimension j is paired with j + hd/2 (not interleaved), angle = pos · θ^(−2j/hd).
 /// out[j] = x[j]·cos − x[j+hd/2]·sin; out[j+hd/2] = x[j+hd/2]·cos + x[j]·sin.
-/// The cos/sin table is built once for <c>maxPositions</c> positions.
+/// The cos/sin table covers the positions used so far and grows on demand (doubling, up to
+/// <c>maxPositions</c>), so a model whose config allows a million positions costs nothing until a
+/// sequence that long arrives. Every entry is computed the same way whenever it is built.
 /// </summary>
 public sealed class Rope
 {
-    private readonly float[] _cos; // [maxPositions × hd/2]
-    private readonly float[] _sin;
+    /// <summary>cos and sin for positions [0, Positions): [Positions × hd/2] each.</summary>
+    private sealed record Table(float[] Cos, float[] Sin, int Positions);
+
+    private readonly float[] _invFreq; // [hd/2]
+    private readonly object _grow = new();
+    private volatile Table _table;
 
     public int HeadDim { get; }
     public int MaxPositions { get; }
 
+    /// <exception cref="ArgumentException">An odd or non-positive head dimension, a non-positive
+    /// position count, or a theta that is not a finite positive number.</exception>
     public Rope(int headDim, int maxPositions, double theta)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RoPE needs an even head dimension, got {headDim}");
         if (maxPositions <= 0) throw new ArgumentOutOfRangeException(nameof(maxPositions), maxPositions, "must be positive");
+        if (!(theta > 0) || double.IsInfinity(theta)) throw new ArgumentException($"RoPE theta must be a finite positive number, got {theta}");
         HeadDim = headDim;
         MaxPositions = maxPositions;
         int half = headDim / 2;
-        _cos = new float[maxPositions * half];
-        _sin = new float[maxPositions * half];
-        for (int j = 0; j < half; j++)
-        {
-            // inv_freq in float32 as the reference computes it, the angle product too.
-            float invFreq = (float)(1.0 / Math.Pow(theta, 2.0 * j / headDim));
-            for (int p = 0; p < maxPositions; p++)
+        _invFreq = new float[half];
+        // inv_freq in float32 as the reference computes it, the angle product too.
+        for (int j = 0; j < half; j++) _invFreq[j] = (float)(1.0 / Math.Pow(theta, 2.0 * j / headDim));
+        _table = Build(Math.Min(maxPositions, 64));
+    }
+
+    private Table Build(int positions)
+    {
+        int half = HeadDim / 2;
+        var cos = new float[(long)positions * half];
+        var sin = new float[(long)positions * half];
+        for (int p = 0; p < positions; p++)
+            for (int j = 0; j < half; j++)
             {
-                float angle = p * invFreq;
-                _cos[p * half + j] = MathF.Cos(angle);
-                _sin[p * half + j] = MathF.Sin(angle);
+                float angle = p * _invFreq[j];
+                cos[(long)p * half + j] = MathF.Cos(angle);
+                sin[(long)p * half + j] = MathF.Sin(angle);
             }
+        return new Table(cos, sin, positions);
+    }
+
+    /// <summary>The table, grown to cover positions [0, needed).</summary>
+    private Table Covering(int needed)
+    {
+        Table t = _table;
+        if (needed <= t.Positions) return t;
+        lock (_grow)
+        {
+            t = _table;
+            if (needed > t.Positions) _table = t = Build((int)Math.Min(MaxPositions, Math.Max(needed, 2L * t.Positions)));
+            return t;
         }
     }
 
@@ -56,13 +84,18 @@ public sealed class Rope
         int hd = HeadDim, half = hd / 2;
         if (x.Length < (long)rows * heads * hd) throw new ArgumentException($"RoPE input has {x.Length} elements, need {rows}x{heads}x{hd}");
         if (positions.Length < rows) throw new ArgumentException($"RoPE needs {rows} positions, got {positions.Length}");
+        int highest = 0;
         for (int r = 0; r < rows; r++)
+        {
             if ((uint)positions[r] >= (uint)MaxPositions)
                 throw new ArgumentOutOfRangeException(nameof(positions), positions[r], $"position beyond the model's maximum sequence length {MaxPositions}");
+            highest = Math.Max(highest, positions[r]);
+        }
+        Table table = Covering(highest + 1);
         unsafe
         {
             // Rows are independent: split them over the workers (raw addresses: lambdas cannot capture spans).
-            fixed (float* px = x, pc = _cos, ps = _sin)
+            fixed (float* px = x, pc = table.Cos, ps = table.Sin)
             fixed (int* ppos = positions)
             {
                 nint ax = (nint)px, ac = (nint)pc, asin = (nint)ps, apos = (nint)ppos;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Dllm.IO;
 
 namespace Dllm.Text;
 
@@ -147,17 +148,22 @@ public sealed class ByteTokenizer : ITokenizer
     /// Checks a parsed descriptor written by <see cref="SaveTokenizerJson"/>: the version must be known and
     /// the listed added tokens must be exactly this tokenizer's (a mismatch means another layout was saved).
     /// </summary>
-    /// <exception cref="InvalidDataException">Unknown version or different special tokens.</exception>
+    /// <exception cref="InvalidDataException">Unknown version (a version that is not the integer
+    /// <see cref="DescriptorVersion"/>, e.g. 1.0, names the value found), a malformed added_tokens entry,
+    /// or different special tokens.</exception>
     internal static void ValidateDescriptor(JsonElement root, string path)
     {
-        int version = root.TryGetProperty("version", out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : -1;
-        if (version != DescriptorVersion)
-            throw new InvalidDataException($"{path}: byte tokenizer descriptor version {version} is not supported (expected {DescriptorVersion})");
+        JsonErrors.CheckStrings(root, path);
+        bool hasVersion = root.TryGetProperty("version", out JsonElement v);
+        if (!hasVersion || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int version) || version != DescriptorVersion)
+            throw new InvalidDataException($"{path}: byte tokenizer descriptor version {(hasVersion ? v.GetRawText() : "(missing)")} is not supported (expected the integer {DescriptorVersion})");
         if (!root.TryGetProperty("added_tokens", out JsonElement added) || added.ValueKind != JsonValueKind.Array) return;
         foreach (JsonElement a in added.EnumerateArray())
         {
-            int id = a.TryGetProperty("id", out JsonElement idEl) && idEl.ValueKind == JsonValueKind.Number ? idEl.GetInt32() : -1;
-            string? content = a.TryGetProperty("content", out JsonElement c) ? c.GetString() : null;
+            if (a.ValueKind != JsonValueKind.Object)
+                throw new InvalidDataException($"{path}: added_tokens entries must be objects, found {a.ValueKind}");
+            int id = a.TryGetProperty("id", out JsonElement idEl) && idEl.ValueKind == JsonValueKind.Number && idEl.TryGetInt32(out int i) ? i : -1;
+            string? content = a.TryGetProperty("content", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
             if (!IsSpecial(id) || SpecialNames[id - 256] != content)
                 throw new InvalidDataException($"{path}: byte tokenizer descriptor lists token {content ?? "?"} at id {id}, which differs from this build's layout");
         }

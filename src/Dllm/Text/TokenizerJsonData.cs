@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 
 namespace Dllm.Text;
 
@@ -47,7 +48,7 @@ internal sealed class TokenizerJsonData
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
+            throw JsonErrors.Describe(path, e);
         }
         using (doc)
         {
@@ -58,7 +59,7 @@ internal sealed class TokenizerJsonData
             catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
             {
                 // GetProperty/GetString/GetInt32 on a missing or wrongly typed field.
-                throw new InvalidDataException($"{path}: unexpected tokenizer.json structure: {e.Message}", e);
+                throw new InvalidDataException($"{path}: unexpected tokenizer.json structure: {JsonErrors.OneLine(e.Message)}", e);
             }
             catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
             {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 
 namespace Dllm.Text;
 
@@ -49,9 +50,9 @@ public static class TokenizerLoader
             }
             return false;
         }
-        catch (JsonException e)
+        catch (Exception e) when (JsonErrors.IsContentError(e))
         {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
+            throw JsonErrors.Describe(path, e);
         }
     }
 }

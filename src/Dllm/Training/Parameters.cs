@@ -33,6 +33,9 @@ public sealed class Parameters
     public float[] Grads => _grads;
     public long Count => _values.Length;
 
+    /// <summary>Elements declared so far (what <see cref="Allocate"/> will allocate).</summary>
+    public long DeclaredCount => _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
+
     /// <summary>Declares a tensor; only before <see cref="Allocate"/>.</summary>
     public ParameterTensor Add(string name, params int[] shape) => Add(name, shape, isBias: false);
 
@@ -52,8 +55,8 @@ public sealed class Parameters
     /// <summary>Allocates the pinned value and gradient arrays (zeros).</summary>
     public void Allocate()
     {
-        long n = _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
-        if (n > Array.MaxLength) throw new InvalidOperationException($"{n} parameters do not fit one array");
+        long n = DeclaredCount;
+        if (n > Array.MaxLength) throw new ArgumentException($"{n:N0} parameters do not fit one float32 array (at most {Array.MaxLength:N0}): train a smaller model");
         _values = GC.AllocateArray<float>((int)n, pinned: true);
         _grads = GC.AllocateArray<float>((int)n, pinned: true);
         _frozen = true;

@@ -52,7 +52,7 @@ public sealed record TaskExample(string Prompt, string Response, string Kind = "
         var list = new List<TaskExample>();
         foreach (var (e, where) in JsonLines.Objects(path))
             list.Add(new TaskExample(JsonLines.RequiredString(e, "prompt", where), JsonLines.RequiredString(e, "response", where),
-                JsonLines.OptionalString(e, "kind") ?? JsonLines.OptionalString(e, "task") ?? ""));
+                JsonLines.OptionalString(e, "kind", where) ?? JsonLines.OptionalString(e, "task", where) ?? ""));
         if (list.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
         return list;
     }

@@ -45,7 +45,7 @@ public sealed class TextCorpus
         int documents = 0;
         foreach (var (e, where) in JsonLines.Objects(path))
         {
-            string text = JsonLines.OptionalString(e, "text")
+            string text = JsonLines.OptionalString(e, "text", where)
                 ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\"");
             ids.AddRange(tokenizer.Encode(text));
             ids.Add(tokenizer.EosId);

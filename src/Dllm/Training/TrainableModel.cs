@@ -42,6 +42,8 @@ public sealed class TrainableModel
             (name, rows, cols) => { Parameters.Add(name, rows, cols); return default; },
             (name, length) => { Parameters.Add(name, length); return default; },
             (name, length) => { Parameters.AddBias(name, length); return default; });
+        // Values, gradients and AdamW's two moments: 16 bytes a parameter, before any activation.
+        IO.MemoryBudget.Require(Parameters.DeclaredCount * 16.0, $"training a model of {Parameters.DeclaredCount:N0} parameters (float32 values, gradients and AdamW moments)");
         Parameters.Allocate();
         ReadOnlyMemory<float> Vector(string name, int length) => Parameters.Memory(Parameters[name]);
         Model = new Transformer(config, TransformerWeights.Bind(config, (name, rows, cols) => Parameters.Matrix(Parameters[name]), Vector, Vector));
