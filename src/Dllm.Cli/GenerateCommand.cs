@@ -52,17 +52,24 @@ internal static class GenerateCommand
                     : ChatTemplate.Apply(tokenizer, [new ChatMessage("user", text!)]);
             }
 
-            DecodingOptions decoding = knobs.Build(lm.Config.EosTokenId);
-
             var sampler = new DiffusionSampler(lm, lm.Config.MaskTokenId);
-            var sw = Stopwatch.StartNew();
+            DecodingOptions decoding;
             GenerationResult result;
+            var sw = new Stopwatch();
             if (template is not null)
             {
                 tokenizer = TokenizerLoader.Load(dir);
-                result = sampler.Fill(Infill.Build(template, tokenizer.Encode, lm.Config.MaskTokenId, tokenizer.BosId, lm.MaxSequenceLength), decoding);
+                InfillCanvas canvas = Infill.Build(template, tokenizer.Encode, lm.Config.MaskTokenId, tokenizer.BosId, lm.MaxSequenceLength);
+                decoding = knobs.BuildForInfill(canvas.Tokens.Count(t => t == lm.Config.MaskTokenId), lm.Config.EosTokenId);
+                sw.Start();
+                result = sampler.Fill(canvas, decoding);
             }
-            else result = sampler.Generate(promptTokens, decoding);
+            else
+            {
+                decoding = knobs.Build(lm.Config.EosTokenId);
+                sw.Start();
+                result = sampler.Generate(promptTokens, decoding);
+            }
             sw.Stop();
             // An answer is capped at --max-tokens; an infilled canvas is printed whole.
             int[] answer = template is null ? result.Answer[..decoding.MaxAnswerTokens].ToArray() : result.Canvas;

@@ -58,7 +58,7 @@ public sealed class CompletionEngine
 
     /// <summary>The prompt ids of a conversation: LLaDA's chat template with the assistant header appended.</summary>
     /// <exception cref="InvalidRequestException">No messages.</exception>
-    /// <exception cref="InvalidOperationException">The tokenizer lacks the chat special tokens.</exception>
+    /// <exception cref="InvalidDataException">The tokenizer lacks the chat special tokens.</exception>
     public List<int> ChatPrompt(IReadOnlyList<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);

@@ -211,6 +211,23 @@ public sealed class DecodingKnobs
     }
 
     /// <summary>
+    /// The options for infilling a canvas with <paramref name="masks"/> masks (<see cref="DiffusionSampler.Fill"/>):
+    /// the masks are the answer, so steps default to one per mask, and block_length, when set, splits them into
+    /// blocks decoded left to right (<see cref="DecodingOptions.InfillBlockLength"/>); gen_length and max_tokens do
+    /// not apply. Checked.
+    /// </summary>
+    /// <exception cref="DecodingOptionException">A value out of range, e.g. steps not a multiple of the block count.</exception>
+    public DecodingOptions BuildForInfill(int masks, int eosId)
+    {
+        DecodingOptions options = _options with
+        {
+            GenLength = 1, BlockLength = null, InfillBlockLength = BlockLength, Steps = Steps ?? Math.Max(1, masks), MaxTokens = null, EosId = eosId,
+        };
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>
     /// The options exactly as the knobs are set, for callers that choose the lengths themselves (an evaluation sets
     /// them per question): a set knob has its value, an unset one its <see cref="DecodingOptions"/> default (an unset
     /// block_length is null: one block). Nothing is derived and nothing is checked: validate once the lengths are set.

@@ -17,6 +17,8 @@ public static class JsonLines
     public static IEnumerable<(JsonElement Object, string Where)> Objects(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
+        InputFile.Require(path, "data file");
+        TextFileCheck.Require(File.ReadAllBytes(path), path, tolerate: false); // JSON is UTF-8 throughout
         return Read(path);
 
         static IEnumerable<(JsonElement, string)> Read(string path)

@@ -56,6 +56,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported");
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file not found: {path}", path);
+        // Checked before the file is opened (and memory-mapped): a FIFO or device reports 0 bytes and would block.
+        if (new FileInfo(path).Length == 0)
+            throw new InvalidDataException($"{path}: file is 0 bytes, shorter than the 8-byte header length prefix: not a safetensors file (empty, or a FIFO or device)");
 
         // FileShare.Read | Delete: others may read it too, and a writer may rename a new version
         // over it while we hold the old one mapped.

@@ -31,6 +31,7 @@ public sealed class ShardIndex
     /// shard name, or a tensor listed twice; the message names the file.</exception>
     public static ShardIndex Load(string path)
     {
+        InputFile.Require(path, "shard index");
         byte[] bytes = File.ReadAllBytes(path);
         JsonDocument doc;
         try

@@ -175,6 +175,7 @@ public sealed record ModelConfig
     {
         string path = Path.GetFullPath(configJsonPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"config not found: {path}", path);
+        InputFile.Require(path, "config");
         if (DreamConfig.IsDream(path))
         {
             ModelConfig dream = DreamConfig.Load(path).ToModelConfig(path);
@@ -192,7 +193,13 @@ public sealed record ModelConfig
         }
         if (c is null) throw new InvalidDataException($"{path}: config JSON is null");
         c = c with { SourcePath = path };
-        if (c.MlpHiddenSize == 0) c = c with { MlpHiddenSize = checked(c.MlpRatio * c.DModel) };
+        if (c.MlpHiddenSize == 0)
+        {
+            long hidden = (long)c.MlpRatio * c.DModel;
+            if (hidden is <= 0 or > int.MaxValue)
+                throw new InvalidDataException($"{path}: mlp_hidden_size is absent and mlp_ratio {c.MlpRatio} × d_model {c.DModel} = {hidden} is not a usable width");
+            c = c with { MlpHiddenSize = (int)hidden };
+        }
         if (validate) c.Validate();
         return c;
     }

@@ -26,13 +26,14 @@ public static class ChatTemplate
     /// <param name="addGenerationPrompt">Append the assistant header so the model answers next.</param>
     /// <returns>A fresh list the caller may extend (e.g. with mask tokens).</returns>
     /// <exception cref="ArgumentNullException">A null argument, message, role or content.</exception>
-    /// <exception cref="InvalidOperationException">The tokenizer lacks BOS or one of the chat special tokens.</exception>
+    /// <exception cref="InvalidDataException">The tokenizer lacks BOS or one of the chat special tokens (a tokenizer
+    /// file this template cannot be used with: use raw text or token ids).</exception>
     public static List<int> Apply(ITokenizer tok, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(tok);
         ArgumentNullException.ThrowIfNull(messages);
-        int bos = tok.BosId ?? throw new InvalidOperationException(
-            "the tokenizer has no BOS token; the LLaDA chat template starts with <|startoftext|>");
+        int bos = tok.BosId ?? throw new InvalidDataException(
+            "the tokenizer has no BOS token; the LLaDA chat template starts with <|startoftext|> (use --raw or --prompt-ids)");
         int startHeader = Require(tok, LladaTokens.StartHeader);
         int endHeader = Require(tok, LladaTokens.EndHeader);
         int endOfTurn = Require(tok, LladaTokens.EndOfTurn);
@@ -79,7 +80,7 @@ public static class ChatTemplate
     }
 
     private static int Require(ITokenizer tok, string name)
-        => tok.TokenToId(name) ?? throw new InvalidOperationException(
+        => tok.TokenToId(name) ?? throw new InvalidDataException(
             $"the tokenizer has no {name} token, which the LLaDA chat template needs");
 
     private static void Validate(ChatMessage m)

@@ -102,11 +102,15 @@ internal sealed class PreTokenizerSpec
         else throw new InvalidDataException("Split pre_tokenizer has neither a Regex nor a String pattern");
     }
 
+    /// <summary>How long one match of a pattern from a file may run: a pattern written to backtrack
+    /// catastrophically would otherwise hang every encode (seconds for 40 characters, then years).</summary>
+    internal static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     private static Regex Compile(string pattern)
     {
         try
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
         }
         catch (ArgumentException e)
         {
@@ -130,12 +134,19 @@ internal sealed class PreTokenizerSpec
             foreach (string piece in pieces)
             {
                 int pos = 0;
-                for (Match m = regex.Match(piece); m.Success; m = m.NextMatch())
+                try
                 {
-                    if (m.Length == 0) continue; // an empty match splits nothing
-                    if (m.Index > pos) next.Add(piece[pos..m.Index]);
-                    next.Add(m.Value);
-                    pos = m.Index + m.Length;
+                    for (Match m = regex.Match(piece); m.Success; m = m.NextMatch())
+                    {
+                        if (m.Length == 0) continue; // an empty match splits nothing
+                        if (m.Index > pos) next.Add(piece[pos..m.Index]);
+                        next.Add(m.Value);
+                        pos = m.Index + m.Length;
+                    }
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    throw new InvalidDataException($"the tokenizer's pre-tokenizer pattern {regex} ran over {MatchTimeout.TotalSeconds:0} s on a {piece.Length}-character text: it backtracks catastrophically; fix the pattern in tokenizer.json");
                 }
                 if (pos < piece.Length) next.Add(piece[pos..]);
             }

@@ -22,6 +22,7 @@ public static class TokenizerLoader
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"no tokenizer.json in {modelDirectory}; pass --prompt-ids to give token ids directly", path);
+        InputFile.Require(path, "tokenizer file");
 
         if (IsByteDescriptor(path, out JsonElement? root))
         {

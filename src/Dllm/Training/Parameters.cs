@@ -42,9 +42,18 @@ public sealed class Parameters
     /// <summary>Declares a bias vector of <paramref name="length"/> (zero-initialised); only before <see cref="Allocate"/>.</summary>
     public ParameterTensor AddBias(string name, int length) => Add(name, [length], isBias: true);
 
+    /// <exception cref="ArgumentException">A dimension is not positive, or the tensor has more elements than one array holds.</exception>
     private ParameterTensor Add(string name, int[] shape, bool isBias)
     {
         if (_frozen) throw new InvalidOperationException("parameters are already allocated");
+        long elements = 1;
+        foreach (int dim in shape)
+        {
+            if (dim <= 0) throw new ArgumentException($"tensor '{name}' has a non-positive dimension in [{string.Join(", ", shape)}]");
+            elements *= dim;
+            if (elements > Array.MaxLength)
+                throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] would need {IO.MemoryBudget.Format(4.0 * shape.Aggregate(1.0, (a, b) => a * b))}, more than one float32 array holds: train a smaller model");
+        }
         long offset = _tensors.Count == 0 ? 0 : _tensors[^1].Offset + _tensors[^1].Length;
         var t = new ParameterTensor(name, offset, shape, isBias);
         _byName.Add(name, t);

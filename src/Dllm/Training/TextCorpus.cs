@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Dllm.IO;
 using Dllm.Text;
@@ -30,9 +31,14 @@ public sealed class TextCorpus
         foreach (string path in paths)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
-            if (new FileInfo(path).Length == 0) throw new InvalidDataException($"data file '{path}' is empty");
+            InputFile.Require(path, "data file");
             if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) all.AddRange(LoadJsonl(path, tokenizer));
-            else all.AddRange(tokenizer.Encode(File.ReadAllText(path)));
+            else
+            {
+                byte[] bytes = File.ReadAllBytes(path);
+                TextFileCheck.Require(bytes, path, tolerate: true);
+                all.AddRange(tokenizer.Encode(Encoding.UTF8.GetString(bytes)));
+            }
         }
         if (all.Count < minTokens)
             throw new InvalidDataException($"the data has {all.Count} tokens, fewer than one training sequence of {minTokens}: lower --seq-len or add text");

@@ -61,6 +61,10 @@ public class BadRequestTests(ScriptedServerFixture fixture) : IClassFixture<Scri
         { "completions", "{\"model\":\"tiny\",\"messages\":[]}", 400, "Unrecognized request argument supplied: messages", "messages" },
         { "completions", "{\"model\":\"tiny\",\"prompt\":\"x\",\"echo\":true}", 400, "echo is not supported by this server", "echo" },
         { "completions", "{\"model\":\"tiny\"}", 400, "missing required parameter: prompt", "prompt" },
+        { "chat", "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\ud800b\"}]}", 400, "messages[0].content is not valid Unicode text", "messages[0].content" },
+        { "chat", "{\"model\":\"ti\\udc00ny\"," + Msg + "}", 400, "model is not valid Unicode text", "model" },
+        { "completions", "{\"model\":\"tiny\",\"prompt\":\"\\ud83d\"}", 400, "prompt is not valid Unicode text", "prompt" },
+        { "chat", $"{{\"model\":\"tiny\",{Msg},\"stop\":[\"\\udfff\"]}}", 400, "stop[0] is not valid Unicode text", "stop[0]" },
     };
 
     [Theory]

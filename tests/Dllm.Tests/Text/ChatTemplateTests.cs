@@ -57,7 +57,7 @@ public class ChatTemplateTests
     [Fact]
     public void Tokenizer_without_chat_tokens_is_an_error()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => ChatTemplate.Apply(new NoHeaders(), [new("user", "x")]));
+        var e = Assert.Throws<InvalidDataException>(() => ChatTemplate.Apply(new NoHeaders(), [new("user", "x")]));
         Assert.Contains("<|start_header_id|>", e.Message);
     }
 
