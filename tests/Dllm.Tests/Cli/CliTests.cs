@@ -81,10 +81,11 @@ public class CliTests
     public void UnknownArchitectureIsNamed()
     {
         string dir = TestPaths.TempDir();
-        File.WriteAllText(Path.Combine(dir, "config.json"), """{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","d_model":8,"n_heads":2,"n_layers":1,"vocab_size":10}""");
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"architectures":["MistralForCausalLM"],"model_type":"mistral","d_model":8,"n_heads":2,"n_layers":1,"vocab_size":10}""");
         var (code, _, err) = Run("info", "--model", dir);
         Assert.Equal(1, code);
-        Assert.Contains("Qwen2ForCausalLM", err);
+        Assert.Contains("MistralForCausalLM", err);
+        Assert.Contains("Qwen3ForCausalLM", err); // the supported ones are listed
     }
 
     [Fact]

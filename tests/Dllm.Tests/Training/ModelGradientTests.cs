@@ -21,10 +21,7 @@ public class ModelGradientTests
     internal static ModelConfig Tiny(int kvHeads, bool tied = false) => TestConfigs.Tiny(8, 2, kvHeads, 2, 12, 11, 16, tied: tied, eos: 9, mask: 10);
 
     /// <summary><see cref="Tiny"/> in Dream's layout (q/k/v biases, logits shifted by one).</summary>
-    internal static ModelConfig TinyDream(int kvHeads, bool tied = false) => Tiny(kvHeads, tied) with
-    {
-        Family = ModelFamily.Dream, IncludeQkvBias = true, Architectures = [DreamConfig.Architecture], ModelType = "Dream",
-    };
+    internal static ModelConfig TinyDream(int kvHeads, bool tied = false) => Tiny(kvHeads, tied).WithFamily(ModelFamily.Dream);
 
     /// <summary>A model with large random weights (std 0.3, norm weights around 1, biases around 0) so every path matters.</summary>
     internal static TrainableModel RandomModel(ModelConfig config, int seed)
