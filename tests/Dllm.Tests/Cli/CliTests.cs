@@ -99,6 +99,20 @@ public class CliTests
     }
 
     [Fact]
+    public void InfoNamesTheFamily()
+    {
+        var (code, output, err) = Run("info", "--model", TestPaths.Golden("qwen", "qwen3-f32"));
+        Assert.True(code == 0, err);
+        Assert.Contains("family:      Qwen3 (Qwen3ForCausalLM; q/k norm)", output);
+        Assert.Contains("kind:        autoregressive   attention: causal", output);
+        Assert.Contains("head dim 12", output);
+        Assert.Contains("mask none", output);
+        (code, output, err) = Run("info", "--model", TestPaths.Golden("tiny-f32"));
+        Assert.True(code == 0, err);
+        Assert.Contains("family:      LLaDA (LLaDAModelLM)", output);
+    }
+
+    [Fact]
     public void AccuracyTakesTheSharedDecodingFlagsWithItsOwnLengthDefaults()
     {
         string data = Path.Combine(TestPaths.TempDir(), "cases.jsonl");
