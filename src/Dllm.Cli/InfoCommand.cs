@@ -18,7 +18,6 @@ internal static class InfoCommand
             string configPath = Path.Combine(dir, "config.json");
             if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
             ModelConfig c = ModelConfig.Load(configPath);
-            if (c.Family == ModelFamily.Dream) Console.WriteLine("architecture: DreamModel (Qwen2 layout, q/k/v bias, logits shifted by one)");
             using Checkpoint ckpt = Checkpoint.Open(dir);
             long parameters = 0, bytes = 0;
             var byType = new SortedDictionary<string, long>();
@@ -32,11 +31,12 @@ internal static class InfoCommand
                 byType[key] = byType.GetValueOrDefault(key) + count;
             }
             Console.WriteLine($"model:       {dir}");
+            Console.WriteLine($"family:      {Family(c)}");
             Console.WriteLine($"kind:        {c.KindName}   attention: {c.AttentionName}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
             Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
             Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");
-            Console.WriteLine($"tokens:      eos {c.EosTokenId}   mask {c.MaskTokenId}");
+            Console.WriteLine($"tokens:      eos {Id(c.EosTokenId)}   mask {Id(c.MaskTokenId)}{(c.BosTokenId is int bos ? $"   bos {bos}" : "")}");
             Console.WriteLine($"tensors:     {ckpt.Tensors.Count}");
             Console.WriteLine($"parameters:  {parameters:N0} ({bytes / (1024.0 * 1024.0):F1} MiB on disk)");
             foreach (var (dt, n) in byType) Console.WriteLine($"dtype {dt,-5}  {n:N0} parameters");
@@ -44,4 +44,16 @@ internal static class InfoCommand
         }));
         return cmd;
     }
+
+    /// <summary>"Qwen3 (Qwen3ForCausalLM; q/k norm)": the family, its architecture and what sets its block apart.</summary>
+    internal static string Family(ModelConfig c)
+    {
+        var traits = new List<string>();
+        if (c.IncludeQkvBias) traits.Add(c.IncludeOutBias ? "q/k/v/o bias" : "q/k/v bias");
+        if (c.QkNorm) traits.Add("q/k norm");
+        if (c.ShiftLogits) traits.Add("logits shifted by one");
+        return $"{c.Spec.Name} ({c.Spec.Architecture}{(traits.Count > 0 ? "; " + string.Join(", ", traits) : "")})";
+    }
+
+    private static string Id(int id) => id == ModelConfig.NoToken ? "none" : id.ToString();
 }

@@ -13,8 +13,10 @@ internal sealed class ActivationTape
     {
         public float[] XIn = [];    // [N × d] residual stream entering the block
         public float[] H1 = [];     // [N × d] RMSNorm(XIn)·attn_norm (inference: also RMSNorm(XMid)·ff_norm)
-        public float[] Q = [];      // [N × H·hd] after bias and RoPE
-        public float[] K = [];      // [N × Hkv·hd] after bias and RoPE
+        public float[] Q = [];      // [N × H·hd] after bias, q/k norm and RoPE
+        public float[] QRaw = [];   // [N × H·hd] before the q norm (Qwen3, tape only)
+        public float[] KRaw = [];   // [N × Hkv·hd] before the k norm (Qwen3, tape only)
+        public float[] K = [];      // [N × Hkv·hd] after bias, q/k norm and RoPE
         public float[] V = [];      // [N × Hkv·hd]
         public float[] Probs = [];  // [B × H × L × L] softmax probabilities (tape only)
         public float[] Att = [];    // [N × H·hd] attention output
@@ -65,6 +67,13 @@ internal sealed class ActivationTape
         Grow(ref KFull, (long)cachedKeyRows * kvDim); Grow(ref VFull, (long)cachedKeyRows * kvDim);
         if (SelRows.Length < selected) SelRows = new int[selected];
         if (Positions.Length < n) { Positions = new int[n]; Ids = new int[n]; }
+    }
+
+    /// <summary>Room for layer <paramref name="layer"/>'s q and k before their norm (Qwen3's q/k norm; the backward needs the input).</summary>
+    public void EnsureQkNormInputs(int layer, long qSize, long kSize)
+    {
+        Grow(ref Layers[layer].QRaw, qSize);
+        Grow(ref Layers[layer].KRaw, kSize);
     }
 
     internal static void Grow(ref float[] a, long size)

@@ -25,13 +25,18 @@ public enum AttentionKind
     [JsonStringEnumMemberName("block_causal")] BlockCausal,
 }
 
-/// <summary>Whose <c>config.json</c> dialect and tensor names a checkpoint uses; the block is the same.</summary>
+/// <summary>Whose <c>config.json</c> dialect and tensor names a checkpoint uses; the block is the same.
+/// What sets each apart is data: its row in <see cref="ModelFamilies"/>.</summary>
 public enum ModelFamily
 {
     /// <summary>LLaDA (<c>LLaDAModelLM</c>): OLMo-style field names, <c>model.transformer.blocks.{i}.*</c> tensors.</summary>
     Llada,
     /// <summary>Dream (<c>DreamModel</c>): Qwen2 field names and tensors, q/k/v biases, logits shifted by one.</summary>
     Dream,
+    /// <summary>Qwen2 / Qwen2.5 (<c>Qwen2ForCausalLM</c>): a causal LM with q/k/v biases.</summary>
+    Qwen2,
+    /// <summary>Qwen3 (<c>Qwen3ForCausalLM</c>): a causal LM with per-head q/k RMSNorm and an explicit head_dim.</summary>
+    Qwen3,
 }
 
 /// <summary>
@@ -39,7 +44,7 @@ public enum ModelFamily
 /// alike: the shape, the attention pattern, the model's kind and its special ids. It is read from and
 /// written to <c>config.json</c> in the dialect of its <see cref="Family"/>: LLaDA's field names (those
 /// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record) or
-/// Dream's Qwen2 names (<see cref="DreamConfig"/>).
+/// the Hugging Face names of Qwen2, Qwen3 and Dream (<see cref="HfConfigDialect"/>).
 /// </summary>
 /// <remarks>
 /// <para>Required when loading: <c>d_model</c>, <c>n_heads</c>, <c>n_layers</c>, <c>vocab_size</c>.
@@ -68,6 +73,9 @@ public sealed record ModelConfig
     /// <summary>Key/value heads (grouped-query attention when below n_heads); null means n_heads. See <see cref="KvHeads"/>.</summary>
     [JsonPropertyName("n_kv_heads")] public int? NKvHeads { get; init; }
     [JsonPropertyName("n_layers"), JsonRequired] public int NLayers { get; init; }
+    /// <summary>Width of one attention head when it is not d_model / n_heads (Qwen3's head_dim); null means
+    /// d_model / n_heads. See <see cref="HeadDim"/>. Not a LLaDA field: written only when set.</summary>
+    [JsonPropertyName("head_dim"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? ExplicitHeadDim { get; init; }
     /// <summary>Width of ff_proj/up_proj (12288 for LLaDA-8B). 0 on load means "absent": mlp_ratio·d_model is used.</summary>
     [JsonPropertyName("mlp_hidden_size")] public int MlpHiddenSize { get; init; }
     /// <summary>Only used when mlp_hidden_size is absent (Python default 4).</summary>
@@ -85,6 +93,8 @@ public sealed record ModelConfig
 
     [JsonPropertyName("include_bias")] public bool IncludeBias { get; init; }
     [JsonPropertyName("include_qkv_bias")] public bool IncludeQkvBias { get; init; }
+    /// <summary>A bias on o_proj (Qwen3's attention_bias, which also sets <see cref="IncludeQkvBias"/>); no LLaDA field.</summary>
+    [JsonIgnore] public bool IncludeOutBias { get; init; }
     /// <summary>When true there is no model.transformer.ff_out.weight: wte is the LM head.</summary>
     [JsonPropertyName("weight_tying")] public bool WeightTying { get; init; }
     [JsonPropertyName("scale_logits")] public bool ScaleLogits { get; init; }
@@ -93,6 +103,12 @@ public sealed record ModelConfig
     [JsonPropertyName("eos_token_id")] public int EosTokenId { get; init; } = 126081;
     [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; } = 126081;
     [JsonPropertyName("mask_token_id")] public int MaskTokenId { get; init; } = 126336;
+    /// <summary>Beginning-of-sequence id where the config names one (Qwen's bos_token_id); null otherwise.</summary>
+    [JsonPropertyName("bos_token_id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? BosTokenId { get; init; }
+
+    /// <summary>A special id the config does not have (a null or absent eos/pad/mask_token_id in the
+    /// Hugging Face dialect: a plain Qwen model has no mask token and often no pad token).</summary>
+    public const int NoToken = -1;
 
     /// <summary>What the weights predict (Dllm's field; absent in published LLaDA configs, which are masked diffusion).</summary>
     [JsonPropertyName("model_kind"), JsonConverter(typeof(JsonStringEnumConverter<ModelKind>))]
@@ -110,8 +126,8 @@ public sealed record ModelConfig
     /// <summary>The file this config was loaded from (used in error messages); null when built in code.</summary>
     [JsonIgnore] public string? SourcePath { get; init; }
 
-    /// <summary>d_model / n_heads.</summary>
-    [JsonIgnore] public int HeadDim => DModel / NHeads;
+    /// <summary>head_dim where the config gives one, else d_model / n_heads. q_proj is [heads·HeadDim × d], o_proj [d × heads·HeadDim].</summary>
+    [JsonIgnore] public int HeadDim => ExplicitHeadDim ?? DModel / NHeads;
     /// <summary>n_kv_heads, or n_heads when absent.</summary>
     [JsonIgnore] public int KvHeads => NKvHeads ?? NHeads;
     /// <summary>embedding_size, or vocab_size when absent.</summary>
@@ -120,11 +136,17 @@ public sealed record ModelConfig
     /// <summary>The config.json dialect and tensor names; set by the reader, not a JSON field.</summary>
     [JsonIgnore] public ModelFamily Family { get; init; } = ModelFamily.Llada;
 
+    /// <summary>The row of <see cref="Family"/> in <see cref="ModelFamilies"/>.</summary>
+    [JsonIgnore] public FamilySpec Spec => ModelFamilies.Of(Family);
+
     /// <summary>
     /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
     /// </summary>
-    [JsonIgnore] public bool ShiftLogits => Family == ModelFamily.Dream;
+    [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits;
+
+    /// <summary>True for Qwen3: q and k are RMS-normalised per head (weights q_norm, k_norm [head_dim]) after the projection, before RoPE.</summary>
+    [JsonIgnore] public bool QkNorm => Spec.QkNorm;
 
     /// <summary>model_kind as config.json spells it ("masked_diffusion", "autoregressive", "block_diffusion").</summary>
     [JsonIgnore] public string KindName => Json(Kind).Trim('"');
@@ -141,7 +163,23 @@ public sealed record ModelConfig
     };
 
     /// <summary>The tensor names of <see cref="Family"/>.</summary>
-    [JsonIgnore] public WeightNames Names => Family == ModelFamily.Dream ? WeightNames.Dream : WeightNames.Llada;
+    [JsonIgnore] public WeightNames Names => Spec.Names;
+
+    /// <summary>This config in another family's dialect and tensor names, with what that family fixes:
+    /// its architecture and model_type, and its biases (Qwen2/Dream: q/k/v; Qwen3: as <paramref name="attentionBias"/>
+    /// says, on q/k/v and o alike; LLaDA: none). Kind, attention and shape are kept; the unmodelled fields
+    /// of another dialect (<see cref="Extra"/>) are dropped.</summary>
+    public ModelConfig WithFamily(ModelFamily family, bool attentionBias = false)
+    {
+        FamilySpec spec = ModelFamilies.Of(family);
+        return this with
+        {
+            Family = family, Architectures = [spec.Architecture], ModelType = spec.ModelType,
+            Extra = family == Family ? Extra : null,
+            IncludeQkvBias = spec.Bias == BiasRule.QkvAlways || (spec.Bias == BiasRule.AttentionBias && attentionBias),
+            IncludeOutBias = spec.Bias == BiasRule.AttentionBias && attentionBias,
+        };
+    }
 
     /// <summary>This config for a model of another kind, with the attention pattern that kind needs
     /// (masked diffusion → bidirectional, autoregressive → causal, block diffusion → block-causal with <paramref name="blockSize"/>).</summary>
@@ -152,9 +190,11 @@ public sealed record ModelConfig
         BlockSize = kind == ModelKind.BlockDiffusion ? blockSize : 0,
     };
 
+    /// <summary>Dllm's enums as config.json spells them ("masked_diffusion", "block_causal").</summary>
+    internal static readonly JsonSerializerOptions EnumOptions = new() { Converters = { new JsonStringEnumConverter() } };
+
     /// <summary>An enum value as config.json spells it, quoted.</summary>
-    private static string Json<T>(T value) where T : struct, Enum
-        => JsonSerializer.Serialize(value, new JsonSerializerOptions { Converters = { new JsonStringEnumConverter<T>() } });
+    private static string Json<T>(T value) where T : struct, Enum => JsonSerializer.Serialize(value, EnumOptions);
 
     private static readonly JsonSerializerOptions ReadOptions = new() { AllowTrailingCommas = false };
 
@@ -165,8 +205,9 @@ public sealed record ModelConfig
     };
 
     /// <summary>
-    /// Reads <paramref name="configJsonPath"/> in either dialect (Dream's when its architectures name
-    /// DreamModel, LLaDA's otherwise) and, unless told otherwise, <see cref="Validate"/>s it.
+    /// Reads <paramref name="configJsonPath"/> in the dialect of the family it names (see
+    /// <see cref="ModelFamilies.Detect"/>: LLaDA's unless its architectures or model_type name another
+    /// family) and, unless told otherwise, <see cref="Validate"/>s it.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Invalid JSON, a wrongly typed or missing required field, or a
@@ -176,16 +217,21 @@ public sealed record ModelConfig
         string path = Path.GetFullPath(configJsonPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"config not found: {path}", path);
         InputFile.Require(path, "config");
-        if (DreamConfig.IsDream(path))
-        {
-            ModelConfig dream = DreamConfig.Load(path).ToModelConfig(path);
-            if (validate) dream.Validate();
-            return dream;
-        }
+        byte[] bytes = File.ReadAllBytes(path);
         ModelConfig? c;
         try
         {
-            c = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllBytes(path), ReadOptions);
+            using (JsonDocument doc = JsonDocument.Parse(bytes))
+            {
+                FamilySpec spec = ModelFamilies.Detect(doc.RootElement);
+                if (spec.Dialect == ConfigDialect.HuggingFace)
+                {
+                    ModelConfig hf = HfConfigDialect.Read(spec, path, doc.RootElement);
+                    if (validate) hf.Validate();
+                    return hf;
+                }
+            }
+            c = JsonSerializer.Deserialize<ModelConfig>(bytes, ReadOptions);
         }
         catch (Exception e) when (JsonErrors.IsContentError(e))
         {
@@ -207,11 +253,11 @@ public sealed record ModelConfig
     /// <summary>
     /// The config as indented JSON in its family's dialect. For LLaDA: the Python field names, with
     /// n_kv_heads and embedding_size written with their effective values (the Python defaults for
-    /// absent ones are not ours). For Dream: see <see cref="DreamConfig.FromModelConfig"/>.
+    /// absent ones are not ours). For the Hugging Face families: see <see cref="HfConfigDialect.Write"/>.
     /// </summary>
     public string ToJson()
     {
-        if (Family == ModelFamily.Dream) return DreamConfig.FromModelConfig(this).ToJson();
+        if (Spec.Dialect == ConfigDialect.HuggingFace) return HfConfigDialect.Write(this);
         ModelConfig explicitValues = this with { NKvHeads = KvHeads, EmbeddingSize = EmbeddingRows };
         return JsonSerializer.Serialize(explicitValues, WriteOptions);
     }
@@ -220,47 +266,54 @@ public sealed record ModelConfig
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
 
     /// <summary>
-    /// Checks that this engine can run the model the config describes.
+    /// Checks that this engine can run the model the config describes. Messages name the field as the
+    /// family's dialect spells it (d_model for LLaDA, hidden_size for Qwen) and the file.
     /// </summary>
-    /// <exception cref="InvalidDataException">Names the offending field and value: an architecture other than
-    /// LLaDAModelLM, a model_type other than llada, a block_type other than llama, non-positive sizes,
-    /// d_model not divisible by n_heads, n_heads not divisible by n_kv_heads, an odd head dim (RoPE
-    /// rotates pairs), activation other than silu/swiglu, layer norm other than rms, include_bias,
-    /// rope disabled, embedding_size below vocab_size, special token ids outside the embedding, or an
-    /// attention pattern that does not fit the model_kind (masked_diffusion → bidirectional,
-    /// autoregressive → causal, block_diffusion → block_causal with a positive block_size).</exception>
+    /// <exception cref="InvalidDataException">Names the offending field and value: an architecture or model_type
+    /// not of the config's family, a block_type other than llama, non-positive sizes, d_model not divisible
+    /// by n_heads (without an explicit head_dim), a head_dim the family cannot express, n_heads not
+    /// divisible by n_kv_heads, an odd head dim (RoPE rotates pairs), activation other than silu/swiglu,
+    /// layer norm other than rms, include_bias, biases the family cannot express, rope disabled,
+    /// embedding_size below vocab_size, special token ids outside the embedding (eos/pad may be
+    /// <see cref="NoToken"/>; mask only for an autoregressive model), or an attention pattern that does not
+    /// fit the model_kind (masked_diffusion → bidirectional, autoregressive → causal, block_diffusion →
+    /// block_causal with a positive block_size).</exception>
     public void Validate()
     {
         string where = SourcePath ?? "config.json";
+        FamilySpec spec = Spec;
         InvalidDataException Bad(string msg) => new($"{msg} in {where}");
+        string F(string lladaField) => spec.Dialect == ConfigDialect.Llada ? lladaField : HfConfigDialect.FieldName(lladaField);
 
-        if (Family == ModelFamily.Llada)
-        {
-            if (Architectures is null || Architectures.Length == 0)
-                throw Bad($"no architectures listed (Dllm supports {SupportedArchitecture} and {DreamConfig.Architecture})");
-            if (!Architectures.Contains(SupportedArchitecture))
-                throw new InvalidDataException($"unsupported architecture '{string.Join("', '", Architectures)}' in {where}: Dllm supports {SupportedArchitecture} and {DreamConfig.Architecture}");
-            if (ModelType != SupportedModelType)
-                throw new InvalidDataException($"unsupported model_type '{ModelType}' in {where}: Dllm supports {SupportedModelType}");
-        }
+        if (Architectures is null || Architectures.Length == 0)
+            throw Bad($"no architectures listed (Dllm supports {ModelFamilies.SupportedArchitectures})");
+        if (!Architectures.Contains(spec.Architecture))
+            throw new InvalidDataException($"unsupported architecture '{string.Join("', '", Architectures)}' in {where}: Dllm supports {ModelFamilies.SupportedArchitectures}");
+        if (ModelType != spec.ModelType)
+            throw new InvalidDataException($"unsupported model_type '{ModelType}' in {where}: Dllm supports {spec.ModelType}");
         if (BlockType != "llama")
             throw new InvalidDataException($"unsupported block_type '{BlockType}' in {where}: Dllm supports llama (separate q/k/v/ff/up projections)");
 
-        Positive("d_model", DModel);
-        Positive("n_heads", NHeads);
-        if (NKvHeads is int kv) Positive("n_kv_heads", kv);
-        Positive("n_layers", NLayers);
-        Positive("mlp_hidden_size", MlpHiddenSize);
+        Positive(F("d_model"), DModel);
+        Positive(F("n_heads"), NHeads);
+        if (NKvHeads is int kv) Positive(F("n_kv_heads"), kv);
+        Positive(F("n_layers"), NLayers);
+        Positive(F("mlp_hidden_size"), MlpHiddenSize);
         Positive("vocab_size", VocabSize);
-        if (EmbeddingSize is int es) Positive("embedding_size", es);
-        Positive("max_sequence_length", MaxSequenceLength);
-
-        if (DModel % NHeads != 0)
-            throw Bad($"d_model {DModel} is not divisible by n_heads {NHeads}");
+        if (EmbeddingSize is int es) Positive(F("embedding_size"), es);
+        Positive(F("max_sequence_length"), MaxSequenceLength);
+        if (ExplicitHeadDim is int hd)
+        {
+            Positive("head_dim", hd);
+            if (!spec.ReadsHeadDim && hd * NHeads != DModel)
+                throw Bad($"head_dim {hd} is not {F("d_model")} {DModel} / {F("n_heads")} {NHeads}, and {spec.Name} has no head_dim of its own");
+        }
+        else if (DModel % NHeads != 0)
+            throw Bad($"{F("d_model")} {DModel} is not divisible by {F("n_heads")} {NHeads}");
         if (NHeads % KvHeads != 0)
-            throw Bad($"n_heads {NHeads} is not divisible by n_kv_heads {KvHeads}");
+            throw Bad($"{F("n_heads")} {NHeads} is not divisible by {F("n_kv_heads")} {KvHeads}");
         if (HeadDim % 2 != 0)
-            throw Bad($"head dim {HeadDim} (d_model {DModel} / n_heads {NHeads}) is odd; RoPE needs an even head dim");
+            throw Bad($"head dim {HeadDim} is odd; RoPE needs an even head dim");
         if (EmbeddingRows < VocabSize)
             throw Bad($"embedding_size {EmbeddingRows} is smaller than vocab_size {VocabSize}");
 
@@ -269,11 +322,21 @@ public sealed record ModelConfig
         if (!(RopeTheta > 0) || !double.IsFinite(RopeTheta)) throw Bad($"rope_theta must be a finite positive number, found {RopeTheta}");
         if (!(RmsNormEps > 0) || !(RmsNormEps < 1)) throw Bad($"rms_norm_eps must be positive and below 1, found {RmsNormEps}");
         if (ActivationType is not ("silu" or "swiglu"))
-            throw Bad($"unsupported activation_type '{ActivationType}' (Dllm supports silu, swiglu)");
+            throw Bad($"unsupported {F("activation_type")} '{ActivationType}' (Dllm supports silu, swiglu)");
         if (LayerNormType != "rms")
             throw Bad($"unsupported layer_norm_type '{LayerNormType}' (Dllm supports rms)");
         if (IncludeBias)
             throw Bad("include_bias true is unsupported (Dllm's linear layers have no bias)");
+        string biases = $"q/k/v bias {IncludeQkvBias.ToString().ToLowerInvariant()}, o_proj bias {IncludeOutBias.ToString().ToLowerInvariant()}";
+        switch (spec.Bias)
+        {
+            case BiasRule.QkvField when IncludeOutBias:
+                throw Bad($"an o_proj bias is not expressible in {spec.Name}'s config ({biases})");
+            case BiasRule.QkvAlways when !IncludeQkvBias || IncludeOutBias:
+                throw Bad($"{spec.Name} has q/k/v biases and no o_proj bias, found {biases}");
+            case BiasRule.AttentionBias when IncludeQkvBias != IncludeOutBias:
+                throw Bad($"{spec.Name}'s attention_bias puts a bias on q, k, v and o alike, found {biases}");
+        }
 
         if (!Enum.IsDefined(Kind)) throw Bad($"unknown model_kind {(int)Kind}");
         if (!Enum.IsDefined(Attention)) throw Bad($"unknown attention {(int)Attention}");
@@ -283,11 +346,14 @@ public sealed record ModelConfig
         if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
         else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
         if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
-            throw Bad($"the Dream layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
+            throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 
+        if (MaskTokenId == NoToken && Kind != ModelKind.Autoregressive)
+            throw Bad($"no mask_token_id: a {Json(Kind)} model needs one");
         TokenId("mask_token_id", MaskTokenId);
         TokenId("eos_token_id", EosTokenId);
         TokenId("pad_token_id", PadTokenId);
+        if (BosTokenId is int bos) TokenId("bos_token_id", bos);
 
         void Positive(string field, int value)
         {
@@ -296,7 +362,7 @@ public sealed record ModelConfig
 
         void TokenId(string field, int id)
         {
-            if (id < 0 || id >= EmbeddingRows)
+            if (id != NoToken && (id < 0 || id >= EmbeddingRows))
                 throw Bad($"{field} {id} is outside the embedding table (0..{EmbeddingRows - 1})");
         }
     }

@@ -7,14 +7,16 @@ namespace Dllm.Model;
 /// The one transformer of Dllm: a pre-norm Llama block stack (LLaDA, arXiv 2502.09992, §2.1) that
 /// inference, training, the AR baseline and every sampler run. Its <see cref="ModelConfig"/> says the
 /// attention pattern (bidirectional for masked diffusion, causal for AR, block-causal for block
-/// diffusion), the family's extras (Dream's q/k/v biases and shifted logits) and the shape. Forward
-/// per block (shapes for N = batch·len rows):
+/// diffusion), the family's extras (<see cref="FamilySpec"/>: Qwen2/Dream's q/k/v biases, Qwen3's q/k
+/// norm and head_dim, Dream's shifted logits) and the shape. Forward per block (shapes for
+/// N = batch·len rows; hd is head_dim, which need not be d / H):
 /// <code>
 ///   x   = wte[tokens]                                   [N × d]
 ///   h   = RMSNorm(x)·attn_norm                          [N × d]
 ///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]
+///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3 only: each head's hd values, as [N·H × hd])
 ///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence)
-///   x  += Attention(q,k,v; pattern)·Woutᵀ                [N × d]
+///   x  += Attention(q,k,v; pattern)·Woutᵀ (+bo)          [N × d]
 ///   h   = RMSNorm(x)·ff_norm
 ///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ
 /// logits = RMSNorm(x[rows])·ln_f · Wheadᵀ                [R × V]   (rows shifted by one for Dream)
@@ -178,6 +180,13 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
             Bias.Forward(q, bw.QBias.Span, n);
             Bias.Forward(k, bw.KBias.Span, n);
             Bias.Forward(v, bw.VBias.Span, n);
+            if (c.QkNorm)
+            {
+                // Qwen3 (modeling_qwen3.py Qwen3Attention): q_norm(q_proj(h).view(..., hd)), likewise k, before RoPE.
+                if (save) { t.EnsureQkNormInputs(l, n * heads * hd, n * kvDim); q.CopyTo(s.QRaw); k.CopyTo(s.KRaw); }
+                RmsNorm.Forward(q, bw.QNorm.Span, eps, q, n * heads);
+                RmsNorm.Forward(k, bw.KNorm.Span, eps, k, n * kv);
+            }
             _rope.Apply(q, n, heads, pos);
             _rope.Apply(k, n, kv, pos);
             ReadOnlySpan<float> keys = k, values = v;
@@ -203,6 +212,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                 save ? s.Probs.AsSpan(0, batch * heads * length * length) : default);
             if (save) { x.CopyTo(s.XMid); x = s.XMid.AsSpan(0, n * d); }
             Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
+            Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias
 
             // Inference reuses h1 for the second norm and computes the activation into gate in place.
             Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1, gate = s.Gate.AsSpan(0, n * f), up = s.Up.AsSpan(0, n * f);

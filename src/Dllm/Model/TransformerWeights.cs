@@ -23,6 +23,11 @@ public sealed class BlockWeights
     public ReadOnlyMemory<float> QBias { get; init; }             // [heads·hd]
     public ReadOnlyMemory<float> KBias { get; init; }             // [kvHeads·hd]
     public ReadOnlyMemory<float> VBias { get; init; }             // [kvHeads·hd]
+    /// <summary>o_proj bias when the config has one (Qwen3 attention_bias); empty otherwise.</summary>
+    public ReadOnlyMemory<float> OutBias { get; init; }           // [d]
+    /// <summary>Qwen3's per-head RMSNorm weights of q and k (self_attn.q_norm / k_norm); empty otherwise.</summary>
+    public ReadOnlyMemory<float> QNorm { get; init; }             // [hd]
+    public ReadOnlyMemory<float> KNorm { get; init; }             // [hd]
 }
 
 /// <summary>
@@ -38,7 +43,8 @@ public sealed class TransformerWeights
 
     /// <summary>
     /// Binds every tensor the config calls for, in checkpoint order (embedding; per block attn_norm,
-    /// q, k, v and their biases, attn_out, ff_norm, gate, up, down; final norm; untied head), through
+    /// q, k, v and their biases, q/k norms, attn_out and its bias, ff_norm, gate, up, down; final norm;
+    /// untied head), through
     /// <paramref name="matrix"/> (name, rows, cols), <paramref name="vector"/> (name, length: norm
     /// weights) and <paramref name="bias"/> (name, length). This is the one place that knows which
     /// tensors a config has: a checkpoint reader and the trainer's parameter declaration both go through it.
@@ -62,7 +68,10 @@ public sealed class TransformerWeights
                 QBias = c.IncludeQkvBias ? bias(p + n.Q + ".bias", q) : default,
                 KBias = c.IncludeQkvBias ? bias(p + n.K + ".bias", kv) : default,
                 VBias = c.IncludeQkvBias ? bias(p + n.V + ".bias", kv) : default,
+                QNorm = c.QkNorm ? vector(p + n.QNorm, c.HeadDim) : default,
+                KNorm = c.QkNorm ? vector(p + n.KNorm, c.HeadDim) : default,
                 AttnOut = matrix(p + n.AttnOut, d, q),
+                OutBias = c.IncludeOutBias ? bias(p + n.AttnOutBias, d) : default,
                 FfNorm = vector(p + n.FfNorm, d),
                 FfProj = matrix(p + n.Gate, hidden, d),
                 UpProj = matrix(p + n.Up, hidden, d),
@@ -109,18 +118,22 @@ public sealed class TransformerWeights
 /// <summary>
 /// Where a checkpoint keeps each tensor of the shared pre-norm block. <see cref="Block"/> is a format
 /// string taking the layer index; q/k/v names get ".weight" (and ".bias" with include_qkv_bias).
+/// The o_proj bias and the q/k norms exist only in the Qwen layout (empty names elsewhere).
 /// </summary>
 public sealed record WeightNames(
     string Block, string AttnNorm, string Q, string K, string V, string AttnOut, string FfNorm,
-    string Gate, string Up, string Down, string Embedding, string FinalNorm, string Head)
+    string Gate, string Up, string Down, string Embedding, string FinalNorm, string Head,
+    string AttnOutBias = "", string QNorm = "", string KNorm = "")
 {
     /// <summary>LLaDA (LLaDAModelLM): model.transformer.blocks.{i}.q_proj.weight, …</summary>
     public static readonly WeightNames Llada = new("model.transformer.blocks.{0}.", "attn_norm.weight", "q_proj", "k_proj", "v_proj",
         "attn_out.weight", "ff_norm.weight", "ff_proj.weight", "up_proj.weight", "ff_out.weight",
         "model.transformer.wte.weight", "model.transformer.ln_f.weight", "model.transformer.ff_out.weight");
 
-    /// <summary>Dream / Qwen2: model.layers.{i}.self_attn.q_proj.{weight,bias}, mlp.gate_proj.weight, …</summary>
-    public static readonly WeightNames Dream = new("model.layers.{0}.", "input_layernorm.weight", "self_attn.q_proj", "self_attn.k_proj",
+    /// <summary>Qwen2 / Qwen3 / Dream (transformers' Qwen2ForCausalLM layout): model.layers.{i}.self_attn.q_proj.{weight,bias},
+    /// self_attn.q_norm.weight (Qwen3), mlp.gate_proj.weight, …</summary>
+    public static readonly WeightNames Qwen = new("model.layers.{0}.", "input_layernorm.weight", "self_attn.q_proj", "self_attn.k_proj",
         "self_attn.v_proj", "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-        "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight");
+        "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+        AttnOutBias: "self_attn.o_proj.bias", QNorm: "self_attn.q_norm.weight", KNorm: "self_attn.k_norm.weight");
 }

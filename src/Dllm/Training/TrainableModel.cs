@@ -8,8 +8,8 @@ namespace Dllm.Training;
 /// style: flat arrays, a hand-written backward per op). The model's weights are views into
 /// <see cref="Parameters"/>, so the forward that trains is the forward that samples: this class owns no
 /// forward of its own, and the backward walks the same <see cref="TransformerWeights"/> the forward
-/// reads. Every tensor the config has trains (Dream's q/k/v biases included), under every attention
-/// pattern. The loss:
+/// reads. Every tensor the config has trains (Qwen2/Dream's q/k/v biases, Qwen3's q/k norms and o_proj
+/// bias included), under every attention pattern. The loss:
 /// <code>
 ///   hidden = RMSNorm(x[rows])·ln_f             (Transformer forward with a saving tape)   [R × d]
 ///   loss   = Σ_r w_r·CE(hidden_r · Wheadᵀ, target_r)                                      scalar
@@ -142,27 +142,49 @@ public sealed class TrainableModel
             LinearBackward.Backward(s.H2, dUp, n, w.UpProj, dh, true, P.GradOf(w.UpProj));
             RmsNormBackward.Backward(s.XMid, w.FfNorm.Span, eps, dh, dx, P.GradOf(w.FfNorm), n);
             // x_mid = x_in + Attention(RoPE(h1·Wqᵀ + bq), RoPE(h1·Wkᵀ + bk), h1·Wvᵀ + bv)·Woutᵀ
+            if (!w.OutBias.IsEmpty) Bias.Backward(dx, n, P.GradOf(w.OutBias));
             LinearBackward.Backward(s.Att, dx, n, w.AttnOut, dAtt, false, P.GradOf(w.AttnOut));
             AttentionBackward.Backward(s.Q, s.K, s.V, s.Probs, dAtt, dq, dk, dv, B, L, heads, kvh, hd);
             _rope.ApplyTranspose(dq, n, heads, pos);
             _rope.ApplyTranspose(dk, n, kvh, pos);
-            if (!w.QBias.IsEmpty) Bias.Backward(dq, n, P.GradOf(w.QBias));
-            if (!w.KBias.IsEmpty) Bias.Backward(dk, n, P.GradOf(w.KBias));
+            // Qwen3: back through q_norm / k_norm (per head) to the projections' outputs.
+            Span<float> dqProj = w.QNorm.IsEmpty ? dq : HeadNormBackward(s.QRaw, w.QNorm, dq, ref g.DQRaw, n * heads, eps);
+            Span<float> dkProj = w.KNorm.IsEmpty ? dk : HeadNormBackward(s.KRaw, w.KNorm, dk, ref g.DKRaw, n * kvh, eps);
+            if (!w.QBias.IsEmpty) Bias.Backward(dqProj, n, P.GradOf(w.QBias));
+            if (!w.KBias.IsEmpty) Bias.Backward(dkProj, n, P.GradOf(w.KBias));
             if (!w.VBias.IsEmpty) Bias.Backward(dv, n, P.GradOf(w.VBias));
-            LinearBackward.Backward(s.H1, dq, n, w.Q, dh, false, P.GradOf(w.Q));
-            LinearBackward.Backward(s.H1, dk, n, w.K, dh, true, P.GradOf(w.K));
+            LinearBackward.Backward(s.H1, dqProj, n, w.Q, dh, false, P.GradOf(w.Q));
+            LinearBackward.Backward(s.H1, dkProj, n, w.K, dh, true, P.GradOf(w.K));
             LinearBackward.Backward(s.H1, dv, n, w.V, dh, true, P.GradOf(w.V));
             RmsNormBackward.Backward(s.XIn, w.AttnNorm.Span, eps, dh, dx, P.GradOf(w.AttnNorm), n);
         }
         EmbeddingBackward.ScatterAdd(P.GradOf(W.Embedding), d, batch.Tokens, dx);
     }
 
+    /// <summary>
+    /// Backward of the per-head RMSNorm y = RMSNorm(x)·w over <paramref name="rows"/> = N·heads rows of hd
+    /// (<paramref name="input"/>: x saved by the forward): adds into w's gradient and returns dx, written
+    /// into <paramref name="buffer"/> (grown as needed).
+    /// </summary>
+    private Span<float> HeadNormBackward(ReadOnlySpan<float> input, ReadOnlyMemory<float> weight, ReadOnlySpan<float> dy,
+        ref float[] buffer, int rows, float eps)
+    {
+        int size = rows * weight.Length;
+        ActivationTape.Grow(ref buffer, size);
+        Span<float> dx = buffer.AsSpan(0, size);
+        dx.Clear(); // RMSNorm backward adds into its dx
+        RmsNormBackward.Backward(input[..size], weight.Span, eps, dy[..size], dx, Parameters.GradOf(weight), rows);
+        return dx;
+    }
+
     /// <summary>Gradients of the activations, reused across steps so a step allocates nothing: dSel,
     /// dSelIn [R × d]; dX, dH [N × d]; dAct, dGate, dUp [N × F]; dAtt, dQ [N × H·hd]; dK, dV [N × Hkv·hd];
-    /// and Lse [R], the log-sum-exp of each selected row's logits from the forward.</summary>
+    /// and Lse [R], the log-sum-exp of each selected row's logits from the forward; DQRaw [N × H·hd],
+    /// DKRaw [N × Hkv·hd] before Qwen3's q/k norms (grown on first use).</summary>
     private sealed class BackwardBuffers
     {
         public float[] DSel = [], DSelIn = [], DX = [], DH = [], DAct = [], DGate = [], DUp = [], DAtt = [], DQ = [], DK = [], DV = [], Lse = [];
+        public float[] DQRaw = [], DKRaw = [];
 
         public void Ensure(int n, int d, int heads, int kvHeads, int hd, int hidden, int selected)
         {

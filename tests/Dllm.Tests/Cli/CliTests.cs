@@ -81,10 +81,11 @@ public class CliTests
     public void UnknownArchitectureIsNamed()
     {
         string dir = TestPaths.TempDir();
-        File.WriteAllText(Path.Combine(dir, "config.json"), """{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","d_model":8,"n_heads":2,"n_layers":1,"vocab_size":10}""");
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"architectures":["MistralForCausalLM"],"model_type":"mistral","d_model":8,"n_heads":2,"n_layers":1,"vocab_size":10}""");
         var (code, _, err) = Run("info", "--model", dir);
         Assert.Equal(1, code);
-        Assert.Contains("Qwen2ForCausalLM", err);
+        Assert.Contains("MistralForCausalLM", err);
+        Assert.Contains("Qwen3ForCausalLM", err); // the supported ones are listed
     }
 
     [Fact]
@@ -95,6 +96,20 @@ public class CliTests
         Assert.Contains("parameters:  98,752", output);
         Assert.Contains("dtype BF16", output);
         Assert.Contains("kv 2", output);
+    }
+
+    [Fact]
+    public void InfoNamesTheFamily()
+    {
+        var (code, output, err) = Run("info", "--model", TestPaths.Golden("qwen", "qwen3-f32"));
+        Assert.True(code == 0, err);
+        Assert.Contains("family:      Qwen3 (Qwen3ForCausalLM; q/k norm)", output);
+        Assert.Contains("kind:        autoregressive   attention: causal", output);
+        Assert.Contains("head dim 12", output);
+        Assert.Contains("mask none", output);
+        (code, output, err) = Run("info", "--model", TestPaths.Golden("tiny-f32"));
+        Assert.True(code == 0, err);
+        Assert.Contains("family:      LLaDA (LLaDAModelLM)", output);
     }
 
     [Fact]

@@ -91,17 +91,17 @@ public sealed class ModelConfigTests
     [Fact]
     public void UnknownArchitecture()
     {
-        string p = GoldenWith("\"LLaDAModelLM\"", "\"Qwen2ForCausalLM\"");
+        string p = GoldenWith("\"LLaDAModelLM\"", "\"MistralForCausalLM\"");
         var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
-        Assert.Equal($"unsupported architecture 'Qwen2ForCausalLM' in {p}: Dllm supports LLaDAModelLM and DreamModel", ex.Message);
+        Assert.Equal($"unsupported architecture 'MistralForCausalLM' in {p}: Dllm supports LLaDAModelLM, DreamModel, Qwen2ForCausalLM and Qwen3ForCausalLM", ex.Message);
     }
 
     [Fact]
     public void UnknownModelType()
     {
-        string p = GoldenWith("\"model_type\": \"llada\"", "\"model_type\": \"qwen2\"");
+        string p = GoldenWith("\"model_type\": \"llada\"", "\"model_type\": \"mistral\"");
         var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
-        Assert.Equal($"unsupported model_type 'qwen2' in {p}: Dllm supports llada", ex.Message);
+        Assert.Equal($"unsupported model_type 'mistral' in {p}: Dllm supports llada", ex.Message);
     }
 
     [Fact]

@@ -10,17 +10,14 @@ namespace Dllm.Tests.Model;
 /// <summary>
 /// Training and inference run one forward: the logits of the model a trainer holds equal, bit for bit,
 /// those of the <see cref="Transformer"/> that <c>generate</c> loads from the checkpoint the trainer just
-/// saved, for every attention pattern and for Dream's layout; and config.json carries the pattern.
+/// saved, for every attention pattern and for the Dream, Qwen2 and Qwen3 layouts; config.json carries
+/// the pattern and is written in the family's dialect.
 /// </summary>
 public class OneTransformerTests
 {
-    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream"];
+    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream", "qwen2", "qwen3", "qwen3-bias"];
 
-    private static ModelConfig Config(string layout) => layout switch
-    {
-        "dream" => ModelGradientTests.TinyDream(kvHeads: 1),
-        _ => ModelGradientTests.Tiny(kvHeads: 1).With(OpGradientTests.Pattern(layout)),
-    };
+    private static ModelConfig Config(string layout) => ModelGradientTests.Layout(layout, kvHeads: 1);
 
     [Theory]
     [MemberData(nameof(Layouts))]
@@ -40,6 +37,8 @@ public class OneTransformerTests
         Assert.Equal(trained.Config.Kind, loaded.Config.Kind);
         Assert.Equal(trained.Config.Pattern, loaded.Config.Pattern);
         Assert.Equal(trained.Config.Family, loaded.Config.Family);
+        Assert.Equal(trained.Config with { SourcePath = null, Extra = null, Architectures = null },
+            loaded.Config with { SourcePath = null, Extra = null, Architectures = null });
         var rng = new Random(5);
         int batch = 2, len = 6;
         int[] tokens = Enumerable.Range(0, batch * len).Select(_ => rng.Next(11)).ToArray();
@@ -66,6 +65,47 @@ public class OneTransformerTests
         Assert.Contains("\"hidden_size\"", json);
         Assert.Contains("model.layers.0.self_attn.q_proj.bias", m.Parameters.Tensors.Select(t => t.Name));
         Assert.True(Transformer.Load(dir).Config.ShiftLogits);
+    }
+
+    [Theory]
+    [InlineData("qwen2", "Qwen2ForCausalLM", "qwen2")]
+    [InlineData("qwen3", "Qwen3ForCausalLM", "qwen3")]
+    [InlineData("qwen3-bias", "Qwen3ForCausalLM", "qwen3")]
+    public void Qwen_checkpoints_are_written_in_their_dialect(string layout, string architecture, string modelType)
+    {
+        TrainableModel m = ModelGradientTests.RandomModel(Config(layout), seed: 1);
+        string dir = TestPaths.TempDir();
+        TrainingCheckpoint.Save(dir, m, new AdamW(m.Parameters), new TrainerState(0, 1, "test", 0), new ByteTokenizer());
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
+        var root = doc.RootElement;
+        Assert.Equal(architecture, root.GetProperty("architectures")[0].GetString());
+        Assert.Equal(modelType, root.GetProperty("model_type").GetString());
+        Assert.Equal(8, root.GetProperty("hidden_size").GetInt32());
+        Assert.Equal(12, root.GetProperty("intermediate_size").GetInt32());
+        Assert.Equal(1, root.GetProperty("num_key_value_heads").GetInt32());
+        Assert.False(root.TryGetProperty("d_model", out _));
+        string[] names = m.Parameters.Tensors.Select(t => t.Name).ToArray();
+        Assert.Contains("model.layers.0.self_attn.q_proj.weight", names);
+        if (layout == "qwen2")
+        {
+            Assert.False(root.TryGetProperty("head_dim", out _));      // Qwen2 derives it
+            Assert.False(root.TryGetProperty("model_kind", out _));    // a plain Qwen2 is autoregressive
+            Assert.Contains("model.layers.0.self_attn.q_proj.bias", names);
+        }
+        else
+        {
+            Assert.Equal(6, root.GetProperty("head_dim").GetInt32());
+            Assert.Equal(layout == "qwen3-bias", root.GetProperty("attention_bias").GetBoolean());
+            Assert.Contains("model.layers.0.self_attn.q_norm.weight", names);
+            Assert.Equal(layout == "qwen3-bias", names.Contains("model.layers.0.self_attn.o_proj.bias"));
+        }
+        // Dllm's own fields appear only when the kind is not the family's: a diffusion-adapted Qwen3.
+        Assert.Equal(layout == "qwen3-bias" ? "masked_diffusion" : null,
+            root.TryGetProperty("model_kind", out var kind) ? kind.GetString() : null);
+        ModelConfig back = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        Assert.Equal(m.Config.Kind, back.Kind);
+        Assert.Equal(m.Config.HeadDim, back.HeadDim);
+        Assert.False(back.ShiftLogits);
     }
 
     [Fact]

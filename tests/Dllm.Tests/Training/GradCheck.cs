@@ -25,8 +25,9 @@ internal static class GradCheck
         return g;
     }
 
-    /// <summary>‖a − n‖ / max(‖a‖, ‖n‖): 0 when equal, ~2 for a flipped sign, ≥ the missing share for a missing term.</summary>
-    public static double RelativeError(ReadOnlySpan<float> analytic, ReadOnlySpan<double> numeric)
+    /// <summary>‖a − n‖ / max(‖a‖, ‖n‖, floor): 0 when equal, ~2 for a flipped sign, ≥ the missing share for a
+    /// missing term. <paramref name="floor"/> keeps float32 noise on a near-zero gradient from reading as a large error.</summary>
+    public static double RelativeError(ReadOnlySpan<float> analytic, ReadOnlySpan<double> numeric, double floor = 1e-30)
     {
         if (analytic.Length != numeric.Length) throw new ArgumentException("length mismatch");
         double diff = 0, na = 0, nn = 0;
@@ -36,7 +37,7 @@ internal static class GradCheck
             na += (double)analytic[i] * analytic[i];
             nn += numeric[i] * numeric[i];
         }
-        double den = Math.Max(Math.Sqrt(Math.Max(na, nn)), 1e-30);
+        double den = Math.Max(Math.Sqrt(Math.Max(na, nn)), floor);
         return Math.Sqrt(diff) / den;
     }
 
