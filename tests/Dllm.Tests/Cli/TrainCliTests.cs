@@ -67,4 +67,30 @@ public class TrainCliTests
         Assert.Equal(1, code);
         Assert.Contains("longer than the model's maximum sequence length", err);
     }
+
+    [Fact]
+    public void TrainNeverTouchesTheUsersFilesAndResumeRefusesAnotherModel()
+    {
+        string data = Write("t.txt", string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 40)));
+        // --out pointing at a folder of the user's: refused, nothing written or removed.
+        string mine = TestPaths.TempDir();
+        File.WriteAllText(Path.Combine(mine, "thesis.tex"), "chapter 1");
+        Directory.CreateDirectory(Path.Combine(mine, "figures"));
+        var (code, _, err) = CliTests.Run(["train", "--data", data, "--out", mine, .. Tiny]);
+        Assert.Equal(1, code);
+        Assert.Contains("error: refusing to train into", err);
+        Assert.DoesNotContain("   at ", err); // one line, no stack trace
+        Assert.Equal(["figures", "thesis.tex"], Directory.EnumerateFileSystemEntries(mine).Select(Path.GetFileName).Order());
+        Assert.Equal("chapter 1", File.ReadAllText(Path.Combine(mine, "thesis.tex")));
+
+        // --resume with other size flags: refused before anything is written.
+        string run = Path.Combine(TestPaths.TempDir(), "run");
+        Assert.Equal(0, CliTests.Run(["train", "--data", data, "--out", run, .. Tiny]).Code);
+        byte[] weights = File.ReadAllBytes(Path.Combine(run, "model.safetensors"));
+        string[] bigger = [.. Tiny.Select(a => a switch { "32" => "64", "12" => "20", _ => a }), "--resume"];
+        (code, _, err) = CliTests.Run(["train", "--data", data, "--out", run, .. bigger]);
+        Assert.Equal(1, code);
+        Assert.Contains("d_model 32 in the checkpoint, 64 asked for", err);
+        Assert.Equal(weights, File.ReadAllBytes(Path.Combine(run, "model.safetensors")));
+    }
 }
