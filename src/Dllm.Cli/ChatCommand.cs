@@ -30,7 +30,7 @@ internal static class ChatCommand
             int delay = r.GetValue(stepDelay);
             if (delay < 0) throw new ArgumentException($"--step-delay must be ≥ 0, got {delay}");
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
-            DecodingKnobs knobs = knobOptions.Read(r);
+            DecodingKnobs knobs = knobOptions.Read(r, ModelOption.RecommendedKnobs(dir));
             using Transformer lm = Transformer.Load(dir);
             ITokenizer tok = TokenizerLoader.Load(dir);
             knobs.Build(lm.Config.EosTokenId); // bad flags end here, before the first question

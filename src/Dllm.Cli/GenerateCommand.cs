@@ -36,8 +36,8 @@ internal static class GenerateCommand
             string? template = r.GetValue(infill);
             if ((text is null ? 0 : 1) + (ids is null ? 0 : 1) + (template is null ? 0 : 1) != 1)
                 throw new ArgumentException("give exactly one of --prompt, --prompt-ids and --infill");
-            DecodingKnobs knobs = knobOptions.Read(r);
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
+            DecodingKnobs knobs = knobOptions.Read(r, ModelOption.RecommendedKnobs(dir));
 
             using Transformer lm = Transformer.Load(dir);
             ITokenizer? tokenizer = null;

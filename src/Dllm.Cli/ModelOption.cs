@@ -37,6 +37,10 @@ internal static class ModelOption
             $"no --model given and the bundled model {BundledRelative} was not found above '{starts[0]}' or '{starts[1]}'; pass --model DIR");
     }
 
+    /// <summary>The decoding knobs the model's family recommends (<see cref="Dllm.Chat.RecommendedDecoding"/>), before flags.</summary>
+    public static Dllm.Chat.DecodingKnobs RecommendedKnobs(string dir)
+        => Dllm.Chat.RecommendedDecoding.For(Dllm.Model.ModelConfig.Load(Path.Combine(dir, "config.json")));
+
     /// <summary>
     /// <see cref="Resolve"/> for the verbs that run the diffusion sampler (generate, chat, serve, accuracy):
     /// an autoregressive checkpoint (model_kind autoregressive in its config.json) is refused, since the

@@ -37,7 +37,7 @@ internal static class ServeCommand
                 if (!Uri.TryCreate(u, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
                     throw new ArgumentException($"--urls: '{u}' is not an http(s) URL like http://127.0.0.1:8080");
             string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
-            DecodingKnobs defaults = knobOptions.Read(r);
+            DecodingKnobs defaults = knobOptions.Read(r, ModelOption.RecommendedKnobs(dir));
             // Bad flags fail now, before the model loads, not on the first request (the EOS id only
             // matters to early_stop, which needs one; the real id is used per request).
             defaults.Build(eosId: 0);
