@@ -32,14 +32,17 @@ public enum ModelFamily
     Llada,
     /// <summary>Dream (<c>DreamModel</c>): Qwen2 field names and tensors, q/k/v biases, logits shifted by one.</summary>
     Dream,
+    /// <summary>LLaDA-MoE (<c>LLaDAMoEModelLM</c>): OLMoE-style field names and tensors, mixture-of-experts FFNs (<see cref="LladaMoeConfig"/>).</summary>
+    LladaMoe,
 }
 
 /// <summary>
 /// The one configuration of the transformer (<see cref="Transformer"/>), for inference and training
 /// alike: the shape, the attention pattern, the model's kind and its special ids. It is read from and
 /// written to <c>config.json</c> in the dialect of its <see cref="Family"/>: LLaDA's field names (those
-/// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record) or
-/// Dream's Qwen2 names (<see cref="DreamConfig"/>).
+/// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record),
+/// Dream's Qwen2 names (<see cref="DreamConfig"/>) or LLaDA-MoE's (<see cref="LladaMoeConfig"/>, the only
+/// dialect with a <see cref="Moe"/> part).
 /// </summary>
 /// <remarks>
 /// <para>Required when loading: <c>d_model</c>, <c>n_heads</c>, <c>n_layers</c>, <c>vocab_size</c>.
@@ -120,6 +123,12 @@ public sealed record ModelConfig
     /// <summary>The config.json dialect and tensor names; set by the reader, not a JSON field.</summary>
     [JsonIgnore] public ModelFamily Family { get; init; } = ModelFamily.Llada;
 
+    /// <summary>The mixture-of-experts FFNs (LLaDA-MoE family only); null for a dense model.</summary>
+    [JsonIgnore] public MoeConfig? Moe { get; init; }
+
+    /// <summary>Width of the dense FFN as the buffers need it: <see cref="MlpHiddenSize"/>, or 0 when every layer is a mixture of experts.</summary>
+    [JsonIgnore] public int DenseMlpHidden => Moe is { HasDenseLayer: false } ? 0 : MlpHiddenSize;
+
     /// <summary>
     /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
@@ -141,7 +150,12 @@ public sealed record ModelConfig
     };
 
     /// <summary>The tensor names of <see cref="Family"/>.</summary>
-    [JsonIgnore] public WeightNames Names => Family == ModelFamily.Dream ? WeightNames.Dream : WeightNames.Llada;
+    [JsonIgnore] public WeightNames Names => Family switch
+    {
+        ModelFamily.Dream => WeightNames.Dream,
+        ModelFamily.LladaMoe => WeightNames.LladaMoe,
+        _ => WeightNames.Llada,
+    };
 
     /// <summary>This config for a model of another kind, with the attention pattern that kind needs
     /// (masked diffusion → bidirectional, autoregressive → causal, block diffusion → block-causal with <paramref name="blockSize"/>).</summary>
@@ -165,8 +179,9 @@ public sealed record ModelConfig
     };
 
     /// <summary>
-    /// Reads <paramref name="configJsonPath"/> in either dialect (Dream's when its architectures name
-    /// DreamModel, LLaDA's otherwise) and, unless told otherwise, <see cref="Validate"/>s it.
+    /// Reads <paramref name="configJsonPath"/> in its dialect (Dream's when its architectures name
+    /// DreamModel, LLaDA-MoE's when they name LLaDAMoEModelLM, LLaDA's otherwise) and, unless told
+    /// otherwise, <see cref="Validate"/>s it.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Invalid JSON, a wrongly typed or missing required field, or a
@@ -180,6 +195,12 @@ public sealed record ModelConfig
             ModelConfig dream = DreamConfig.Load(path).ToModelConfig(path);
             if (validate) dream.Validate();
             return dream;
+        }
+        if (LladaMoeConfig.IsLladaMoe(path))
+        {
+            ModelConfig moe = LladaMoeConfig.Load(path).ToModelConfig(path);
+            if (validate) moe.Validate();
+            return moe;
         }
         ModelConfig? c;
         try
@@ -205,6 +226,7 @@ public sealed record ModelConfig
     public string ToJson()
     {
         if (Family == ModelFamily.Dream) return DreamConfig.FromModelConfig(this).ToJson();
+        if (Family == ModelFamily.LladaMoe) return LladaMoeConfig.FromModelConfig(this).ToJson();
         ModelConfig explicitValues = this with { NKvHeads = KvHeads, EmbeddingSize = EmbeddingRows };
         return JsonSerializer.Serialize(explicitValues, WriteOptions);
     }
@@ -221,7 +243,8 @@ public sealed record ModelConfig
     /// rotates pairs), activation other than silu/swiglu, layer norm other than rms, include_bias,
     /// rope disabled, embedding_size below vocab_size, special token ids outside the embedding, or an
     /// attention pattern that does not fit the model_kind (masked_diffusion → bidirectional,
-    /// autoregressive → causal, block_diffusion → block_causal with a positive block_size).</exception>
+    /// autoregressive → causal, block_diffusion → block_causal with a positive block_size); for LLaDA-MoE,
+    /// MoE fields out of range (<see cref="MoeConfig.Validate"/>) or experts outside that family.</exception>
     public void Validate()
     {
         string where = SourcePath ?? "config.json";
@@ -243,7 +266,10 @@ public sealed record ModelConfig
         Positive("n_heads", NHeads);
         if (NKvHeads is int kv) Positive("n_kv_heads", kv);
         Positive("n_layers", NLayers);
-        Positive("mlp_hidden_size", MlpHiddenSize);
+        if (Moe is not null && Family != ModelFamily.LladaMoe) throw Bad($"experts need the LLaDA-MoE layout; the {Family} family has none");
+        if (Family == ModelFamily.LladaMoe && Moe is null) throw Bad("a LLaDA-MoE config needs its experts (num_experts, moe_layer_freq, ...)");
+        Moe?.Validate(NLayers, where);
+        if (Moe is null || Moe.HasDenseLayer) Positive(Moe is null ? "mlp_hidden_size" : "dense_intermediate_size", MlpHiddenSize);
         Positive("vocab_size", VocabSize);
         if (EmbeddingSize is int es) Positive("embedding_size", es);
         Positive("max_sequence_length", MaxSequenceLength);
@@ -275,6 +301,7 @@ public sealed record ModelConfig
             throw Bad($"model_kind {Json(Kind)} needs attention {Json(needed)}, found {Json(Attention)}");
         if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
         else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
+        if (Family == ModelFamily.LladaMoe && IncludeQkvBias) throw Bad("include_qkv_bias is unsupported for LLaDA-MoE (attention_bias false only)");
         if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
             throw Bad($"the Dream layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 

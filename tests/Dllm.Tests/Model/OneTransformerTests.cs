@@ -10,15 +10,17 @@ namespace Dllm.Tests.Model;
 /// <summary>
 /// Training and inference run one forward: the logits of the model a trainer holds equal, bit for bit,
 /// those of the <see cref="Transformer"/> that <c>generate</c> loads from the checkpoint the trainer just
-/// saved, for every attention pattern and for Dream's layout; and config.json carries the pattern.
+/// saved, for every attention pattern and for Dream's and LLaDA-MoE's layouts; and config.json carries the pattern.
 /// </summary>
 public class OneTransformerTests
 {
-    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream"];
+    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream", "moe", "moe-causal"];
 
     private static ModelConfig Config(string layout) => layout switch
     {
         "dream" => ModelGradientTests.TinyDream(kvHeads: 1),
+        "moe" => MoeGradientTests.TinyMoe("shared"),
+        "moe-causal" => MoeGradientTests.TinyMoe("causal"),
         _ => ModelGradientTests.Tiny(kvHeads: 1).With(OpGradientTests.Pattern(layout)),
     };
 
@@ -66,6 +68,32 @@ public class OneTransformerTests
         Assert.Contains("\"hidden_size\"", json);
         Assert.Contains("model.layers.0.self_attn.q_proj.bias", m.Parameters.Tensors.Select(t => t.Name));
         Assert.True(Transformer.Load(dir).Config.ShiftLogits);
+    }
+
+    [Fact]
+    public void Llada_moe_checkpoints_are_written_in_the_published_layout()
+    {
+        TrainableModel m = ModelGradientTests.RandomModel(MoeGradientTests.TinyMoe("shared"), seed: 1);
+        string dir = TestPaths.TempDir();
+        TrainingCheckpoint.Save(dir, m, new AdamW(m.Parameters), new TrainerState(0, 1, "test", 0), new ByteTokenizer());
+        string json = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("\"LLaDAMoEModelLM\"", json);
+        Assert.Contains("\"moe_layer_freq\"", json);
+        Assert.DoesNotContain("model_kind", json); // masked diffusion reads like a published config
+        string[] names = m.Parameters.Tensors.Select(t => t.Name).ToArray();
+        Assert.Contains("model.layers.0.mlp.gate_proj.weight", names);          // the dense first layer
+        Assert.Contains("model.layers.1.mlp.gate.weight", names);               // the router
+        Assert.Contains("model.layers.1.mlp.experts.3.down_proj.weight", names);
+        Assert.Contains("model.layers.1.shared_expert.up_proj.weight", names);
+        Assert.Contains("model.layers.1.mlp.expert_bias", names);
+        Assert.DoesNotContain("model.layers.1.mlp.gate_proj.weight", names);
+        using Transformer back = Transformer.Load(dir);
+        Assert.Equal(ModelFamily.LladaMoe, back.Config.Family);
+        Assert.Equal([0, 1], back.Config.Moe!.LayerFreq);
+        Assert.Equal(5, back.Config.Moe.SharedExpertHidden);
+        Assert.True(back.Config.Moe.ExpertBias);
+        Assert.False(back.Config.ShiftLogits);
+        Assert.Contains("\"model_kind\": \"autoregressive\"", ((MoeGradientTests.TinyMoe("causal")).ToJson()));
     }
 
     [Fact]
