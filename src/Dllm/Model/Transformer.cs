@@ -100,11 +100,12 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// The training forward: every row of [batch × length] canvases, every activation saved on
     /// <paramref name="tape"/>, and the final-normed hidden states of the flat canvas rows
     /// <paramref name="rows"/> (b·length + i) left in <c>tape.SelNorm</c> [R × d] for the loss head.
-    /// The caller has checked the tokens and rows.
+    /// The caller has checked the tokens and rows (and the key mask: batch·length entries, 0 = padding key).
     /// </summary>
-    internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape)
+    internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape,
+        ReadOnlySpan<byte> keyMask = default)
     {
-        lock (_gate) Forward(tokens, batch, length, 0, length, rows, default, CacheUse.None, tape, save: true);
+        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true);
     }
 
     private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
