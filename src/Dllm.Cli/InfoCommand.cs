@@ -5,7 +5,8 @@ using Dllm.Tensors;
 
 namespace Dllm.Cli;
 
-/// <summary><c>dllm info</c>: the config, parameter count and storage dtypes of a checkpoint.</summary>
+/// <summary><c>dllm info</c>: the config, parameter count and storage dtypes of a checkpoint; for a mixture-of-experts
+/// model also its experts and the parameters active per token.</summary>
 internal static class InfoCommand
 {
     public static Command Create()
@@ -19,6 +20,7 @@ internal static class InfoCommand
             if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{dir}'", configPath);
             ModelConfig c = ModelConfig.Load(configPath);
             if (c.Family == ModelFamily.Dream) Console.WriteLine("architecture: DreamModel (Qwen2 layout, q/k/v bias, logits shifted by one)");
+            if (c.Family == ModelFamily.LladaMoe) Console.WriteLine($"architecture: {LladaMoeConfig.Architecture} (LLaDA-MoE: mixture-of-experts FFNs)");
             using Checkpoint ckpt = Checkpoint.Open(dir);
             long parameters = 0, bytes = 0;
             var byType = new SortedDictionary<string, long>();
@@ -34,11 +36,23 @@ internal static class InfoCommand
             Console.WriteLine($"model:       {dir}");
             Console.WriteLine($"kind:        {c.KindName}   attention: {c.AttentionName}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
-            Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
+            string mlp = c.Moe is { HasDenseLayer: false } ? "none (every layer is MoE)" : c.MlpHiddenSize.ToString();
+            Console.WriteLine($"mlp hidden:  {mlp}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
+            if (c.Moe is MoeConfig m)
+            {
+                string shared = m.SharedExpertHidden > 0 ? $" + shared expert {m.SharedExpertHidden}" : "";
+                Console.WriteLine($"experts:     {m.Experts} × {m.ExpertHidden} wide, top-{m.TopK}{shared}, in {m.MoeLayerCount} of {c.NLayers} layers" +
+                    $"{(m.ExpertBias ? ", expert bias" : "")}   aux loss coef: {m.AuxLossCoef}");
+            }
             Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");
             Console.WriteLine($"tokens:      eos {c.EosTokenId}   mask {c.MaskTokenId}");
             Console.WriteLine($"tensors:     {ckpt.Tensors.Count}");
             Console.WriteLine($"parameters:  {parameters:N0} ({bytes / (1024.0 * 1024.0):F1} MiB on disk)");
+            if (c.Moe is MoeConfig moe)
+            {
+                long active = parameters - moe.InactiveParametersPerToken(c.DModel);
+                Console.WriteLine($"active:      {active:N0} per token ({100.0 * active / parameters:F1} %: top-{moe.TopK} of {moe.Experts} experts)");
+            }
             foreach (var (dt, n) in byType) Console.WriteLine($"dtype {dt,-5}  {n:N0} parameters");
             return 0;
         }));
