@@ -5,7 +5,8 @@ using Dllm.Tensors;
 
 namespace Dllm.Cli;
 
-/// <summary><c>dllm info</c>: the config, parameter count and storage dtypes of a checkpoint.</summary>
+/// <summary><c>dllm info</c>: the config, parameter count and storage dtypes of a checkpoint; for a mixture-of-experts
+/// model also its experts and the parameters active per token.</summary>
 internal static class InfoCommand
 {
     public static Command Create()
@@ -34,11 +35,23 @@ internal static class InfoCommand
             Console.WriteLine($"family:      {Family(c)}");
             Console.WriteLine($"kind:        {c.KindName}   attention: {c.AttentionName}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
-            Console.WriteLine($"mlp hidden:  {c.MlpHiddenSize}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
+            string mlp = c.Moe is { HasDenseLayer: false } ? "none (every layer is MoE)" : c.MlpHiddenSize.ToString();
+            Console.WriteLine($"mlp hidden:  {mlp}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");
+            if (c.Moe is MoeConfig m)
+            {
+                string shared = m.SharedExpertHidden > 0 ? $" + shared expert {m.SharedExpertHidden}" : "";
+                Console.WriteLine($"experts:     {m.Experts} × {m.ExpertHidden} wide, top-{m.TopK}{shared}, in {m.MoeLayerCount} of {c.NLayers} layers" +
+                    $"{(m.ExpertBias ? ", expert bias" : "")}   aux loss coef: {m.AuxLossCoef}");
+            }
             Console.WriteLine($"rope theta:  {c.RopeTheta}   max sequence: {c.MaxSequenceLength}   rms eps: {c.RmsNormEps}");
             Console.WriteLine($"tokens:      eos {Id(c.EosTokenId)}   mask {Id(c.MaskTokenId)}{(c.BosTokenId is int bos ? $"   bos {bos}" : "")}");
             Console.WriteLine($"tensors:     {ckpt.Tensors.Count}");
             Console.WriteLine($"parameters:  {parameters:N0} ({bytes / (1024.0 * 1024.0):F1} MiB on disk)");
+            if (c.Moe is MoeConfig moe)
+            {
+                long active = parameters - moe.InactiveParametersPerToken(c.DModel);
+                Console.WriteLine($"active:      {active:N0} per token ({100.0 * active / parameters:F1} %: top-{moe.TopK} of {moe.Experts} experts)");
+            }
             foreach (var (dt, n) in byType) Console.WriteLine($"dtype {dt,-5}  {n:N0} parameters");
             return 0;
         }));
@@ -52,6 +65,7 @@ internal static class InfoCommand
         if (c.IncludeQkvBias) traits.Add(c.IncludeOutBias ? "q/k/v/o bias" : "q/k/v bias");
         if (c.QkNorm) traits.Add("q/k norm");
         if (c.ShiftLogits) traits.Add("logits shifted by one");
+        if (c.Moe is not null) traits.Add("mixture of experts");
         return $"{c.Spec.Name} ({c.Spec.Architecture}{(traits.Count > 0 ? "; " + string.Join(", ", traits) : "")})";
     }
 

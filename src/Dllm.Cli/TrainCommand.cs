@@ -5,7 +5,8 @@ using Dllm.Text;
 
 namespace Dllm.Cli;
 
-/// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens.</summary>
+/// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens; with
+/// <c>--experts</c>, a LLaDA-MoE (mixture-of-experts) model in LLaDA-MoE's published layout.</summary>
 internal static class TrainCommand
 {
     public static Command Create()
@@ -25,13 +26,20 @@ internal static class TrainCommand
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 4 };
         var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 0, Description = "0 = same as --heads" };
         var mlp = new Option<int>("--mlp-hidden") { DefaultValueFactory = _ => 0, Description = "0 = 8/3 · d-model rounded to 64" };
+        var experts = new Option<int>("--experts") { DefaultValueFactory = _ => 0, Description = "Routed experts per layer: a LLaDA-MoE model (mixture-of-experts FFNs); 0 = dense" };
+        var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 2, Description = "Experts each token runs (with --experts)" };
+        var expertHidden = new Option<int>("--expert-hidden") { DefaultValueFactory = _ => 0, Description = "Width of each expert; 0 = the dense width / top-k (the same active FFN width)" };
+        var sharedHidden = new Option<int>("--shared-expert-hidden") { DefaultValueFactory = _ => 0, Description = "Width of an always-on shared expert; 0 = none" };
+        var denseLayers = new Option<int>("--dense-layers") { DefaultValueFactory = _ => 0, Description = "Leading layers that keep a dense FFN (with --experts)" };
+        var auxCoef = new Option<double>("--aux-loss-coef") { DefaultValueFactory = _ => 0.01, Description = "Weight of the load-balancing loss (router_aux_loss_coef)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { DefaultValueFactory = _ => 200 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out (same batches, same curve)" };
         var threads = ThreadsOption.Create();
         var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion or AR baseline)")
         {
-            data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp, seed, saveEvery, resume, threads,
+            data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
+            experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, threads,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
@@ -45,6 +53,8 @@ internal static class TrainCommand
                 EmbeddingSize = tokenizer.VocabSize, MaxSequenceLength = Math.Max(r.GetValue(seqLen), 512), RopeTheta = 10000,
                 EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
             };
+            shape = WithExperts(shape, r.GetValue(experts), r.GetValue(topK), r.GetValue(expertHidden), r.GetValue(sharedHidden),
+                r.GetValue(denseLayers), r.GetValue(auxCoef));
             var options = new TrainerOptions
             {
                 Objective = r.GetValue(objective)!, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
@@ -54,11 +64,43 @@ internal static class TrainCommand
             options.Validate();
             TextCorpus corpus = TextCorpus.Load(r.GetValue(data)!.Select(x => x.FullName), tokenizer, options.SeqLen);
             string outDir = r.GetValue(output)!.FullName;
-            Console.Error.WriteLine($"training {options.Objective} model: {shape.DModel}d × {shape.NLayers} layers, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
+            string moe = shape.Moe is MoeConfig m ? $", {m.Experts} experts top-{m.TopK} in {m.MoeLayerCount} layers" : "";
+            Console.Error.WriteLine($"training {options.Objective} model: {shape.DModel}d × {shape.NLayers} layers{moe}, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
             TrainingProgressView.Run($"train {options.Objective}", onStep => Trainer.Run(options, corpus, tokenizer, outDir, r.GetValue(resume), onStep));
             Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm train --objective {options.Objective}")}");
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The dense <paramref name="shape"/> as a LLaDA-MoE model: every layer after the first
+    /// <paramref name="denseLayers"/> routes each token to <paramref name="topK"/> of <paramref name="experts"/>
+    /// SwiGLU experts (width <paramref name="expertHidden"/>, or the dense width / top-k), plus a shared expert
+    /// when <paramref name="sharedHidden"/> &gt; 0. With no experts the shape is returned as is.
+    /// </summary>
+    /// <exception cref="ArgumentException">A flag out of range, or an expert flag without --experts; the message names the flag.</exception>
+    internal static ModelConfig WithExperts(ModelConfig shape, int experts, int topK, int expertHidden, int sharedHidden, int denseLayers, double auxCoef)
+    {
+        if (experts < 0) throw new ArgumentException($"--experts must be ≥ 0, got {experts}");
+        if (expertHidden < 0) throw new ArgumentException($"--expert-hidden must be ≥ 0, got {expertHidden}");
+        if (sharedHidden < 0) throw new ArgumentException($"--shared-expert-hidden must be ≥ 0, got {sharedHidden}");
+        if (experts == 0)
+        {
+            if (expertHidden > 0 || sharedHidden > 0 || denseLayers != 0)
+                throw new ArgumentException("--expert-hidden, --shared-expert-hidden and --dense-layers need --experts");
+            return shape;
+        }
+        if (topK < 1 || topK > experts) throw new ArgumentException($"--top-k must lie in 1..--experts ({experts}), got {topK}");
+        if (denseLayers < 0 || denseLayers >= shape.NLayers)
+            throw new ArgumentException($"--dense-layers must lie in 0..--layers − 1 ({shape.NLayers - 1}), got {denseLayers}");
+        if (!(auxCoef >= 0) || double.IsInfinity(auxCoef)) throw new ArgumentException($"--aux-loss-coef must be finite and ≥ 0, got {auxCoef}");
+        int width = expertHidden > 0 ? expertHidden : Math.Max(1, shape.MlpHiddenSize / topK);
+        return shape with
+        {
+            Family = ModelFamily.LladaMoe, Architectures = [LladaMoeConfig.Architecture], ModelType = "llada",
+            MlpHiddenSize = denseLayers > 0 ? shape.MlpHiddenSize : -1, // dense_intermediate_size: -1 when no layer is dense, as published
+            Moe = MoeConfig.Create(shape.NLayers, experts, topK, width, sharedHidden, denseLayers, auxCoef),
+        };
     }
 }

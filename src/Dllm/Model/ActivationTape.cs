@@ -25,6 +25,7 @@ internal sealed class ActivationTape
         public float[] Gate = [];   // [N × F] pre-activation gate h2·Wgateᵀ (inference: SiLU(gate) ⊙ up in place)
         public float[] Up = [];     // [N × F]
         public float[] Act = [];    // [N × F] SiLU(gate) ⊙ up (tape only)
+        public MoeActivations? Moe; // a mixture-of-experts layer's routing and expert activations (grown by it)
     }
 
     public Layer[] Layers = [];

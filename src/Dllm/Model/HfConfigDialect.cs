@@ -81,7 +81,7 @@ public static class HfConfigDialect
             MaxSequenceLength = f.Int("max_position_embeddings") ?? def.MaxPositionEmbeddings,
             RopeTheta = theta, RmsNormEps = f.Number("rms_norm_eps") ?? def.RmsNormEps, ActivationType = act,
             WeightTying = f.Bool("tie_word_embeddings") ?? def.TieWordEmbeddings,
-            IncludeQkvBias = spec.Bias == BiasRule.QkvAlways || attentionBias, IncludeOutBias = attentionBias,
+            IncludeQkvBias = spec.Bias == BiasRule.QkvAlways || attentionBias, IncludeOutBias = attentionBias, QkNorm = spec.QkNorm,
             BosTokenId = f.Id("bos_token_id", def.BosTokenId),
             EosTokenId = f.Id("eos_token_id", def.EosTokenId) ?? ModelConfig.NoToken,
             PadTokenId = f.Id("pad_token_id", def.PadTokenId) ?? ModelConfig.NoToken,

@@ -37,14 +37,17 @@ public enum ModelFamily
     Qwen2,
     /// <summary>Qwen3 (<c>Qwen3ForCausalLM</c>): a causal LM with per-head q/k RMSNorm and an explicit head_dim.</summary>
     Qwen3,
+    /// <summary>LLaDA-MoE (<c>LLaDAMoEModelLM</c>): OLMoE-style field names and tensors, mixture-of-experts FFNs (<see cref="LladaMoeConfig"/>).</summary>
+    LladaMoe,
 }
 
 /// <summary>
 /// The one configuration of the transformer (<see cref="Transformer"/>), for inference and training
 /// alike: the shape, the attention pattern, the model's kind and its special ids. It is read from and
 /// written to <c>config.json</c> in the dialect of its <see cref="Family"/>: LLaDA's field names (those
-/// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record) or
-/// the Hugging Face names of Qwen2, Qwen3 and Dream (<see cref="HfConfigDialect"/>).
+/// the Python reference <c>configuration_llada.py</c> reads and writes, as serialised by this record),
+/// the Hugging Face names of Qwen2, Qwen3 and Dream (<see cref="HfConfigDialect"/>) or LLaDA-MoE's
+/// (<see cref="LladaMoeConfig"/>, the only dialect with a <see cref="Moe"/> part).
 /// </summary>
 /// <remarks>
 /// <para>Required when loading: <c>d_model</c>, <c>n_heads</c>, <c>n_layers</c>, <c>vocab_size</c>.
@@ -139,6 +142,12 @@ public sealed record ModelConfig
     /// <summary>The row of <see cref="Family"/> in <see cref="ModelFamilies"/>.</summary>
     [JsonIgnore] public FamilySpec Spec => ModelFamilies.Of(Family);
 
+    /// <summary>The mixture-of-experts FFNs (LLaDA-MoE family only); null for a dense model.</summary>
+    [JsonIgnore] public MoeConfig? Moe { get; init; }
+
+    /// <summary>Width of the dense FFN as the buffers need it: <see cref="MlpHiddenSize"/>, or 0 when every layer is a mixture of experts.</summary>
+    [JsonIgnore] public int DenseMlpHidden => Moe is { HasDenseLayer: false } ? 0 : MlpHiddenSize;
+
     /// <summary>
     /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
@@ -146,7 +155,7 @@ public sealed record ModelConfig
     [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits;
 
     /// <summary>True for Qwen3: q and k are RMS-normalised per head (weights q_norm, k_norm [head_dim]) after the projection, before RoPE.</summary>
-    [JsonIgnore] public bool QkNorm => Spec.QkNorm;
+    [JsonIgnore] public bool QkNorm { get; init; }
 
     /// <summary>model_kind as config.json spells it ("masked_diffusion", "autoregressive", "block_diffusion").</summary>
     [JsonIgnore] public string KindName => Json(Kind).Trim('"');
@@ -178,6 +187,7 @@ public sealed record ModelConfig
             Extra = family == Family ? Extra : null,
             IncludeQkvBias = spec.Bias == BiasRule.QkvAlways || (spec.Bias == BiasRule.AttentionBias && attentionBias),
             IncludeOutBias = spec.Bias == BiasRule.AttentionBias && attentionBias,
+            QkNorm = spec.QkNorm || (QkNorm && spec.QkNormOptional),
         };
     }
 
@@ -230,6 +240,12 @@ public sealed record ModelConfig
                     if (validate) hf.Validate();
                     return hf;
                 }
+                if (spec.Dialect == ConfigDialect.LladaMoe)
+                {
+                    ModelConfig moe = LladaMoeConfig.Load(path).ToModelConfig(path);
+                    if (validate) moe.Validate();
+                    return moe;
+                }
             }
             c = JsonSerializer.Deserialize<ModelConfig>(bytes, ReadOptions);
         }
@@ -258,6 +274,7 @@ public sealed record ModelConfig
     public string ToJson()
     {
         if (Spec.Dialect == ConfigDialect.HuggingFace) return HfConfigDialect.Write(this);
+        if (Spec.Dialect == ConfigDialect.LladaMoe) return LladaMoeConfig.FromModelConfig(this).ToJson();
         ModelConfig explicitValues = this with { NKvHeads = KvHeads, EmbeddingSize = EmbeddingRows };
         return JsonSerializer.Serialize(explicitValues, WriteOptions);
     }
@@ -277,7 +294,8 @@ public sealed record ModelConfig
     /// embedding_size below vocab_size, special token ids outside the embedding (eos/pad may be
     /// <see cref="NoToken"/>; mask only for an autoregressive model), or an attention pattern that does not
     /// fit the model_kind (masked_diffusion → bidirectional, autoregressive → causal, block_diffusion →
-    /// block_causal with a positive block_size).</exception>
+    /// block_causal with a positive block_size); for LLaDA-MoE, MoE fields out of range
+    /// (<see cref="MoeConfig.Validate"/>) or experts outside that family.</exception>
     public void Validate()
     {
         string where = SourcePath ?? "config.json";
@@ -289,7 +307,7 @@ public sealed record ModelConfig
             throw Bad($"no architectures listed (Dllm supports {ModelFamilies.SupportedArchitectures})");
         if (!Architectures.Contains(spec.Architecture))
             throw new InvalidDataException($"unsupported architecture '{string.Join("', '", Architectures)}' in {where}: Dllm supports {ModelFamilies.SupportedArchitectures}");
-        if (ModelType != spec.ModelType)
+        if (ModelType != spec.ModelType && !spec.ModelTypeAliases.Contains(ModelType))
             throw new InvalidDataException($"unsupported model_type '{ModelType}' in {where}: Dllm supports {spec.ModelType}");
         if (BlockType != "llama")
             throw new InvalidDataException($"unsupported block_type '{BlockType}' in {where}: Dllm supports llama (separate q/k/v/ff/up projections)");
@@ -298,7 +316,12 @@ public sealed record ModelConfig
         Positive(F("n_heads"), NHeads);
         if (NKvHeads is int kv) Positive(F("n_kv_heads"), kv);
         Positive(F("n_layers"), NLayers);
-        Positive(F("mlp_hidden_size"), MlpHiddenSize);
+        if (QkNorm != spec.QkNorm && !spec.QkNormOptional)
+            throw Bad(spec.QkNorm ? $"the {spec.Name} block always has q/k norms" : $"the {spec.Name} block has no q/k norms");
+        if (Moe is not null && Family != ModelFamily.LladaMoe) throw Bad($"experts need the LLaDA-MoE layout; the {Family} family has none");
+        if (Family == ModelFamily.LladaMoe && Moe is null) throw Bad("a LLaDA-MoE config needs its experts (num_experts, moe_layer_freq, ...)");
+        Moe?.Validate(NLayers, where);
+        if (Moe is null || Moe.HasDenseLayer) Positive(Moe is null ? F("mlp_hidden_size") : "dense_intermediate_size", MlpHiddenSize);
         Positive("vocab_size", VocabSize);
         if (EmbeddingSize is int es) Positive(F("embedding_size"), es);
         Positive(F("max_sequence_length"), MaxSequenceLength);
@@ -345,6 +368,7 @@ public sealed record ModelConfig
             throw Bad($"model_kind {Json(Kind)} needs attention {Json(needed)}, found {Json(Attention)}");
         if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
         else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
+        if (Family == ModelFamily.LladaMoe && IncludeQkvBias) throw Bad("include_qkv_bias is unsupported for LLaDA-MoE (attention_bias false only)");
         if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
             throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 

@@ -9,6 +9,8 @@ public enum ConfigDialect
     Llada,
     /// <summary>The Hugging Face Qwen2 lineage (hidden_size, num_attention_heads, ...): <see cref="HfConfigDialect"/>.</summary>
     HuggingFace,
+    /// <summary>LLaDA-MoE's OLMoE-style fields (num_experts, moe_layer_freq, ...): <see cref="LladaMoeConfig"/>.</summary>
+    LladaMoe,
 }
 
 /// <summary>Where a family's attention projections have biases, and which config field says so.</summary>
@@ -68,6 +70,10 @@ public sealed record FamilySpec
     public bool ReadsHeadDim { get; init; }
     /// <summary>Qwen3's per-head RMSNorm of q and k after the projection, before RoPE (<c>self_attn.q_norm</c>, <c>k_norm</c>).</summary>
     public bool QkNorm { get; init; }
+    /// <summary>The q/k norms are a per-checkpoint choice of the config (LLaDA-MoE's <c>qk_layernorm</c>).</summary>
+    public bool QkNormOptional { get; init; }
+    /// <summary>Other <c>model_type</c> spellings of the family seen in published configs.</summary>
+    public string[] ModelTypeAliases { get; init; } = [];
     /// <summary>Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generation_utils.py).</summary>
     public bool ShiftLogits { get; init; }
@@ -111,7 +117,17 @@ public static class ModelFamilies
         SlidingWindowApplies = true,
     };
 
-    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3];
+    /// <summary>LLaDA-MoE (<c>LLaDAMoEModelLM</c>, inclusionAI's configuration/modeling_lladamoe.py): OLMoE-style
+    /// config fields (<see cref="LladaMoeConfig"/>), Llama tensor names, mixture-of-experts FFNs, optional q/k
+    /// norms (<c>qk_layernorm</c>), masked diffusion; model_type "llada" as published, "lladamoe" in some copies.</summary>
+    public static readonly FamilySpec LladaMoe = new()
+    {
+        Family = ModelFamily.LladaMoe, Name = "LLaDA-MoE", Architecture = LladaMoeConfig.Architecture, ModelType = "llada",
+        ModelTypeAliases = ["lladamoe"], Names = WeightNames.Qwen, Dialect = ConfigDialect.LladaMoe,
+        DefaultKind = ModelKind.MaskedDiffusion, Bias = BiasRule.QkvField, QkNormOptional = true,
+    };
+
+    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3, LladaMoe];
 
     /// <summary>"LLaDAModelLM, DreamModel, Qwen2ForCausalLM and Qwen3ForCausalLM", for messages.</summary>
     public static string SupportedArchitectures =>
@@ -134,7 +150,7 @@ public static class ModelFamilies
                 if (x.ValueKind == JsonValueKind.String && All.FirstOrDefault(f => f.Architecture == x.GetString()) is FamilySpec byName)
                     return byName;
         if (root.TryGetProperty("model_type", out JsonElement t) && t.ValueKind == JsonValueKind.String
-            && All.FirstOrDefault(f => f.ModelType == t.GetString()) is FamilySpec byType)
+            && All.FirstOrDefault(f => f.ModelType == t.GetString() || f.ModelTypeAliases.Contains(t.GetString())) is FamilySpec byType)
             return byType;
         return Llada;
     }

@@ -18,7 +18,7 @@ namespace Dllm.Model;
 ///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence)
 ///   x  += Attention(q,k,v; pattern)·Woutᵀ (+bo)          [N × d]
 ///   h   = RMSNorm(x)·ff_norm
-///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ
+///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ              (or MixtureOfExperts(h) on a MoE layer)
 /// logits = RMSNorm(x[rows])·ln_f · Wheadᵀ                [R × V]   (rows shifted by one for Dream)
 /// </code>
 /// The final norm and the LM head run only on the rows asked for: on a small model the head is the
@@ -102,11 +102,12 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// The training forward: every row of [batch × length] canvases, every activation saved on
     /// <paramref name="tape"/>, and the final-normed hidden states of the flat canvas rows
     /// <paramref name="rows"/> (b·length + i) left in <c>tape.SelNorm</c> [R × d] for the loss head.
-    /// The caller has checked the tokens and rows.
+    /// The caller has checked the tokens and rows (and the key mask: batch·length entries, 0 = padding key).
     /// </summary>
-    internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape)
+    internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape,
+        ReadOnlySpan<byte> keyMask = default)
     {
-        lock (_gate) Forward(tokens, batch, length, 0, length, rows, default, CacheUse.None, tape, save: true);
+        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true);
     }
 
     private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
@@ -152,7 +153,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     {
         ModelConfig c = Config;
         if (c.ShiftLogits && start > 0) start--; // the row before the window feeds its first position
-        int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.MlpHiddenSize;
+        int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.DenseMlpHidden;
         int kvDim = kv * hd, keyRows = batch * length, sel = rows.Length;
         float eps = (float)c.RmsNormEps;
         AttentionPattern pattern = c.Pattern;
@@ -215,18 +216,24 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
             Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias
 
             // Inference reuses h1 for the second norm and computes the activation into gate in place.
-            Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1, gate = s.Gate.AsSpan(0, n * f), up = s.Up.AsSpan(0, n * f);
-            Span<float> act = save ? s.Act.AsSpan(0, n * f) : gate;
+            Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1;
             RmsNorm.Forward(x, bw.FfNorm.Span, eps, h2, n);
-            Gemm.LinearForward(h2, n, bw.FfProj, gate);
-            Gemm.LinearForward(h2, n, bw.UpProj, up);
-            SwiGlu.Forward(gate, up, act); // with the tape, gate is kept for the backward
             if (save)
             {
                 Span<float> next = (l + 1 < c.NLayers ? t.Layers[l + 1].XIn : t.XOut).AsSpan(0, n * d);
                 x.CopyTo(next);
                 x = next;
             }
+            if (bw.Moe is MoeWeights moe)
+            {
+                MixtureOfExperts.Forward(moe, c.Moe!, h2, n, d, x, s.Moe ??= new MoeActivations(), save);
+                continue;
+            }
+            Span<float> gate = s.Gate.AsSpan(0, n * f), up = s.Up.AsSpan(0, n * f);
+            Span<float> act = save ? s.Act.AsSpan(0, n * f) : gate;
+            Gemm.LinearForward(h2, n, bw.FfProj, gate);
+            Gemm.LinearForward(h2, n, bw.UpProj, up);
+            SwiGlu.Forward(gate, up, act); // with the tape, gate is kept for the backward
             Gemm.LinearForward(act, n, bw.FfOut, x, accumulate: true);
         }
         if (save && c.NLayers == 0) x.CopyTo(t.XOut);

@@ -16,9 +16,12 @@ public sealed class BlockWeights
     public required MatrixView V { get; init; }                   // [kvHeads·hd × d]
     public required MatrixView AttnOut { get; init; }             // [d × heads·hd]
     public required ReadOnlyMemory<float> FfNorm { get; init; }   // [d]
-    public required MatrixView FfProj { get; init; }              // gate, [hidden × d]
-    public required MatrixView UpProj { get; init; }              // [hidden × d]
-    public required MatrixView FfOut { get; init; }               // [d × hidden]
+    /// <summary>The dense FFN; default (0 × 0) views on a mixture-of-experts layer.</summary>
+    public MatrixView FfProj { get; init; }                       // gate, [hidden × d]
+    public MatrixView UpProj { get; init; }                       // [hidden × d]
+    public MatrixView FfOut { get; init; }                        // [d × hidden]
+    /// <summary>The mixture of experts that replaces the dense FFN on a MoE layer (LLaDA-MoE); null on a dense layer.</summary>
+    public MoeWeights? Moe { get; init; }
     /// <summary>q/k/v biases when the config has include_qkv_bias (Qwen2/Dream); empty otherwise.</summary>
     public ReadOnlyMemory<float> QBias { get; init; }             // [heads·hd]
     public ReadOnlyMemory<float> KBias { get; init; }             // [kvHeads·hd]
@@ -43,8 +46,8 @@ public sealed class TransformerWeights
 
     /// <summary>
     /// Binds every tensor the config calls for, in checkpoint order (embedding; per block attn_norm,
-    /// q, k, v and their biases, q/k norms, attn_out and its bias, ff_norm, gate, up, down; final norm;
-    /// untied head), through
+    /// q, k, v and their biases, q/k norms, attn_out and its bias, ff_norm, gate, up, down or the layer's
+    /// mixture of experts (<see cref="MoeWeights.Bind"/>); final norm; untied head), through
     /// <paramref name="matrix"/> (name, rows, cols), <paramref name="vector"/> (name, length: norm
     /// weights) and <paramref name="bias"/> (name, length). This is the one place that knows which
     /// tensors a config has: a checkpoint reader and the trainer's parameter declaration both go through it.
@@ -59,6 +62,7 @@ public sealed class TransformerWeights
         for (int i = 0; i < c.NLayers; i++)
         {
             string p = string.Format(n.Block, i);
+            bool moe = c.Moe?.IsMoeLayer(i) == true;
             blocks.Add(new BlockWeights
             {
                 AttnNorm = vector(p + n.AttnNorm, d),
@@ -73,9 +77,10 @@ public sealed class TransformerWeights
                 AttnOut = matrix(p + n.AttnOut, d, q),
                 OutBias = c.IncludeOutBias ? bias(p + n.AttnOutBias, d) : default,
                 FfNorm = vector(p + n.FfNorm, d),
-                FfProj = matrix(p + n.Gate, hidden, d),
-                UpProj = matrix(p + n.Up, hidden, d),
-                FfOut = matrix(p + n.Down, d, hidden),
+                FfProj = moe ? default : matrix(p + n.Gate, hidden, d),
+                UpProj = moe ? default : matrix(p + n.Up, hidden, d),
+                FfOut = moe ? default : matrix(p + n.Down, d, hidden),
+                Moe = moe ? MoeWeights.Bind(c.Moe!, p, d, matrix, bias) : null,
             });
         }
         ReadOnlyMemory<float> lnF = vector(n.FinalNorm, d);
@@ -130,8 +135,9 @@ public sealed record WeightNames(
         "attn_out.weight", "ff_norm.weight", "ff_proj.weight", "up_proj.weight", "ff_out.weight",
         "model.transformer.wte.weight", "model.transformer.ln_f.weight", "model.transformer.ff_out.weight");
 
-    /// <summary>Qwen2 / Qwen3 / Dream (transformers' Qwen2ForCausalLM layout): model.layers.{i}.self_attn.q_proj.{weight,bias},
-    /// self_attn.q_norm.weight (Qwen3), mlp.gate_proj.weight, …</summary>
+    /// <summary>Qwen2 / Qwen3 / Dream and LLaDA-MoE (transformers' Llama-style layout): model.layers.{i}.self_attn.q_proj.{weight,bias},
+    /// self_attn.q_norm.weight (Qwen3, LLaDA-MoE's qk_layernorm), mlp.gate_proj.weight (a dense FFN; a mixture of
+    /// experts' tensors are named by <see cref="MoeWeights"/>), …</summary>
     public static readonly WeightNames Qwen = new("model.layers.{0}.", "input_layernorm.weight", "self_attn.q_proj", "self_attn.k_proj",
         "self_attn.v_proj", "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
         "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Dllm.Model;
 using Dllm.Tensors;
 
@@ -14,6 +15,8 @@ namespace Dllm.Training;
 ///   hidden = RMSNorm(x[rows])·ln_f             (Transformer forward with a saving tape)   [R × d]
 ///   loss   = Σ_r w_r·CE(hidden_r · Wheadᵀ, target_r)                                      scalar
 /// </code>
+/// plus, for a mixture-of-experts model, the load-balancing loss (<see cref="LoadBalancingLoss"/>,
+/// weighted by router_aux_loss_coef; <see cref="AuxiliaryLoss"/>).
 /// <see cref="Forward"/> runs it and keeps the tape; <see cref="Backward"/> adds the gradients into
 /// <see cref="Parameters.Grads"/> (zero them with <see cref="ZeroGrad"/>; not zeroing accumulates over
 /// micro-batches). Sampling from <see cref="Model"/> between Forward and Backward is harmless (it uses
@@ -24,6 +27,8 @@ public sealed class TrainableModel
     private readonly Rope _rope;
     private readonly ActivationTape _tape = new();
     private readonly BackwardBuffers _grad = new();
+    private readonly MixtureOfExpertsBackward _moe = new();
+    private float[] _dAux = [], _dAuxScaled = [];
     private TrainingBatch? _saved;
 
     /// <summary>The model being trained; its weights are live views of <see cref="Parameters"/>.</summary>
@@ -78,7 +83,14 @@ public sealed class TrainableModel
 
     public void ZeroGrad() => Parameters.ZeroGrad();
 
-    /// <summary>Runs the model's forward with the saving tape and returns Σ w·CE (a float64 sum of float32 terms).</summary>
+    /// <summary>The activations of the last <see cref="Forward"/> (the routing of a mixture of experts, for tests).</summary>
+    internal ActivationTape Tape => _tape;
+
+    /// <summary>The weighted load-balancing loss the last <see cref="Forward"/> added (0 for a dense model).</summary>
+    public double AuxiliaryLoss { get; private set; }
+
+    /// <summary>Runs the model's forward with the saving tape and returns Σ w·CE (a float64 sum of float32 terms),
+    /// plus <see cref="AuxiliaryLoss"/> for a mixture-of-experts model.</summary>
     /// <exception cref="ArgumentException">The batch is inconsistent (see <see cref="TrainingBatch.Validate"/>) or
     /// needs another attention pattern than the model's config has.</exception>
     public double Forward(TrainingBatch batch)
@@ -90,7 +102,17 @@ public sealed class TrainableModel
         Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape);
         if (_grad.Lse.Length < rows) _grad.Lse = new float[rows];
         _saved = batch;
-        return CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);
+        double loss = CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);
+        AuxiliaryLoss = 0;
+        if (Config.Moe is MoeConfig m)
+        {
+            var probs = new List<float[]>();
+            for (int l = 0; l < Config.NLayers; l++)
+                if (m.IsMoeLayer(l)) probs.Add(_tape.Layers[l].Moe!.Probs);
+            if (_dAux.Length != m.Experts) { _dAux = new float[m.Experts]; _dAuxScaled = new float[m.Experts]; }
+            AuxiliaryLoss = LoadBalancingLoss.Forward(probs, batch.Batch * batch.Length, m.Experts, m.TopK, m.AuxLossCoef, _dAux);
+        }
+        return loss + AuxiliaryLoss;
     }
 
     /// <summary>
@@ -107,7 +129,7 @@ public sealed class TrainableModel
         TransformerWeights W = Model.Weights;
         ModelConfig c = Config;
         int B = batch.Batch, L = batch.Length, n = B * L, d = c.DModel, rows = batch.Rows.Length;
-        int heads = c.NHeads, kvh = c.KvHeads, hd = c.HeadDim, f = c.MlpHiddenSize;
+        int heads = c.NHeads, kvh = c.KvHeads, hd = c.HeadDim, f = c.DenseMlpHidden;
         float eps = (float)c.RmsNormEps;
 
         // LM head + cross-entropy, then ln_f on the selected rows, scattered back into dx (at the rows
@@ -135,11 +157,19 @@ public sealed class TrainableModel
         {
             BlockWeights w = W.Blocks[l];
             ActivationTape.Layer s = a.Layers[l];
-            // x_out = x_mid + act·Wdownᵀ  (the residual passes dx through unchanged)
-            LinearBackward.Backward(s.Act, dx, n, w.FfOut, dAct, false, P.GradOf(w.FfOut));
-            SwiGluBackward.Backward(s.Gate.AsSpan(0, n * f), s.Up.AsSpan(0, n * f), dAct, dGate, dUp);
-            LinearBackward.Backward(s.H2, dGate, n, w.FfProj, dh, false, P.GradOf(w.FfProj));
-            LinearBackward.Backward(s.H2, dUp, n, w.UpProj, dh, true, P.GradOf(w.UpProj));
+            // x_out = x_mid + act·Wdownᵀ (or + MoE(h2))  (the residual passes dx through unchanged)
+            if (w.Moe is MoeWeights moe)
+            {
+                TensorPrimitives.Multiply(_dAux, scale, _dAuxScaled);
+                _moe.Backward(moe, c.Moe!, s.Moe!, s.H2.AsSpan(0, n * d), dx, dh, n, d, _dAuxScaled, P);
+            }
+            else
+            {
+                LinearBackward.Backward(s.Act, dx, n, w.FfOut, dAct, false, P.GradOf(w.FfOut));
+                SwiGluBackward.Backward(s.Gate.AsSpan(0, n * f), s.Up.AsSpan(0, n * f), dAct, dGate, dUp);
+                LinearBackward.Backward(s.H2, dGate, n, w.FfProj, dh, false, P.GradOf(w.FfProj));
+                LinearBackward.Backward(s.H2, dUp, n, w.UpProj, dh, true, P.GradOf(w.UpProj));
+            }
             RmsNormBackward.Backward(s.XMid, w.FfNorm.Span, eps, dh, dx, P.GradOf(w.FfNorm), n);
             // x_mid = x_in + Attention(RoPE(h1·Wqᵀ + bq), RoPE(h1·Wkᵀ + bk), h1·Wvᵀ + bv)·Woutᵀ
             if (!w.OutBias.IsEmpty) Bias.Backward(dx, n, P.GradOf(w.OutBias));

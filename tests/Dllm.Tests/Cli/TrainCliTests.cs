@@ -46,6 +46,38 @@ public class TrainCliTests
         Assert.True(IsPng(Path.Combine(sftDir, "loss.png")), "sft wrote no loss.png");
     }
 
+    [Fact]
+    public void TrainWithExpertsWritesALladaMoeCheckpointThatInfoDescribes()
+    {
+        string data = Write("docs.txt", string.Concat(Enumerable.Range(0, 40).Select(i => $"the cat sat on mat number {i}. ")));
+        string dir = Path.Combine(TestPaths.TempDir(), "moe");
+        string[] twoLayers = [.. Tiny];
+        twoLayers[Array.IndexOf(twoLayers, "--layers") + 1] = "2";
+        var (code, _, err) = CliTests.Run(["train", "--data", data, "--out", dir, .. twoLayers, "--experts", "4", "--top-k", "2",
+            "--shared-expert-hidden", "16", "--dense-layers", "1"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("4 experts top-2 in 1 layers", err);
+        string config = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("\"LLaDAMoEModelLM\"", config);
+        Assert.Contains("\"expert_intermediate_size\": 64", config); // the default dense width (8/3 · 32 rounded up to 64: 128) / top-k
+        var (infoCode, info, infoErr) = CliTests.Run("info", "--model", dir);
+        Assert.True(infoCode == 0, infoErr);
+        Assert.Contains("experts:     4 × 64 wide, top-2 + shared expert 16, in 1 of 2 layers", info);
+        Assert.Matches(@"active:      [\d,]+ per token \([\d.]+ %: top-2 of 4 experts\)", info);
+    }
+
+    [Theory]
+    [InlineData("--experts", "4", "--top-k", "5", "--top-k must lie in 1..--experts (4), got 5")]
+    [InlineData("--experts", "4", "--dense-layers", "1", "--dense-layers must lie in 0..--layers − 1 (0), got 1")]
+    [InlineData("--shared-expert-hidden", "8", "--top-k", "2", "need --experts")]
+    [InlineData("--experts", "-1", "--top-k", "2", "--experts must be ≥ 0, got -1")]
+    public void BadExpertFlagsAreNamed(string flag1, string value1, string flag2, string value2, string message)
+    {
+        var (code, _, err) = CliTests.Run(["train", "--data", Write("t.txt", new string('x', 200)), "--out", TestPaths.TempDir(), .. Tiny, flag1, value1, flag2, value2]);
+        Assert.Equal(1, code);
+        Assert.Contains(message, err);
+    }
+
     [Theory]
     [InlineData("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": 5}\n", "bad.jsonl:2: expected an object with a string field \"text\"")]
     [InlineData("broken.jsonl", "{\"text\": \"fine\"}\n\n{\"text\": \"unclosed\n", "broken.jsonl:3: invalid JSON")]

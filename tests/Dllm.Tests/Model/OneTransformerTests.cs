@@ -10,14 +10,19 @@ namespace Dllm.Tests.Model;
 /// <summary>
 /// Training and inference run one forward: the logits of the model a trainer holds equal, bit for bit,
 /// those of the <see cref="Transformer"/> that <c>generate</c> loads from the checkpoint the trainer just
-/// saved, for every attention pattern and for the Dream, Qwen2 and Qwen3 layouts; config.json carries
-/// the pattern and is written in the family's dialect.
+/// saved, for every attention pattern and for the Dream, Qwen2, Qwen3 and LLaDA-MoE layouts; config.json
+/// carries the pattern and is written in the family's dialect.
 /// </summary>
 public class OneTransformerTests
 {
-    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream", "qwen2", "qwen3", "qwen3-bias"];
+    public static TheoryData<string> Layouts => ["bidirectional", "causal", "block2", "dream", "qwen2", "qwen3", "qwen3-bias", "moe", "moe-causal"];
 
-    private static ModelConfig Config(string layout) => ModelGradientTests.Layout(layout, kvHeads: 1);
+    private static ModelConfig Config(string layout) => layout switch
+    {
+        "moe" => MoeGradientTests.TinyMoe("shared"),
+        "moe-causal" => MoeGradientTests.TinyMoe("causal"),
+        _ => ModelGradientTests.Layout(layout, kvHeads: 1),
+    };
 
     [Theory]
     [MemberData(nameof(Layouts))]
@@ -37,8 +42,14 @@ public class OneTransformerTests
         Assert.Equal(trained.Config.Kind, loaded.Config.Kind);
         Assert.Equal(trained.Config.Pattern, loaded.Config.Pattern);
         Assert.Equal(trained.Config.Family, loaded.Config.Family);
-        Assert.Equal(trained.Config with { SourcePath = null, Extra = null, Architectures = null },
-            loaded.Config with { SourcePath = null, Extra = null, Architectures = null });
+        Assert.Equal(trained.Config with { SourcePath = null, Extra = null, Architectures = null, Moe = null },
+            loaded.Config with { SourcePath = null, Extra = null, Architectures = null, Moe = null });
+        if (trained.Config.Moe is MoeConfig moe)
+        {
+            int[] same = [];
+            Assert.Equal(moe.LayerFreq, loaded.Config.Moe!.LayerFreq);
+            Assert.Equal(moe with { LayerFreq = same }, loaded.Config.Moe with { LayerFreq = same });
+        }
         var rng = new Random(5);
         int batch = 2, len = 6;
         int[] tokens = Enumerable.Range(0, batch * len).Select(_ => rng.Next(11)).ToArray();
@@ -106,6 +117,32 @@ public class OneTransformerTests
         Assert.Equal(m.Config.Kind, back.Kind);
         Assert.Equal(m.Config.HeadDim, back.HeadDim);
         Assert.False(back.ShiftLogits);
+    }
+
+    [Fact]
+    public void Llada_moe_checkpoints_are_written_in_the_published_layout()
+    {
+        TrainableModel m = ModelGradientTests.RandomModel(MoeGradientTests.TinyMoe("shared"), seed: 1);
+        string dir = TestPaths.TempDir();
+        TrainingCheckpoint.Save(dir, m, new AdamW(m.Parameters), new TrainerState(0, 1, "test", 0), new ByteTokenizer());
+        string json = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("\"LLaDAMoEModelLM\"", json);
+        Assert.Contains("\"moe_layer_freq\"", json);
+        Assert.DoesNotContain("model_kind", json); // masked diffusion reads like a published config
+        string[] names = m.Parameters.Tensors.Select(t => t.Name).ToArray();
+        Assert.Contains("model.layers.0.mlp.gate_proj.weight", names);          // the dense first layer
+        Assert.Contains("model.layers.1.mlp.gate.weight", names);               // the router
+        Assert.Contains("model.layers.1.mlp.experts.3.down_proj.weight", names);
+        Assert.Contains("model.layers.1.shared_expert.up_proj.weight", names);
+        Assert.Contains("model.layers.1.mlp.expert_bias", names);
+        Assert.DoesNotContain("model.layers.1.mlp.gate_proj.weight", names);
+        using Transformer back = Transformer.Load(dir);
+        Assert.Equal(ModelFamily.LladaMoe, back.Config.Family);
+        Assert.Equal([0, 1], back.Config.Moe!.LayerFreq);
+        Assert.Equal(5, back.Config.Moe.SharedExpertHidden);
+        Assert.True(back.Config.Moe.ExpertBias);
+        Assert.False(back.Config.ShiftLogits);
+        Assert.Contains("\"model_kind\": \"autoregressive\"", ((MoeGradientTests.TinyMoe("causal")).ToJson()));
     }
 
     [Fact]

@@ -1,0 +1,66 @@
+namespace Dllm.Model;
+
+/// <summary>
+/// The mixture-of-experts part of a <see cref="ModelConfig"/> (the LLaDA-MoE family, read from and
+/// written to <c>config.json</c> by <see cref="LladaMoeConfig"/>): which layers route their tokens to
+/// experts, how many experts there are, how many each token uses, their widths, and the router's
+/// extras. See <see cref="MixtureOfExperts"/> for the semantics.
+/// </summary>
+/// <remarks>Record equality compares <see cref="LayerFreq"/> by reference.</remarks>
+public sealed record MoeConfig
+{
+    /// <summary>Routed experts per MoE layer (<c>num_experts</c>).</summary>
+    public required int Experts { get; init; }
+    /// <summary>Experts each token is sent to (<c>num_experts_per_tok</c>), 1..<see cref="Experts"/>.</summary>
+    public required int TopK { get; init; }
+    /// <summary>Width of each routed expert's gate/up projections (<c>expert_intermediate_size</c>).</summary>
+    public required int ExpertHidden { get; init; }
+    /// <summary>Width of the always-on shared expert (<c>shared_expert_intermediate_size</c>); 0 = none (null in config.json).</summary>
+    public int SharedExpertHidden { get; init; }
+    /// <summary><c>moe_layer_freq</c>: one entry per layer, 0 = a dense FFN of mlp width, anything else = a MoE layer.</summary>
+    public required int[] LayerFreq { get; init; }
+    /// <summary><c>moe_router_enable_expert_bias</c>: a per-expert bias (<c>mlp.expert_bias</c>, a buffer: loaded, never trained)
+    /// added to the softmax scores before the top-k; the chosen scores, bias included, are the weights.</summary>
+    public bool ExpertBias { get; init; }
+    /// <summary><c>router_aux_loss_coef</c>: weight of the load-balancing loss in training (0.01 in LLaDA-MoE).</summary>
+    public double AuxLossCoef { get; init; } = 0.01;
+
+    /// <summary>True when layer <paramref name="layer"/> routes to experts (moe_layer_freq ≠ 0).</summary>
+    public bool IsMoeLayer(int layer) => LayerFreq[layer] != 0;
+
+    /// <summary>Number of MoE layers.</summary>
+    public int MoeLayerCount => LayerFreq.Count(f => f != 0);
+
+    /// <summary>True when some layer is a dense FFN (so mlp width matters).</summary>
+    public bool HasDenseLayer => LayerFreq.Any(f => f == 0);
+
+    /// <summary>Parameters of the routed experts a token does not use: (experts − top-k) · 3·d·expert width per MoE layer.
+    /// Total parameters minus this is the count active per token.</summary>
+    public long InactiveParametersPerToken(int dModel) => (long)MoeLayerCount * (Experts - TopK) * 3L * dModel * ExpertHidden;
+
+    /// <summary>A MoE config with every one of <paramref name="layers"/> layers routed except the first <paramref name="denseLayers"/>
+    /// (LLaDA-MoE-7B routes all 16).</summary>
+    public static MoeConfig Create(int layers, int experts, int topK, int expertHidden, int sharedExpertHidden = 0,
+        int denseLayers = 0, double auxLossCoef = 0.01) => new()
+    {
+        Experts = experts, TopK = topK, ExpertHidden = expertHidden, SharedExpertHidden = sharedExpertHidden,
+        LayerFreq = Enumerable.Range(0, Math.Max(layers, 0)).Select(i => i < denseLayers ? 0 : 1).ToArray(), AuxLossCoef = auxLossCoef,
+    };
+
+    /// <summary>Checks the MoE fields against a model of <paramref name="layers"/> layers.</summary>
+    /// <exception cref="InvalidDataException">Names the config.json field and <paramref name="where"/>: non-positive
+    /// num_experts or expert_intermediate_size, num_experts_per_tok outside 1..num_experts, a negative
+    /// shared_expert_intermediate_size, moe_layer_freq not one entry per layer, or router_aux_loss_coef
+    /// negative or not finite.</exception>
+    public void Validate(int layers, string where)
+    {
+        InvalidDataException Bad(string msg) => new($"{msg} in {where}");
+        if (Experts <= 0) throw Bad($"num_experts must be positive, found {Experts}");
+        if (TopK <= 0 || TopK > Experts) throw Bad($"num_experts_per_tok must lie in 1..num_experts ({Experts}), found {TopK}");
+        if (ExpertHidden <= 0) throw Bad($"expert_intermediate_size must be positive, found {ExpertHidden}");
+        if (SharedExpertHidden < 0) throw Bad($"shared_expert_intermediate_size must be positive or null, found {SharedExpertHidden}");
+        if (LayerFreq is null || LayerFreq.Length != layers)
+            throw Bad($"moe_layer_freq has {LayerFreq?.Length ?? 0} entries, expected one per layer ({layers})");
+        if (!(AuxLossCoef >= 0) || double.IsInfinity(AuxLossCoef)) throw Bad($"router_aux_loss_coef must be finite and ≥ 0, found {AuxLossCoef}");
+    }
+}
