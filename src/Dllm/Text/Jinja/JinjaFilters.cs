@@ -58,7 +58,7 @@ internal static class JinjaFilters
             case "selectattr": case "rejectattr": return Select(value, positional, name == "selectattr", attribute: true);
             case "int": return ToInt(value, a.Get(0, "default", 0L));
             case "float": return ToFloat(value, a.Get(0, "default", 0.0));
-            case "abs": return value is long l ? Math.Abs(l) : Math.Abs(Py.ToDouble(value));
+            case "abs": return value is long l ? Math.Abs(l) : (object)Math.Abs(Py.ToDouble(value));
             case "round":
                 int precision = (int)(a.Int(0, "precision", 0) ?? 0);
                 string method = a.String(1, "method", "common") ?? "common";

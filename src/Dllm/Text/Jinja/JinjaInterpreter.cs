@@ -232,8 +232,19 @@ internal sealed class JinjaInterpreter
                 return u2.Op switch
                 {
                     "not" => !Py.Truthy(operand),
-                    "-" => operand is long x ? -x : operand is bool b ? (b ? -1L : 0L) : -Py.ToDouble(operand),
-                    _ => operand is bool b2 ? (b2 ? 1L : 0L) : Py.IsNumber(operand) ? operand : throw new JinjaError(u2.Line, $"bad operand type for unary +: '{Py.TypeName(operand)}'"),
+                    "-" => operand switch
+                    {
+                        long x => (object)(-x),   // boxed per arm: a switch typed double would turn ints into floats
+                        bool b => b ? -1L : 0L,
+                        double d => -d,
+                        _ => throw new JinjaError(u2.Line, $"bad operand type for unary -: '{Py.TypeName(operand)}'"),
+                    },
+                    _ => operand switch
+                    {
+                        bool b2 => (object)(b2 ? 1L : 0L),
+                        long or double => operand,
+                        _ => throw new JinjaError(u2.Line, $"bad operand type for unary +: '{Py.TypeName(operand)}'"),
+                    },
                 };
             case BinaryExpr b3:
                 object? left = Eval(b3.Left);

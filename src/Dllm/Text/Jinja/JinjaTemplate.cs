@@ -103,7 +103,7 @@ public sealed class JinjaTemplate
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.String => j.GetString(),
-        JsonValueKind.Number => j.TryGetInt64(out long l) ? l : j.GetDouble(),
+        JsonValueKind.Number => j.TryGetInt64(out long l) ? l : (object)j.GetDouble(), // 3 stays an int, 3.5 a float
         JsonValueKind.Array => j.EnumerateArray().Select(FromJson).ToList(),
         _ => new OrderedDictionary<string, object?>(j.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, FromJson(p.Value))), StringComparer.Ordinal),
     };
