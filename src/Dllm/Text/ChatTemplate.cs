@@ -12,7 +12,7 @@ namespace Dllm.Text;
 /// <para>With a model template, <see cref="Apply"/> renders it (<see cref="ModelChatTemplate.Render"/>) and
 /// encodes the text in one go, which is what <c>tokenizer.apply_chat_template(..., tokenize=True)</c> does
 /// (special tokens in the text become their ids; no BOS is added beyond what the template writes).</para>
-/// <para>With the built-in template, <see cref="Apply"/> gives the same ids as encoding <see cref="Render"/>'s text in one go (what
+/// <para>With the built-in template, <see cref="Apply"/> gives the same ids as encoding <see cref="Render(IReadOnlyList{ChatMessage}, bool)"/>'s text in one go (what
 /// <c>tokenizer.apply_chat_template(..., tokenize=True)</c> does), because encoding cuts text at special
 /// tokens first: the pieces between them are encoded exactly as here. Building ids piecewise lets BOS be
 /// the tokenizer's <see cref="ITokenizer.BosId"/> even when it was overridden at load time.</para>

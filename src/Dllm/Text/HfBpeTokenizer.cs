@@ -18,7 +18,7 @@ namespace Dllm.Text;
 /// <para>With a tokenizer_config.json (<see cref="TokenizerLoader"/> reads it) the special ids, the end-of-turn
 /// token and the chat template come from it, and decoding applies <c>clean_up_tokenization_spaces</c> as
 /// transformers does.</para>
-/// <para>Thread-safety: immutable after <see cref="Load"/>; <see cref="Encode"/> and <see cref="Decode"/>
+/// <para>Thread-safety: immutable after loading; <see cref="Encode"/> and <see cref="Decode"/>
 /// can be called concurrently.</para>
 /// </remarks>
 public sealed class HfBpeTokenizer : ITokenizer

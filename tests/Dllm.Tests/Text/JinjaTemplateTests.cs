@@ -33,6 +33,8 @@ public class JinjaTemplateTests
     [InlineData("{% set d = {'a': 1} %}{{ d.get('a') }} {{ d.get('z', 0) }} {{ d.items() | list }}", "1 0 [('a', 1)]")]
     [InlineData("{{ 'abc'[5] }}|{{ [1][3] }}|{{ 'abc'[1:] }}", "||bc")]
     [InlineData("line\n", "line")]
+    [InlineData("{{ {'a': {'b': 1}}['a']['b'] }}|{% generation %}kept{% endgeneration %}", "1|kept")]
+    [InlineData("{# c -#}\n  x {#- c #} y\r\nz", "x y\nz")]
     public void Python_semantics(string template, string expected)
     {
         Assert.Equal(expected, R(template, new { x = (object?)null }));
