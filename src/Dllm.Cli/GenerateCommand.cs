@@ -14,7 +14,7 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = ModelOption.Create();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "User message; the LLaDA chat template is applied" };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "User message; the model's chat template (tokenizer_config.json) or the built-in LLaDA one is applied" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, used as is (no template)" };
         var raw = new Option<bool>("--raw") { Description = "Encode --prompt as plain text without the chat template (base models)" };
         var output = new Option<string>("--output") { Description = "text | ids (generated ids, comma-separated, one line)", DefaultValueFactory = _ => "text" };

@@ -56,7 +56,7 @@ public sealed class CompletionEngine
     /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
     public long StepsRun => Interlocked.Read(ref _stepsRun);
 
-    /// <summary>The prompt ids of a conversation: LLaDA's chat template with the assistant header appended.</summary>
+    /// <summary>The prompt ids of a conversation: the model's chat template (or the built-in LLaDA one) with the assistant turn opened (<see cref="ChatTemplate.Apply"/>).</summary>
     /// <exception cref="InvalidRequestException">No messages.</exception>
     /// <exception cref="InvalidDataException">The tokenizer lacks the chat special tokens.</exception>
     public List<int> ChatPrompt(IReadOnlyList<ChatMessage> messages)

@@ -12,15 +12,17 @@ public sealed record AnswerText(int[] Ids, string Text, bool Stopped);
 /// <summary>
 /// Turns a generated id sequence into the answer a user should see. The one place that knows which ids end an
 /// answer: the end-of-sequence id (LLaDA fills the unused tail of its fixed-length canvas with it) and the
-/// tokenizer's end-of-turn token (<see cref="LladaTokens.EndOfTurn"/>), which instruct models emit first.
+/// tokenizer's end-of-turn token (<see cref="ITokenizer.EndOfTurnId"/>: what the tokenizer config and chat
+/// template name, e.g. <c>&lt;|eot_id|&gt;</c> for LLaDA, <c>&lt;|im_end|&gt;</c> for Qwen), which instruct models emit first.
 /// </summary>
 public static class GeneratedText
 {
-    /// <summary>The end-of-turn id of <paramref name="tok"/>, or null when it has no such token (a base model's).</summary>
+    /// <summary>The end-of-turn id of <paramref name="tok"/> (<see cref="ITokenizer.EndOfTurnId"/>), or null when it
+    /// has no such token (a base model's).</summary>
     public static int? EndOfTurnId(ITokenizer tok)
     {
         ArgumentNullException.ThrowIfNull(tok);
-        return tok.TokenToId(LladaTokens.EndOfTurn);
+        return tok.EndOfTurnId;
     }
 
     /// <summary>

@@ -5,7 +5,7 @@ namespace Dllm.Text;
 
 /// <summary>
 /// A byte-level BPE tokenizer read from a Hugging Face <c>tokenizer.json</c> (the format of LLaDA,
-/// Llama-3, GPT-2, Qwen...). Splitting on added tokens and pre-tokenization are done here; the BPE merges
+/// Llama-3, GPT-2, Qwen2/2.5/3 (Dream, SDAR, Fast-dLLM v2)...). Splitting on added tokens and pre-tokenization are done here; the BPE merges
 /// on each piece are done by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> (byte-level mode).
 /// </summary>
 /// <remarks>
@@ -15,7 +15,10 @@ namespace Dllm.Text;
 /// byte map and merged by BPE rank (or looked up whole when the model sets <c>ignore_merges</c>).</para>
 /// <para>Not applied: the <c>post_processor</c> (BOS is added by <see cref="ChatTemplate"/>, never by
 /// <see cref="Encode"/>), truncation/padding, added-token lstrip/rstrip/single_word, BPE dropout.</para>
-/// <para>Thread-safety: immutable after <see cref="Load"/>; <see cref="Encode"/> and <see cref="Decode"/>
+/// <para>With a tokenizer_config.json (<see cref="TokenizerLoader"/> reads it) the special ids, the end-of-turn
+/// token and the chat template come from it, and decoding applies <c>clean_up_tokenization_spaces</c> as
+/// transformers does.</para>
+/// <para>Thread-safety: immutable after loading; <see cref="Encode"/> and <see cref="Decode"/>
 /// can be called concurrently.</para>
 /// </remarks>
 public sealed class HfBpeTokenizer : ITokenizer
@@ -28,7 +31,7 @@ public sealed class HfBpeTokenizer : ITokenizer
     private readonly PreTokenizerSpec _pre;
     private readonly bool _ignoreMerges;
 
-    private HfBpeTokenizer(TokenizerJsonData data, BpeTokenizer bpe, int? bosId, int eosId, int maskId)
+    private HfBpeTokenizer(TokenizerJsonData data, BpeTokenizer bpe, SpecialTokenIds ids, TokenizerConfig? config, ModelChatTemplate? template)
     {
         _bpe = bpe;
         _pre = data.PreTokenizer;
@@ -45,17 +48,20 @@ public sealed class HfBpeTokenizer : ITokenizer
         foreach (var t in data.AddedTokens) _idToToken[t.Id] = t.Content; // an added token wins over a vocab entry
         _splitter = new SpecialTokenSplitter(data.AddedTokens.ToDictionary(t => t.Content, t => t.Id));
         VocabSize = _idToToken.Count == 0 ? 0 : _idToToken.Keys.Max() + 1;
-        BosId = bosId;
-        EosId = eosId;
-        MaskId = maskId;
+        BosId = ids.Bos;
+        EosId = ids.Eos;
+        MaskId = ids.Mask;
+        EndOfTurnId = ids.EndOfTurn;
+        Config = config;
+        ModelTemplate = template;
     }
 
     /// <summary>
-    /// Loads a byte-level BPE <c>tokenizer.json</c>.
+    /// Loads a byte-level BPE <c>tokenizer.json</c> without a tokenizer_config.json.
     /// </summary>
     /// <param name="tokenizerJsonPath">Path of the Hugging Face <c>tokenizer.json</c>.</param>
     /// <param name="eosId">EOS id; when null, the id of <c>&lt;|endoftext|&gt;</c>.</param>
-    /// <param name="maskId">Mask id; when null, the id of <c>&lt;|mdm_mask|&gt;</c>.</param>
+    /// <param name="maskId">Mask id; when null, the id of <c>&lt;|mdm_mask|&gt;</c> (or <c>&lt;|mask|&gt;</c>).</param>
     /// <param name="bosId">BOS id; when null, the id of <c>&lt;|startoftext|&gt;</c> if the file has it, else none.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">Not JSON, or JSON without the fields a BPE model needs, or a
@@ -63,18 +69,34 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <exception cref="NotSupportedException">The model is not a byte-level BPE (WordPiece, Unigram,
     /// SentencePiece-style BPE...), or the pre-tokenizer/normalizer is a kind this loader does not implement.</exception>
     public static HfBpeTokenizer Load(string tokenizerJsonPath, int? eosId = null, int? maskId = null, int? bosId = null)
+        => Load(tokenizerJsonPath, null, new TokenizerOptions { EosId = eosId, MaskId = maskId, BosId = bosId });
+
+    /// <summary>
+    /// Loads a byte-level BPE <c>tokenizer.json</c> with its tokenizer_config.json (already read): special ids
+    /// and the chat template come from the config, as <see cref="SpecialTokenIds.Resolve"/> describes.
+    /// </summary>
+    /// <param name="tokenizerJsonPath">Path of the Hugging Face <c>tokenizer.json</c>.</param>
+    /// <param name="config">The parsed tokenizer_config.json, or null.</param>
+    /// <param name="options">Overrides of the special ids, or null.</param>
+    /// <param name="chatTemplate">The chat template source and its name for errors; when null, the config's
+    /// <c>chat_template</c> (if any).</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">Malformed file, or a special token named by the config or options
+    /// that is not in the vocabulary, or no EOS/mask; the message names the file and field.</exception>
+    /// <exception cref="NotSupportedException">Not a byte-level BPE, or an unsupported pre-tokenizer/normalizer.</exception>
+    /// <exception cref="Jinja.TemplateException">The chat template does not parse.</exception>
+    public static HfBpeTokenizer Load(string tokenizerJsonPath, TokenizerConfig? config, TokenizerOptions? options = null,
+        (string Source, string Name)? chatTemplate = null)
     {
         TokenizerJsonData data = TokenizerJsonData.Read(tokenizerJsonPath);
+        chatTemplate ??= config?.ChatTemplate is { } t ? (t, config.Path + " chat_template") : null;
+        SpecialTokenIds ids = SpecialTokenIds.Resolve(data.FindId, tokenizerJsonPath, config, chatTemplate?.Source,
+            options ?? new TokenizerOptions());
+        ModelChatTemplate? template = chatTemplate is var (source, name)
+            ? new ModelChatTemplate(source, name, config?.SpecialTokenVariables() ?? new Dictionary<string, string>())
+            : null;
 
-        int Require(string name, int? given) => given ?? data.FindId(name)
-            ?? throw new InvalidDataException(
-                $"{tokenizerJsonPath}: no token {name} to use as default; pass its id explicitly");
-
-        int eos = Require(LladaTokens.EndOfText, eosId);
-        int mask = Require(LladaTokens.Mask, maskId);
-        int? bos = bosId ?? data.FindId(LladaTokens.StartOfText);
-
-        var options = new BpeOptions(data.Vocab)
+        var bpeOptions = new BpeOptions(data.Vocab)
         {
             Merges = data.Merges.Select(m => m.Left + " " + m.Right),
             ByteLevel = true,
@@ -85,14 +107,23 @@ public sealed class HfBpeTokenizer : ITokenizer
         BpeTokenizer bpe;
         try
         {
-            bpe = BpeTokenizer.Create(options);
+            bpe = BpeTokenizer.Create(bpeOptions);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
             throw new InvalidDataException($"{tokenizerJsonPath}: BPE vocabulary/merges rejected: {e.Message}", e);
         }
-        return new HfBpeTokenizer(data, bpe, bos, eos, mask);
+        return new HfBpeTokenizer(data, bpe, ids, config, template);
     }
+
+    /// <summary>The tokenizer_config.json this tokenizer was loaded with, or null.</summary>
+    public TokenizerConfig? Config { get; }
+
+    /// <inheritdoc/>
+    public int? EndOfTurnId { get; }
+
+    /// <inheritdoc/>
+    public ModelChatTemplate? ModelTemplate { get; }
 
     /// <inheritdoc/>
     public int VocabSize { get; }
@@ -156,8 +187,15 @@ public sealed class HfBpeTokenizer : ITokenizer
                 bytes.AddRange("\uFFFD"u8);
             }
         }
-        return Utf8Lenient.Decode(bytes);
+        string text = Utf8Lenient.Decode(bytes);
+        return Config is { CleanUpTokenizationSpaces: true } ? CleanUpTokenization(text) : text;
     }
+
+    // transformers' clean_up_tokenization (tokenization_utils_base.py), applied by decode when the config sets
+    // clean_up_tokenization_spaces (Llama-3's does): the space before punctuation and contractions goes.
+    private static string CleanUpTokenization(string s) => s
+        .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
+        .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
 
     /// <inheritdoc/>
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;

@@ -43,4 +43,18 @@ public interface ITokenizer
 
     /// <summary>Vocabulary string of an id (the byte-level form for BPE tokens, e.g. "Ġthe"), or null when unknown.</summary>
     string? IdToToken(int id);
+
+    /// <summary>
+    /// The token an instruct model ends its turn with (<c>&lt;|eot_id|&gt;</c> for LLaDA and Llama-3,
+    /// <c>&lt;|im_end|&gt;</c> for Qwen/Dream/SDAR), which ends an answer as EOS does; null when there is none.
+    /// By default the id of <c>&lt;|eot_id|&gt;</c>; tokenizers loaded with a config take it from there
+    /// (<see cref="HfBpeTokenizer.EndOfTurnId"/>).
+    /// </summary>
+    int? EndOfTurnId => TokenToId(LladaTokens.EndOfTurn);
+
+    /// <summary>
+    /// The model's own chat template, or null when it ships none (then <see cref="ChatTemplate"/> uses its
+    /// built-in LLaDA template). Null by default.
+    /// </summary>
+    ModelChatTemplate? ModelTemplate => null;
 }

@@ -24,6 +24,12 @@ internal sealed class PreTokenizerSpec
     /// <summary>GPT-2's pattern, used by ByteLevel when <c>use_regex</c> is true.</summary>
     internal const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+    /// <summary>
+    /// Limit on one regex match: the patterns come from files, and a pathological one (or input) must fail
+    /// with a message rather than hang a request. The real patterns match in microseconds.
+    /// </summary>
+    internal static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(2);
+
     private readonly List<Regex> _splits = [];
 
     /// <summary>Prepend a space to each plain-text run that does not start with one (HF ByteLevel <c>add_prefix_space</c>).</summary>
@@ -32,7 +38,7 @@ internal sealed class PreTokenizerSpec
     /// <summary>True when a ByteLevel step was seen (pre-tokenizer or decoder): the vocabulary is byte-level.</summary>
     public bool SawByteLevel { get; private set; }
 
-    /// <summary>Unicode normalization applied before splitting, or null.</summary>
+    /// <summary>Unicode normalization applied before splitting (FormC or FormD), or null.</summary>
     public NormalizationForm? Normalization { get; private set; }
 
     /// <summary>Reads the <c>normalizer</c> and <c>pre_tokenizer</c> values (either may be null/absent).</summary>
@@ -54,13 +60,14 @@ internal sealed class PreTokenizerSpec
         {
             case "NFC": Normalization = NormalizationForm.FormC; break;
             case "NFD": Normalization = NormalizationForm.FormD; break;
-            case "NFKC": Normalization = NormalizationForm.FormKC; break;
-            case "NFKD": Normalization = NormalizationForm.FormKD; break;
+            case "NFKC": case "NFKD":
+                // string.Normalize is a no-op on non-ASCII under InvariantGlobalization, and Nfc has no compatibility data.
+                throw new NotSupportedException($"normalizer type '{type}' is not supported (only NFC and NFD)");
             case "Sequence":
                 foreach (JsonElement child in n.GetProperty("normalizers").EnumerateArray()) AddNormalizer(child);
                 break;
             default:
-                throw new NotSupportedException($"normalizer type '{type}' is not supported (only NFC/NFD/NFKC/NFKD)");
+                throw new NotSupportedException($"normalizer type '{type}' is not supported (only NFC and NFD)");
         }
     }
 
@@ -102,10 +109,6 @@ internal sealed class PreTokenizerSpec
         else throw new InvalidDataException("Split pre_tokenizer has neither a Regex nor a String pattern");
     }
 
-    /// <summary>How long one match of a pattern from a file may run: a pattern written to backtrack
-    /// catastrophically would otherwise hang every encode (seconds for 40 characters, then years).</summary>
-    internal static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
-
     private static Regex Compile(string pattern)
     {
         try
@@ -125,7 +128,8 @@ internal sealed class PreTokenizerSpec
     /// </summary>
     public List<string> Split(string text)
     {
-        if (Normalization is { } form) text = text.Normalize(form);
+        if (Normalization == NormalizationForm.FormC) text = Nfc.Normalize(text);
+        else if (Normalization == NormalizationForm.FormD) text = Nfc.ToNfd(text);
         if (AddPrefixSpace && text.Length > 0 && text[0] != ' ') text = " " + text; // HF checks for a space, not any whitespace
         var pieces = new List<string> { text };
         foreach (Regex regex in _splits)
@@ -144,9 +148,9 @@ internal sealed class PreTokenizerSpec
                         pos = m.Index + m.Length;
                     }
                 }
-                catch (RegexMatchTimeoutException)
+                catch (RegexMatchTimeoutException e)
                 {
-                    throw new InvalidDataException($"the tokenizer's pre-tokenizer pattern {regex} ran over {MatchTimeout.TotalSeconds:0} s on a {piece.Length}-character text: it backtracks catastrophically; fix the pattern in tokenizer.json");
+                    throw new InvalidDataException($"the tokenizer's pre-tokenizer pattern {regex} ran over {MatchTimeout.TotalSeconds:0} s on a {piece.Length}-character text: it backtracks catastrophically; fix the pattern in tokenizer.json", e);
                 }
                 if (pos < piece.Length) next.Add(piece[pos..]);
             }

@@ -24,7 +24,8 @@ internal sealed class SpecialTokenSplitter
         string alternatives = string.Join("|", _ids.Keys
             .OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal)
             .Select(Regex.Escape));
-        _pattern = new Regex(alternatives, RegexOptions.CultureInvariant);
+        // Escaped literals match in linear time; the timeout only guards against the unforeseen.
+        _pattern = new Regex(alternatives, RegexOptions.CultureInvariant, PreTokenizerSpec.MatchTimeout);
     }
 
     /// <summary>

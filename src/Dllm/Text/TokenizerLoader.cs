@@ -9,13 +9,27 @@ public static class TokenizerLoader
     /// <summary>
     /// Loads <c>DIR/tokenizer.json</c>: a <see cref="ByteTokenizer"/> when the file is a Dllm byte-tokenizer
     /// descriptor (<c>"dllm_tokenizer": "byte"</c>), otherwise a Hugging Face byte-level BPE
-    /// (<see cref="HfBpeTokenizer"/>, default special ids looked up by name).
+    /// (<see cref="HfBpeTokenizer"/>) configured by the files beside it.
     /// </summary>
+    /// <remarks>
+    /// <para>Files read beside tokenizer.json, each when present: <c>tokenizer_config.json</c> (chat template,
+    /// bos/eos/pad/unk/mask tokens, clean-up of decoded text), <c>chat_template.jinja</c> (the template as
+    /// newer transformers saves it; it wins over the config's, as in transformers) and <c>config.json</c>
+    /// (only <c>mask_token_id</c>, used when nothing else names the mask).</para>
+    /// <para>Special ids, in order: <paramref name="options"/>, tokenizer_config.json, config.json, then the
+    /// LLaDA names (<c>&lt;|endoftext|&gt;</c>, <c>&lt;|startoftext|&gt;</c> without a config,
+    /// <c>&lt;|mdm_mask|&gt;</c> or <c>&lt;|mask|&gt;</c>). The end-of-turn token is the first known one
+    /// (<c>&lt;|eot_id|&gt;</c>, <c>&lt;|im_end|&gt;</c>, <c>&lt;|role_end|&gt;</c>...) that the chat template
+    /// writes.</para>
+    /// </remarks>
     /// <param name="modelDirectory">The model directory; a path to a tokenizer.json file is accepted too.</param>
+    /// <param name="options">Overrides of the special ids (e.g. a mask id for a release whose files name none).</param>
     /// <exception cref="FileNotFoundException">No tokenizer.json (the message suggests <c>--prompt-ids</c>).</exception>
-    /// <exception cref="InvalidDataException">Malformed file, message names it.</exception>
+    /// <exception cref="InvalidDataException">Malformed file, or a special token it names that is not in the
+    /// vocabulary; the message names the file and field.</exception>
     /// <exception cref="NotSupportedException">A tokenizer kind this engine does not implement.</exception>
-    public static ITokenizer Load(string modelDirectory)
+    /// <exception cref="Jinja.TemplateException">The chat template does not parse (message names the file and line).</exception>
+    public static ITokenizer Load(string modelDirectory, TokenizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         string path = File.Exists(modelDirectory) ? modelDirectory : Path.Combine(modelDirectory, "tokenizer.json");
@@ -29,7 +43,33 @@ public static class TokenizerLoader
             ByteTokenizer.ValidateDescriptor(root!.Value, path);
             return new ByteTokenizer();
         }
-        return HfBpeTokenizer.Load(path);
+
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string configPath = Path.Combine(dir, "tokenizer_config.json");
+        TokenizerConfig? config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
+        string jinjaPath = Path.Combine(dir, "chat_template.jinja");
+        (string, string)? template = File.Exists(jinjaPath) ? (File.ReadAllText(jinjaPath), jinjaPath) : null;
+        options ??= new TokenizerOptions();
+        if (options.ModelMaskId is null && ModelMaskId(Path.Combine(dir, "config.json")) is int modelMask)
+            options = options with { ModelMaskId = modelMask };
+        return HfBpeTokenizer.Load(path, config, options, template);
+    }
+
+    // config.json's mask_token_id, or null when the file, the field or valid JSON is missing (the model loader
+    // reports a broken config.json; the tokenizer only borrows one number from it).
+    private static int? ModelMaskId(string configJson)
+    {
+        if (!File.Exists(configJson)) return null;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(configJson));
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("mask_token_id", out JsonElement m) && m.TryGetInt32(out int id) ? id : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     // Only the top level is inspected here: real tokenizer.json files are tens of MB, so the document is
