@@ -33,5 +33,6 @@ internal static class CliRunner
 
     private static bool IsUserError(Exception e) => e is ArgumentException or InvalidDataException
         or FileNotFoundException or DirectoryNotFoundException or NotSupportedException
-        or KeyNotFoundException or JsonException or FormatException or UnauthorizedAccessException or IOException;
+        or KeyNotFoundException or JsonException or FormatException or UnauthorizedAccessException or IOException
+        or Dllm.Text.Jinja.TemplateException;
 }

@@ -181,6 +181,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         Microsoft.AspNetCore.Http.BadHttpRequestException b when b.StatusCode == StatusCodes.Status413PayloadTooLarge => ApiError.TooLarge(settings.MaxBodyBytes),
         Microsoft.AspNetCore.Http.BadHttpRequestException b => new ApiError(b.StatusCode, b.Message, "invalid_request_error"),
         ArgumentException => ApiError.BadRequest(e.Message),
+        Dllm.Text.Jinja.TemplateException { RaisedByTemplate: true } t => ApiError.BadRequest($"the model's chat template refused the conversation: {t.Reason}", "messages"),
         _ => new ApiError(StatusCodes.Status500InternalServerError, "internal error: " + e.Message, "server_error"),
     };
 }

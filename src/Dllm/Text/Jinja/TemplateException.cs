@@ -3,7 +3,8 @@ namespace Dllm.Text.Jinja;
 /// <summary>
 /// A chat template could not be parsed or rendered: bad syntax, an unsupported construct, a runtime type
 /// error, or the template's own <c>raise_exception(...)</c>. The message starts with the template name and
-/// the line ("tokenizer_config.json chat_template, line 12: ...").
+/// the line ("tokenizer_config.json chat_template, line 12: ..."). Front ends report it in one line (the
+/// server as a 400 when the template itself refused the conversation).
 /// </summary>
 public sealed class TemplateException : Exception
 {
