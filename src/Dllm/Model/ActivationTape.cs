@@ -37,6 +37,8 @@ internal sealed class ActivationTape
     public int[] Ids = [];          // [N] token id of each computed row
     public float[] KFull = [], VFull = []; // [B·L × Hkv·hd] cached keys/values with the window's spliced in
 
+    private double _approvedFloats;
+
     public void Ensure(int layers, bool save, int n, int batch, int len, int d, int heads, int kvHeads, int hd, int hidden,
         int selected, int cachedKeyRows)
     {
@@ -45,7 +47,11 @@ internal sealed class ActivationTape
         double perLayer = (double)n * (2.0 * d + 2.0 * qDim + 2.0 * kvDim + 2.0 * hidden)
             + (save ? (double)n * (2.0 * d + hidden) + (double)batch * heads * len * len : 0);
         double floats = layers * perLayer + (save ? (double)n * d : 0) + 2.0 * selected * d + 2.0 * cachedKeyRows * kvDim;
-        IO.MemoryBudget.Require(4 * floats, $"the activations of a forward over {batch} × {len} tokens");
+        if (floats > _approvedFloats) // sized once per growth, not on every forward
+        {
+            IO.MemoryBudget.Require(4 * floats, $"the activations of a forward over {batch} × {len} tokens");
+            _approvedFloats = floats;
+        }
         if (Layers.Length != layers)
         {
             Layers = new Layer[layers];
