@@ -1,0 +1,186 @@
+using Dllm.Model;
+
+namespace Dllm.IO;
+
+/// <summary>
+/// Writes a Dllm checkpoint as an F32 GGUF file under llama.cpp's tensor names and metadata, so that
+/// llama.cpp's <c>libllama</c> can run it as an outside reference. Three of its architectures match a
+/// Dllm family: <c>llada</c> (LLaDA), <c>dream</c> (Dream) and <c>llada-moe</c> (LLaDA-MoE).
+/// </summary>
+/// <remarks>
+/// <para>What it writes follows llama.cpp's own converter (<c>convert_hf_to_gguf.py</c>): <c>token_embd</c>,
+/// <c>blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}</c>
+/// (+ <c>.bias</c> of q/k/v for Dream; <c>attn_q_norm</c>, <c>attn_k_norm</c>, <c>ffn_gate_inp</c> and the
+/// stacked experts <c>ffn_{gate,up,down}_exps</c> [E × out × in] for LLaDA-MoE), <c>output_norm</c>,
+/// <c>output</c> (the embedding again when tied). Every tensor is widened to float32.</para>
+/// <para>LLaDA's q/k rows are permuted per head (pairs (i, i + hd/2) become adjacent rows 2i, 2i + 1), as
+/// llama.cpp's converter does: its <c>llada</c> graph rotates adjacent pairs while the Hugging Face model
+/// rotates halves. Dream and LLaDA-MoE use the NEOX (halves) rotation and are written unpermuted.</para>
+/// <para>The rope base is always written (<c>{arch}.rope.freq_base</c> missing silently means 10000). The
+/// tokenizer is a synthetic one of the right size (<c>gpt2</c> model, tokens <c>t0</c>..<c>tN</c>, no merges):
+/// the file is for feeding token ids, not text.</para>
+/// </remarks>
+public static class GgufExport
+{
+    /// <summary>The llama.cpp architecture a config exports as ("llada", "dream", "llada-moe").</summary>
+    /// <exception cref="NotSupportedException">The family or a feature has no llama.cpp counterpart; the message says which.</exception>
+    public static string ArchitectureOf(ModelConfig c)
+    {
+        NotSupportedException No(string why) => new($"cannot export {c.Spec.Name} to GGUF: {why}");
+        if (c.Kind != ModelKind.MaskedDiffusion || c.Attention != AttentionKind.Bidirectional)
+            throw No($"llama.cpp's diffusion architectures are bidirectional masked diffusion models; this is model_kind {c.KindName}, attention {c.AttentionName}");
+        if (c.IncludeOutBias) throw No("an o_proj bias has no llama.cpp tensor in these architectures");
+        if (c.ScaleLogits || c.InputEmbNorm) throw No("scale_logits / input_emb_norm have no llama.cpp counterpart");
+        if (c.HeadDim * c.NHeads != c.DModel) throw No($"head_dim {c.HeadDim} · n_heads {c.NHeads} is not d_model {c.DModel}");
+        switch (c.Family)
+        {
+            case ModelFamily.Llada:
+                if (c.IncludeQkvBias) throw No("llama.cpp's llada architecture has no q/k/v biases");
+                if (c.QkNorm) throw No("llama.cpp's llada architecture has no q/k norms");
+                return "llada";
+            case ModelFamily.Dream:
+                return "dream";
+            case ModelFamily.LladaMoe:
+                MoeConfig m = c.Moe!;
+                if (!c.QkNorm) throw No("llama.cpp's llada-moe architecture requires per-head q/k norms (qk_layernorm true); RMS-normalising with unit weights is not the identity, so a model without them cannot be expressed");
+                if (m.SharedExpertHidden > 0) throw No("llama.cpp's llada-moe architecture has no shared expert");
+                if (m.ExpertBias) throw No("llama.cpp's llada-moe architecture has no router expert bias");
+                if (m.HasDenseLayer) throw No("llama.cpp's llada-moe architecture makes every layer a mixture of experts (moe_layer_freq has a dense layer)");
+                return "llada-moe";
+            default:
+                throw No($"llama.cpp's {c.Spec.ModelType} architecture is a causal LM, not one of the diffusion architectures exported (llada, dream, llada-moe)");
+        }
+    }
+
+    /// <summary>Exports the Hugging Face directory <paramref name="checkpointDirectory"/> (config.json + safetensors) to <paramref name="ggufPath"/>.</summary>
+    /// <exception cref="NotSupportedException">See <see cref="ArchitectureOf"/>.</exception>
+    /// <exception cref="InvalidDataException">The config or a tensor is invalid.</exception>
+    public static void Write(string checkpointDirectory, string ggufPath)
+    {
+        ModelConfig config = ModelConfig.Load(Path.Combine(checkpointDirectory, "config.json"));
+        using Checkpoint ckpt = Checkpoint.Open(checkpointDirectory);
+        Write(config, ckpt, ggufPath);
+    }
+
+    /// <summary>Exports <paramref name="ckpt"/>, described by <paramref name="c"/>, to <paramref name="ggufPath"/>.</summary>
+    /// <exception cref="NotSupportedException">See <see cref="ArchitectureOf"/>.</exception>
+    /// <exception cref="InvalidDataException">A tensor the config calls for is missing, misshapen or left unused.</exception>
+    public static void Write(ModelConfig c, Checkpoint ckpt, string ggufPath) => Build(c, ckpt).Write(ggufPath);
+
+    /// <summary>The GGUF contents of <paramref name="ckpt"/> (metadata and tensors), unwritten.</summary>
+    public static GgufWriter Build(ModelConfig c, Checkpoint ckpt)
+    {
+        c.Validate();
+        string arch = ArchitectureOf(c);
+        TransformerWeights.Bind(c, ckpt); // every tensor present, shaped as the config says, none left over
+
+        int d = c.DModel, hd = c.HeadDim, q = c.NHeads * hd, kv = c.KvHeads * hd, vocab = c.EmbeddingRows;
+        var g = new GgufWriter();
+        g.AddString("general.architecture", arch)
+         .AddString("general.name", Path.GetFileName(Path.TrimEndingDirectorySeparator(ckpt.Directory)))
+         .AddUInt32("general.alignment", GgufWriter.Alignment)
+         .AddUInt32($"{arch}.context_length", (uint)c.MaxSequenceLength)
+         .AddUInt32($"{arch}.embedding_length", (uint)d)
+         .AddUInt32($"{arch}.block_count", (uint)c.NLayers)
+         .AddUInt32($"{arch}.feed_forward_length", (uint)(c.MlpHiddenSize > 0 ? c.MlpHiddenSize : c.Moe!.ExpertHidden))
+         .AddUInt32($"{arch}.attention.head_count", (uint)c.NHeads)
+         .AddUInt32($"{arch}.attention.head_count_kv", (uint)c.KvHeads)
+         .AddUInt32($"{arch}.attention.key_length", (uint)hd)
+         .AddUInt32($"{arch}.attention.value_length", (uint)hd)
+         .AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", (float)c.RmsNormEps)
+         .AddFloat32($"{arch}.rope.freq_base", (float)c.RopeTheta)
+         .AddUInt32($"{arch}.rope.dimension_count", (uint)hd)
+         .AddUInt32($"{arch}.vocab_size", (uint)vocab)
+         .AddBool($"{arch}.attention.causal", false);
+        if (c.Moe is MoeConfig m)
+            g.AddUInt32($"{arch}.expert_count", (uint)m.Experts)
+             .AddUInt32($"{arch}.expert_used_count", (uint)m.TopK)
+             .AddUInt32($"{arch}.expert_feed_forward_length", (uint)m.ExpertHidden);
+        g.AddBool("diffusion.shift_logits", c.ShiftLogits);
+        AddSyntheticVocab(g, c);
+
+        WeightNames n = c.Names;
+        float[] Read(string name) => ckpt.ReadSingle(name);
+        g.AddTensor("token_embd.weight", [vocab, d], Read(n.Embedding));
+        for (int i = 0; i < c.NLayers; i++)
+        {
+            string p = string.Format(n.Block, i), b = $"blk.{i}.";
+            bool permute = c.Family == ModelFamily.Llada;
+            g.AddTensor(b + "attn_norm.weight", [d], Read(p + n.AttnNorm));
+            g.AddTensor(b + "attn_q.weight", [q, d], permute ? PermuteRows(Read(p + n.Q + ".weight"), c.NHeads, hd, d) : Read(p + n.Q + ".weight"));
+            g.AddTensor(b + "attn_k.weight", [kv, d], permute ? PermuteRows(Read(p + n.K + ".weight"), c.KvHeads, hd, d) : Read(p + n.K + ".weight"));
+            g.AddTensor(b + "attn_v.weight", [kv, d], Read(p + n.V + ".weight"));
+            if (c.IncludeQkvBias)
+            {
+                g.AddTensor(b + "attn_q.bias", [q], Read(p + n.Q + ".bias"));
+                g.AddTensor(b + "attn_k.bias", [kv], Read(p + n.K + ".bias"));
+                g.AddTensor(b + "attn_v.bias", [kv], Read(p + n.V + ".bias"));
+            }
+            if (c.QkNorm)
+            {
+                g.AddTensor(b + "attn_q_norm.weight", [hd], Read(p + n.QNorm));
+                g.AddTensor(b + "attn_k_norm.weight", [hd], Read(p + n.KNorm));
+            }
+            g.AddTensor(b + "attn_output.weight", [d, q], Read(p + n.AttnOut));
+            g.AddTensor(b + "ffn_norm.weight", [d], Read(p + n.FfNorm));
+            if (c.Moe is MoeConfig moe && moe.IsMoeLayer(i))
+            {
+                string mlp = p + "mlp.";
+                int e = moe.Experts, h = moe.ExpertHidden;
+                g.AddTensor(b + "ffn_gate_inp.weight", [e, d], Read(mlp + "gate.weight"));
+                g.AddTensor(b + "ffn_gate_exps.weight", [e, h, d], Stack(e, j => Read($"{mlp}experts.{j}.gate_proj.weight")));
+                g.AddTensor(b + "ffn_up_exps.weight", [e, h, d], Stack(e, j => Read($"{mlp}experts.{j}.up_proj.weight")));
+                g.AddTensor(b + "ffn_down_exps.weight", [e, d, h], Stack(e, j => Read($"{mlp}experts.{j}.down_proj.weight")));
+            }
+            else
+            {
+                g.AddTensor(b + "ffn_gate.weight", [c.MlpHiddenSize, d], Read(p + n.Gate));
+                g.AddTensor(b + "ffn_up.weight", [c.MlpHiddenSize, d], Read(p + n.Up));
+                g.AddTensor(b + "ffn_down.weight", [d, c.MlpHiddenSize], Read(p + n.Down));
+            }
+        }
+        g.AddTensor("output_norm.weight", [d], Read(n.FinalNorm));
+        g.AddTensor("output.weight", [vocab, d], Read(c.WeightTying ? n.Embedding : n.Head));
+        return g;
+    }
+
+    /// <summary>
+    /// The rows of a q or k projection [heads·hd × in] reordered per head so that the pair llama.cpp's
+    /// adjacent-pair RoPE rotates together (rows 2i, 2i + 1) is the pair the half-rotation rotates
+    /// (rows i, i + hd/2): new row h·hd + 2i + j is old row h·hd + j·hd/2 + i.
+    /// </summary>
+    public static float[] PermuteRows(float[] w, int heads, int headDim, int cols)
+    {
+        if (w.Length != (long)heads * headDim * cols) throw new ArgumentException($"{w.Length} values are not {heads} heads × {headDim} × {cols}", nameof(w));
+        var r = new float[w.Length];
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < half; i++)
+                for (int j = 0; j < 2; j++)
+                    w.AsSpan((h * headDim + j * half + i) * cols, cols).CopyTo(r.AsSpan((h * headDim + 2 * i + j) * cols, cols));
+        return r;
+    }
+
+    private static float[] Stack(int count, Func<int, float[]> part)
+    {
+        float[][] parts = [.. Enumerable.Range(0, count).Select(part)];
+        var r = new float[parts.Sum(x => (long)x.Length)];
+        int at = 0;
+        foreach (float[] x in parts) { x.CopyTo(r, at); at += x.Length; }
+        return r;
+    }
+
+    /// <summary>A vocabulary of the embedding's size with no text behind it: tokens t0..tN, all normal, no merges, the config's special ids.</summary>
+    private static void AddSyntheticVocab(GgufWriter g, ModelConfig c)
+    {
+        int vocab = c.EmbeddingRows;
+        g.AddString("tokenizer.ggml.model", "gpt2")
+         .AddStringArray("tokenizer.ggml.tokens", [.. Enumerable.Range(0, vocab).Select(i => "t" + i)])
+         .AddInt32Array("tokenizer.ggml.token_type", [.. Enumerable.Repeat(1, vocab)])
+         .AddStringArray("tokenizer.ggml.merges", []);
+        if (c.BosTokenId is int bos) g.AddUInt32("tokenizer.ggml.bos_token_id", (uint)bos);
+        if (c.EosTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.eos_token_id", (uint)c.EosTokenId);
+        if (c.PadTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.padding_token_id", (uint)c.PadTokenId);
+        if (c.MaskTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.mask_token_id", (uint)c.MaskTokenId);
+    }
+}
