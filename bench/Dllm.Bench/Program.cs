@@ -13,12 +13,14 @@ internal static class Program
             case "gemm": return GemmBench.Run(rest);
             case "train": return TrainBench.Run(rest);
             case "generate": return GenerateBench.Run(rest);
+            case "realsize": return RealSizeBench.Run(rest);
             default:
                 Console.Error.WriteLine("usage: Dllm.Bench <mode> [options]");
                 Console.Error.WriteLine("modes:");
                 Console.Error.WriteLine("  gemm [--threads 1,2] [--csv] [--quick] [--kernel avx2] [--train] GFLOP/s of Gemm.Multiply (see GemmBench.cs)");
                 Console.Error.WriteLine("  train [--threads N] [--steps 20] ...                  training tokens/s (see TrainBench.cs)");
                 Console.Error.WriteLine("  generate --model DIR --prompt-ids IDS [--threads N]  one reference generate (see GenerateBench.cs)");
+                Console.Error.WriteLine("  realsize --model DIR [--threads 2] [--steps 128] ...   load, one forward, an answer, peak memory (see RealSizeBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }
     }

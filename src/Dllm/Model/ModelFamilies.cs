@@ -134,8 +134,15 @@ public static class ModelFamilies
         string.Join(", ", All.Take(All.Count - 1).Select(f => f.Architecture)) + " and " + All[^1].Architecture;
 
     /// <summary>The row of <paramref name="family"/>.</summary>
-    public static FamilySpec Of(ModelFamily family)
-        => All.FirstOrDefault(f => f.Family == family) ?? throw new ArgumentException($"unknown model family {(int)family}");
+    public static FamilySpec Of(ModelFamily family) => family switch // read on hot paths (ShiftLogits, QkNorm): no search
+    {
+        ModelFamily.Llada => Llada,
+        ModelFamily.Dream => Dream,
+        ModelFamily.Qwen2 => Qwen2,
+        ModelFamily.Qwen3 => Qwen3,
+        ModelFamily.LladaMoe => LladaMoe,
+        _ => throw new ArgumentException($"unknown model family {(int)family}"),
+    };
 
     /// <summary>
     /// The family a parsed config.json belongs to: the first <c>architectures</c> entry that names

@@ -241,10 +241,11 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         // Only the requested rows go through ln_f (Dream reads the row before: its logits are shifted).
         Span<float> selIn = t.SelIn.AsSpan(0, sel * d), selNorm = t.SelNorm.AsSpan(0, sel * d);
         Span<int> selRows = t.SelRows.AsSpan(0, sel);
+        bool shift = c.ShiftLogits;
         for (int i = 0; i < sel; i++)
         {
             int b = rows[i] / length, p = rows[i] % length;
-            if (c.ShiftLogits) p = Math.Max(p - 1, 0);
+            if (shift) p = Math.Max(p - 1, 0);
             selRows[i] = b * w + p - start;
             x.Slice(selRows[i] * d, d).CopyTo(selIn.Slice(i * d, d));
         }
