@@ -17,7 +17,7 @@ public static class SftDataset
     /// <paramref name="maxLength"/>; the message names the file and line.</exception>
     public static List<(int[] Prompt, int[] Answer)> Load(string path, ITokenizer tok, int maxLength)
     {
-        int? eot = tok.TokenToId("<|eot_id|>");
+        int? eot = tok.EndOfTurnId; // the tokenizer says which token ends a turn (<|eot_id|>, <|im_end|>, ...)
         var examples = new List<(int[], int[])>();
         foreach (var (e, where) in JsonLines.Objects(path))
         {
