@@ -39,14 +39,22 @@ internal sealed class ActivationTape
 
     private double _approvedFloats;
 
+    /// <summary>The floats <see cref="Ensure"/> holds for these sizes (what a caller can check before building a batch).</summary>
+    internal static double Floats(int layers, bool save, int n, int batch, int len, int d, int heads, int kvHeads, int hd, int hidden,
+        int selected, int cachedKeyRows)
+    {
+        int qDim = heads * hd, kvDim = kvHeads * hd;
+        double perLayer = (double)n * (2.0 * d + 2.0 * qDim + 2.0 * kvDim + 2.0 * hidden)
+            + (save ? (double)n * (2.0 * d + hidden) + (double)batch * heads * len * len : 0);
+        return layers * perLayer + (save ? (double)n * d : 0) + 2.0 * selected * d + 2.0 * cachedKeyRows * kvDim;
+    }
+
     public void Ensure(int layers, bool save, int n, int batch, int len, int d, int heads, int kvHeads, int hd, int hidden,
         int selected, int cachedKeyRows)
     {
         int qDim = heads * hd, kvDim = kvHeads * hd;
-        // Everything below in floats, checked before anything grows (a huge batch or canvas is refused, not attempted).
-        double perLayer = (double)n * (2.0 * d + 2.0 * qDim + 2.0 * kvDim + 2.0 * hidden)
-            + (save ? (double)n * (2.0 * d + hidden) + (double)batch * heads * len * len : 0);
-        double floats = layers * perLayer + (save ? (double)n * d : 0) + 2.0 * selected * d + 2.0 * cachedKeyRows * kvDim;
+        // Checked before anything grows (a huge batch or canvas is refused, not attempted).
+        double floats = Floats(layers, save, n, batch, len, d, heads, kvHeads, hd, hidden, selected, cachedKeyRows);
         if (floats > _approvedFloats) // sized once per growth, not on every forward
         {
             IO.MemoryBudget.Require(4 * floats, $"the activations of a forward over {batch} × {len} tokens");

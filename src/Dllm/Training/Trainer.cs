@@ -117,6 +117,15 @@ public static class Trainer
         TrainingCheckpoint.Recover(outDir); // finish a save a kill interrupted
         if (resume) CheckSameArchitecture(outDir, config);
         else TrainingCheckpoint.CheckOutputDirectory(outDir);
+        if (o.Objective is "mdm" or "ar")
+        {
+            // Pre-training batches have a fixed shape: size one (its ids, rows, targets and weights, and the
+            // forward's saved activations) before the first is built, so a huge --batch-size fails at once.
+            long n = (long)o.BatchSize * o.SeqLen;
+            double floats = n > int.MaxValue ? double.PositiveInfinity : Model.ActivationTape.Floats(config.NLayers, true, (int)n, o.BatchSize,
+                o.SeqLen, config.DModel, config.NHeads, config.KvHeads, config.HeadDim, config.MlpHiddenSize, (int)n, 0);
+            Dllm.IO.MemoryBudget.Require(4 * floats + 20.0 * n, $"a batch of {o.BatchSize} × {o.SeqLen} tokens (--batch-size × --seq-len) and its activations");
+        }
         var model = TrainableModel.Create(config, o.Seed);
         if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
