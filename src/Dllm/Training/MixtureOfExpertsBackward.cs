@@ -30,6 +30,8 @@ internal sealed class MixtureOfExpertsBackward
     public void Backward(MoeWeights w, MoeConfig m, MoeActivations a, ReadOnlySpan<float> h, ReadOnlySpan<float> dy,
         Span<float> dh, int n, int d, ReadOnlySpan<float> dProbsPerExpert, Parameters p)
     {
+        if (m.Router != RouterScoring.LladaMoeSoftmax)
+            throw new NotSupportedException($"the {m.Router} router has a forward only; training needs the softmax router");
         int experts = m.Experts, k = m.TopK, f = m.ExpertHidden, rows = n * k;
         Ensure(rows, n, d, m);
 

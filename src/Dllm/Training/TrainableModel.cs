@@ -106,6 +106,8 @@ public sealed class TrainableModel
         AuxiliaryLoss = 0;
         if (Config.Moe is MoeConfig m)
         {
+            if (m.Router != RouterScoring.LladaMoeSoftmax)
+                throw new NotSupportedException($"the {m.Router} router has a forward only; training needs the softmax router");
             var probs = new List<float[]>();
             for (int l = 0; l < Config.NLayers; l++)
                 if (m.IsMoeLayer(l)) probs.Add(_tape.Layers[l].Moe!.Probs);
