@@ -3,8 +3,8 @@
 
 Written from the semantics of inclusionAI's LLaDA2.0-mini / LLaDA2.1-mini remote code,
 modeling_llada2_moe.py (LLaDA2MoeGate, LLaDA2MoeSparseMoeBlock, LLaDA2MoeMLP; BailingMoeV2-style),
-as mirrored in ZHZisZZ/dllm dllm/pipelines/llada2/models/modeling_llada2_moe.py and in dInfer's
-vLLM-backed copy. No transformers needed. For rows h [N, d]:
+as mirrored in ZHZisZZ/dllm's dllm/pipelines/llada2/models/modeling_llada2_moe.py (read in the fork
+cosmicallyrun/dllm) and in a vLLM FusedMoE-backed copy with an identical gate. No transformers needed. For rows h [N, d]:
 
     s       = sigmoid(h @ W_gate^T)                    float32
     b       = s + expert_bias                          used for the choice only

@@ -40,8 +40,9 @@ namespace Dllm.Model;
 ///   y_t      = Σ_k w_tk · E_sel_tk(h_t) + shared_experts(h_t)        shared width num_shared_experts·moe_intermediate_size
 /// </code>
 /// as read in <c>LLaDA2MoeGate</c> / <c>LLaDA2MoeSparseMoeBlock</c> of <c>modeling_llada2_moe.py</c> (inclusionAI's
-/// LLaDA2.0-mini remote code, mirrored in ZHZisZZ/dllm <c>dllm/pipelines/llada2/models/modeling_llada2_moe.py</c>
-/// and in dInfer's vLLM-backed copy); the gate renormalises whenever top-k &gt; 1, reading neither
+/// LLaDA2.0-mini remote code, as mirrored in ZHZisZZ/dllm's <c>dllm/pipelines/llada2/models/modeling_llada2_moe.py</c>
+/// (read in the fork cosmicallyrun/dllm) and in a vLLM FusedMoE-backed copy of the same file with an identical
+/// gate); the gate renormalises whenever top-k &gt; 1, reading neither
 /// <c>norm_topk_prob</c> nor the config beyond n_group, topk_group and routed_scaling_factor. Dense layers
 /// there are the first <c>first_k_dense_replace</c> ones (a <see cref="MoeConfig.LayerFreq"/> of 0s then 1s).
 /// The layer is reachable only through a hand-built <see cref="MoeConfig"/> (no LLaDA2 config.json dialect, no
