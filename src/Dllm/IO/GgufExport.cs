@@ -43,6 +43,7 @@ public static class GgufExport
             case ModelFamily.LladaMoe:
                 MoeConfig m = c.Moe!;
                 if (!c.QkNorm) throw No("llama.cpp's llada-moe architecture requires per-head q/k norms (qk_layernorm true); RMS-normalising with unit weights is not the identity, so a model without them cannot be expressed");
+                if (m.Router != RouterScoring.LladaMoeSoftmax) throw No($"llama.cpp's llada-moe architecture has softmax gating, not the {m.Router} router");
                 if (m.SharedExpertHidden > 0) throw No("llama.cpp's llada-moe architecture has no shared expert");
                 if (m.ExpertBias) throw No("llama.cpp's llada-moe architecture has no router expert bias");
                 if (m.HasDenseLayer) throw No("llama.cpp's llada-moe architecture makes every layer a mixture of experts (moe_layer_freq has a dense layer)");

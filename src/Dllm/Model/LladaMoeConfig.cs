@@ -122,10 +122,11 @@ public sealed record LladaMoeConfig
     /// other values of are written with the values it runs (qk_layernorm false, partial_rotary_factor 1, no bias).
     /// </summary>
     /// <exception cref="ArgumentException">The config is not of the LLaDA-MoE family, has no <see cref="ModelConfig.Moe"/>,
-    /// or its embedding is padded past vocab_size (LLaDA-MoE has no such field).</exception>
+    /// its embedding is padded past vocab_size (LLaDA-MoE has no such field), or its router is not LLaDA-MoE's softmax.</exception>
     public static LladaMoeConfig FromModelConfig(ModelConfig c)
     {
         if (c.Family != ModelFamily.LladaMoe || c.Moe is not MoeConfig m) throw new ArgumentException($"a {c.Family} config without experts has no LLaDA-MoE dialect");
+        if (m.Router != RouterScoring.LladaMoeSoftmax) throw new ArgumentException($"the {m.Router} router has no LLaDA-MoE config.json dialect");
         if (c.EmbeddingRows != c.VocabSize) throw new ArgumentException($"LLaDA-MoE configs have no embedding_size; {c.EmbeddingRows} rows differ from vocab_size {c.VocabSize}");
         bool md = c.Kind == ModelKind.MaskedDiffusion && c.Attention == AttentionKind.Bidirectional;
         return new LladaMoeConfig

@@ -29,8 +29,27 @@ namespace Dllm.Model;
 /// <c>router_topk_group</c> are read into the config but unused by the forward, so they are ignored here
 /// too (and written back unchanged). Dense layers (moe_layer_freq 0) are the plain SwiGLU FFN of
 /// <c>dense_intermediate_size</c>. Training adds the load-balancing loss (<c>Dllm.Training.LoadBalancingLoss</c>).
-/// Not this: LLaDA2.x (BailingMoeV2: sigmoid scores, expert bias for the choice only, group-limited
-/// top-k, renormalised weights times <c>routed_scaling_factor</c>).
+/// <para>
+/// With <see cref="MoeConfig.Router"/> = <see cref="RouterScoring.Llada2Sigmoid"/> the router is instead that
+/// of LLaDA2.0-mini / LLaDA2.1-mini (BailingMoeV2-style, <see cref="TopKRouter.ForwardGroupedSigmoid"/>):
+/// <code>
+///   s        = sigmoid(h·W_gateᵀ)                 [N × E]  float32
+///   sel      = group-limited top-k of s + expert_bias      (bias for the choice only; n_group groups scored
+///                                                          by the sum of their top-2 biased scores, topk_group kept)
+///   w        = s[sel] / (Σ s[sel] + 1e-20) · routed_scaling_factor   (unbiased; renormalised when K &gt; 1)
+///   y_t      = Σ_k w_tk · E_sel_tk(h_t) + shared_experts(h_t)        shared width num_shared_experts·moe_intermediate_size
+/// </code>
+/// as read in <c>LLaDA2MoeGate</c> / <c>LLaDA2MoeSparseMoeBlock</c> of <c>modeling_llada2_moe.py</c> (inclusionAI's
+/// LLaDA2.0-mini remote code, as mirrored in ZHZisZZ/dllm's <c>dllm/pipelines/llada2/models/modeling_llada2_moe.py</c>
+/// (read in the fork cosmicallyrun/dllm) and in a vLLM FusedMoE-backed copy of the same file with an identical
+/// gate); the gate renormalises whenever top-k &gt; 1, reading neither
+/// <c>norm_topk_prob</c> nor the config beyond n_group, topk_group and routed_scaling_factor. Dense layers
+/// there are the first <c>first_k_dense_replace</c> ones (a <see cref="MoeConfig.LayerFreq"/> of 0s then 1s).
+/// The layer is reachable only through a hand-built <see cref="MoeConfig"/> (no LLaDA2 config.json dialect, no
+/// GGUF export). Training backpropagates through the chosen weights (<c>TopKRouterBackward.BackwardGroupedSigmoid</c>;
+/// the choice and the expert bias get no gradient) and refuses a non-zero <see cref="MoeConfig.AuxLossCoef"/>: the
+/// load-balancing loss here is the softmax router's, and LLaDA2 balances with the expert bias instead.
+/// </para>
 /// </summary>
 public static class MixtureOfExperts
 {
@@ -45,7 +64,11 @@ public static class MixtureOfExperts
         int experts = m.Experts, k = m.TopK, f = m.ExpertHidden;
         Span<float> probs = a.Probs.AsSpan(0, n * experts);
         Gemm.LinearForward(h, n, w.Router, probs);
-        TopKRouter.Forward(probs, n, experts, w.ExpertBias.Span, k, a.Selected, a.Weights);
+        if (m.Router == RouterScoring.Llada2Sigmoid)
+            TopKRouter.ForwardGroupedSigmoid(probs, n, experts, w.ExpertBias.Span, k, m.Groups, m.TopKGroups,
+                (float)m.RoutedScalingFactor, a.Selected, a.Weights);
+        else
+            TopKRouter.Forward(probs, n, experts, w.ExpertBias.Span, k, a.Selected, a.Weights);
         TopKRouter.Group(a.Selected, n, k, experts, a.Offsets, a.Tokens, a.Slots);
 
         for (int e = 0; e < experts; e++)

@@ -9,7 +9,7 @@ namespace Dllm.Model;
 /// </summary>
 internal sealed class MoeActivations
 {
-    public float[] Probs = [];      // [N × E] softmax of the router logits
+    public float[] Probs = [];      // [N × E] softmax of the router logits (LLaDA2 router: their sigmoid)
     public int[] Selected = [];     // [N × K] chosen experts, by descending score
     public float[] Weights = [];    // [N × K] their weights (score, plus the expert bias)
     public int[] Offsets = [];      // [E + 1] expert e owns assignment rows [Offsets[e], Offsets[e+1])

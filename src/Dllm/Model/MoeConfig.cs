@@ -1,5 +1,18 @@
 namespace Dllm.Model;
 
+/// <summary>How a <see cref="MixtureOfExperts"/> router turns its logits into a choice and weights.</summary>
+public enum RouterScoring
+{
+    /// <summary>LLaDA-MoE (<c>modeling_lladamoe.py</c>): softmax over all experts, the optional expert bias added to
+    /// the scores, top-k of the biased scores, the biased scores are the weights (no renormalisation).</summary>
+    LladaMoeSoftmax,
+    /// <summary>LLaDA2.0 / LLaDA2.1 (<c>modeling_llada2_moe.py</c>, BailingMoeV2-style <c>LLaDA2MoeGate</c>): sigmoid
+    /// scores; the expert bias only for the choice; group-limited top-k (<see cref="MoeConfig.Groups"/>,
+    /// <see cref="MoeConfig.TopKGroups"/>); the weights are the unbiased sigmoid scores of the chosen experts,
+    /// renormalised to sum 1 when top-k &gt; 1, times <see cref="MoeConfig.RoutedScalingFactor"/>.</summary>
+    Llada2Sigmoid,
+}
+
 /// <summary>
 /// The mixture-of-experts part of a <see cref="ModelConfig"/> (the LLaDA-MoE family, read from and
 /// written to <c>config.json</c> by <see cref="LladaMoeConfig"/>): which layers route their tokens to
@@ -22,6 +35,16 @@ public sealed record MoeConfig
     /// <summary><c>moe_router_enable_expert_bias</c>: a per-expert bias (<c>mlp.expert_bias</c>, a buffer: loaded, never trained)
     /// added to the softmax scores before the top-k; the chosen scores, bias included, are the weights.</summary>
     public bool ExpertBias { get; init; }
+    /// <summary>The router's scoring rule; <see cref="RouterScoring.LladaMoeSoftmax"/> unless set.</summary>
+    public RouterScoring Router { get; init; } = RouterScoring.LladaMoeSoftmax;
+    /// <summary><c>n_group</c> (<see cref="RouterScoring.Llada2Sigmoid"/> only): the experts split into this many equal
+    /// consecutive groups; 1 = no group limit.</summary>
+    public int Groups { get; init; } = 1;
+    /// <summary><c>topk_group</c> (<see cref="RouterScoring.Llada2Sigmoid"/> only): groups a token may choose experts
+    /// from, those with the largest sum of their two best biased scores.</summary>
+    public int TopKGroups { get; init; } = 1;
+    /// <summary><c>routed_scaling_factor</c> (<see cref="RouterScoring.Llada2Sigmoid"/> only): multiplies the routed weights.</summary>
+    public double RoutedScalingFactor { get; init; } = 1.0;
     /// <summary><c>router_aux_loss_coef</c>: weight of the load-balancing loss in training (0.01 in LLaDA-MoE).</summary>
     public double AuxLossCoef { get; init; } = 0.01;
 
@@ -61,6 +84,16 @@ public sealed record MoeConfig
         if (SharedExpertHidden < 0) throw Bad($"shared_expert_intermediate_size must be positive or null, found {SharedExpertHidden}");
         if (LayerFreq is null || LayerFreq.Length != layers)
             throw Bad($"moe_layer_freq has {LayerFreq?.Length ?? 0} entries, expected one per layer ({layers})");
+        if (Router == RouterScoring.Llada2Sigmoid)
+        {
+            if (Groups <= 0 || Experts % Groups != 0) throw Bad($"n_group must divide num_experts ({Experts}), found {Groups}");
+            if (Experts / Groups < 2) throw Bad($"n_group {Groups} leaves fewer than 2 experts per group (groups are scored by their top 2)");
+            if (TopKGroups <= 0 || TopKGroups > Groups) throw Bad($"topk_group must lie in 1..n_group ({Groups}), found {TopKGroups}");
+            if (TopK > TopKGroups * (Experts / Groups))
+                throw Bad($"num_experts_per_tok {TopK} exceeds the experts of topk_group {TopKGroups} groups ({TopKGroups * (Experts / Groups)})");
+            if (!(RoutedScalingFactor > 0) || double.IsInfinity(RoutedScalingFactor))
+                throw Bad($"routed_scaling_factor must be finite and > 0, found {RoutedScalingFactor}");
+        }
         if (!(AuxLossCoef >= 0) || double.IsInfinity(AuxLossCoef)) throw Bad($"router_aux_loss_coef must be finite and ≥ 0, found {AuxLossCoef}");
     }
 }

@@ -37,6 +37,57 @@ public static class TopKRouter
     }
 
     /// <summary>
+    /// The LLaDA2.x router (<c>LLaDA2MoeGate</c> of inclusionAI's <c>modeling_llada2_moe.py</c>, see
+    /// <see cref="Dllm.Model.RouterScoring.Llada2Sigmoid"/>), per row of <paramref name="logits"/> [n × experts]:
+    /// <code>
+    ///   s      = sigmoid(logits)                       in place (so logits then holds s)
+    ///   b      = s + bias                              the choice only (bias empty = none)
+    ///   g_j    = sum of the 2 largest b in group j     experts split into `groups` equal consecutive groups
+    ///   G      = the topkGroups groups of largest g    (ties → the lower group)
+    ///   sel    = top-k of b over the experts of G      descending b (ties → the lower index)
+    ///   weight = s[sel] / (Σ s[sel] + 1e-20) · scale   no renormalisation when k = 1 (then s[sel] · scale)
+    /// </code>
+    /// </summary>
+    /// <exception cref="ArgumentException">k, groups or topkGroups out of range, or a span too short.</exception>
+    public static void ForwardGroupedSigmoid(Span<float> logits, int n, int experts, ReadOnlySpan<float> bias, int k,
+        int groups, int topkGroups, float scale, Span<int> selected, Span<float> weights)
+    {
+        if (k < 1 || k > experts) throw new ArgumentException($"top-k {k} outside 1..{experts}");
+        if (groups < 1 || experts % groups != 0 || experts / groups < 2 || topkGroups < 1 || topkGroups > groups || k > topkGroups * (experts / groups))
+            throw new ArgumentException($"{groups} groups, top-{topkGroups} groups, top-{k} do not fit {experts} experts");
+        if (logits.Length < (long)n * experts || selected.Length < (long)n * k || weights.Length < (long)n * k)
+            throw new ArgumentException($"router spans are too short for {n} tokens × {experts} experts, top-{k}");
+        if (!bias.IsEmpty && bias.Length != experts) throw new ArgumentException($"expert bias has {bias.Length} entries, expected {experts}");
+        int per = experts / groups;
+        Span<float> biased = experts <= 1024 ? stackalloc float[experts] : new float[experts];
+        Span<float> groupScore = groups <= 256 ? stackalloc float[groups] : new float[groups];
+        Span<int> chosenGroups = groups <= 256 ? stackalloc int[topkGroups] : new int[topkGroups];
+        Span<float> chosenScores = groups <= 256 ? stackalloc float[topkGroups] : new float[topkGroups];
+        for (int t = 0; t < n; t++)
+        {
+            Span<float> s = logits.Slice(t * experts, experts);
+            System.Numerics.Tensors.TensorPrimitives.Sigmoid(s, s);
+            for (int e = 0; e < experts; e++) biased[e] = bias.IsEmpty ? s[e] : s[e] + bias[e];
+            for (int g = 0; g < groups; g++)
+            {
+                float best = float.NegativeInfinity, second = float.NegativeInfinity;
+                foreach (float v in biased.Slice(g * per, per))
+                    if (v > best) { second = best; best = v; } else if (v > second) second = v;
+                groupScore[g] = best + second;
+            }
+            TopK(groupScore, default, chosenGroups, chosenScores);
+            for (int g = 0; g < groups; g++)
+                if (!chosenGroups.Contains(g)) biased.Slice(g * per, per).Fill(float.NegativeInfinity);
+            Span<int> sel = selected.Slice(t * k, k);
+            Span<float> w = weights.Slice(t * k, k);
+            TopK(biased, default, sel, w);
+            float sum = 0;
+            for (int j = 0; j < k; j++) { w[j] = s[sel[j]]; sum += w[j]; }
+            for (int j = 0; j < k; j++) w[j] = (k > 1 ? w[j] / (sum + 1e-20f) : w[j]) * scale;
+        }
+    }
+
+    /// <summary>
     /// The <paramref name="selected"/>.Length largest entries of <paramref name="scores"/> + <paramref name="bias"/>
     /// (empty = none), by descending value (ties: the lower index first, as a stable sort would order them),
     /// with their values in <paramref name="values"/>. Selection by insertion: O(E·k), k is small.

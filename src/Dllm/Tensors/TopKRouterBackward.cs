@@ -36,4 +36,39 @@ public static class TopKRouterBackward
             for (int e = 0; e < experts; e++) dl[e] = p[e] * (dl[e] - (float)dot);
         }
     }
+
+    /// <summary>
+    /// Backward of <see cref="TopKRouter.ForwardGroupedSigmoid"/> (the choice, groups included, gets no gradient; nor
+    /// does the expert bias, which only steers it). With s = sigmoid(logits) from the forward (<paramref name="scores"/>
+    /// [n × experts]), S = Σ_k s[sel_k] and c = <paramref name="scale"/>, the weights w_k = c·s[sel_k]/(S + 1e-20) give
+    /// <code>
+    ///   ds[sel_j] = c·(dw_j − Σ_k dw_k·w_k/c) / (S + 1e-20)      (k &gt; 1; k = 1: c·dw_1)
+    ///   dlogits   = ds ⊙ s ⊙ (1 − s)                            zero for the experts not chosen
+    /// </code>
+    /// dLogits [n × experts] is overwritten.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span too short.</exception>
+    public static void BackwardGroupedSigmoid(ReadOnlySpan<float> scores, int n, int experts, ReadOnlySpan<int> selected,
+        ReadOnlySpan<float> dWeights, int k, float scale, Span<float> dLogits)
+    {
+        if (scores.Length < (long)n * experts || dLogits.Length < (long)n * experts || selected.Length < (long)n * k || dWeights.Length < (long)n * k)
+            throw new ArgumentException($"router backward spans are too short for {n} tokens × {experts} experts, top-{k}");
+        for (int t = 0; t < n; t++)
+        {
+            ReadOnlySpan<float> s = scores.Slice(t * experts, experts);
+            ReadOnlySpan<int> sel = selected.Slice(t * k, k);
+            ReadOnlySpan<float> dw = dWeights.Slice(t * k, k);
+            Span<float> dl = dLogits.Slice(t * experts, experts);
+            dl.Clear();
+            double sum = 0, dot = 0;
+            for (int j = 0; j < k; j++) { sum += s[sel[j]]; dot += (double)dw[j] * s[sel[j]]; }
+            double denom = sum + 1e-20;
+            for (int j = 0; j < k; j++)
+            {
+                float sj = s[sel[j]];
+                double ds = k > 1 ? scale * (dw[j] - dot / denom) / denom : scale * (double)dw[j];
+                dl[sel[j]] = (float)(ds * sj * (1 - sj));
+            }
+        }
+    }
 }

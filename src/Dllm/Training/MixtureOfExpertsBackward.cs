@@ -13,6 +13,7 @@ namespace Dllm.Training;
 ///   expert e: down, SwiGLU and gate/up backward over its own rows only; dh_t += dInput_r
 ///   shared:   the dense SwiGLU backward over all N rows
 ///   router:   dlogits = TopKRouterBackward(dw, + ∂aux/∂p); dh += dlogits·W_gate, dW_gate += dlogitsᵀ·h
+///             (LLaDA2 sigmoid router: TopKRouterBackward.BackwardGroupedSigmoid(dw), no auxiliary loss)
 /// </code>
 /// The top-k choice is not differentiable and gets no gradient; neither does the expert bias (a
 /// buffer). Holds its gradient buffers, reused layer after layer. Not thread-safe.
@@ -75,7 +76,14 @@ internal sealed class MixtureOfExpertsBackward
         }
 
         Span<float> dLogits = _dLogits.AsSpan(0, n * experts);
-        TopKRouterBackward.Backward(a.Probs, n, experts, a.Selected, dWeights, k, dProbsPerExpert, dLogits);
+        if (m.Router == RouterScoring.Llada2Sigmoid)
+        {
+            foreach (float g in dProbsPerExpert)
+                if (g != 0) throw new NotSupportedException($"the {m.Router} router has no load-balancing loss gradient");
+            TopKRouterBackward.BackwardGroupedSigmoid(a.Probs, n, experts, a.Selected, dWeights, k, (float)m.RoutedScalingFactor, dLogits);
+        }
+        else
+            TopKRouterBackward.Backward(a.Probs, n, experts, a.Selected, dWeights, k, dProbsPerExpert, dLogits);
         LinearBackward.Backward(h, dLogits, n, w.Router, dh, true, p.GradOf(w.Router));
     }
 

@@ -106,10 +106,19 @@ public sealed class TrainableModel
         AuxiliaryLoss = 0;
         if (Config.Moe is MoeConfig m)
         {
+            if (_dAux.Length != m.Experts) { _dAux = new float[m.Experts]; _dAuxScaled = new float[m.Experts]; }
+            if (m.Router != RouterScoring.LladaMoeSoftmax)
+            {
+                // The load-balancing loss below is the softmax router's (over p); LLaDA2 balances through the expert
+                // bias, a buffer updated outside the gradient, so its router trains without an auxiliary loss.
+                if (m.AuxLossCoef != 0)
+                    throw new NotSupportedException($"the {m.Router} router has no load-balancing loss; set AuxLossCoef to 0");
+                Array.Clear(_dAux);
+                return loss;
+            }
             var probs = new List<float[]>();
             for (int l = 0; l < Config.NLayers; l++)
                 if (m.IsMoeLayer(l)) probs.Add(_tape.Layers[l].Moe!.Probs);
-            if (_dAux.Length != m.Experts) { _dAux = new float[m.Experts]; _dAuxScaled = new float[m.Experts]; }
             AuxiliaryLoss = LoadBalancingLoss.Forward(probs, batch.Batch * batch.Length, m.Experts, m.TopK, m.AuxLossCoef, _dAux);
         }
         return loss + AuxiliaryLoss;
