@@ -10,7 +10,8 @@ namespace Dllm.Training;
 /// <see cref="Parameters"/>, so the forward that trains is the forward that samples: this class owns no
 /// forward of its own, and the backward walks the same <see cref="TransformerWeights"/> the forward
 /// reads. Every tensor the config has trains (Qwen2/Dream's q/k/v biases, Qwen3's q/k norms and o_proj
-/// bias included), under every attention pattern. The loss:
+/// bias included), under every attention pattern, except a mixture of experts' router expert bias: a
+/// buffer in the published code, it gets no gradient and keeps its loaded value. The loss:
 /// <code>
 ///   hidden = RMSNorm(x[rows])·ln_f             (Transformer forward with a saving tape)   [R × d]
 ///   loss   = Σ_r w_r·CE(hidden_r · Wheadᵀ, target_r)                                      scalar
