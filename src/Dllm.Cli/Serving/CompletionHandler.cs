@@ -35,12 +35,13 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             using JsonDocument body = await ReadJsonAsync(context.Request, settings.MaxBodyBytes, aborted);
             request = RequestParser.Parse(body.RootElement, kind, settings);
             List<int> prompt = Prompt(request);
+            int[]? suffix = request.Suffix is { Length: > 0 } s ? [.. engine.Tokenizer.Encode(s)] : null;
             DecodingOptions options = request.Knobs.Build(engine.EosId);
             CheckLimits(options, request); // the server's limits before the model's: absurd values get the clearest message
-            options = engine.Check(prompt, options);
+            options = engine.Check(prompt, options, suffix);
             using IDisposable lease = await queue.EnterAsync(aborted);
-            if (request.Stream) await StreamAsync(context, request, prompt, options, aborted);
-            else await AnswerAsync(context, request, prompt, options, aborted);
+            if (request.Stream) await StreamAsync(context, request, prompt, suffix, options, aborted);
+            else await AnswerAsync(context, request, prompt, suffix, options, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -74,15 +75,15 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             throw ApiError.BadRequest($"steps = {options.Steps} is more than this server's limit of {settings.MaxSteps}", "steps");
     }
 
-    private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, DecodingOptions options, CancellationToken aborted)
+    private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, int[]? suffix, DecodingOptions options, CancellationToken aborted)
     {
-        Completion c = await Task.Run(() => engine.Complete(prompt, options, cancellationToken: aborted), aborted);
+        Completion c = await Task.Run(() => engine.Complete(prompt, options, cancellationToken: aborted, suffix: suffix), aborted);
         var (text, stopped) = new StopSequences(r.Stop).Cut(c.Text);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(new OpenAiJson(r.Kind, r.Model).Completion(text, stopped ? "stop" : c.FinishReasonName, c), aborted);
     }
 
-    private async Task StreamAsync(HttpContext context, ParsedRequest r, List<int> prompt, DecodingOptions options, CancellationToken aborted)
+    private async Task StreamAsync(HttpContext context, ParsedRequest r, List<int> prompt, int[]? suffix, DecodingOptions options, CancellationToken aborted)
     {
         var json = new OpenAiJson(r.Kind, r.Model);
         var events = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -101,7 +102,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
                         string safe = stops.Feed(piece);
                         if (safe.Length > 0) events.Writer.TryWrite(Sse(null, json.Chunk(safe)));
                     },
-                    cancellationToken: cts.Token);
+                    cancellationToken: cts.Token, suffix: suffix);
             }
             finally { events.Writer.TryComplete(); }
         }, cts.Token);

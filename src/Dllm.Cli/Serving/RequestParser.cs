@@ -25,6 +25,8 @@ internal sealed class ParsedRequest
     /// <summary>Dllm extension <c>"dllm_canvas": true</c>: SSE events with the canvas after every step.</summary>
     public bool StreamCanvas { get; init; }
     public string[] Stop { get; init; } = [];
+    /// <summary>Completions only: the text after the hole (fill in the middle); null for a plain completion.</summary>
+    public string? Suffix { get; init; }
     /// <summary>The field the prompt came in ("messages" or "prompt"), for errors.</summary>
     public string PromptField => Kind == RequestKind.Chat ? "messages" : "prompt";
 }
@@ -80,6 +82,7 @@ internal static class RequestParser
         int[]? promptIds = null;
         bool stream = false, includeUsage = false, canvas = false;
         string[] stop = [];
+        string? suffix = null;
         bool sawMessages = false, sawPrompt = false;
 
         foreach (JsonProperty p in root.EnumerateObject())
@@ -90,6 +93,7 @@ internal static class RequestParser
                 case "model": model = String(v, "model"); break;
                 case "messages" when kind == RequestKind.Chat: messages = Messages(v, settings.MaxMessages); sawMessages = true; break;
                 case "prompt" when kind == RequestKind.Text: (prompt, promptIds) = Prompt(v); sawPrompt = true; break;
+                case "suffix" when kind == RequestKind.Text: suffix = v.ValueKind == JsonValueKind.Null ? null : String(v, "suffix"); break;
                 case "max_tokens" or "max_completion_tokens":
                     if (v.ValueKind != JsonValueKind.Null) knobs.Set("max_tokens", v);
                     break;
@@ -132,7 +136,7 @@ internal static class RequestParser
         return new ParsedRequest
         {
             Kind = kind, Model = model, Messages = messages, Prompt = prompt, PromptIds = promptIds, Knobs = knobs,
-            Stream = stream, IncludeUsage = includeUsage, StreamCanvas = canvas, Stop = stop,
+            Stream = stream, IncludeUsage = includeUsage, StreamCanvas = canvas, Stop = stop, Suffix = suffix,
         };
     }
 

@@ -84,19 +84,21 @@ public sealed class CompletionEngine
     /// serve (a cache without a KV cache, CFG without a prompt), or prompt + gen_length longer than the model's
     /// context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded", no field: the caller
     /// knows whether it came from messages or a prompt).</exception>
-    public DecodingOptions Check(IReadOnlyList<int> prompt, DecodingOptions options)
+    public DecodingOptions Check(IReadOnlyList<int> prompt, DecodingOptions options, IReadOnlyList<int>? suffix = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
         if (options.EosId is null) options = options with { EosId = EosId };
         options.Validate();
-        int gen = options.GenLength, context = Model.MaxSequenceLength;
-        if ((long)prompt.Count + gen > context)
+        int gen = options.GenLength, context = Model.MaxSequenceLength, after = suffix?.Count ?? 0;
+        if ((long)prompt.Count + gen + after > context)
             throw new InvalidRequestException(
-                $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens) is {prompt.Count + gen} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
+                $"the prompt ({prompt.Count} tokens) plus the answer canvas ({gen} tokens){(after > 0 ? $" plus the suffix ({after} tokens)" : "")} is {prompt.Count + gen + after} tokens, more than the model's context of {context} tokens; shorten the prompt or lower max_tokens/gen_length",
                 code: "context_length_exceeded");
         foreach (int id in prompt)
             if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"prompt token id {id} is outside the vocabulary [0, {Model.VocabSize})", "prompt");
+        foreach (int id in suffix ?? [])
+            if ((uint)id >= (uint)Model.VocabSize) throw new InvalidRequestException($"suffix token id {id} is outside the vocabulary [0, {Model.VocabSize})", "suffix");
         if (options.Cache != CacheMode.None && Model is not ICachingDenoisingModel)
             throw new InvalidRequestException($"cache '{options.Cache.ToString().ToLowerInvariant()}' needs a model with a KV cache; this one has none (use cache none)", "cache");
         if (options.CfgScale > 0 && prompt.Count == 0)
@@ -115,14 +117,18 @@ public sealed class CompletionEngine
     /// (<see cref="CommittedText"/>); the pieces add up to the returned <see cref="Completion.Text"/>.
     /// With a ReMDM loop (which can remask committed tokens) everything comes in one piece at the end.</param>
     /// <param name="cancellationToken">Stops the generation before its next step.</param>
+    /// <param name="suffix">Fill in the middle: when given, the answer canvas (gen_length masks) is denoised
+    /// between <paramref name="prompt"/> and these ids, which stay as they are; the answer is the middle,
+    /// cut at its first EOS, so the model chooses its length up to the canvas (as code editors' FIM requests
+    /// expect). The masks form one block (the suffix conditions every position from the first step).</param>
     /// <exception cref="DecodingOptionException">Invalid options.</exception>
     /// <exception cref="InvalidRequestException">As <see cref="Check"/>, e.g. prompt + gen_length longer than the
     /// model's context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public Completion Complete(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
-        Action<string>? onText = null, CancellationToken cancellationToken = default)
+        Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null)
     {
-        options = Check(prompt, options);
+        options = Check(prompt, options, suffix);
         int cap = options.MaxAnswerTokens;
 
         var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, EndOfTurnId, cap);
@@ -144,11 +150,16 @@ public sealed class CompletionEngine
         {
             cancellationToken.ThrowIfCancellationRequested();
             clock.Restart();
-            result = _sampler.Generate(prompt, options, Step, cancellationToken);
+            result = suffix is { Count: > 0 }
+                ? _sampler.Fill(new InfillCanvas([.. prompt, .. Enumerable.Repeat(MaskId, options.GenLength), .. suffix]),
+                    options with { InfillBlockLength = null }, Step, cancellationToken)
+                : _sampler.Generate(prompt, options, Step, cancellationToken);
         }
         clock.Stop();
 
-        AnswerText answer = GeneratedText.Answer(Tokenizer, result.Answer.ToArray(), EosId, cap);
+        // The answer is the canvas after the prompt (for fill in the middle: up to the suffix).
+        int[] middle = result.Canvas[prompt.Count..(prompt.Count + options.GenLength)];
+        AnswerText answer = GeneratedText.Answer(Tokenizer, middle, EosId, cap);
         if (tracker is not null)
         {
             string rest = tracker.Finish(answer.Text);
