@@ -5,8 +5,8 @@ namespace Dllm.Cli.Serving;
 
 /// <summary>
 /// An error answered in OpenAI's shape, <c>{"error":{"message","type","param","code"}}</c>, with its HTTP
-/// status: 400 invalid request, 404 unknown model or route, 413 body too large, 503 queue full (with
-/// Retry-After), 500 a bug.
+/// status: 400 invalid request, 401 wrong API key, 404 unknown model or route, 413 body too large, 429
+/// queue full (with Retry-After), 500 a bug.
 /// </summary>
 internal sealed class ApiError(int status, string message, string type, string? param = null, string? code = null) : Exception(message)
 {
@@ -26,9 +26,15 @@ internal sealed class ApiError(int status, string message, string type, string? 
     public static ApiError TooLarge(long limit)
         => new(StatusCodes.Status413PayloadTooLarge, $"request body too large: the limit is {limit} bytes", "invalid_request_error", null, "request_too_large");
 
+    /// <summary>429 with Retry-After, as OpenAI answers a client that must slow down.</summary>
     public static ApiError QueueFull(int running, int waiting)
-        => new(StatusCodes.Status503ServiceUnavailable,
-            $"server busy: {running} generation running and {waiting} waiting, the queue is full; retry later", "server_error", null, "queue_full") { RetryAfter = 1 };
+        => new(StatusCodes.Status429TooManyRequests,
+            $"server busy: {running} generation running and {waiting} waiting, the queue is full; retry later", "rate_limit_error", null, "queue_full") { RetryAfter = 1 };
+
+    /// <summary>401 for a missing or wrong Bearer key (OpenAI's invalid_api_key).</summary>
+    public static ApiError BadApiKey()
+        => new(StatusCodes.Status401Unauthorized, "Incorrect API key provided: send the server's --api-key as \"Authorization: Bearer KEY\"",
+            "invalid_request_error", null, "invalid_api_key");
 
     /// <summary>Writes the error object (the response must not have started).</summary>
     public async Task WriteAsync(HttpResponse response)

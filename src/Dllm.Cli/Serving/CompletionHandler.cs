@@ -50,7 +50,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         catch (Exception e) when (!context.Response.HasStarted)
         {
             ApiError error = ToApiError(e, request);
-            if (error.Status >= 500 && error.Code != "queue_full") logger.LogError(e, "request failed");
+            if (error.Status >= 500) logger.LogError(e, "request failed");
             await error.WriteAsync(context.Response);
         }
         catch (Exception e)

@@ -10,7 +10,8 @@ namespace Dllm.Cli.Serving;
 
 /// <summary>
 /// The <c>dllm serve</c> web application: an OpenAI-compatible API over one <see cref="CompletionEngine"/>
-/// (GET /v1/models, POST /v1/chat/completions, POST /v1/completions), the web page at /, and GET /health.
+/// (GET /v1/models, POST /v1/chat/completions, POST /v1/completions), the web page at /, GET /health and
+/// GET /metrics (Prometheus text). With an API key every /v1 request needs it (the page and probes do not).
 /// Built here so tests can run the real server in-process on a loopback port.
 /// </summary>
 internal static class DllmServer
@@ -36,7 +37,19 @@ internal static class DllmServer
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         byte[] page = LoadPage();
 
+        // Every /v1 answer is counted by status (for /metrics); with --api-key, /v1 needs the Bearer key.
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, long>();
+        app.Use(async (c, next) =>
+        {
+            bool api = c.Request.Path.StartsWithSegments("/v1");
+            if (api && settings.ApiKey is { } key && c.Request.Headers.Authorization.ToString() != "Bearer " + key)
+                await ApiError.BadApiKey().WriteAsync(c.Response);
+            else await next(c);
+            if (api) statuses.AddOrUpdate(c.Response.StatusCode, 1, (_, n) => n + 1);
+        });
+
         app.MapGet("/", (HttpContext c) => Results.Bytes(page, "text/html; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(statuses, queue, engine), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/health", () => Results.Json(new HealthReport("ok", queue.Admitted, queue.Rejected, engine.StepsRun), HealthJson.Default.HealthReport));
         app.MapGet("/v1/models", () => Results.Bytes(OpenAiJson.Models(settings.ModelId, created), "application/json"));
         app.MapGet("/v1/models/{id}", (string id) => id == settings.ModelId
@@ -55,6 +68,21 @@ internal static class DllmServer
             $"unknown endpoint {c.Request.Method} {c.Request.Path}; this server has /v1/models, /v1/chat/completions and /v1/completions",
             "invalid_request_error", null, "unknown_url")));
         return app;
+    }
+
+    /// <summary>GET /metrics in Prometheus' text format: /v1 responses by status, the queue, the denoising work.</summary>
+    private static string Metrics(System.Collections.Concurrent.ConcurrentDictionary<int, long> statuses, GenerationQueue queue, CompletionEngine engine)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        sb.Append("# HELP dllm_requests_total /v1 responses by HTTP status.\n# TYPE dllm_requests_total counter\n");
+        foreach (var (status, n) in statuses.OrderBy(kv => kv.Key)) sb.Append(inv, $"dllm_requests_total{{status=\"{status}\"}} {n}\n");
+        sb.Append(inv, $"# HELP dllm_queue_admitted Requests generating or waiting now.\n# TYPE dllm_queue_admitted gauge\ndllm_queue_admitted {queue.Admitted}\n");
+        sb.Append(inv, $"# HELP dllm_queue_rejected_total Requests refused with 429 because the queue was full.\n# TYPE dllm_queue_rejected_total counter\ndllm_queue_rejected_total {queue.Rejected}\n");
+        sb.Append(inv, $"# HELP dllm_generations_total Generations finished.\n# TYPE dllm_generations_total counter\ndllm_generations_total {engine.GenerationsRun}\n");
+        sb.Append(inv, $"# HELP dllm_denoising_steps_total Denoising steps run (one forward each, two with CFG).\n# TYPE dllm_denoising_steps_total counter\ndllm_denoising_steps_total {engine.StepsRun}\n");
+        sb.Append(inv, $"# HELP dllm_generation_seconds_total Seconds spent denoising.\n# TYPE dllm_generation_seconds_total counter\ndllm_generation_seconds_total {engine.GenerationSeconds:F6}\n");
+        return sb.ToString();
     }
 
     /// <summary>The addresses the started app really listens on (port 0 resolved).</summary>

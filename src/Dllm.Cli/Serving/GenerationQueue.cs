@@ -3,7 +3,7 @@ namespace Dllm.Cli.Serving;
 /// <summary>
 /// Admission control in front of the engine: one generation runs at a time (the model is not
 /// thread-safe and already uses every core), at most <c>capacity</c> requests wait for it, and a request
-/// arriving when all waiting places are taken is refused at once (503 queue_full + Retry-After) instead
+/// arriving when all waiting places are taken is refused at once (429 queue_full + Retry-After) instead
 /// of piling up memory and latency. Waiters are served in arrival order (SemaphoreSlim is not strictly
 /// FIFO, but close). A waiter whose client disconnects leaves the queue.
 /// </summary>
@@ -20,7 +20,7 @@ internal sealed class GenerationQueue(int capacity)
     private long _rejected;
 
     /// <summary>Waits for the generation slot; dispose the lease to free it.</summary>
-    /// <exception cref="ApiError">503 when <c>capacity</c> requests already wait.</exception>
+    /// <exception cref="ApiError">429 when <c>capacity</c> requests already wait.</exception>
     /// <exception cref="OperationCanceledException">The request was cancelled while waiting.</exception>
     public async Task<IDisposable> EnterAsync(CancellationToken cancellationToken)
     {

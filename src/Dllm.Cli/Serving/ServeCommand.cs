@@ -15,18 +15,19 @@ internal static class ServeCommand
     {
         var model = ModelOption.Create();
         var urls = new Option<string>("--urls") { Description = "Where to listen, ';'-separated (loopback by default)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
-        var queue = new Option<int>("--queue") { Description = "Requests that may wait while one generates; more get 503 queue_full", DefaultValueFactory = _ => 16 };
+        var queue = new Option<int>("--queue") { Description = "Requests that may wait while one generates; more get 429 queue_full", DefaultValueFactory = _ => 16 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Largest answer canvas a request may ask for (max_tokens / gen_length)", DefaultValueFactory = _ => 1024 };
         var maxSteps = new Option<int>("--max-steps") { Description = "Largest steps a request may ask for", DefaultValueFactory = _ => 4096 };
         var maxMessages = new Option<int>("--max-messages") { Description = "Most messages in one chat request", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes", DefaultValueFactory = _ => 1L << 20 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every request" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer KEY\" on /v1 requests (default: none; the server listens on loopback)" };
         var threads = ThreadsOption.Create();
         var knobOptions = new KnobOptions(exclude: "max_tokens");
 
         var cmd = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models) with a web page at / that shows the denoising live. Decoding flags set the defaults of every request.")
         {
-            model, urls, queue, maxTokens, maxSteps, maxMessages, maxBody, threads, verbose,
+            model, urls, queue, maxTokens, maxSteps, maxMessages, maxBody, apiKey, threads, verbose,
         };
         foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
@@ -46,6 +47,7 @@ internal static class ServeCommand
                 ModelId = Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar)),
                 QueueCapacity = r.GetValue(queue), MaxTokens = r.GetValue(maxTokens), MaxSteps = r.GetValue(maxSteps),
                 MaxMessages = r.GetValue(maxMessages), MaxBodyBytes = r.GetValue(maxBody), Defaults = defaults,
+                ApiKey = r.GetValue(apiKey),
             };
             settings.Validate();
 

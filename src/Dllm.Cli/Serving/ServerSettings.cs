@@ -8,7 +8,7 @@ internal sealed record ServerSettings
     /// <summary>The id clients must send as "model" (the model directory's name).</summary>
     public required string ModelId { get; init; }
 
-    /// <summary>Requests that may wait while one generates; one more gets 503 queue_full.</summary>
+    /// <summary>Requests that may wait while one generates; one more gets 429 queue_full.</summary>
     public int QueueCapacity { get; init; } = 16;
 
     /// <summary>Largest answer canvas (max_tokens / gen_length) a request may ask for.</summary>
@@ -23,6 +23,9 @@ internal sealed record ServerSettings
     /// <summary>Largest request body in bytes.</summary>
     public long MaxBodyBytes { get; init; } = 1 << 20;
 
+    /// <summary>When set, every /v1 request must send "Authorization: Bearer" with this key (else 401).</summary>
+    public string? ApiKey { get; init; }
+
     /// <summary>Knob values a request starts from (the server's defaults); requests override them.</summary>
     public DecodingKnobs Defaults { get; init; } = new();
 
@@ -34,5 +37,7 @@ internal sealed record ServerSettings
         if (MaxSteps < 1) throw new ArgumentException($"--max-steps must be ≥ 1, got {MaxSteps}");
         if (MaxMessages < 1) throw new ArgumentException($"--max-messages must be ≥ 1, got {MaxMessages}");
         if (MaxBodyBytes < 1024) throw new ArgumentException($"--max-body must be ≥ 1024 bytes, got {MaxBodyBytes}");
+        if (ApiKey is { } key && (key.Length == 0 || key.Any(char.IsWhiteSpace)))
+            throw new ArgumentException("--api-key must be a non-empty token without white space");
     }
 }

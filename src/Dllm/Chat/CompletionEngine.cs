@@ -56,6 +56,11 @@ public sealed class CompletionEngine
     /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
     public long StepsRun => Interlocked.Read(ref _stepsRun);
 
+    /// <summary>Generations finished since construction, and the seconds they spent denoising (for metrics).</summary>
+    public long GenerationsRun => Interlocked.Read(ref _generationsRun);
+    public double GenerationSeconds => Interlocked.Read(ref _generationTicks) / (double)TimeSpan.TicksPerSecond;
+    private long _generationsRun, _generationTicks;
+
     /// <summary>The prompt ids of a conversation: the model's chat template (or the built-in LLaDA one) with the assistant turn opened (<see cref="ChatTemplate.Apply"/>).</summary>
     /// <exception cref="InvalidRequestException">No messages.</exception>
     /// <exception cref="InvalidDataException">The tokenizer lacks the chat special tokens.</exception>
@@ -156,6 +161,8 @@ public sealed class CompletionEngine
                 : _sampler.Generate(prompt, options, Step, cancellationToken);
         }
         clock.Stop();
+        Interlocked.Increment(ref _generationsRun);
+        Interlocked.Add(ref _generationTicks, clock.Elapsed.Ticks);
 
         // The answer is the canvas after the prompt (for fill in the middle: up to the suffix).
         int[] middle = result.Canvas[prompt.Count..(prompt.Count + options.GenLength)];

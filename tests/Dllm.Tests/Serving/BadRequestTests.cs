@@ -121,7 +121,7 @@ public class BadRequestTests(ScriptedServerFixture fixture) : IClassFixture<Scri
         Assert.Equal("application/json", r.Content.Headers.ContentType?.MediaType);
         JsonElement error = JsonDocument.Parse(text).RootElement.GetProperty("error");
         Assert.Contains(message, error.GetProperty("message").GetString());
-        Assert.Equal(status >= 500 ? "server_error" : "invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(status >= 500 ? "server_error" : status == 429 ? "rate_limit_error" : "invalid_request_error", error.GetProperty("type").GetString());
         Assert.Equal(param, error.GetProperty("param").ValueKind == JsonValueKind.Null ? null : error.GetProperty("param").GetString());
         Assert.True(error.TryGetProperty("code", out _));
     }

@@ -11,7 +11,7 @@ namespace Dllm.Tests.Serving;
 /// <summary>
 /// A bounded loopback load test: 200 chat requests (every fourth streamed) from 16 concurrent clients on a
 /// tiny random checkpoint, with a queue of 8 so that some requests meet a full queue. Only 200 and the
-/// documented 503 queue_full are acceptable; managed memory must come back to within a fixed bound.
+/// documented 429 queue_full are acceptable; managed memory must come back to within a fixed bound.
 /// Figures go to the test output and to load-test.txt next to the test binary.
 /// </summary>
 public class LoadTests
@@ -20,7 +20,7 @@ public class LoadTests
     private const long MemoryBoundBytes = 64L << 20;
 
     [Fact]
-    public async Task TwoHundredRequestsFromSixteenClientsFailOnlyWithTheDocumented503()
+    public async Task TwoHundredRequestsFromSixteenClientsFailOnlyWithTheDocumented429()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         string dir = TextPromptTests.WriteRandomByteModel();
@@ -46,7 +46,7 @@ public class LoadTests
             while ((i = Interlocked.Increment(ref next)) < Requests)
             {
                 var sw = Stopwatch.StartNew();
-                // A polite client: on 503 queue_full it backs off briefly and retries (the OpenAI clients do
+                // A polite client: on 429 queue_full it backs off briefly and retries (the OpenAI clients do
                 // the same, honouring Retry-After; 1 s would only slow the test down).
                 for (int attempt = 1; ; attempt++)
                 {
@@ -60,10 +60,10 @@ public class LoadTests
                             latencies.Add(sw.Elapsed.TotalMilliseconds);
                             break;
                         }
-                        if ((int)r.StatusCode == 503 && text.Contains("queue_full") && r.Headers.RetryAfter is not null) busy++;
+                        if ((int)r.StatusCode == 429 && text.Contains("queue_full") && r.Headers.RetryAfter is not null) busy++;
                         else { failures.Add($"{(int)r.StatusCode}: {text[..Math.Min(200, text.Length)]}"); break; }
                     }
-                    if (attempt == 200) { lock (latencies) failures.Add("gave up after 200 × 503"); break; }
+                    if (attempt == 200) { lock (latencies) failures.Add("gave up after 200 × 429"); break; }
                     await Task.Delay(10 * Math.Min(attempt, 10), ct);
                 }
             }
@@ -73,7 +73,7 @@ public class LoadTests
 
         latencies.Sort();
         double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(q * latencies.Count))];
-        string report = $"{Requests} requests, {Clients} clients, queue {Queue}: {ok} answered, {failures.Count} failed, {busy} × 503 queue_full (retried); "
+        string report = $"{Requests} requests, {Clients} clients, queue {Queue}: {ok} answered, {failures.Count} failed, {busy} × 429 queue_full (retried); "
             + $"{clock.Elapsed.TotalSeconds:F2} s, {ok / clock.Elapsed.TotalSeconds:F1} answered/s, "
             + $"latency (with retries) p50 {P(0.5):F0} ms p95 {P(0.95):F0} ms; one request alone {alone:F1} ms; managed heap {heapBefore >> 20} MiB -> {heapAfter >> 20} MiB, "
             + $"working set {Environment.WorkingSet >> 20} MiB; engine steps {engine.StepsRun}";

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Dllm.Tests.Serving;
 
-/// <summary>The bounded queue (503 + Retry-After when full) and client disconnects cancelling generations.</summary>
+/// <summary>The bounded queue (429 + Retry-After when full) and client disconnects cancelling generations.</summary>
 public class QueueAndCancellationTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -24,7 +24,7 @@ public class QueueAndCancellationTests
     }
 
     [Fact]
-    public async Task AFullQueueAnswers503WithRetryAfterAndTheQueuedRequestsStillComplete()
+    public async Task AFullQueueAnswers429WithRetryAfterAndTheQueuedRequestsStillComplete()
     {
         using var gate = new ManualResetEventSlim(false);
         int forwards = 0;
@@ -42,7 +42,7 @@ public class QueueAndCancellationTests
         using (HttpResponseMessage refused = await server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(8), Ct))
         {
             Assert.Equal("1", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString());
-            await BadRequestTests.AssertError(refused, 503, "server busy: 1 generation running and 1 waiting, the queue is full; retry later", null);
+            await BadRequestTests.AssertError(refused, 429, "server busy: 1 generation running and 1 waiting, the queue is full; retry later", null);
         }
         Assert.Equal(1, (await Health(server)).GetProperty("rejected").GetInt64());
 

@@ -1,0 +1,44 @@
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Dllm.Tests.Serving;
+
+/// <summary>Operations: an optional API key on /v1, and /metrics in Prometheus' text format.</summary>
+public class OperationsTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private const string Body = "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":8}";
+
+    [Fact]
+    public async Task With_an_api_key_v1_needs_the_bearer_key_and_health_does_not()
+    {
+        await using LoopbackServer s = await LoopbackServer.ScriptedAsync("ok", settings: new Dllm.Cli.Serving.ServerSettings { ModelId = "tiny", ApiKey = "sk-test" });
+        using HttpResponseMessage none = await s.Http.PostAsync(s.BaseUrl + "/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json"), Ct);
+        await BadRequestTests.AssertError(none, 401, "Incorrect API key provided", null);
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, s.BaseUrl + "/v1/models");
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-other");
+        using HttpResponseMessage w = await s.Http.SendAsync(wrong, Ct);
+        Assert.Equal(401, (int)w.StatusCode);
+        using var right = new HttpRequestMessage(HttpMethod.Post, s.BaseUrl + "/v1/chat/completions") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+        right.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-test");
+        using HttpResponseMessage ok = await s.Http.SendAsync(right, Ct);
+        Assert.Equal(200, (int)ok.StatusCode);
+        using HttpResponseMessage health = await s.Http.GetAsync(s.BaseUrl + "/health", Ct);
+        Assert.Equal(200, (int)health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_count_responses_steps_and_the_queue()
+    {
+        await using LoopbackServer s = await LoopbackServer.ScriptedAsync("ok");
+        using (await s.Http.PostAsync(s.BaseUrl + "/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json"), Ct)) { }
+        using (await s.Http.PostAsync(s.BaseUrl + "/v1/chat/completions", new StringContent("{", Encoding.UTF8, "application/json"), Ct)) { }
+        string metrics = await s.Http.GetStringAsync(s.BaseUrl + "/metrics", Ct);
+        Assert.Contains("dllm_requests_total{status=\"200\"} 1", metrics);
+        Assert.Contains("dllm_requests_total{status=\"400\"} 1", metrics);
+        Assert.Contains("dllm_generations_total 1", metrics);
+        Assert.Matches(@"dllm_denoising_steps_total [1-9]\d*", metrics);
+        Assert.Contains("dllm_queue_rejected_total 0", metrics);
+        Assert.Contains("# TYPE dllm_generation_seconds_total counter", metrics);
+    }
+}
