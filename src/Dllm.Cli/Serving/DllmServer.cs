@@ -30,7 +30,11 @@ internal static class DllmServer
             k.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
             k.AddServerHeader = false;
         });
+        if (settings.CorsOrigins.Length > 0)
+            builder.Services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins(settings.CorsOrigins).AllowAnyHeader()
+                .WithMethods("GET", "POST").WithExposedHeaders("Retry-After")));
         WebApplication app = builder.Build();
+        if (settings.CorsOrigins.Length > 0) app.UseCors(); // first: a preflight is answered before the key check
 
         var queue = new GenerationQueue(settings.QueueCapacity);
         var handler = new CompletionHandler(engine, queue, settings, app.Logger);

@@ -21,13 +21,14 @@ internal static class ServeCommand
         var maxMessages = new Option<int>("--max-messages") { Description = "Most messages in one chat request", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes", DefaultValueFactory = _ => 1L << 20 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every request" };
+        var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin to call the API (repeatable; default: none)", AllowMultipleArgumentsPerToken = true };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer KEY\" on /v1 requests (default: none; the server listens on loopback)" };
         var threads = ThreadsOption.Create();
         var knobOptions = new KnobOptions(exclude: "max_tokens");
 
         var cmd = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models) with a web page at / that shows the denoising live. Decoding flags set the defaults of every request.")
         {
-            model, urls, queue, maxTokens, maxSteps, maxMessages, maxBody, apiKey, threads, verbose,
+            model, urls, queue, maxTokens, maxSteps, maxMessages, maxBody, apiKey, cors, threads, verbose,
         };
         foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
@@ -47,7 +48,7 @@ internal static class ServeCommand
                 ModelId = Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar)),
                 QueueCapacity = r.GetValue(queue), MaxTokens = r.GetValue(maxTokens), MaxSteps = r.GetValue(maxSteps),
                 MaxMessages = r.GetValue(maxMessages), MaxBodyBytes = r.GetValue(maxBody), Defaults = defaults,
-                ApiKey = r.GetValue(apiKey),
+                ApiKey = r.GetValue(apiKey), CorsOrigins = r.GetValue(cors) ?? [],
             };
             settings.Validate();
 

@@ -26,6 +26,9 @@ internal sealed record ServerSettings
     /// <summary>When set, every /v1 request must send "Authorization: Bearer" with this key (else 401).</summary>
     public string? ApiKey { get; init; }
 
+    /// <summary>Browser origins allowed to call the API cross-origin (CORS, opt-in); empty = same origin only.</summary>
+    public string[] CorsOrigins { get; init; } = [];
+
     /// <summary>Knob values a request starts from (the server's defaults); requests override them.</summary>
     public DecodingKnobs Defaults { get; init; } = new();
 
@@ -37,6 +40,9 @@ internal sealed record ServerSettings
         if (MaxSteps < 1) throw new ArgumentException($"--max-steps must be ≥ 1, got {MaxSteps}");
         if (MaxMessages < 1) throw new ArgumentException($"--max-messages must be ≥ 1, got {MaxMessages}");
         if (MaxBodyBytes < 1024) throw new ArgumentException($"--max-body must be ≥ 1024 bytes, got {MaxBodyBytes}");
+        foreach (string o in CorsOrigins)
+            if (!Uri.TryCreate(o, UriKind.Absolute, out Uri? u) || u.Scheme is not ("http" or "https") || u.AbsolutePath != "/" || o.EndsWith('/'))
+                throw new ArgumentException($"--cors-origin: '{o}' is not an origin like https://editor.example (scheme, host, optional port, no path)");
         if (ApiKey is { } key && (key.Length == 0 || key.Any(char.IsWhiteSpace)))
             throw new ArgumentException("--api-key must be a non-empty token without white space");
     }

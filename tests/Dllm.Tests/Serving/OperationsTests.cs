@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Dllm.Tests.Serving;
 
-/// <summary>Operations: an optional API key on /v1, and /metrics in Prometheus' text format.</summary>
+/// <summary>Operations: an optional API key on /v1, opt-in CORS, and /metrics in Prometheus' text format.</summary>
 public class OperationsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -40,5 +40,32 @@ public class OperationsTests
         Assert.Matches(@"dllm_denoising_steps_total [1-9]\d*", metrics);
         Assert.Contains("dllm_queue_rejected_total 0", metrics);
         Assert.Contains("# TYPE dllm_generation_seconds_total counter", metrics);
+    }
+
+    [Fact]
+    public async Task Cors_is_opt_in_and_answers_preflights_for_the_allowed_origin_only()
+    {
+        await using LoopbackServer s = await LoopbackServer.ScriptedAsync("ok",
+            settings: new Dllm.Cli.Serving.ServerSettings { ModelId = "tiny", ApiKey = "sk-test", CorsOrigins = ["https://editor.example"] });
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, s.BaseUrl + "/v1/chat/completions");
+        preflight.Headers.Add("Origin", "https://editor.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "authorization, content-type");
+        using HttpResponseMessage p = await s.Http.SendAsync(preflight, Ct);
+        Assert.True((int)p.StatusCode is 200 or 204, $"preflight answered {(int)p.StatusCode}");
+        Assert.Equal("https://editor.example", p.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var other = new HttpRequestMessage(HttpMethod.Get, s.BaseUrl + "/health");
+        other.Headers.Add("Origin", "https://evil.example");
+        using HttpResponseMessage o = await s.Http.SendAsync(other, Ct);
+        Assert.False(o.Headers.Contains("Access-Control-Allow-Origin"));
+
+        await using LoopbackServer closed = await LoopbackServer.ScriptedAsync("ok");
+        using var plain = new HttpRequestMessage(HttpMethod.Get, closed.BaseUrl + "/health");
+        plain.Headers.Add("Origin", "https://editor.example");
+        using HttpResponseMessage c = await closed.Http.SendAsync(plain, Ct);
+        Assert.False(c.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.Contains("is not an origin", Assert.Throws<ArgumentException>(
+            () => new Dllm.Cli.Serving.ServerSettings { ModelId = "x", CorsOrigins = ["https://a.example/path"] }.Validate()).Message);
     }
 }
