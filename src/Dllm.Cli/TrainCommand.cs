@@ -5,7 +5,8 @@ using Dllm.Text;
 
 namespace Dllm.Cli;
 
-/// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens; with
+/// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens (or
+/// whole words with <c>--tokenizer word</c>); with
 /// <c>--experts</c>, a LLaDA-MoE (mixture-of-experts) model in LLaDA-MoE's published layout.</summary>
 internal static class TrainCommand
 {
@@ -35,17 +36,24 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { DefaultValueFactory = _ => 200 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out (same batches, same curve)" };
+        var tokenizerKind = new Option<string>("--tokenizer")
+        {
+            Description = "byte (UTF-8 bytes) | word (whole words of the --data files, one token each: for synthetic tasks; whitespace is not preserved)",
+            DefaultValueFactory = _ => "byte",
+        };
+        tokenizerKind.AcceptOnlyFromAmong("byte", "word");
         var threads = ThreadsOption.Create();
         var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion or AR baseline)")
         {
             data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
-            experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, threads,
+            experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, tokenizerKind, threads,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             int d = r.GetValue(dModel), h = r.GetValue(heads), kv = r.GetValue(kvHeads), f = r.GetValue(mlp);
-            var tokenizer = new ByteTokenizer();
+            string[] dataPaths = r.GetValue(data)!.Select(x => x.FullName).ToArray();
+            ITokenizer tokenizer = CreateTokenizer(r.GetValue(tokenizerKind)!, dataPaths, r.GetValue(output)!.FullName, r.GetValue(resume));
             var shape = new ModelConfig
             {
                 DModel = d, NHeads = h, NKvHeads = kv == 0 ? h : kv, NLayers = r.GetValue(layers),
@@ -62,7 +70,7 @@ internal static class TrainCommand
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
             };
             options.Validate();
-            TextCorpus corpus = TextCorpus.Load(r.GetValue(data)!.Select(x => x.FullName), tokenizer, options.SeqLen);
+            TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);
             string outDir = r.GetValue(output)!.FullName;
             string moe = shape.Moe is MoeConfig m ? $", {m.Experts} experts top-{m.TopK} in {m.MoeLayerCount} layers" : "";
             Console.Error.WriteLine($"training {options.Objective} model: {shape.DModel}d × {shape.NLayers} layers{moe}, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
@@ -71,6 +79,22 @@ internal static class TrainCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The tokenizer of a run: bytes, or a word-level vocabulary built from the data files (on <c>--resume</c>,
+    /// the one the checkpoint saved, so ids never shift when the data changed).
+    /// </summary>
+    internal static ITokenizer CreateTokenizer(string kind, IReadOnlyList<string> dataPaths, string outDir, bool resume)
+    {
+        if (kind == "byte") return new ByteTokenizer();
+        string saved = Path.Combine(outDir, "tokenizer.json");
+        if (resume && File.Exists(saved))
+            return TokenizerLoader.Load(saved) as WordLevelTokenizer
+                ?? throw new InvalidDataException($"{saved}: --tokenizer word, but the checkpoint's tokenizer is not word-level");
+        WordLevelTokenizer words = WordLevelTokenizer.Build(TextCorpus.ReadTexts(dataPaths));
+        Console.Error.WriteLine($"word-level vocabulary: {words.VocabSize:N0} tokens");
+        return words;
     }
 
     /// <summary>

@@ -21,7 +21,7 @@ namespace Dllm.Text;
 /// are written <c>&lt;0xAB&gt;</c> (SentencePiece's byte-fallback spelling); <see cref="TokenToId"/>
 /// accepts both spellings.</para>
 /// </remarks>
-public sealed class ByteTokenizer : ITokenizer
+public sealed class ByteTokenizer : ITokenizer, ISavableTokenizer
 {
     /// <summary>Id of <c>&lt;|startoftext|&gt;</c>.</summary>
     public const int Bos = 256;

@@ -8,8 +8,9 @@ public static class TokenizerLoader
 {
     /// <summary>
     /// Loads <c>DIR/tokenizer.json</c>: a <see cref="ByteTokenizer"/> when the file is a Dllm byte-tokenizer
-    /// descriptor (<c>"dllm_tokenizer": "byte"</c>), otherwise a Hugging Face byte-level BPE
-    /// (<see cref="HfBpeTokenizer"/>) configured by the files beside it.
+    /// descriptor (<c>"dllm_tokenizer": "byte"</c>), a <see cref="WordLevelTokenizer"/> when its model is
+    /// <c>"WordLevel"</c> (the files beside it and <paramref name="options"/> are not used then), otherwise a
+    /// Hugging Face byte-level BPE (<see cref="HfBpeTokenizer"/>) configured by the files beside it.
     /// </summary>
     /// <remarks>
     /// <para>Files read beside tokenizer.json, each when present: <c>tokenizer_config.json</c> (chat template,
@@ -43,6 +44,7 @@ public static class TokenizerLoader
             ByteTokenizer.ValidateDescriptor(root!.Value, path);
             return new ByteTokenizer();
         }
+        if (ModelType(path) == "WordLevel") return WordLevelTokenizer.Load(path);
 
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string configPath = Path.Combine(dir, "tokenizer_config.json");
@@ -53,6 +55,36 @@ public static class TokenizerLoader
         if (options.ModelMaskId is null && ModelMaskId(Path.Combine(dir, "config.json")) is int modelMask)
             options = options with { ModelMaskId = modelMask };
         return HfBpeTokenizer.Load(path, config, options, template);
+    }
+
+    // The top-level model.type, found by a forward-only scan (no DOM: real BPE files are tens of MB and
+    // HfBpeTokenizer parses them anyway); null when absent or when the JSON is malformed (the real reader reports it).
+    private static string? ModelType(string path)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(File.ReadAllBytes(path), new JsonReaderOptions { AllowTrailingCommas = true, MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isModel = reader.ValueTextEquals("model"u8);
+                if (!reader.Read()) return null;
+                if (!isModel || reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); continue; }
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    bool isType = reader.ValueTextEquals("type"u8);
+                    if (!reader.Read()) return null;
+                    if (isType) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    reader.Skip();
+                }
+                return null;
+            }
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     // config.json's mask_token_id, or null when the file, the field or valid JSON is missing (the model loader

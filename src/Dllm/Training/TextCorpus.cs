@@ -45,6 +45,33 @@ public sealed class TextCorpus
         return new TextCorpus([.. all]);
     }
 
+    /// <summary>
+    /// The documents of the files <see cref="Load"/> reads, as text: a plain file is one document, a
+    /// <c>*.jsonl</c> file one per line (blank lines skipped). Used to build a vocabulary from the training data.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A file does not exist.</exception>
+    /// <exception cref="InvalidDataException">A file is empty, or a JSONL line is not an object with a string "text" (the message names file:line).</exception>
+    public static IEnumerable<string> ReadTexts(IEnumerable<string> paths)
+    {
+        foreach (string path in paths)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
+            InputFile.Require(path, "data file");
+            if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var (e, where) in JsonLines.Objects(path))
+                    yield return JsonLines.OptionalString(e, "text", where)
+                        ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\"");
+            }
+            else
+            {
+                byte[] bytes = File.ReadAllBytes(path);
+                TextFileCheck.Require(bytes, path, tolerate: true);
+                yield return Encoding.UTF8.GetString(bytes);
+            }
+        }
+    }
+
     private static List<int> LoadJsonl(string path, ITokenizer tokenizer)
     {
         var ids = new List<int>();

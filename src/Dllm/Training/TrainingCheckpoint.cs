@@ -65,7 +65,7 @@ public static class TrainingCheckpoint
         step("write model.safetensors");
         model.Config.Save(Path.Combine(tmp, "config.json"));
         step("write config.json");
-        if (tokenizer is ByteTokenizer bt) { bt.SaveTokenizerJson(Path.Combine(tmp, "tokenizer.json")); step("write tokenizer.json"); }
+        if (tokenizer is ISavableTokenizer st) { st.SaveTokenizerJson(Path.Combine(tmp, "tokenizer.json")); step("write tokenizer.json"); }
         AtomicFile.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
         step("write " + StateFile);
         // 2. Mark the set complete: from here on a kill is finished by Recover, not undone.

@@ -47,6 +47,37 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void TrainWithWordTokenizerWritesAHfWordLevelTokenizerThatEvalAndGenerateUse()
+    {
+        string data = Write("words.jsonl", string.Join("\n", Enumerable.Range(0, 30).Select(i => $"{{\"text\": \"alice gives bob {i % 7} apples , carol has {i % 5} .\"}}")) + "\n");
+        string dir = Path.Combine(TestPaths.TempDir(), "word");
+        string[] threeSteps = [.. Tiny];
+        threeSteps[Array.IndexOf(threeSteps, "--steps") + 1] = "3";
+        threeSteps[Array.IndexOf(threeSteps, "--warmup") + 1] = "1";
+        threeSteps[Array.IndexOf(threeSteps, "--save-every") + 1] = "3";
+        var (code, _, err) = CliTests.Run(["train", "--data", data, "--out", dir, .. threeSteps, "--tokenizer", "word"]);
+        Assert.True(code == 0, err);
+        // [UNK] + 6 specials + alice gives bob apples , carol has . + digits 0..6 = 22
+        Assert.Contains("word-level vocabulary: 22 tokens", err);
+        var tok = Assert.IsType<Dllm.Text.WordLevelTokenizer>(Dllm.Text.TokenizerLoader.Load(dir));
+        Assert.Equal(22, tok.VocabSize);
+        Assert.Contains("\"type\": \"WordLevel\"", File.ReadAllText(Path.Combine(dir, "tokenizer.json")));
+        Assert.Contains("\"vocab_size\": 22", File.ReadAllText(Path.Combine(dir, "config.json")));
+        Assert.Contains($"\"mask_token_id\": {tok.MaskId}", File.ReadAllText(Path.Combine(dir, "config.json")));
+
+        var (evalCode, evalOut, evalErr) = CliTests.Run("eval", "--model", dir, "--data", data, "--seq-len", "15", "--chunks", "2", "--samples", "4", "--threads", "1");
+        Assert.True(evalCode == 0, evalErr);
+        Assert.Contains("ELBO bound", evalOut);
+        var (genCode, genOut, genErr) = CliTests.Run("generate", "--model", dir, "--raw", "--prompt", "alice gives bob", "--gen-length", "4", "--steps", "2", "--threads", "1");
+        Assert.True(genCode == 0, genErr);
+        Assert.DoesNotContain("\uFFFD", genOut);
+
+        var (badCode, _, badErr) = CliTests.Run(["train", "--data", data, "--out", Path.Combine(TestPaths.TempDir(), "x"), .. threeSteps, "--tokenizer", "bpe"]);
+        Assert.NotEqual(0, badCode);
+        Assert.Contains("bpe", badErr);
+    }
+
+    [Fact]
     public void TrainWithExpertsWritesALladaMoeCheckpointThatInfoDescribes()
     {
         string data = Write("docs.txt", string.Concat(Enumerable.Range(0, 40).Select(i => $"the cat sat on mat number {i}. ")));
