@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dllm.IO;
 
 namespace Dllm.Model;
 
@@ -80,7 +81,7 @@ public sealed record LladaMoeConfig
             return JsonSerializer.Deserialize<LladaMoeConfig>(File.ReadAllBytes(path))
                 ?? throw new InvalidDataException($"{path}: config JSON is null");
         }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: invalid LLaDA-MoE config JSON: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: invalid LLaDA-MoE config JSON: {JsonErrors.OneLine(e.Message)}", e); }
     }
 
     /// <summary>The same model as a <see cref="ModelConfig"/> of the LLaDA-MoE family (not yet validated).</summary>

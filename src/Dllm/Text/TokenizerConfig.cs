@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dllm.IO;
 
 namespace Dllm.Text;
 
@@ -81,7 +82,7 @@ public sealed class TokenizerConfig
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
+            throw JsonErrors.Describe(path, e);
         }
         using (doc)
         {

@@ -28,17 +28,10 @@ public sealed class TextCorpus
     public static TextCorpus Load(IEnumerable<string> paths, ITokenizer tokenizer, int minTokens)
     {
         var all = new List<int>();
-        foreach (string path in paths)
+        foreach (var (text, isJsonlDocument) in Documents(paths))
         {
-            if (!File.Exists(path)) throw new FileNotFoundException($"data file '{path}' does not exist", path);
-            InputFile.Require(path, "data file");
-            if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) all.AddRange(LoadJsonl(path, tokenizer));
-            else
-            {
-                byte[] bytes = File.ReadAllBytes(path);
-                TextFileCheck.Require(bytes, path, tolerate: true);
-                all.AddRange(tokenizer.Encode(Encoding.UTF8.GetString(bytes)));
-            }
+            all.AddRange(tokenizer.Encode(text));
+            if (isJsonlDocument) all.Add(tokenizer.EosId); // each JSONL document ends; a text file is one stream
         }
         if (all.Count < minTokens)
             throw new InvalidDataException($"the data has {all.Count} tokens, fewer than one training sequence of {minTokens}: lower --seq-len or add text");
@@ -50,8 +43,13 @@ public sealed class TextCorpus
     /// <c>*.jsonl</c> file one per line (blank lines skipped). Used to build a vocabulary from the training data.
     /// </summary>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
-    /// <exception cref="InvalidDataException">A file is empty, or a JSONL line is not an object with a string "text" (the message names file:line).</exception>
-    public static IEnumerable<string> ReadTexts(IEnumerable<string> paths)
+    /// <exception cref="InvalidDataException">A file is empty, not text or has no documents, or a JSONL line is not an
+    /// object with a string "text" (the message names file:line).</exception>
+    public static IEnumerable<string> ReadTexts(IEnumerable<string> paths) => Documents(paths).Select(d => d.Text);
+
+    /// <summary>The one walk over data files both readers share: each file checked (exists, has content, is
+    /// text), a plain file yielded whole, a <c>*.jsonl</c> file one "text" field per line.</summary>
+    private static IEnumerable<(string Text, bool IsJsonlDocument)> Documents(IEnumerable<string> paths)
     {
         foreach (string path in paths)
         {
@@ -59,33 +57,22 @@ public sealed class TextCorpus
             InputFile.Require(path, "data file");
             if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
             {
+                int documents = 0;
                 foreach (var (e, where) in JsonLines.Objects(path))
-                    yield return JsonLines.OptionalString(e, "text", where)
-                        ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\"");
+                {
+                    documents++;
+                    yield return (JsonLines.OptionalString(e, "text", where)
+                        ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\""), true);
+                }
+                if (documents == 0) throw new InvalidDataException($"data file '{path}' has no documents (only blank lines)");
             }
             else
             {
                 byte[] bytes = File.ReadAllBytes(path);
                 TextFileCheck.Require(bytes, path, tolerate: true);
-                yield return Encoding.UTF8.GetString(bytes);
+                yield return (Encoding.UTF8.GetString(bytes), false);
             }
         }
-    }
-
-    private static List<int> LoadJsonl(string path, ITokenizer tokenizer)
-    {
-        var ids = new List<int>();
-        int documents = 0;
-        foreach (var (e, where) in JsonLines.Objects(path))
-        {
-            string text = JsonLines.OptionalString(e, "text", where)
-                ?? throw new InvalidDataException($"{where}: expected an object with a string field \"text\"");
-            ids.AddRange(tokenizer.Encode(text));
-            ids.Add(tokenizer.EosId);
-            documents++;
-        }
-        if (documents == 0) throw new InvalidDataException($"data file '{path}' has no documents (only blank lines)");
-        return ids;
     }
 
     /// <summary>[batch × length] windows at random offsets for step <paramref name="step"/>.</summary>
