@@ -212,6 +212,14 @@ public static class Trainer
         Same("rms_norm_eps", saved.RmsNormEps, requested.RmsNormEps);
         Same("weight_tying", saved.WeightTying, requested.WeightTying);
         Same("q/k/v bias", saved.IncludeQkvBias, requested.IncludeQkvBias);
+        Same("o_proj bias", saved.IncludeOutBias, requested.IncludeOutBias);
+        Same("head_dim", saved.HeadDim, requested.HeadDim);
+        Same("q/k norm", saved.QkNorm, requested.QkNorm);
+        Same("experts", saved.Moe?.Experts, requested.Moe?.Experts);
+        Same("top-k", saved.Moe?.TopK, requested.Moe?.TopK);
+        Same("expert width", saved.Moe?.ExpertHidden, requested.Moe?.ExpertHidden);
+        Same("shared expert width", saved.Moe?.SharedExpertHidden, requested.Moe?.SharedExpertHidden);
+        Same("moe_layer_freq", saved.Moe is null ? null : string.Join(",", saved.Moe.LayerFreq), requested.Moe is null ? null : string.Join(",", requested.Moe.LayerFreq));
         Same("family", saved.Family, requested.Family);
         Same("model_kind", saved.KindName, requested.KindName);
         Same("attention", saved.AttentionName, requested.AttentionName);

@@ -98,4 +98,18 @@ public class CheckpointSafetyTests
         Assert.Contains("n_layers 1 in the checkpoint, 2 asked for", e.Message);
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(dir, "model.safetensors")));
     }
+
+    [Fact]
+    public void Resume_with_another_mixture_of_experts_is_refused()
+    {
+        ModelConfig Moe(int experts) => TestConfigs.Bytes(16, 2, 2, 1, 32, 32) with
+        {
+            Family = ModelFamily.LladaMoe, Architectures = [LladaMoeConfig.Architecture], ModelType = "llada",
+            Moe = MoeConfig.Create(layers: 1, experts: experts, topK: 2, expertHidden: 8, auxLossCoef: 0.01),
+        };
+        string dir = TestPaths.TempDir();
+        Trainer.Run(Options(2) with { Config = Moe(4) }, Corpus(), Tok, dir, resume: false);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Run(Options(4) with { Config = Moe(8) }, Corpus(), Tok, dir, resume: true));
+        Assert.Contains("experts 4 in the checkpoint, 8 asked for", e.Message);
+    }
 }
