@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dllm.Chat;
+using Dllm.IO;
 using Dllm.Text;
 
 namespace Dllm.Cli.Serving;
@@ -40,41 +41,17 @@ internal sealed class ParsedRequest
 /// </summary>
 internal static class RequestParser
 {
-    /// <summary>
-    /// Every name and string of the body decoded once: JSON allows <c>\ud800</c> escapes that no .NET
-    /// string can hold (a lone surrogate), and reading one later would be a 500, not a 400 naming the field.
-    /// </summary>
-    private static void CheckStrings(JsonElement e, string path)
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.String:
-                try { _ = e.GetString(); }
-                catch (InvalidOperationException) { throw ApiError.BadRequest($"{(path.Length == 0 ? "a string" : path)} is not valid Unicode text (a lone surrogate escape)", path.Length == 0 ? null : path); }
-                break;
-            case JsonValueKind.Array:
-                int i = 0;
-                foreach (JsonElement x in e.EnumerateArray()) CheckStrings(x, $"{path}[{i++}]");
-                break;
-            case JsonValueKind.Object:
-                foreach (JsonProperty p in e.EnumerateObject())
-                {
-                    string name;
-                    try { name = p.Name; }
-                    catch (InvalidOperationException) { throw ApiError.BadRequest($"a field name{(path.Length == 0 ? "" : $" in {path}")} is not valid Unicode text (a lone surrogate escape)", path.Length == 0 ? null : path); }
-                    CheckStrings(p.Value, path.Length == 0 ? name : $"{path}.{name}");
-                }
-                break;
-        }
-    }
-
     // Accepted and ignored: they do not change the answer.
     private static readonly HashSet<string> Ignored = ["user", "metadata", "store", "service_tier", "parallel_tool_calls"];
 
     public static ParsedRequest Parse(JsonElement root, RequestKind kind, ServerSettings settings)
     {
         if (root.ValueKind != JsonValueKind.Object) throw ApiError.BadRequest($"the request body must be a JSON object, got {Kind(root)}");
-        CheckStrings(root, "");
+        // A \ud800-style escape no .NET string can hold would be a 500 wherever it is read later: a 400 naming it now.
+        if (JsonStrings.FirstUndecodable(root, out bool isName) is string bad)
+            throw isName
+                ? ApiError.BadRequest($"a field name{(bad.Length == 0 ? "" : $" in {bad}")} is not valid Unicode text (a lone surrogate escape)", bad.Length == 0 ? null : bad)
+                : ApiError.BadRequest($"{(bad.Length == 0 ? "a string" : bad)} is not valid Unicode text (a lone surrogate escape)", bad.Length == 0 ? null : bad);
         DecodingKnobs knobs = settings.Defaults.Clone();
         string? model = null;
         List<ChatMessage>? messages = null;

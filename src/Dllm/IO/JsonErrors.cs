@@ -39,20 +39,8 @@ internal static class JsonErrors
     /// <exception cref="InvalidDataException">A name or string is not valid Unicode.</exception>
     public static void CheckStrings(JsonElement e, string where)
     {
-        try { Walk(e); }
-        catch (InvalidOperationException x) { throw Describe(where, x); }
-
-        static void Walk(JsonElement e)
-        {
-            switch (e.ValueKind)
-            {
-                case JsonValueKind.String: _ = e.GetString(); break;
-                case JsonValueKind.Array: foreach (JsonElement x in e.EnumerateArray()) Walk(x); break;
-                case JsonValueKind.Object:
-                    foreach (JsonProperty p in e.EnumerateObject()) { _ = p.Name; Walk(p.Value); }
-                    break;
-            }
-        }
+        if (JsonStrings.FirstUndecodable(e, out bool isName) is string path)
+            throw new InvalidDataException($"{where}: {(isName ? "a field name" : "a string")}{(path.Length > 0 ? $" at {path}" : "")} is not valid Unicode (an invalid \\u escape, e.g. a lone surrogate)");
     }
 
     /// <summary>Runs <paramref name="read"/>, reporting content errors as <see cref="Describe"/> does.</summary>
