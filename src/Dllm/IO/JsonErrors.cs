@@ -34,7 +34,7 @@ internal static class JsonErrors
     /// <summary>
     /// Reads every property name and string of <paramref name="e"/> once, so that a string that cannot
     /// be decoded (a lone surrogate escape) is reported here, naming <paramref name="where"/>, and not by
-    /// whatever code reads it later. For small documents (a JSONL line, a request body).
+    /// whatever code reads it later (<see cref="JsonStrings.FirstUndecodable"/>). For small documents (a JSONL line, a descriptor).
     /// </summary>
     /// <exception cref="InvalidDataException">A name or string is not valid Unicode.</exception>
     public static void CheckStrings(JsonElement e, string where)
