@@ -60,7 +60,7 @@ public sealed class DecodingKnobs
             (k, v) => k.With(o => o with { Ordering = (OrderingRule?)(int?)v ?? Defaults.Ordering }), k => (int)k._options.Ordering, OrderingNames),
         new(KnobNames.Commit, Kind.Name, "how many to unmask per step",
             (k, v) => k.With(o => o with { Commit = (CommitRule?)(int?)v ?? Defaults.Commit }), k => (int)k._options.Commit, CommitNames),
-        new(KnobNames.Threshold, Kind.Double, "confidence threshold of commit=threshold",
+        new(KnobNames.Threshold, Kind.Double, "confidence threshold of commit=threshold and commit=dynamic",
             (k, v) => k.With(o => o with { Threshold = (double?)v ?? Defaults.Threshold }), k => k._options.Threshold),
         new(KnobNames.Factor, Kind.Double, "f of commit=factor",
             (k, v) => k.With(o => o with { Factor = (double?)v ?? Defaults.Factor }), k => k._options.Factor),
@@ -75,6 +75,8 @@ public sealed class DecodingKnobs
         new(KnobNames.Remdm, Kind.Int, "ReMDM loop: re-mask N committed tokens per late step; 0 = off",
             (k, v) => k.With(o => o with { Remdm = v is int n && n != 0 ? (o.Remdm ?? new RemdmLoop()) with { Count = n } : null }),
             k => k._options.Remdm?.Count ?? 0),
+        new(KnobNames.SubBlockLength, Kind.Int, "block diffusion models: decode each block in sub-blocks of N (Fast-dLLM v2's small_block_size)",
+            (k, v) => k.With(o => o with { SubBlockLength = (int?)v }), k => k._options.SubBlockLength),
         new(KnobNames.Seed, Kind.Int, "seed of the Gumbel noise and the random ordering",
             (k, v) => k.With(o => o with { Seed = (int?)v ?? Defaults.Seed }), k => k._options.Seed),
     ];

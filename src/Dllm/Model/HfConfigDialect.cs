@@ -18,7 +18,8 @@ namespace Dllm.Model;
 /// spelling), rms_norm_eps, tie_word_embeddings, hidden_act (silu only), attention_bias (Qwen3),
 /// bos/eos/pad/mask_token_id (absent → the class default, null → none: <see cref="ModelConfig.NoToken"/>;
 /// a list of EOS ids keeps its first), and Dllm's model_kind / attention / block_size (absent → the
-/// family's kind: autoregressive and causal for Qwen, masked diffusion for Dream).</para>
+/// family's kind: autoregressive and causal for Qwen, masked diffusion for Dream, block diffusion for SDAR and
+/// Fast-dLLM v2, whose block size is their <see cref="FamilySpec.BlockSizeField"/> or, absent, the family's default).</para>
 /// <para>Refused with <see cref="InvalidDataException"/> naming the file and field: a wrongly typed
 /// field, a model_type of another family, hidden_act other than silu, rope_scaling or rope_parameters
 /// of a type other than "default", partial_rotary_factor other than 1, and (Qwen2/Qwen3) a sliding
@@ -89,7 +90,7 @@ public static class HfConfigDialect
         };
         if (spec.Bias == BiasRule.AttentionBias) f.Consume("attention_bias");
         ModelKind kind = f.Enum<ModelKind>("model_kind") ?? spec.DefaultKind;
-        int blockSize = f.Int("block_size") ?? 0;
+        int blockSize = f.Int(spec.BlockSizeField) ?? (kind == ModelKind.BlockDiffusion ? spec.DefaultBlockSize : 0);
         c = c.As(kind, blockSize) with { BlockSize = blockSize }; // a stray block_size fails validation
         if (f.Enum<AttentionKind>("attention") is AttentionKind attention) c = c with { Attention = attention };
         return c with { Extra = f.Rest() };
@@ -167,13 +168,14 @@ public static class HfConfigDialect
         if (c.EosTokenId != ModelConfig.NoToken) o["eos_token_id"] = c.EosTokenId;
         if (c.PadTokenId != ModelConfig.NoToken) o["pad_token_id"] = c.PadTokenId;
         if (c.MaskTokenId != ModelConfig.NoToken) o["mask_token_id"] = c.MaskTokenId;
-        ModelConfig plain = c.As(spec.DefaultKind);
-        if (c.Kind != plain.Kind || c.Attention != plain.Attention || c.BlockSize != 0)
+        bool familyBlocks = spec.DefaultKind == ModelKind.BlockDiffusion;
+        ModelConfig plain = c.As(spec.DefaultKind, c.BlockSize);
+        if (c.Kind != plain.Kind || c.Attention != plain.Attention || (!familyBlocks && c.BlockSize != 0))
         {
             o["model_kind"] = c.KindName;
             o["attention"] = JsonSerializer.SerializeToNode(c.Attention, ModelConfig.EnumOptions);
-            if (c.BlockSize != 0) o["block_size"] = c.BlockSize;
         }
+        if (c.BlockSize != 0) o[spec.BlockSizeField] = c.BlockSize;
         var json = new JsonObject();
         foreach (var (k, v) in o) json[k] = v;
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });

@@ -14,6 +14,16 @@ public interface IDenoisingModel
     int MaxSequenceLength { get; }
 
     /// <summary>
+    /// 0 for a model that denoises a whole canvas at once (bidirectional: LLaDA, Dream). B &gt; 0 for a
+    /// block diffusion model (BD3-LM, SDAR, Fast-dLLM v2, LLaDA2; Arriola et al. 2025, arXiv 2503.09573):
+    /// position i sees only the positions before the end of its block of B, blocks aligned at position 0.
+    /// Such a model is decoded block by block along that grid: the logits of a position never depend on
+    /// anything after its block's end, so a finished block's keys and values are final (an exact cache).
+    /// This is what the model was trained to predict, not how it computes it.
+    /// </summary>
+    int DiffusionBlockSize => 0;
+
+    /// <summary>
     /// Computes logits for a batch of equal-length canvases.
     /// <paramref name="tokens"/>: [batch × length] ids. <paramref name="positions"/>: [count] indices
     /// into each canvas, the same for every sequence. <paramref name="logits"/>: receives

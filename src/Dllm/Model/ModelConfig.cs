@@ -39,6 +39,11 @@ public enum ModelFamily
     Qwen3,
     /// <summary>LLaDA-MoE (<c>LLaDAMoEModelLM</c>): OLMoE-style field names and tensors, mixture-of-experts FFNs (<see cref="LladaMoeConfig"/>).</summary>
     LladaMoe,
+    /// <summary>SDAR (<c>SDARForCausalLM</c>, JetAstra/SDAR): the Qwen3 block trained as block diffusion (blocks of 4 by default).</summary>
+    Sdar,
+    /// <summary>Fast-dLLM v2 (<c>Fast_dLLM_QwenForCausalLM</c>, NVlabs): the Qwen2.5 block adapted to block diffusion
+    /// (<c>bd_size</c>), logits shifted by one like Dream.</summary>
+    FastDllmV2,
 }
 
 /// <summary>
@@ -369,8 +374,8 @@ public sealed record ModelConfig
         if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
         else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
         if (Family == ModelFamily.LladaMoe && IncludeQkvBias) throw Bad("include_qkv_bias is unsupported for LLaDA-MoE (attention_bias false only)");
-        if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
-            throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
+        if (ShiftLogits && Kind == ModelKind.Autoregressive)
+            throw Bad($"the {spec.Name} layout is a diffusion model (its logits are shifted); model_kind {Json(Kind)} is unsupported for it");
 
         if (MaskTokenId == NoToken && Kind != ModelKind.Autoregressive)
             throw Bad($"no mask_token_id: a {Json(Kind)} model needs one");

@@ -77,6 +77,10 @@ public sealed record FamilySpec
     /// <summary>Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generation_utils.py).</summary>
     public bool ShiftLogits { get; init; }
+    /// <summary>Block diffusion families: the block size when the config does not give one (SDAR's configs do not).</summary>
+    public int DefaultBlockSize { get; init; }
+    /// <summary>The config field that holds the block size: Dllm's <c>block_size</c>, or the family's own (Fast-dLLM v2's <c>bd_size</c>).</summary>
+    public string BlockSizeField { get; init; } = "block_size";
     /// <summary>Whether <c>use_sliding_window</c> changes the attention (Qwen2/Qwen3 layers ≥
     /// max_window_layers); Dream's SDPA attention ignores it.</summary>
     public bool SlidingWindowApplies { get; init; }
@@ -127,7 +131,27 @@ public static class ModelFamilies
         DefaultKind = ModelKind.MaskedDiffusion, Bias = BiasRule.QkvField, QkNormOptional = true,
     };
 
-    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3, LladaMoe];
+    /// <summary>SDAR (<c>SDARForCausalLM</c>, model_type "sdar", JetAstra/SDAR): Qwen3's block and config fields, trained as
+    /// block diffusion; the block size is not in its config (SDAR's generate.py and SGLang use 4), the mask is the
+    /// tokenizer's <c>&lt;|MASK|&gt;</c> (151669 in the published vocabulary).</summary>
+    public static readonly FamilySpec Sdar = Qwen3 with
+    {
+        Family = ModelFamily.Sdar, Name = "SDAR", Architecture = "SDARForCausalLM", ModelType = "sdar",
+        Defaults = HfDefaults.Qwen2 with { HeadDim = 128, MaskTokenId = 151669 },
+        DefaultKind = ModelKind.BlockDiffusion, DefaultBlockSize = 4,
+    };
+
+    /// <summary>Fast-dLLM v2 (<c>Fast_dLLM_QwenForCausalLM</c>, model_type "Fast_dLLM_Qwen", Efficient-Large-Model/Fast_dLLM_v2_*):
+    /// Qwen2.5's block and config fields, block diffusion with blocks of <c>bd_size</c> (32), logits shifted by one
+    /// (its token shift keeps predicting the next token), mask 151665.</summary>
+    public static readonly FamilySpec FastDllmV2 = Qwen2 with
+    {
+        Family = ModelFamily.FastDllmV2, Name = "Fast-dLLM v2", Architecture = "Fast_dLLM_QwenForCausalLM", ModelType = "Fast_dLLM_Qwen",
+        Defaults = HfDefaults.Qwen2 with { MaskTokenId = 151665 },
+        DefaultKind = ModelKind.BlockDiffusion, DefaultBlockSize = 32, BlockSizeField = "bd_size", ShiftLogits = true,
+    };
+
+    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3, LladaMoe, Sdar, FastDllmV2];
 
     /// <summary>"LLaDAModelLM, DreamModel, Qwen2ForCausalLM and Qwen3ForCausalLM", for messages.</summary>
     public static string SupportedArchitectures =>
@@ -141,6 +165,8 @@ public static class ModelFamilies
         ModelFamily.Qwen2 => Qwen2,
         ModelFamily.Qwen3 => Qwen3,
         ModelFamily.LladaMoe => LladaMoe,
+        ModelFamily.Sdar => Sdar,
+        ModelFamily.FastDllmV2 => FastDllmV2,
         _ => throw new ArgumentException($"unknown model family {(int)family}"),
     };
 

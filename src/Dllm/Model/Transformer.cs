@@ -40,6 +40,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     public TransformerWeights Weights { get; }
     public int VocabSize => Weights.Head.Rows;
     public int MaxSequenceLength => Config.MaxSequenceLength;
+    public int DiffusionBlockSize => Config.Attention == AttentionKind.BlockCausal ? Config.BlockSize : 0;
 
     /// <param name="owned">Disposed with the model (the checkpoint whose memory map the weights view).</param>
     /// <exception cref="InvalidDataException">The config does not validate.</exception>
@@ -91,9 +92,16 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         lock (_gate)
         {
             if (_cache.Batch != batch || _cache.Length != length)
-                throw new InvalidOperationException(_cache.Batch == 0
-                    ? "LogitsInWindow called before Refresh: there is no KV cache yet"
-                    : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
+            {
+                // A window that starts at 0 and whose rows see no key at or after its end (a block-causal
+                // window ending on a block boundary) reads nothing from a cache: it may start one.
+                if (start != 0 || Config.Pattern.KeyLimit(end - 1, length) > end)
+                    throw new InvalidOperationException(_cache.Batch == 0
+                        ? "LogitsInWindow called before Refresh: there is no KV cache yet"
+                        : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
+                _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim);
+                _cache.Batch = batch; _cache.Length = length;
+            }
             LogitsOf(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
         }
     }
@@ -152,6 +160,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save)
     {
         ModelConfig c = Config;
+        int windowStart = start;
         if (c.ShiftLogits && start > 0) start--; // the row before the window feeds its first position
         int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.DenseMlpHidden;
         int kvDim = kv * hd, keyRows = batch * length, sel = rows.Length;
@@ -202,10 +211,15 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                 Span<float> kFull = t.KFull.AsSpan(0, keyRows * kvDim), vFull = t.VFull.AsSpan(0, keyRows * kvDim);
                 _cache.K[l].AsSpan(0, keyRows * kvDim).CopyTo(kFull);
                 _cache.V[l].AsSpan(0, keyRows * kvDim).CopyTo(vFull);
+                int skip = windowStart - start; // Dream's extra row before the window is used, not stored
                 for (int b = 0; b < batch; b++)
                 {
                     k.Slice(b * w * kvDim, w * kvDim).CopyTo(kFull.Slice((b * length + start) * kvDim));
                     v.Slice(b * w * kvDim, w * kvDim).CopyTo(vFull.Slice((b * length + start) * kvDim));
+                    // The window's keys and values replace the cached ones (Fast-dLLM's replace_position): for a
+                    // block-causal model, rows whose tokens are final are then cached exactly and never recomputed.
+                    k.Slice((b * w + skip) * kvDim, (w - skip) * kvDim).CopyTo(_cache.K[l].AsSpan((b * length + windowStart) * kvDim));
+                    v.Slice((b * w + skip) * kvDim, (w - skip) * kvDim).CopyTo(_cache.V[l].AsSpan((b * length + windowStart) * kvDim));
                 }
                 keys = kFull; values = vFull;
             }

@@ -61,6 +61,9 @@ public sealed class DiffusionSampler
         if (prompts.Count == 0) return [];
         if ((uint)padId >= (uint)_model.VocabSize) throw new ArgumentOutOfRangeException(nameof(padId), padId, $"pad id outside the vocabulary [0, {_model.VocabSize})");
         if (seeds is not null && seeds.Count != prompts.Count) throw new ArgumentException($"{seeds.Count} seeds for {prompts.Count} prompts");
+        if (_model.DiffusionBlockSize > 0) return GenerateOnGrid(prompts, options, seeds, onStep, cancellationToken);
+        if (options.SubBlockLength is not null)
+            throw new DecodingOptionException(KnobNames.SubBlockLength, $"{KnobNames.SubBlockLength} applies to block diffusion models only");
         int maxPrompt = prompts.Max(p => p.Count), length = maxPrompt + options.GenLength, block = options.GenLength / options.NumBlocks;
         var sequences = new List<SequenceState>(prompts.Count);
         for (int b = 0; b < prompts.Count; b++)
@@ -144,6 +147,45 @@ public sealed class DiffusionSampler
             Rng = new Random(options.Seed), MaskId = _maskId,
         };
         return Run([state], options, onStep, cancellationToken)[0];
+    }
+
+    /// <summary>
+    /// <see cref="GenerateBatch"/> on a block diffusion model's grid (<see cref="BlockGridPlan"/>). Prompts of one length
+    /// decode together (they share the grid); with a cache, or prompts of different lengths, each prompt decodes
+    /// alone (left padding would move the grid). The results are cut to prompt + gen_length.
+    /// </summary>
+    private IReadOnlyList<GenerationResult> GenerateOnGrid(IReadOnlyList<IReadOnlyList<int>> prompts, DecodingOptions options,
+        IReadOnlyList<int>? seeds, Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
+    {
+        int grid = _model.DiffusionBlockSize, stepsPerBlock = BlockGridPlan.StepsPerBlock(options, grid);
+        SequenceState Sequence(int b)
+        {
+            IReadOnlyList<int> prompt = prompts[b];
+            int p = prompt.Count, length = BlockGridPlan.CanvasLength(p, options.GenLength, grid);
+            if (p == 0 && options.CfgScale > 0)
+                throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
+            if (length > _model.MaxSequenceLength)
+                throw new DecodingOptionException(KnobNames.GenLength,
+                    $"prompt ({p}) + {KnobNames.GenLength} ({options.GenLength}), rounded up to the block size {grid}, = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+            var canvas = new int[length];
+            for (int i = 0; i < p; i++) canvas[i] = prompt[i];
+            canvas.AsSpan(p).Fill(_maskId);
+            var owned = new bool[length];
+            var condition = new bool[length];
+            for (int i = 0; i < length; i++) { owned[i] = i >= p; condition[i] = i < p; }
+            return new SequenceState
+            {
+                Index = b, Offset = 0, Canvas = canvas, Owned = owned, Condition = condition, PromptLength = p, AnswerStart = p,
+                Blocks = BlockGridPlan.Blocks(p, length, grid, options.SubBlockLength), StepsPerBlock = stepsPerBlock,
+                Rng = new Random(seeds?[b] ?? options.Seed), MaskId = _maskId,
+            };
+        }
+        var all = Enumerable.Range(0, prompts.Count).Select(Sequence).ToList();
+        bool together = options.Cache == CacheMode.None && all.All(s => s.PromptLength == all[0].PromptLength);
+        IEnumerable<GenerationResult> results = together
+            ? Run(all, options, onStep, cancellationToken)
+            : all.SelectMany(s => Run([s], options, onStep, cancellationToken));
+        return [.. results.Select(r => r with { Canvas = r.Canvas[..Math.Min(r.Canvas.Length, r.PromptLength + options.GenLength)] })];
     }
 
     /// <summary>The round loop shared by every entry point.</summary>

@@ -9,7 +9,10 @@ namespace Dllm.Sampling;
 /// fixed between refreshes as the cache contract requires.
 /// </summary>
 /// <remarks>
-/// Cache policy (Fast-dLLM, Wu et al. 2025, §3.2): refresh when any participant begins a block, when
+/// Block diffusion models (<see cref="IDenoisingModel.DiffusionBlockSize"/> &gt; 0): without a cache the canvas
+/// is cut after the grid block that holds the last participant's block (nothing after it is seen); with any
+/// cache mode the cache is exact (window [rows known final, that block end), stored; never a refresh).
+/// Cache policy for bidirectional models (Fast-dLLM, Wu et al. 2025, §3.2): refresh when any participant begins a block, when
 /// any participant has taken <c>RefreshInterval</c> steps since the last refresh (N &gt; 0), or when a
 /// participant is not in the cached batch. A refresh caches every unfinished sequence (so sequences
 /// without candidates this round stay in the cached batch). The window is [min block start, canvas end)
@@ -28,7 +31,9 @@ internal sealed class ModelRunner
     private readonly int _refreshInterval, _maskId;
     private readonly bool _cfg;
     private readonly double _cfgScale;
+    private readonly int _grid;
     private List<SequenceState>? _cached;
+    private int _final; // block diffusion cache: rows [0, _final) hold final keys and values
     private float[] _logits = [];
 
     public ModelRunner(IDenoisingModel model, DecodingOptions options, int maskId)
@@ -39,12 +44,15 @@ internal sealed class ModelRunner
         _cfgScale = options.CfgScale;
         _cfg = _cfgScale > 0;
         _maskId = maskId;
+        _grid = model.DiffusionBlockSize;
         if (_mode != CacheMode.None)
         {
             _caching = model as ICachingDenoisingModel
                 ?? throw new NotSupportedException($"cache mode '{_mode.ToString().ToLowerInvariant()}' needs a model that implements {nameof(ICachingDenoisingModel)}; {model.GetType().Name} does not (decode with cache none)");
         }
     }
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     /// <summary>
     /// One forward for <paramref name="participants"/> (each with candidates). Returns the logits buffer
@@ -61,9 +69,25 @@ internal sealed class ModelRunner
         for (int i = 0; i < positions.Length; i++) indexOf[positions[i]] = i;
 
         bool window = false, refresh = false;
-        int start = 0, end = length;
+        int start = 0, end = length, callLength = length;
         List<SequenceState> rows;
-        if (_mode == CacheMode.None) rows = [.. participants];
+        if (_grid > 0)
+        {
+            // Block diffusion: nothing after the last participant's block end is seen by any asked position.
+            end = Math.Min(length, participants.Max(s => RoundUp(Math.Max(s.CurrentBlock.End, s.Candidates[^1] + 1), _grid)));
+            if (_mode == CacheMode.None) { rows = [.. participants]; callLength = end; }
+            else
+            {
+                // The exact cache: every row before _final was computed with final tokens and is never recomputed;
+                // the window recomputes [_final, end) and stores it (the previous block rides along with the
+                // first step of the next one, instead of SDAR's separate store pass).
+                _cached ??= [.. unfinished];
+                rows = _cached;
+                window = true;
+                start = _final;
+            }
+        }
+        else if (_mode == CacheMode.None) rows = [.. participants];
         else
         {
             refresh = _cached is null || participants.Any(s => s.NeedsRefresh || !_cached.Contains(s)
@@ -83,32 +107,37 @@ internal sealed class ModelRunner
         }
 
         int n = rows.Count, batch = _cfg ? 2 * n : n;
-        var tokens = new int[batch * length];
+        int L = callLength;
+        var tokens = new int[batch * L];
         bool padded = rows.Any(s => s.Offset > 0);
-        byte[] keyMask = padded ? new byte[batch * length] : [];
+        byte[] keyMask = padded ? new byte[batch * L] : [];
         for (int b = 0; b < n; b++)
         {
             SequenceState s = rows[b];
-            s.Canvas.CopyTo(tokens, b * length);
+            s.Canvas.AsSpan(0, L).CopyTo(tokens.AsSpan(b * L, L));
             if (_cfg)
             {
-                Span<int> u = tokens.AsSpan((n + b) * length, length);
-                s.Canvas.CopyTo(u);
-                for (int i = 0; i < length; i++) if (s.Condition[i]) u[i] = _maskId;
+                Span<int> u = tokens.AsSpan((n + b) * L, L);
+                s.Canvas.AsSpan(0, L).CopyTo(u);
+                for (int i = 0; i < L; i++) if (s.Condition[i]) u[i] = _maskId;
             }
             if (padded)
             {
                 for (int copy = 0; copy < (_cfg ? 2 : 1); copy++)
-                    keyMask.AsSpan((copy * n + b) * length + s.Offset, length - s.Offset).Fill(1);
+                    keyMask.AsSpan((copy * n + b) * L + s.Offset, L - s.Offset).Fill(1);
             }
         }
 
         int count = positions.Length, needed = batch * count * vocab;
         if (_logits.Length < needed) _logits = new float[needed];
         Span<float> logits = _logits.AsSpan(0, needed);
-        if (_mode == CacheMode.None) _model.Logits(tokens, batch, length, positions, logits, keyMask);
+        if (_mode == CacheMode.None) _model.Logits(tokens, batch, L, positions, logits, keyMask);
         else if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
         else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
+
+        // Rows of a block depend on every token of that block (attention is bidirectional inside it): only
+        // rows before the earliest current block's grid start are final.
+        if (_grid > 0 && window) _final = rows.Where(s => !s.Done).Min(s => s.CurrentBlock.Start / _grid * _grid);
 
         if (_cfg)
         {

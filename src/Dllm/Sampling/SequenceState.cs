@@ -87,11 +87,11 @@ internal sealed class SequenceState
                 for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] != MaskId) mine.Add(i);
                 Remasked = remdm!.PickRemask(mine, p => Recorded[p]);
                 foreach (int p in Remasked) Canvas[p] = MaskId;
-                Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, CountMasked(start, end));
+                Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, CountMasked(start, end), end - start);
                 FillCandidates(end);
                 return true;
             }
-            Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked);
+            Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked, end - start);
             if (policy.ContinueBlock(Progress))
             {
                 IsLoopStep = false;
