@@ -14,8 +14,11 @@ internal static class TrainCommand
     {
         var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory (Hugging Face layout + optimizer state)", Required = true };
-        var objective = new Option<string>("--objective") { Description = "mdm (masked diffusion) | ar (autoregressive baseline)", DefaultValueFactory = _ => "mdm" };
-        objective.AcceptOnlyFromAmong("mdm", "ar");
+        var objective = new Option<string>("--objective") { Description = "mdm (masked diffusion) | ar (autoregressive baseline) | bd3 (block diffusion, BD3-LM)", DefaultValueFactory = _ => "mdm" };
+        objective.AcceptOnlyFromAmong("mdm", "ar", "bd3");
+        var blockSize = new Option<int>("--block-size") { DefaultValueFactory = _ => 0, Description = "Block size of --objective bd3 (divides --seq-len)" };
+        var noiseMin = new Option<double>("--noise-min") { DefaultValueFactory = _ => 0.3, Description = "bd3: lowest per-block masking rate (BD3-LM's clipped schedule)" };
+        var noiseMax = new Option<double>("--noise-max") { DefaultValueFactory = _ => 0.8, Description = "bd3: highest per-block masking rate" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 1000, Description = "Optimizer steps" };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Sequences per micro-batch" };
         var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per sequence" };
@@ -43,9 +46,9 @@ internal static class TrainCommand
         };
         tokenizerKind.AcceptOnlyFromAmong("byte", "word");
         var threads = ThreadsOption.Create();
-        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion or AR baseline)")
+        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, block diffusion or AR baseline)")
         {
-            data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
+            data, output, objective, blockSize, noiseMin, noiseMax, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
             experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, tokenizerKind, threads,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
@@ -68,6 +71,7 @@ internal static class TrainCommand
                 Objective = r.GetValue(objective)!, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
                 SeqLen = r.GetValue(seqLen), GradAccum = r.GetValue(accum), LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
+                BlockSize = r.GetValue(blockSize), NoiseMin = r.GetValue(noiseMin), NoiseMax = r.GetValue(noiseMax),
             };
             options.Validate();
             TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);

@@ -99,7 +99,9 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                     throw new InvalidOperationException(_cache.Batch == 0
                         ? "LogitsInWindow called before Refresh: there is no KV cache yet"
                         : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
-                _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim);
+                long size = (long)batch * length * Config.KvHeads * Config.HeadDim;
+                _cache.Ensure(Config.NLayers, size);
+                _cache.Clear(size); // rows after the window are hidden, but weight 0 × an uninitialised NaN is NaN
                 _cache.Batch = batch; _cache.Length = length;
             }
             LogitsOf(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
@@ -113,9 +115,9 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// The caller has checked the tokens and rows (and the key mask: batch·length entries, 0 = padding key).
     /// </summary>
     internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape,
-        ReadOnlySpan<byte> keyMask = default)
+        ReadOnlySpan<byte> keyMask = default, AttentionPattern? trainingView = null)
     {
-        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true);
+        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true, trainingView);
     }
 
     private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
@@ -157,7 +159,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// where <paramref name="rows"/> are flat canvas rows b·length + p inside the window.
     /// </summary>
     private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> rows,
-        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save)
+        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save, AttentionPattern? trainingView = null)
     {
         ModelConfig c = Config;
         int windowStart = start;
@@ -165,14 +167,15 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.DenseMlpHidden;
         int kvDim = kv * hd, keyRows = batch * length, sel = rows.Length;
         float eps = (float)c.RmsNormEps;
-        AttentionPattern pattern = c.Pattern;
+        AttentionPattern pattern = trainingView ?? c.Pattern; // BD3's two-halves view of a block-causal model
         t.Ensure(save ? c.NLayers : 1, save, n, batch, length, d, heads, kv, hd, f, sel, cache == CacheUse.Read ? keyRows : 0);
 
         Span<int> ids = t.Ids.AsSpan(0, n), pos = t.Positions.AsSpan(0, n);
         for (int r = 0; r < n; r++)
         {
-            pos[r] = start + r % w;
-            ids[r] = tokens[(r / w) * length + pos[r]];
+            int p = start + r % w;
+            pos[r] = pattern.PositionOf(p);
+            ids[r] = tokens[(r / w) * length + p];
         }
         Span<float> x = t.Layers[0].XIn.AsSpan(0, n * d);
         Embedding.Gather(Weights.Embedding, ids, x);
@@ -278,6 +281,11 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         {
             if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } }
             for (int l = 0; l < layers; l++) { ActivationTape.Grow(ref K[l], size); ActivationTape.Grow(ref V[l], size); }
+        }
+
+        public void Clear(long size)
+        {
+            for (int l = 0; l < K.Length; l++) { K[l].AsSpan(0, (int)size).Clear(); V[l].AsSpan(0, (int)size).Clear(); }
         }
     }
 }

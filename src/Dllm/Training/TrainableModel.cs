@@ -97,10 +97,10 @@ public sealed class TrainableModel
     public double Forward(TrainingBatch batch)
     {
         batch.Validate(Config.EmbeddingRows, Config.MaxSequenceLength);
-        if (batch.Pattern != Config.Pattern)
+        if (!batch.Pattern.Trains(Config.Pattern))
             throw new ArgumentException($"the batch needs {batch.Pattern} attention; this {Config.KindName} model has {Config.Pattern}");
         int rows = batch.Rows.Length;
-        Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape);
+        Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape, trainingView: batch.Pattern);
         if (_grad.Lse.Length < rows) _grad.Lse = new float[rows];
         _saved = batch;
         double loss = CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);

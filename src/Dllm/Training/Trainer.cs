@@ -8,7 +8,8 @@ namespace Dllm.Training;
 /// <summary>The knobs of a from-scratch run (nanoGPT-style: readable, all in one place).</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "sft" or "ar-sft" (set by RunSft).</summary>
+    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "bd3" (block diffusion, BD3-LM),
+    /// "sft" or "ar-sft" (set by RunSft).</summary>
     public string Objective { get; init; } = "mdm";
     /// <summary>The model to train. Its kind and attention are set from <see cref="Objective"/> and its
     /// special ids from the tokenizer (<see cref="Trainer.ModelConfigFor"/>); the shape is taken as is.</summary>
@@ -25,6 +26,11 @@ public sealed record TrainerOptions
     public double ClipNorm { get; init; } = 1.0;
     public int Seed { get; init; } = 1;
     public int SaveEvery { get; init; } = 200;
+    /// <summary>"bd3" only: the block size B of block diffusion (--block-size); the sequence length must be a multiple of it.</summary>
+    public int BlockSize { get; init; }
+    /// <summary>"bd3" only: each block's masking rate is drawn from [NoiseMin, NoiseMax] (BD3-LM's clipped schedule).</summary>
+    public double NoiseMin { get; init; } = 0.3;
+    public double NoiseMax { get; init; } = 0.8;
     /// <summary>SFT only: draw each batch from one of this many length buckets (1 = mixed batches); see <see cref="SftBatchSampler"/>.</summary>
     public int LengthBuckets { get; init; } = 1;
 
@@ -32,7 +38,15 @@ public sealed record TrainerOptions
     /// <exception cref="InvalidDataException">The model config is invalid; the message names the field.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar" or "sft" or "ar-sft")) throw new ArgumentException($"--objective must be mdm or ar, got '{Objective}'");
+        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft")) throw new ArgumentException($"--objective must be mdm, ar or bd3, got '{Objective}'");
+        if (Objective == "bd3")
+        {
+            if (BlockSize < 1) throw new ArgumentException($"--block-size must be at least 1 for --objective bd3, got {BlockSize}");
+            if (SeqLen % BlockSize != 0) throw new ArgumentException($"--seq-len {SeqLen} must be a multiple of --block-size {BlockSize}");
+            if (!(NoiseMin > 0 && NoiseMin <= NoiseMax && NoiseMax <= 1))
+                throw new ArgumentException($"--noise-min {NoiseMin} and --noise-max {NoiseMax} must satisfy 0 < min ≤ max ≤ 1");
+        }
+        else if (BlockSize != 0) throw new ArgumentException("--block-size applies to --objective bd3 only");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
@@ -72,12 +86,16 @@ public static class Trainer
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
         var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
+        BlockDiffusionObjective? bd3 = o.Objective == "bd3" ? new(tokenizer.MaskId, o.BlockSize, o.NoiseMin, o.NoiseMax) : null;
         return Loop(o, tokenizer, outDir, resume, null, key =>
         {
             int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
-            return o.Objective == "mdm"
-                ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
-                : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen);
+            return o.Objective switch
+            {
+                "mdm" => mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
+                "bd3" => bd3!.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
+                _ => AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen),
+            };
         }, onStep, ct, afterSaveOperation);
     }
 
@@ -113,17 +131,18 @@ public static class Trainer
         Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation = null)
     {
         o.Validate();
-        ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer);
+        ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer, o.BlockSize);
         TrainingCheckpoint.Recover(outDir); // finish a save a kill interrupted
         if (resume) CheckSameArchitecture(outDir, config);
         else TrainingCheckpoint.CheckOutputDirectory(outDir);
-        if (o.Objective is "mdm" or "ar")
+        if (o.Objective is "mdm" or "ar" or "bd3")
         {
             // Pre-training batches have a fixed shape: size one (its ids, rows, targets and weights, and the
             // forward's saved activations) before the first is built, so a huge --batch-size fails at once.
-            long n = (long)o.BatchSize * o.SeqLen;
+            int canvas = o.Objective == "bd3" ? 2 * o.SeqLen : o.SeqLen; // BD3 trains on [x_t ; x_0]
+            long n = (long)o.BatchSize * canvas;
             double floats = n > int.MaxValue ? double.PositiveInfinity : Model.ActivationTape.Floats(config.NLayers, true, (int)n, o.BatchSize,
-                o.SeqLen, config.DModel, config.NHeads, config.KvHeads, config.HeadDim, config.MlpHiddenSize, (int)n, 0);
+                canvas, config.DModel, config.NHeads, config.KvHeads, config.HeadDim, config.MlpHiddenSize, (int)n, 0);
             Dllm.IO.MemoryBudget.Require(4 * floats + 20.0 * n, $"a batch of {o.BatchSize} × {o.SeqLen} tokens (--batch-size × --seq-len) and its activations");
         }
         var model = TrainableModel.Create(config, o.Seed);
@@ -169,11 +188,13 @@ public static class Trainer
 
     /// <summary>
     /// The config a run of <paramref name="objective"/> trains: the kind and attention the objective
-    /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional)
+    /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional, "bd3" block
+    /// diffusion and block-causal with <paramref name="blockSize"/>)
     /// and the tokenizer's EOS (also the padding) and mask ids, written into the checkpoint's config.json.
     /// </summary>
-    public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer)
-        => shape.As(objective is "ar" or "ar-sft" ? ModelKind.Autoregressive : ModelKind.MaskedDiffusion) with
+    public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer, int blockSize = 0)
+        => shape.As(objective switch { "ar" or "ar-sft" => ModelKind.Autoregressive, "bd3" => ModelKind.BlockDiffusion, _ => ModelKind.MaskedDiffusion },
+            blockSize) with
         {
             EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
         };
