@@ -93,6 +93,7 @@ public static class HfConfigDialect
         int blockSize = f.Int(spec.BlockSizeField) ?? (kind == ModelKind.BlockDiffusion ? spec.DefaultBlockSize : 0);
         c = c.As(kind, blockSize) with { BlockSize = blockSize }; // a stray block_size fails validation
         if (f.Enum<AttentionKind>("attention") is AttentionKind attention) c = c with { Attention = attention };
+        if (f.Bool("shift_logits") is bool shifted) c = c with { AdaptedShift = shifted }; // Dllm's field (dllm adapt)
         return c with { Extra = f.Rest() };
     }
 
@@ -176,6 +177,7 @@ public static class HfConfigDialect
             o["attention"] = JsonSerializer.SerializeToNode(c.Attention, ModelConfig.EnumOptions);
         }
         if (c.BlockSize != 0) o[spec.BlockSizeField] = c.BlockSize;
+        if (c.AdaptedShift) o["shift_logits"] = true;
         var json = new JsonObject();
         foreach (var (k, v) in o) json[k] = v;
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });

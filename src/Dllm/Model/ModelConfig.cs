@@ -157,7 +157,15 @@ public sealed record ModelConfig
     /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
     /// </summary>
-    [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits;
+    [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits || AdaptedShift;
+
+    /// <summary>
+    /// Dllm's <c>shift_logits</c> field: a diffusion model adapted from an autoregressive one (<c>dllm adapt</c>) keeps
+    /// reading position p's logits from row p − 1, so every position goes on predicting the next token as it was
+    /// trained to (DiffuLLaMA's shift, Gong et al. 2024; Fast-dLLM v2's token shift). Dream and Fast-dLLM v2 shift always.
+    /// </summary>
+    [JsonPropertyName("shift_logits"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AdaptedShift { get; init; }
 
     /// <summary>True for Qwen3: q and k are RMS-normalised per head (weights q_norm, k_norm [head_dim]) after the projection, before RoPE.</summary>
     [JsonIgnore] public bool QkNorm { get; init; }

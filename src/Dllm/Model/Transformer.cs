@@ -262,7 +262,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         for (int i = 0; i < sel; i++)
         {
             int b = rows[i] / length, p = rows[i] % length;
-            if (shift) p = Math.Max(p - 1, 0);
+            if (shift) p = pattern.ShiftSource(p);
             selRows[i] = b * w + p - start;
             x.Slice(selRows[i] * d, d).CopyTo(selIn.Slice(i * d, d));
         }

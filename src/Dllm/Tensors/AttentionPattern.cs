@@ -16,6 +16,11 @@ public enum AttentionPatternKind
     /// its own x_t block and the x_0 blocks before b; an x_0 query sees the x_0 blocks up to its own. One forward
     /// trains every block.</summary>
     BlockDiffusionPair,
+    /// <summary>Attention mask annealing when adapting an autoregressive model (DiffuLLaMA, Gong et al. 2024, §3.2):
+    /// query i sees keys 0..i plus the next <see cref="AttentionPattern.Lookahead"/> ones, a window the trainer widens
+    /// from causal to bidirectional. (DiffuLLaMA unmasks random entries of the upper triangle at a growing rate; this
+    /// deterministic window is Dllm's simpler schedule between the same endpoints.)</summary>
+    Annealed,
 }
 
 /// <summary>
@@ -29,6 +34,16 @@ public readonly record struct AttentionPattern
     public AttentionPatternKind Kind { get; }
     /// <summary>Block size for BlockCausal; 0 for the other kinds.</summary>
     public int BlockSize { get; }
+
+    /// <summary>Keys past the query an <see cref="AttentionPatternKind.Annealed"/> pattern shows; 0 otherwise.</summary>
+    public int Lookahead { get; }
+
+    private AttentionPattern(AttentionPatternKind kind, int blockSize, int half, int lookahead) : this(kind, blockSize, half) { Lookahead = lookahead; }
+
+    /// <summary>The causal pattern with <paramref name="lookahead"/> more keys per query (0 = causal; ≥ the sequence length = bidirectional).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">lookahead &lt; 0.</exception>
+    public static AttentionPattern Annealed(int lookahead)
+        => lookahead >= 0 ? new(AttentionPatternKind.Annealed, 0, 0, lookahead) : throw new ArgumentOutOfRangeException(nameof(lookahead), lookahead, "must be ≥ 0");
 
     /// <summary>L, the length of each half of a <see cref="AttentionPatternKind.BlockDiffusionPair"/> canvas; 0 otherwise.</summary>
     public int Half { get; }
@@ -48,7 +63,19 @@ public readonly record struct AttentionPattern
 
     /// <summary>True when this pattern is the training view of <paramref name="model"/> (itself, or its BD3 pair view).</summary>
     public bool Trains(AttentionPattern model) => this == model
-        || (Kind == AttentionPatternKind.BlockDiffusionPair && model.Kind == AttentionPatternKind.BlockCausal && model.BlockSize == BlockSize);
+        || (Kind == AttentionPatternKind.BlockDiffusionPair && model.Kind == AttentionPatternKind.BlockCausal && model.BlockSize == BlockSize)
+        || (Kind == AttentionPatternKind.Annealed && model.Kind == AttentionPatternKind.Bidirectional);
+
+    /// <summary>
+    /// The row whose hidden state gives position <paramref name="p"/>'s logits in a model that shifts them (Dream,
+    /// Fast-dLLM v2, AR-adapted models: p − 1, position 0 its own). In a BD3 pair canvas, the first position of an
+    /// x_t block reads the clean x_0 row before it, as decoding does (there the block before is final).
+    /// </summary>
+    public int ShiftSource(int p)
+    {
+        if (Kind == AttentionPatternKind.BlockDiffusionPair && p < Half && p > 0 && p % BlockSize == 0) return Half + p - 1;
+        return Math.Max(p - 1, 0);
+    }
 
     /// <summary>The RoPE position of canvas row <paramref name="i"/>: i, or i mod L in a pair canvas (both halves sit at 0..L−1).</summary>
     public int PositionOf(int i) => Kind == AttentionPatternKind.BlockDiffusionPair ? i % Half : i;
@@ -96,6 +123,7 @@ public readonly record struct AttentionPattern
     {
         AttentionPatternKind.Causal => i + 1,
         AttentionPatternKind.BlockCausal => (int)Math.Min(len, ((long)i / BlockSize + 1) * BlockSize),
+        AttentionPatternKind.Annealed => (int)Math.Min(len, (long)i + 1 + Lookahead),
         AttentionPatternKind.BlockDiffusionPair => Math.Min(len, i < Half ? Half + i / BlockSize * BlockSize : Half + ((i - Half) / BlockSize + 1) * BlockSize),
         _ => len,
     };
@@ -104,6 +132,7 @@ public readonly record struct AttentionPattern
     {
         AttentionPatternKind.BlockCausal => $"BlockCausal({BlockSize})",
         AttentionPatternKind.BlockDiffusionPair => $"BlockDiffusionPair({BlockSize}, {Half})",
+        AttentionPatternKind.Annealed => $"Annealed({Lookahead})",
         _ => Kind.ToString(),
     };
 }

@@ -22,6 +22,10 @@ public sealed class BlockDiffusionObjective
     public double NoiseMax { get; }
 
     /// <exception cref="ArgumentOutOfRangeException">blockSize &lt; 1, or not 0 &lt; β ≤ ω ≤ 1.</exception>
+    /// <summary>Complementary masking (Fast-dLLM v2's training): each noised sequence is paired with its complement
+    /// (block rates 1 − t_b); the batch doubles and every token gets a loss in every step.</summary>
+    public bool Complementary { get; init; }
+
     public BlockDiffusionObjective(int maskTokenId, int blockSize, double noiseMin = 0.3, double noiseMax = 0.8)
     {
         if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "must be at least 1");
@@ -47,7 +51,11 @@ public sealed class BlockDiffusionObjective
                 double tb = t[b * (length / BlockSize) + k] = NoiseMin + (NoiseMax - NoiseMin) * rng.NextDouble();
                 for (int i = k * BlockSize; i < (k + 1) * BlockSize; i++) masked[b * length + i] = rng.NextDouble() < tb;
             }
-        return Build(clean, batch, length, BlockSize, masked, t, MaskTokenId);
+        if (!Complementary) return Build(clean, batch, length, BlockSize, masked, t, MaskTokenId);
+        int[] both = [.. clean, .. clean];
+        bool[] masks = [.. masked, .. masked.Select(m => !m)];
+        double[] rates = [.. t, .. t.Select(x => 1 - x)];
+        return Build(both, 2 * batch, length, BlockSize, masks, rates, MaskTokenId);
     }
 
     /// <summary>

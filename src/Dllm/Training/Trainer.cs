@@ -31,6 +31,11 @@ public sealed record TrainerOptions
     /// <summary>"bd3" only: each block's masking rate is drawn from [NoiseMin, NoiseMax] (BD3-LM's clipped schedule).</summary>
     public double NoiseMin { get; init; } = 0.3;
     public double NoiseMax { get; init; } = 0.8;
+    /// <summary>Adaptation from an AR checkpoint, "mdm" only: attention widens from causal to bidirectional over this many
+    /// steps (DiffuLLaMA's mask annealing; <see cref="Dllm.Tensors.AttentionPatternKind.Annealed"/>); 0 = bidirectional at once.</summary>
+    public int AnnealSteps { get; init; }
+    /// <summary>"mdm" and "bd3": pair every noised sequence with its complementary mask (the batch doubles).</summary>
+    public bool Complementary { get; init; }
     /// <summary>SFT only: draw each batch from one of this many length buckets (1 = mixed batches); see <see cref="SftBatchSampler"/>.</summary>
     public int LengthBuckets { get; init; } = 1;
 
@@ -47,6 +52,9 @@ public sealed record TrainerOptions
                 throw new ArgumentException($"--noise-min {NoiseMin} and --noise-max {NoiseMax} must satisfy 0 < min ≤ max ≤ 1");
         }
         else if (BlockSize != 0) throw new ArgumentException("--block-size applies to --objective bd3 only");
+        if (AnnealSteps < 0) throw new ArgumentException($"--anneal-steps must be ≥ 0, got {AnnealSteps}");
+        if (AnnealSteps > 0 && Objective != "mdm") throw new ArgumentException("--anneal-steps applies to masked diffusion (--to mdm) only");
+        if (Complementary && Objective is not ("mdm" or "bd3")) throw new ArgumentException("--complementary applies to the mdm and bd3 objectives");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
@@ -81,22 +89,45 @@ public static class Trainer
     /// with a test hook called after every file operation of every save with (step, operation): a test
     /// throws from it to kill a save anywhere.</summary>
     internal static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
-        Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation)
+        Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation, string? initFrom = null)
     {
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
-        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
-        BlockDiffusionObjective? bd3 = o.Objective == "bd3" ? new(tokenizer.MaskId, o.BlockSize, o.NoiseMin, o.NoiseMax) : null;
-        return Loop(o, tokenizer, outDir, resume, null, key =>
+        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId, complementary: o.Complementary);
+        BlockDiffusionObjective? bd3 = o.Objective == "bd3" ? new(tokenizer.MaskId, o.BlockSize, o.NoiseMin, o.NoiseMax) { Complementary = o.Complementary } : null;
+        return Loop(o, tokenizer, outDir, resume, initFrom, key =>
         {
             int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
-            return o.Objective switch
+            TrainingBatch batch = o.Objective switch
             {
                 "mdm" => mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
                 "bd3" => bd3!.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
                 _ => AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen),
             };
+            long step = key / o.GradAccum;
+            if (step < o.AnnealSteps) // causal at step 0, bidirectional once the window covers the sequence
+                batch = batch with { Pattern = Dllm.Tensors.AttentionPattern.Annealed((int)(step * (long)o.SeqLen / o.AnnealSteps)) };
+            return batch;
         }, onStep, ct, afterSaveOperation);
+    }
+
+    /// <summary>
+    /// AR-to-diffusion adaptation (DiffuLLaMA, Gong et al. 2024; Fast-dLLM v2, Wu et al. 2025): the weights of the
+    /// autoregressive checkpoint in <paramref name="fromDir"/> continue training as a masked (objective "mdm") or block
+    /// (objective "bd3") diffusion model of the same shape. The new config keeps the logits shifted (position p read
+    /// from row p − 1, <see cref="ModelConfig.AdaptedShift"/>) so every position goes on predicting the next token;
+    /// options may anneal the attention mask (mdm) and pair masks with their complements.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The source is not an autoregressive checkpoint.</exception>
+    public static TrainableModel Adapt(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string fromDir, string outDir, bool resume,
+        Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        ModelConfig source = ModelConfig.Load(Path.Combine(fromDir, "config.json"));
+        if (source.Kind != ModelKind.Autoregressive)
+            throw new InvalidDataException($"--from {fromDir} is a {source.KindName} checkpoint; adaptation starts from an autoregressive one");
+        if (o.Objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{o.Objective}'");
+        o = o with { Config = ModelConfigFor(source, o.Objective, tokenizer, o.BlockSize) with { AdaptedShift = true, SourcePath = null } };
+        return Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null, initFrom: fromDir);
     }
 
     /// <summary>

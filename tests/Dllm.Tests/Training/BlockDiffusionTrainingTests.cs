@@ -14,9 +14,9 @@ namespace Dllm.Tests.Training;
 /// </summary>
 public class BlockDiffusionTrainingTests
 {
-    private static (TrainableModel Model, TrainingBatch Batch, int[] Clean, bool[] Masked, double[] T) Setup(int seed)
+    private static (TrainableModel Model, TrainingBatch Batch, int[] Clean, bool[] Masked, double[] T) Setup(int seed, bool shifted = false)
     {
-        TrainableModel m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1).As(ModelKind.BlockDiffusion, 2), seed);
+        TrainableModel m = ModelGradientTests.RandomModel(ModelGradientTests.Tiny(1).As(ModelKind.BlockDiffusion, 2) with { AdaptedShift = shifted }, seed);
         var rng = new Random(seed + 1);
         int batch = 2, length = 6;
         int[] clean = Enumerable.Range(0, batch * length).Select(_ => rng.Next(9)).ToArray();
@@ -25,10 +25,14 @@ public class BlockDiffusionTrainingTests
         return (m, BlockDiffusionObjective.Build(clean, batch, length, 2, masked, t, maskTokenId: 10), clean, masked, t);
     }
 
-    [Fact]
-    public void One_pair_forward_equals_the_decoding_view_of_every_block()
+    /// <summary>Also for an AR-adapted model whose logits are shifted: a block's first position reads the clean row
+    /// before it in both views (<see cref="AttentionPattern.ShiftSource"/>).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void One_pair_forward_equals_the_decoding_view_of_every_block(bool shifted)
     {
-        var (m, batch, clean, masked, t) = Setup(21);
+        var (m, batch, clean, masked, t) = Setup(21, shifted);
         double loss = m.Forward(batch);
         int length = 6, B = 2, v = m.Config.VocabSize;
         double expected = 0;
@@ -47,10 +51,12 @@ public class BlockDiffusionTrainingTests
         Assert.Equal(expected, loss, 1e-5);
     }
 
-    [Fact]
-    public void Gradients_through_the_pair_view_match_finite_differences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Gradients_through_the_pair_view_match_finite_differences(bool shifted)
     {
-        var (m, batch, _, _, _) = Setup(31);
+        var (m, batch, _, _, _) = Setup(31, shifted);
         m.ZeroGrad();
         m.Forward(batch);
         m.Backward();
@@ -94,5 +100,52 @@ public class BlockDiffusionTrainingTests
         Assert.Contains("--block-size", Assert.Throws<ArgumentException>((o with { BlockSize = 0 }).Validate).Message);
         Assert.Contains("--noise-min", Assert.Throws<ArgumentException>((o with { BlockSize = 4, NoiseMin = 0.9, NoiseMax = 0.5 }).Validate).Message);
         Assert.Contains("--block-size applies to --objective bd3", Assert.Throws<ArgumentException>((o with { Objective = "mdm", BlockSize = 4 }).Validate).Message);
+    }
+
+    [Fact]
+    public void Adapting_an_AR_checkpoint_keeps_its_weights_shifts_its_logits_and_anneals_its_mask()
+    {
+        var tok = new ByteTokenizer();
+        var corpus = new TextCorpus(tok.Encode(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 40))).ToArray());
+        var ar = new TrainerOptions
+        {
+            Objective = "ar", Steps = 20, BatchSize = 2, SeqLen = 16, WarmupSteps = 2, LearningRate = 1e-2, SaveEvery = 20, Seed = 3,
+            Config = TestConfigs.Bytes(16, 2, 2, 1, 32, 32),
+        };
+        string arDir = TestPaths.TempDir(), mdmDir = TestPaths.TempDir(), bd3Dir = TestPaths.TempDir();
+        Trainer.Run(ar, corpus, tok, arDir, resume: false);
+        // Zero steps are not allowed; one step at a tiny rate barely moves the weights: the AR model's next-token
+        // predictions survive as the adapted model's logits at the position after (the shift).
+        TrainableModel mdm = Trainer.Adapt(ar with { Objective = "mdm", Steps = 1, WarmupSteps = 0, LearningRate = 1e-9, AnnealSteps = 1, Complementary = true },
+            corpus, tok, arDir, mdmDir, resume: false);
+        Assert.True(mdm.Config.ShiftLogits);
+        Assert.Equal(ModelKind.MaskedDiffusion, mdm.Config.Kind);
+        using Transformer arModel = Transformer.Load(arDir), adapted = Transformer.Load(mdmDir);
+        Assert.True(adapted.Config.AdaptedShift);
+        int[] text = tok.Encode("the cat sat").ToArray();
+        var a = new float[tok.VocabSize];
+        var b = new float[tok.VocabSize];
+        arModel.Logits(text, 1, text.Length, [text.Length - 1], a);          // AR: the row of the last token predicts the next
+        int[] canvas = [.. text, tok.MaskId];
+        adapted.Logits(canvas, 1, canvas.Length, [text.Length], b);          // adapted: the next position reads that row...
+        Assert.Equal(Array.IndexOf(a, a.Max()), Array.IndexOf(b, b.Max())); // ...under causal-to-bidirectional change only
+        TrainableModel bd3 = Trainer.Adapt(ar with { Objective = "bd3", BlockSize = 4, Steps = 4, Complementary = true }, corpus, tok, arDir, bd3Dir, resume: false);
+        Assert.Equal(ModelKind.BlockDiffusion, bd3.Config.Kind);
+        Assert.Contains("--from", Assert.Throws<InvalidDataException>(() => Trainer.Adapt(ar with { Objective = "mdm" }, corpus, tok, mdmDir, TestPaths.TempDir(), false)).Message);
+    }
+
+    [Fact]
+    public void Annealing_starts_causal_and_ends_bidirectional_and_complements_cover_every_token()
+    {
+        Assert.Equal(AttentionPattern.Causal.KeyLimit(3, 8), AttentionPattern.Annealed(0).KeyLimit(3, 8));
+        Assert.Equal(8, AttentionPattern.Annealed(8).KeyLimit(0, 8));
+        Assert.True(AttentionPattern.Annealed(3).Trains(AttentionPattern.Bidirectional));
+        var obj = new MaskedDiffusionObjective(10, cutProbability: 0, complementary: true);
+        TrainingBatch batch = obj.Sample(Enumerable.Range(0, 2 * 6).Select(i => i % 9).ToArray(), 2, 6, new Random(4));
+        Assert.Equal(4, batch.Batch);
+        // Each token of each sequence is a target exactly once across the sequence and its complement.
+        var targeted = batch.Rows.Select(r => (r / 6 % 2, r % 6)).ToList();
+        Assert.Equal(12, targeted.Count);
+        Assert.Equal(12, targeted.Distinct().Count());
     }
 }
