@@ -25,14 +25,14 @@ public sealed class AdaptExperiment : IExperiment
     {
         var (path, trainText, heldText) = HeldOutText.Read(o.Data);
         var tok = new ByteTokenizer();
-        int seqLen = o.Quick ? 16 : 64, block = o.Quick ? 4 : 8, chunks = o.Quick ? 2 : 16, samples = o.Quick ? 8 : 32;
+        int seqLen = o.Quick ? 16 : 64, block = o.Quick ? 4 : 8, chunks = o.Quick ? 2 : 32, samples = o.Quick ? 8 : 64;
         var train = new TextCorpus([.. tok.Encode(trainText)]);
         var held = new TextCorpus([.. tok.Encode(heldText)]);
         if (held.Tokens.Length < seqLen + 1 || train.Tokens.Length < seqLen)
             throw new InvalidDataException($"'{path}' is too short: need at least {seqLen + 1} tokens in each of the training and held-out parts");
         var twin = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 4, BatchSize = 4, Warmup = 1, Seed = o.Seed }
-            : new TwinConfig { DModel = 64, Layers = 2, Heads = 4, Steps = 450, BatchSize = 8, LearningRate = 3e-3, Warmup = 30, Seed = o.Seed };
+            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 1500, BatchSize = 16, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed };
         if (o.Steps is int s) twin = twin with { Steps = s, Warmup = Math.Min(twin.Warmup, s / 10) };
         int pretrain = twin.Steps * 2 / 3, adapt = twin.Steps - pretrain; // N and M; scratch runs take N + M
         ModelConfig shape = twin.Backbone(seqLen + 1);
