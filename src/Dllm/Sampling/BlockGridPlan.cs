@@ -36,7 +36,8 @@ internal static class BlockGridPlan
     /// above it, or steps not a multiple of the block count.</exception>
     public static int StepsPerBlock(DecodingOptions o, int grid)
     {
-        if (o.BlockLength is int bl && bl != grid)
+        // Front ends clamp the block length to gen_length; a shorter answer than a block is still one block.
+        if (o.BlockLength is int bl && bl != grid && !(bl == o.GenLength && o.GenLength < grid))
             throw new DecodingOptionException(KnobNames.BlockLength,
                 $"this block diffusion model decodes blocks of {grid} positions (its block_size); {KnobNames.BlockLength} {bl} cannot change that");
         if (o.SubBlockLength is int sb && sb > grid)
