@@ -10,7 +10,7 @@ namespace Dllm.Cli.Serving;
 
 /// <summary>
 /// POST /v1/chat/completions and /v1/completions: read and check the request (before queueing, so a bad
-/// request never waits), take the generation slot, run the engine on a worker thread and answer as one JSON
+/// request never waits), take a place in the queue, let the engine's step-level batch decode it and answer as one JSON
 /// object or as server-sent events. The client's disconnect (HttpContext.RequestAborted) cancels the
 /// generation before its next denoising step.
 /// </summary>
@@ -39,7 +39,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             DecodingOptions options = request.Knobs.Build(engine.EosId);
             CheckLimits(options, request); // the server's limits before the model's: absurd values get the clearest message
             options = engine.Check(prompt, options, suffix);
-            using IDisposable lease = await queue.EnterAsync(aborted);
+            using IDisposable lease = queue.Enter();
             if (request.Stream) await StreamAsync(context, request, prompt, suffix, options, aborted);
             else await AnswerAsync(context, request, prompt, suffix, options, aborted);
         }
@@ -77,7 +77,7 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
 
     private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, int[]? suffix, DecodingOptions options, CancellationToken aborted)
     {
-        Completion c = await Task.Run(() => engine.Complete(prompt, options, cancellationToken: aborted, suffix: suffix), aborted);
+        Completion c = await engine.CompleteAsync(prompt, options, cancellationToken: aborted, suffix: suffix);
         var (text, stopped) = new StopSequences(r.Stop).Cut(c.Text);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(new OpenAiJson(r.Kind, r.Model).Completion(text, stopped ? "stop" : c.FinishReasonName, c), aborted);
@@ -91,11 +91,11 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         var view = r.StreamCanvas ? new CanvasView(engine.Tokenizer, engine.MaskId) : null;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
 
-        Task<Completion> generation = Task.Run(() =>
+        async Task<Completion> Generate()
         {
             try
             {
-                return engine.Complete(prompt, options,
+                return await engine.CompleteAsync(prompt, options,
                     onStep: view is null ? null : s => events.Writer.TryWrite(Sse("dllm.canvas", OpenAiJson.Canvas(view.Update(s)))),
                     onText: piece =>
                     {
@@ -105,7 +105,8 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
                     cancellationToken: cts.Token, suffix: suffix);
             }
             finally { events.Writer.TryComplete(); }
-        }, cts.Token);
+        }
+        Task<Completion> generation = Generate();
 
         HttpResponse response = context.Response;
         response.ContentType = "text/event-stream";
@@ -137,8 +138,8 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         }
         finally
         {
-            // The slot is released by our caller after this returns: make sure the generation has really
-            // stopped first (it stops within one step once cancelled).
+            // The place is released by our caller after this returns: make sure the generation has really
+            // left the batch first (it leaves within one round once cancelled).
             cts.Cancel();
             try { await generation; } catch { /* reported above or cancelled */ }
         }

@@ -13,28 +13,30 @@ namespace Dllm.Chat;
 /// What <c>dllm chat</c>, <c>dllm serve</c> and the IChatClient share.
 /// </summary>
 /// <remarks>
-/// <para>Thread safety: a model's forward pass is not thread-safe (it owns scratch buffers and uses every
-/// kernel thread), so <see cref="Complete"/> runs one generation at a time: concurrent callers wait on an
-/// internal lock in arrival order (not guaranteed FIFO). Servers that must bound waiting put their own
-/// queue in front.</para>
-/// <para>Cancellation is checked before every denoising step: a cancelled generation stops within one
+/// <para>Thread safety: generations go through one <see cref="ContinuousBatcher"/>, so concurrent callers
+/// share the model's forward passes (step-level batching: one forward per denoising round over every active
+/// request, up to <see cref="BatchLimits.MaxRows"/>; the others wait in arrival order). Without a KV cache each
+/// answer equals the one decoded alone. Servers that must bound waiting put their own queue in front.</para>
+/// <para>Cancellation is checked before every denoising round: a cancelled generation leaves the batch within one
 /// forward pass and throws <see cref="OperationCanceledException"/>.</para>
 /// </remarks>
 public sealed class CompletionEngine
 {
-    private readonly object _gate = new();
-    private readonly DiffusionSampler _sampler;
+    private readonly ContinuousBatcher _batcher;
     private long _stepsRun;
 
     /// <param name="model">The mask predictor.</param>
     /// <param name="tokenizer">Text to ids and back; knows the chat special tokens for chat prompts.</param>
     /// <param name="maskId">The mask id (LLaDA config's mask_token_id).</param>
     /// <param name="eosId">The end-of-sequence id (LLaDA config's eos_token_id).</param>
-    /// <exception cref="ArgumentOutOfRangeException">The mask id is outside the model's vocabulary.</exception>
-    public CompletionEngine(IDenoisingModel model, ITokenizer tokenizer, int maskId, int eosId)
+    /// <param name="batching">Bounds on the requests that share a forward; null = <see cref="BatchLimits"/>' defaults
+    /// (MaxRows 1 = one generation at a time).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The mask or EOS id is outside the model's vocabulary, or a limit below 1.</exception>
+    public CompletionEngine(IDenoisingModel model, ITokenizer tokenizer, int maskId, int eosId, BatchLimits? batching = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        _sampler = new DiffusionSampler(model, maskId);
+        // Left padding holds EOS (any id works: the key mask hides it).
+        _batcher = new ContinuousBatcher(model, maskId, eosId, batching);
         Model = model;
         Tokenizer = tokenizer;
         MaskId = maskId;
@@ -50,13 +52,16 @@ public sealed class CompletionEngine
     public int MaskId { get; }
     /// <summary>The end-of-sequence id.</summary>
     public int EosId { get; }
+    /// <summary>The batcher the generations share (for metrics: forwards, rows per forward, active rows).</summary>
+    public ContinuousBatcher Batcher => _batcher;
     /// <summary>The tokenizer's end-of-turn id (<see cref="GeneratedText.EndOfTurnId"/>), or null; it ends an answer as EOS does.</summary>
     public int? EndOfTurnId { get; }
 
     /// <summary>Denoising steps run by this engine so far, over all requests (live: updated every step).</summary>
     public long StepsRun => Interlocked.Read(ref _stepsRun);
 
-    /// <summary>Generations finished since construction, and the seconds they spent denoising (for metrics).</summary>
+    /// <summary>Generations finished since construction, and the seconds they took (wall time from submission,
+    /// overlapping when batched; for metrics).</summary>
     public long GenerationsRun => Interlocked.Read(ref _generationsRun);
     public double GenerationSeconds => Interlocked.Read(ref _generationTicks) / (double)TimeSpan.TicksPerSecond;
     private long _generationsRun, _generationTicks;
@@ -112,16 +117,26 @@ public sealed class CompletionEngine
     }
 
     /// <summary>
-    /// Denoises an answer after <paramref name="prompt"/>. Blocks while another generation runs.
+    /// Denoises an answer after <paramref name="prompt"/>, blocking until it is done (see <see cref="CompleteAsync"/>).
+    /// </summary>
+    /// <exception cref="DecodingOptionException">Invalid options.</exception>
+    /// <exception cref="InvalidRequestException">As <see cref="Check"/>.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public Completion Complete(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
+        Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null)
+        => CompleteAsync(prompt, options, onStep, onText, cancellationToken, suffix).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Denoises an answer after <paramref name="prompt"/>, sharing forward passes with concurrent requests.
     /// </summary>
     /// <param name="prompt">Prompt ids (from <see cref="ChatPrompt"/> or <see cref="TextPrompt"/>).</param>
     /// <param name="options">How to decode; checked here (<see cref="Check"/>). <see cref="DecodingOptions.MaxAnswerTokens"/>
     /// caps the answer.</param>
-    /// <param name="onStep">Called after every denoising step with the canvas snapshot (live views).</param>
+    /// <param name="onStep">Called after every denoising step with the canvas snapshot (live views), on the batch's thread.</param>
     /// <param name="onText">Called with each newly final piece of answer text, left to right
     /// (<see cref="CommittedText"/>); the pieces add up to the returned <see cref="Completion.Text"/>.
     /// With a ReMDM loop (which can remask committed tokens) everything comes in one piece at the end.</param>
-    /// <param name="cancellationToken">Stops the generation before its next step.</param>
+    /// <param name="cancellationToken">Takes the generation out of the batch before its next step.</param>
     /// <param name="suffix">Fill in the middle: when given, the answer canvas (gen_length masks) is denoised
     /// between <paramref name="prompt"/> and these ids, which stay as they are; the answer is the middle,
     /// cut at its first EOS, so the model chooses its length up to the canvas (as code editors' FIM requests
@@ -129,8 +144,8 @@ public sealed class CompletionEngine
     /// <exception cref="DecodingOptionException">Invalid options.</exception>
     /// <exception cref="InvalidRequestException">As <see cref="Check"/>, e.g. prompt + gen_length longer than the
     /// model's context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
-    /// <exception cref="OperationCanceledException">Cancelled.</exception>
-    public Completion Complete(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
+    /// <exception cref="OperationCanceledException">Cancelled (in the task).</exception>
+    public async Task<Completion> CompleteAsync(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
         Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null)
     {
         options = Check(prompt, options, suffix);
@@ -138,6 +153,7 @@ public sealed class CompletionEngine
 
         var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, EndOfTurnId, cap);
         bool streamLive = options.Remdm is null;
+        var clock = Stopwatch.StartNew();
         void Step(DenoisingStep step)
         {
             Interlocked.Increment(ref _stepsRun);
@@ -149,17 +165,10 @@ public sealed class CompletionEngine
             }
         }
 
-        GenerationResult result;
-        var clock = Stopwatch.StartNew();
-        lock (_gate)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            clock.Restart();
-            result = suffix is { Count: > 0 }
-                ? _sampler.Fill(new InfillCanvas([.. prompt, .. Enumerable.Repeat(MaskId, options.GenLength), .. suffix]),
-                    options with { InfillBlockLength = null }, Step, cancellationToken)
-                : _sampler.Generate(prompt, options, Step, cancellationToken);
-        }
+        GenerationResult result = await (suffix is { Count: > 0 }
+            ? _batcher.FillAsync(new InfillCanvas([.. prompt, .. Enumerable.Repeat(MaskId, options.GenLength), .. suffix]),
+                options with { InfillBlockLength = null }, Step, cancellationToken)
+            : _batcher.GenerateAsync(prompt, options, Step, cancellationToken)).ConfigureAwait(false);
         clock.Stop();
         Interlocked.Increment(ref _generationsRun);
         Interlocked.Add(ref _generationTicks, clock.Elapsed.Ticks);

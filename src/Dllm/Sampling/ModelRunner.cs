@@ -25,14 +25,19 @@ internal sealed class ModelRunner
     private readonly IDenoisingModel _model;
     private readonly ICachingDenoisingModel? _caching;
     private readonly CacheMode _mode;
-    private readonly int _refreshInterval, _maskId;
+    private readonly int _refreshInterval, _maskId, _padId;
     private readonly bool _cfg;
     private readonly double _cfgScale;
     private List<SequenceState>? _cached;
     private float[] _logits = [];
 
-    public ModelRunner(IDenoisingModel model, DecodingOptions options, int maskId)
+    /// <param name="model">The mask predictor.</param>
+    /// <param name="options">The forward settings: cache mode, refresh interval, CFG scale.</param>
+    /// <param name="maskId">The mask id (the unconditional CFG copy masks the condition with it).</param>
+    /// <param name="padId">The token left padding holds (hidden by the key mask; any id in the vocabulary).</param>
+    public ModelRunner(IDenoisingModel model, DecodingOptions options, int maskId, int padId)
     {
+        _padId = padId;
         _model = model;
         _mode = options.Cache;
         _refreshInterval = options.RefreshInterval;
@@ -46,22 +51,19 @@ internal sealed class ModelRunner
         }
     }
 
+    /// <summary>Rows in the last forward (without the CFG copies).</summary>
+    public int LastRows { get; private set; }
+
     /// <summary>
     /// One forward for <paramref name="participants"/> (each with candidates). Returns the logits buffer
     /// and, per participant, the row start of each of its candidates.
     /// </summary>
+    /// <remarks>Canvases of different lengths are left-padded to the longest row's length L (shift = L − length,
+    /// pad id, key mask 0), so answers line up at the end; positions asked of the model are padded ones.</remarks>
     public (float[] Logits, int[][] RowStarts) Run(IReadOnlyList<SequenceState> participants, IReadOnlyList<SequenceState> unfinished)
     {
-        int length = participants[0].Length, vocab = _model.VocabSize;
-        // The union of the candidates, sorted: the positions asked of the model.
-        var union = new SortedSet<int>();
-        foreach (SequenceState s in participants) union.UnionWith(s.Candidates);
-        int[] positions = [.. union];
-        var indexOf = new int[length];
-        for (int i = 0; i < positions.Length; i++) indexOf[positions[i]] = i;
-
+        int vocab = _model.VocabSize;
         bool window = false, refresh = false;
-        int start = 0, end = length;
         List<SequenceState> rows;
         if (_mode == CacheMode.None) rows = [.. participants];
         else
@@ -73,33 +75,42 @@ internal sealed class ModelRunner
                 _cached = [.. unfinished];
                 foreach (SequenceState s in _cached) { s.NeedsRefresh = false; s.StepsSinceRefresh = 0; }
             }
-            else
-            {
-                window = true;
-                start = participants.Min(s => Math.Min(s.CurrentBlock.Start, s.Candidates[0]));
-                end = _mode == CacheMode.Prefix ? length : participants.Max(s => Math.Max(s.CurrentBlock.End, s.Candidates[^1] + 1));
-            }
+            else window = true;
             rows = _cached!;
+        }
+        // The padded length: fixed between refreshes since the cached rows are.
+        int length = rows.Max(s => s.Length);
+        int Shift(SequenceState s) => length - s.Length;
+
+        // The union of the candidates, sorted: the (padded) positions asked of the model.
+        var union = new SortedSet<int>();
+        foreach (SequenceState s in participants) foreach (int c in s.Candidates) union.Add(c + Shift(s));
+        int[] positions = [.. union];
+        var indexOf = new int[length];
+        for (int i = 0; i < positions.Length; i++) indexOf[positions[i]] = i;
+        int start = 0, end = length;
+        if (window)
+        {
+            start = participants.Min(s => Math.Min(s.CurrentBlock.Start, s.Candidates[0]) + Shift(s));
+            end = _mode == CacheMode.Prefix ? length : participants.Max(s => Math.Max(s.CurrentBlock.End, s.Candidates[^1] + 1) + Shift(s));
         }
 
         int n = rows.Count, batch = _cfg ? 2 * n : n;
         var tokens = new int[batch * length];
-        bool padded = rows.Any(s => s.Offset > 0);
+        bool padded = rows.Any(s => s.Length < length);
         byte[] keyMask = padded ? new byte[batch * length] : [];
         for (int b = 0; b < n; b++)
         {
             SequenceState s = rows[b];
-            s.Canvas.CopyTo(tokens, b * length);
-            if (_cfg)
+            int shift = Shift(s);
+            for (int copy = 0; copy < (_cfg ? 2 : 1); copy++)
             {
-                Span<int> u = tokens.AsSpan((n + b) * length, length);
-                s.Canvas.CopyTo(u);
-                for (int i = 0; i < length; i++) if (s.Condition[i]) u[i] = _maskId;
-            }
-            if (padded)
-            {
-                for (int copy = 0; copy < (_cfg ? 2 : 1); copy++)
-                    keyMask.AsSpan((copy * n + b) * length + s.Offset, length - s.Offset).Fill(1);
+                Span<int> row = tokens.AsSpan((copy * n + b) * length, length);
+                row[..shift].Fill(_padId);
+                s.Canvas.CopyTo(row[shift..]);
+                if (copy == 1)
+                    for (int i = 0; i < s.Length; i++) if (s.Condition[i]) row[shift + i] = _maskId;
+                if (padded) keyMask.AsSpan((copy * n + b) * length + shift, s.Length).Fill(1);
             }
         }
 
@@ -109,6 +120,7 @@ internal sealed class ModelRunner
         if (_mode == CacheMode.None) _model.Logits(tokens, batch, length, positions, logits, keyMask);
         else if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
         else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
+        LastRows = n;
 
         if (_cfg)
         {
@@ -120,9 +132,9 @@ internal sealed class ModelRunner
         for (int j = 0; j < participants.Count; j++)
         {
             SequenceState s = participants[j];
-            int b = rows.IndexOf(s);
+            int b = rows.IndexOf(s), shift = Shift(s);
             var starts = new int[s.Candidates.Length];
-            for (int c = 0; c < starts.Length; c++) starts[c] = (b * count + indexOf[s.Candidates[c]]) * vocab;
+            for (int c = 0; c < starts.Length; c++) starts[c] = (b * count + indexOf[s.Candidates[c] + shift]) * vocab;
             rowStarts[j] = starts;
             s.Forwards++;
             if (window) s.WindowForwards++;
