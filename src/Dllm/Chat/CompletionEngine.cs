@@ -66,6 +66,12 @@ public sealed class CompletionEngine
     public double GenerationSeconds => Interlocked.Read(ref _generationTicks) / (double)TimeSpan.TicksPerSecond;
     private long _generationsRun, _generationTicks;
 
+    /// <summary>The vocabulary's JSON token classes for structured output (built on first use).</summary>
+    /// <exception cref="InvalidOperationException">The vocabulary cannot write JSON numbers or white space.</exception>
+    public Structured.JsonTokenClasses JsonClasses
+        => LazyInitializer.EnsureInitialized(ref _jsonClasses, () => new Structured.JsonTokenClasses(Tokenizer, Model.VocabSize));
+    private Structured.JsonTokenClasses? _jsonClasses;
+
     /// <summary>The prompt ids of a conversation: the model's chat template (or the built-in LLaDA one) with the assistant turn opened (<see cref="ChatTemplate.Apply"/>).</summary>
     /// <exception cref="InvalidRequestException">No messages.</exception>
     /// <exception cref="InvalidDataException">The tokenizer lacks the chat special tokens.</exception>
@@ -144,10 +150,30 @@ public sealed class CompletionEngine
     /// <exception cref="DecodingOptionException">Invalid options.</exception>
     /// <exception cref="InvalidRequestException">As <see cref="Check"/>, e.g. prompt + gen_length longer than the
     /// model's context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded").</exception>
+    /// <param name="schema">Structured output: when given, the answer is JSON that validates against this schema,
+    /// by construction (<see cref="Structured.JsonTemplate"/>: the scaffold is given, each value slot constrained);
+    /// gen_length, block_length and max_tokens are then the template's (steps are capped at its value positions).</param>
     /// <exception cref="OperationCanceledException">Cancelled (in the task).</exception>
     public async Task<Completion> CompleteAsync(IReadOnlyList<int> prompt, DecodingOptions options, Action<DenoisingStep>? onStep = null,
-        Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null)
+        Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null,
+        Structured.SchemaNode? schema = null)
     {
+        InfillCanvas? structured = null;
+        if (schema is not null)
+        {
+            if (suffix is { Count: > 0 }) throw new InvalidRequestException("structured output and a suffix (fill in the middle) cannot be combined", "suffix");
+            var template = Structured.JsonTemplate.Build(schema, JsonClasses, MaskId);
+            int values = template.Slots.Sum(s => s.Width);
+            options = options with
+            {
+                GenLength = template.Tokens.Length, BlockLength = null, MaxTokens = null, InfillBlockLength = null,
+                Steps = Math.Max(1, Math.Min(options.Steps, values)),
+            };
+            structured = new InfillCanvas([.. prompt, .. template.Tokens])
+            {
+                Constraint = new Structured.JsonConstraint(template, JsonClasses, prompt.Count, MaskId),
+            };
+        }
         options = Check(prompt, options, suffix);
         int cap = options.MaxAnswerTokens;
 
@@ -165,7 +191,8 @@ public sealed class CompletionEngine
             }
         }
 
-        GenerationResult result = await (suffix is { Count: > 0 }
+        GenerationResult result = await (structured is not null ? _batcher.FillAsync(structured, options, Step, cancellationToken)
+            : suffix is { Count: > 0 }
             ? _batcher.FillAsync(new InfillCanvas([.. prompt, .. Enumerable.Repeat(MaskId, options.GenLength), .. suffix]),
                 options with { InfillBlockLength = null }, Step, cancellationToken)
             : _batcher.GenerateAsync(prompt, options, Step, cancellationToken)).ConfigureAwait(false);
@@ -181,7 +208,7 @@ public sealed class CompletionEngine
             string rest = tracker.Finish(answer.Text);
             if (rest.Length > 0) onText!(rest);
         }
-        return new Completion(answer.Text, answer.Ids, prompt.Count, answer.Ids.Length, answer.Stopped ? FinishReason.Stop : FinishReason.Length)
+        return new Completion(answer.Text, answer.Ids, prompt.Count, answer.Ids.Length, answer.Stopped || structured is not null ? FinishReason.Stop : FinishReason.Length)
         {
             Steps = result.Steps, Nfe = result.Nfe, ForwardPasses = result.ForwardPasses,
             StoppedEarly = result.StoppedEarly, Elapsed = clock.Elapsed, Options = options,

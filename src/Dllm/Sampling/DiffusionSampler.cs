@@ -149,7 +149,7 @@ public sealed class DiffusionSampler
         for (int k = 0; k < numBlocks; k++) blocks[k] = (first + k * blockLength, Math.Min(length, first + (k + 1) * blockLength));
         return new SequenceState(0, ids, owned, condition, Math.Min(first, length), first, blocks,
             numBlocks == 0 ? 1 : options.Steps / numBlocks, new Random(options.Seed), _maskId, options)
-        { OnStep = onStep, Cancellation = cancellationToken };
+        { OnStep = onStep, Cancellation = cancellationToken, Constraint = canvas.Constraint };
     }
 
     /// <summary>Runs sequences to the end in one <see cref="DenoisingBatch"/> (the loop every entry point and the

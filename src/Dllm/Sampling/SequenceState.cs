@@ -32,6 +32,8 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
     public IOrdering Ordering { get; } = options.CreateOrdering();
     /// <summary>Called after each of this sequence's steps; an exception fails this sequence only.</summary>
     public Action<DenoisingStep>? OnStep { get; init; }
+    /// <summary>Optional per-position allowed tokens (consulted before choosing and again at commit).</summary>
+    public ITokenConstraint? Constraint { get; init; }
     /// <summary>Cancels this sequence alone: its row leaves the batch before the next forward.</summary>
     public CancellationToken Cancellation { get; init; }
     /// <summary>Set when the sequence left its batch without a result (cancelled, or its callback threw).</summary>
@@ -145,7 +147,8 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
         var score = new double[n];
         for (int c = 0; c < n; c++)
         {
-            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            Span<float> row = logits.AsSpan(rowStart[c], vocab);
+            Constraint?.Restrict(Candidates[c], Canvas, row);
             chosen[c] = TokenChoice.Sample(row, temperature, Rng);
             score[c] = ordering.Score(row, chosen[c], Rng);
         }
@@ -155,6 +158,13 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
         for (int j = 0; j < pick.Length; j++)
         {
             int c = pick[j], p = Candidates[c];
+            if (Constraint is not null && !Constraint.Allows(p, chosen[c], Canvas))
+            {
+                // An earlier commit of this step ruled the choice out: the best token allowed now.
+                Span<float> row = logits.AsSpan(rowStart[c], vocab);
+                Constraint.Restrict(p, Canvas, row);
+                chosen[c] = TokenChoice.Argmax(row);
+            }
             Canvas[p] = chosen[c];
             Recorded[p] = score[c];
             committed[j] = p;
