@@ -94,16 +94,28 @@ public sealed class CompletionEngine
     /// <see cref="Complete"/> checks first, for callers that want to reject a request before queueing it.
     /// </summary>
     /// <returns>The options <see cref="Complete"/> decodes with: <paramref name="options"/>, with this engine's
-    /// <see cref="EosId"/> when it has none.</returns>
+    /// <see cref="EosId"/> when it has none (and, with a <paramref name="schema"/>, the template's canvas length).</returns>
     /// <exception cref="DecodingOptionException">Invalid options.</exception>
     /// <exception cref="InvalidRequestException">A prompt id outside the vocabulary, a knob this model cannot
     /// serve (a cache without a KV cache, CFG without a prompt), or prompt + gen_length longer than the model's
     /// context (<see cref="InvalidRequestException.Code"/> "context_length_exceeded", no field: the caller
     /// knows whether it came from messages or a prompt).</exception>
-    public DecodingOptions Check(IReadOnlyList<int> prompt, DecodingOptions options, IReadOnlyList<int>? suffix = null)
+    public DecodingOptions Check(IReadOnlyList<int> prompt, DecodingOptions options, IReadOnlyList<int>? suffix = null, Structured.SchemaNode? schema = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
+        if (schema is not null)
+        {
+            // The answer canvas is the schema's template: its length replaces gen_length; steps are capped at its value positions.
+            if (suffix is { Count: > 0 }) throw new InvalidRequestException("structured output and a suffix (fill in the middle) cannot be combined", "suffix");
+            var template = Structured.JsonTemplate.Build(schema, JsonClasses, MaskId);
+            int values = template.Slots.Sum(s => s.Width);
+            options = options with
+            {
+                GenLength = template.Tokens.Length, BlockLength = null, MaxTokens = null, InfillBlockLength = null,
+                Steps = Math.Max(1, Math.Min(options.Steps, values)),
+            };
+        }
         if (options.EosId is null) options = options with { EosId = EosId };
         options.Validate();
         int gen = options.GenLength, context = Model.MaxSequenceLength, after = suffix?.Count ?? 0;
@@ -158,23 +170,16 @@ public sealed class CompletionEngine
         Action<string>? onText = null, CancellationToken cancellationToken = default, IReadOnlyList<int>? suffix = null,
         Structured.SchemaNode? schema = null)
     {
+        options = Check(prompt, options, suffix, schema);
         InfillCanvas? structured = null;
         if (schema is not null)
         {
-            if (suffix is { Count: > 0 }) throw new InvalidRequestException("structured output and a suffix (fill in the middle) cannot be combined", "suffix");
             var template = Structured.JsonTemplate.Build(schema, JsonClasses, MaskId);
-            int values = template.Slots.Sum(s => s.Width);
-            options = options with
-            {
-                GenLength = template.Tokens.Length, BlockLength = null, MaxTokens = null, InfillBlockLength = null,
-                Steps = Math.Max(1, Math.Min(options.Steps, values)),
-            };
             structured = new InfillCanvas([.. prompt, .. template.Tokens])
             {
                 Constraint = new Structured.JsonConstraint(template, JsonClasses, prompt.Count, MaskId),
             };
         }
-        options = Check(prompt, options, suffix);
         int cap = options.MaxAnswerTokens;
 
         var tracker = onText is null ? null : new CommittedText(Tokenizer, MaskId, EosId, EndOfTurnId, cap);
@@ -186,7 +191,7 @@ public sealed class CompletionEngine
             onStep?.Invoke(step);
             if (tracker is not null && streamLive)
             {
-                string piece = tracker.Advance(step.Canvas.AsSpan(step.PromptLength));
+                string piece = tracker.Advance(step.Canvas.AsSpan(prompt.Count)); // the answer starts after the prompt (an infill's first mask may be later)
                 if (piece.Length > 0) onText!(piece);
             }
         }
