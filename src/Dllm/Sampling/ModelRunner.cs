@@ -114,28 +114,57 @@ internal sealed class ModelRunner
             }
         }
 
-        int count = positions.Length, needed = batch * count * vocab;
-        if (_logits.Length < needed) _logits = new float[needed];
-        Span<float> logits = _logits.AsSpan(0, needed);
-        if (_mode == CacheMode.None) _model.Logits(tokens, batch, length, positions, logits, keyMask);
-        else if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
-        else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
-        LastRows = n;
-
-        if (_cfg)
-        {
-            int half = n * count * vocab;
-            ClassifierFreeGuidance.Combine(logits[..half], logits.Slice(half, half), _cfgScale);
-        }
-
         var rowStarts = new int[participants.Count][];
-        for (int j = 0; j < participants.Count; j++)
+        Span<float> logits;
+        int half;
+        if (_mode == CacheMode.None)
         {
-            SequenceState s = participants[j];
-            int b = rows.IndexOf(s), shift = Shift(s);
-            var starts = new int[s.Candidates.Length];
-            for (int c = 0; c < starts.Length; c++) starts[c] = (b * count + indexOf[s.Candidates[c] + shift]) * vocab;
-            rowStarts[j] = starts;
+            // Each row asks only for its own candidates (flat rows b·length + shifted position); the CFG copies
+            // ask for the same, in the same order, in the second half.
+            int total = participants.Sum(s => s.Candidates.Length), per = _cfg ? 2 : 1;
+            var flat = new int[per * total];
+            int k = 0;
+            for (int j = 0; j < participants.Count; j++)
+            {
+                SequenceState s = participants[j];
+                int b = rows.IndexOf(s), shift = Shift(s);
+                var starts = new int[s.Candidates.Length];
+                for (int c = 0; c < starts.Length; c++, k++)
+                {
+                    flat[k] = b * length + s.Candidates[c] + shift;
+                    if (_cfg) flat[total + k] = (n + b) * length + s.Candidates[c] + shift;
+                    starts[c] = k * vocab;
+                }
+                rowStarts[j] = starts;
+            }
+            int needed = flat.Length * vocab;
+            if (_logits.Length < needed) _logits = new float[needed];
+            logits = _logits.AsSpan(0, needed);
+            _model.LogitsAt(tokens, batch, length, flat, logits, keyMask);
+            half = total * vocab;
+        }
+        else
+        {
+            int count = positions.Length, needed = batch * count * vocab;
+            if (_logits.Length < needed) _logits = new float[needed];
+            logits = _logits.AsSpan(0, needed);
+            if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
+            else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
+            half = n * count * vocab;
+            for (int j = 0; j < participants.Count; j++)
+            {
+                SequenceState s = participants[j];
+                int b = rows.IndexOf(s), shift = Shift(s);
+                var starts = new int[s.Candidates.Length];
+                for (int c = 0; c < starts.Length; c++) starts[c] = (b * count + indexOf[s.Candidates[c] + shift]) * vocab;
+                rowStarts[j] = starts;
+            }
+        }
+        LastRows = n;
+        if (_cfg) ClassifierFreeGuidance.Combine(logits[..half], logits.Slice(half, half), _cfgScale);
+
+        foreach (SequenceState s in participants)
+        {
             s.Forwards++;
             if (window) s.WindowForwards++;
             s.StepsSinceRefresh++;
