@@ -14,7 +14,7 @@ namespace Dllm.Bench;
 /// latency of one request alone, and every status other than 200 (429 queue_full is the documented one).
 /// </summary>
 /// <remarks>
-/// Usage: <c>Dllm.Bench load [--model DIR] [--clients 16,64] [--requests 64] [--seconds 120] [--max-tokens 32]
+/// Usage: <c>Dllm.Bench load [--model DIR | --random 512x8] [--clients 16,64] [--requests 64] [--seconds 120] [--max-tokens 32]
 /// [--steps 16] [--batch-rows 16] [--threads N] [--cli PATH/Dllm.Cli.dll]</c>. Defaults: the bundled
 /// models/kjv-chat-3m and the Release CLI build, both found above the working directory. Heavy: run it on a quiet machine.
 /// </remarks>
@@ -24,6 +24,7 @@ internal static class LoadBench
     {
         string? Arg(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
         string model = Arg("--model") ?? Find(Path.Combine("models", "kjv-chat-3m"));
+        if (Arg("--random") is string shape) model = RandomModel(model, shape);
         string cli = Arg("--cli") ?? Find(Path.Combine("src", "Dllm.Cli", "bin", "Release", "net10.0", "Dllm.Cli.dll"));
         int[] clients = [.. (Arg("--clients") ?? "16,64").Split(',').Select(int.Parse)];
         int requests = int.Parse(Arg("--requests") ?? "64", CultureInfo.InvariantCulture);
@@ -71,6 +72,27 @@ internal static class LoadBench
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--random DxL</c> (e.g. 512x8, about 35M parameters with the byte vocabulary): a random-weight model of width D
+    /// and L layers with the tokenizer and the rest of the config of <paramref name="like"/>, written to a temp directory.
+    /// </summary>
+    private static string RandomModel(string like, string shape)
+    {
+        string[] parts = shape.Split('x');
+        int d = int.Parse(parts[0], CultureInfo.InvariantCulture), layers = int.Parse(parts[1], CultureInfo.InvariantCulture);
+        Dllm.Model.ModelConfig config = Dllm.Model.ModelConfig.Load(Path.Combine(like, "config.json")) with
+        {
+            DModel = d, NLayers = layers, NHeads = Math.Max(1, d / 64), NKvHeads = Math.Max(1, d / 64), MlpHiddenSize = d * 11 / 4,
+        };
+        string dir = Path.Combine(Path.GetTempPath(), $"dllm-load-random-{shape}");
+        Directory.CreateDirectory(dir);
+        var m = Dllm.Training.TrainableModel.Create(config, seed: 1);
+        Dllm.Training.TrainingCheckpoint.Save(dir, m, new Dllm.Training.AdamW(m.Parameters), new Dllm.Training.TrainerState(0, 1, "mdm", 0),
+            Dllm.Text.TokenizerLoader.Load(like));
+        Console.WriteLine($"random model {shape}: {m.Parameters.DeclaredCount:N0} parameters in {dir}");
+        return dir;
     }
 
     private static (int Ok, int Other, int Unfinished, double Wall, List<double> Latencies) Load(HttpClient http, Func<int, string> body, int requests, int clients, double seconds)

@@ -22,7 +22,7 @@ internal static class Program
                 Console.Error.WriteLine("  train [--threads N] [--steps 20] ...                  training tokens/s (see TrainBench.cs)");
                 Console.Error.WriteLine("  generate --model DIR --prompt-ids IDS [--threads N]  one reference generate (see GenerateBench.cs)");
                 Console.Error.WriteLine("  realsize --model DIR [--threads 2] [--steps 128] ...   load, one forward, an answer, peak memory (see RealSizeBench.cs)");
-                Console.Error.WriteLine("  load [--clients 16,64] [--requests 64] [--seconds 120]   the server batched vs one-at-a-time under concurrent clients (see LoadBench.cs)");
+                Console.Error.WriteLine("  load [--random 512x8] [--clients 16,64] [--requests 64]  the server batched vs one-at-a-time under concurrent clients (see LoadBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }
     }
