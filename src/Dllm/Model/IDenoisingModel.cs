@@ -34,4 +34,32 @@ public interface IDenoisingModel
     /// the canvas, the canvas is longer than <see cref="MaxSequenceLength"/> or a span is too small.</exception>
     void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask = default);
+
+    /// <summary>
+    /// Logits at positions that differ per sequence (a batch of requests at different stages):
+    /// <paramref name="rows"/> are flat canvas rows b·length + p, any order; <paramref name="logits"/> receives
+    /// [rows × VocabSize] in that order. The default asks <see cref="Logits"/> for the union of the positions
+    /// (every sequence pays for every position); a model that selects rows itself (the Transformer) computes
+    /// only the rows asked for.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Logits"/>, or a row outside [0, batch·length).</exception>
+    void LogitsAt(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        var union = new SortedSet<int>();
+        foreach (int r in rows)
+        {
+            if ((uint)r >= (uint)(batch * length)) throw new ArgumentException($"row {r} is outside the batch's {batch}x{length} canvas rows");
+            union.Add(r % length);
+        }
+        int[] positions = [.. union];
+        int vocab = VocabSize, count = positions.Length;
+        var all = new float[batch * count * vocab];
+        Logits(tokens, batch, length, positions, all, keyMask);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int b = rows[i] / length, at = Array.BinarySearch(positions, rows[i] % length);
+            all.AsSpan((b * count + at) * vocab, vocab).CopyTo(logits.Slice(i * vocab, vocab));
+        }
+    }
 }

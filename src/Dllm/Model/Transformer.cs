@@ -73,6 +73,21 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         lock (_gate) LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.None);
     }
 
+    /// <summary>Per-sequence positions: only the rows asked for go through the final norm and the head.</summary>
+    public void LogitsAt(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, 0, length, [], logits, keyMask);
+        foreach (int r in rows)
+            if ((uint)r >= (uint)(batch * length)) throw new ArgumentException($"row {r} is outside the batch's {batch}x{length} canvas rows");
+        if (logits.Length < (long)rows.Length * VocabSize) throw new ArgumentException($"logits span has {logits.Length} floats, need {rows.Length}x{VocabSize}");
+        lock (_gate)
+        {
+            Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, _scratch, save: false);
+            if (rows.Length > 0) Gemm.LinearForward(_scratch.SelNorm.AsSpan(0, rows.Length * Config.DModel), rows.Length, Weights.Head, logits[..(rows.Length * VocabSize)]);
+        }
+    }
+
     public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask = default)
     {

@@ -1,29 +1,43 @@
 namespace Dllm.Sampling;
 
 /// <summary>
-/// One sequence being decoded: its (left-padded) canvas, which positions the sampler may write, its
-/// blocks and where it stands in them, its generator and its counters. All coordinates are padded;
-/// <see cref="Offset"/> converts to the caller's.
+/// One sequence being decoded: its canvas (unpadded: the caller's coordinates; <see cref="ModelRunner"/>
+/// left-pads it per forward), which positions the sampler may write, its blocks and where it stands in
+/// them, its own decoding knobs (policy, ordering, temperature, early stop, ReMDM loop), its generator,
+/// its step callback and cancellation, and its counters. Everything a <see cref="DenoisingBatch"/> needs to
+/// step it next to sequences with other knobs.
 /// </summary>
 /// <remarks>
 /// "Owned" positions are those that held the mask id at the start and are not pinned: the only
-/// positions the sampler ever writes. Prompt/given/pinned/padding positions never change.
+/// positions the sampler ever writes. Prompt/given/pinned positions never change.
 /// </remarks>
-internal sealed class SequenceState
+internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[] condition, int promptLength, int answerStart,
+    (int Start, int End)[] blocks, int stepsPerBlock, Random rng, int maskId, DecodingOptions options)
 {
-    public required int Index { get; init; }
-    public required int Offset { get; init; }
-    public required int[] Canvas { get; init; }
-    public required bool[] Owned { get; init; }
+    public int Index { get; } = index;
+    public int[] Canvas { get; } = canvas;
+    public bool[] Owned { get; } = owned;
     /// <summary>Positions the unconditional (CFG) canvas replaces with the mask.</summary>
-    public required bool[] Condition { get; init; }
-    public required int PromptLength { get; init; }
+    public bool[] Condition { get; } = condition;
+    public int PromptLength { get; } = promptLength;
     /// <summary>First position of the answer (for early stop).</summary>
-    public required int AnswerStart { get; init; }
-    public required (int Start, int End)[] Blocks { get; init; }
-    public required int StepsPerBlock { get; init; }
-    public required Random Rng { get; init; }
-    public required int MaskId { get; init; }
+    public int AnswerStart { get; } = answerStart;
+    public (int Start, int End)[] Blocks { get; } = blocks;
+    public int StepsPerBlock { get; } = stepsPerBlock;
+    public Random Rng { get; } = rng;
+    public int MaskId { get; } = maskId;
+    /// <summary>This sequence's knobs; its forward settings (cache, CFG) must match its batch's.</summary>
+    public DecodingOptions Options { get; } = options;
+    public ICommitPolicy Policy { get; } = options.CreatePolicy();
+    public IOrdering Ordering { get; } = options.CreateOrdering();
+    /// <summary>Called after each of this sequence's steps; an exception fails this sequence only.</summary>
+    public Action<DenoisingStep>? OnStep { get; init; }
+    /// <summary>Optional per-position allowed tokens (consulted before choosing and again at commit).</summary>
+    public ITokenConstraint? Constraint { get; init; }
+    /// <summary>Cancels this sequence alone: its row leaves the batch before the next forward.</summary>
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Set when the sequence left its batch without a result (cancelled, or its callback threw).</summary>
+    public Exception? Failure;
 
     public int Length => Canvas.Length;
     public double[] Recorded = [];
@@ -56,8 +70,10 @@ internal sealed class SequenceState
     /// Moves to the next step (a block's schedule step or a ReMDM loop step, remasking for the latter)
     /// and fills <see cref="Candidates"/>. Returns false, and sets <see cref="Done"/>, when every block is finished.
     /// </summary>
-    public bool Prepare(ICommitPolicy policy, RemdmLoop? remdm)
+    public bool Prepare()
     {
+        ICommitPolicy policy = Policy;
+        RemdmLoop? remdm = Options.Remdm;
         if (Done) return false;
         if (Recorded.Length == 0) Recorded = new double[Length];
         while (true)
@@ -120,15 +136,19 @@ internal sealed class SequenceState
     /// score's (random ordering); then the policy's (alg_temp).
     /// </summary>
     /// Candidate c's logits row starts at rowStart[c] in logits.
-    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IOrdering ordering, double temperature,
-        ICommitPolicy policy, bool snapshot)
+    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab)
     {
+        IOrdering ordering = Ordering;
+        ICommitPolicy policy = Policy;
+        double temperature = Options.Temperature;
+        bool snapshot = OnStep is not null;
         int n = Candidates.Length;
         var chosen = new int[n];
         var score = new double[n];
         for (int c = 0; c < n; c++)
         {
-            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            Span<float> row = logits.AsSpan(rowStart[c], vocab);
+            Constraint?.Restrict(Candidates[c], Canvas, row);
             chosen[c] = TokenChoice.Sample(row, temperature, Rng);
             score[c] = ordering.Score(row, chosen[c], Rng);
         }
@@ -138,16 +158,23 @@ internal sealed class SequenceState
         for (int j = 0; j < pick.Length; j++)
         {
             int c = pick[j], p = Candidates[c];
+            if (Constraint is not null && !Constraint.Allows(p, chosen[c], Canvas))
+            {
+                // An earlier commit of this step ruled the choice out: the best token allowed now.
+                Span<float> row = logits.AsSpan(rowStart[c], vocab);
+                Constraint.Restrict(p, Canvas, row);
+                chosen[c] = TokenChoice.Argmax(row);
+            }
             Canvas[p] = chosen[c];
             Recorded[p] = score[c];
-            committed[j] = p - Offset;
+            committed[j] = p;
             scores[j] = score[c];
         }
         var step = new DenoisingStep(GlobalStep, Block, StepInBlock, PromptLength, MaskId,
-            snapshot ? Canvas[Offset..] : [], committed, scores)
+            snapshot ? (int[])Canvas.Clone() : [], committed, scores)
         {
             Sequence = Index,
-            RemaskedPositions = [.. Remasked.Select(p => p - Offset)],
+            RemaskedPositions = [.. Remasked],
         };
         GlobalStep++;
         if (!IsLoopStep) StepInBlock++;
@@ -174,9 +201,12 @@ internal sealed class SequenceState
     }
 
     /// <summary>The finished result, in the caller's coordinates.</summary>
-    public GenerationResult Result(bool cfg) => new(Canvas[Offset..], PromptLength, Forwards)
+    /// <summary>Canvas positions the result keeps (a block diffusion canvas runs past the answer to a block boundary); null = all.</summary>
+    public int? ResultLength { get; init; }
+
+    public GenerationResult Result() => new(Canvas[..Math.Min(Canvas.Length, ResultLength ?? Canvas.Length)], PromptLength, Forwards)
     {
-        Nfe = Forwards * (cfg ? 2 : 1),
+        Nfe = Forwards * (Options.CfgScale > 0 ? 2 : 1),
         WindowForwards = WindowForwards,
         Steps = GlobalStep,
         StoppedEarly = StoppedEarly,
