@@ -77,6 +77,10 @@ public sealed class DecodingKnobs
             k => k._options.Remdm?.Count ?? 0),
         new(KnobNames.SubBlockLength, Kind.Int, "block diffusion models: decode each block in sub-blocks of N (Fast-dLLM v2's small_block_size)",
             (k, v) => k.With(o => o with { SubBlockLength = (int?)v }), k => k._options.SubBlockLength),
+        new(KnobNames.EditThreshold, Kind.Double, "LLaDA2.1 token editing: rewrite a committed token of the block when the model prefers another with p > this (off unless set)",
+            (k, v) => k.With(o => o with { EditThreshold = (double?)v }), k => k._options.EditThreshold),
+        new(KnobNames.MaxPostEditSteps, Kind.Int, "with edit_threshold: edit-only steps a block may take once unmasked",
+            (k, v) => k.With(o => o with { MaxPostEditSteps = (int?)v ?? Defaults.MaxPostEditSteps }), k => k._options.MaxPostEditSteps),
         new(KnobNames.Seed, Kind.Int, "seed of the Gumbel noise and the random ordering",
             (k, v) => k.With(o => o with { Seed = (int?)v ?? Defaults.Seed }), k => k._options.Seed),
     ];

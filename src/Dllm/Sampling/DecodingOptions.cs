@@ -111,6 +111,17 @@ public sealed record DecodingOptions
     /// </summary>
     public int? SubBlockLength { get; init; }
 
+    /// <summary>
+    /// LLaDA2.1's token editing (<c>edit_threshold</c>; arXiv 2602.08676, the joint threshold of SGLang's JointThreshold):
+    /// at every step a committed token of the current block is rewritten to the model's choice when that differs
+    /// and its probability exceeds this; once the block has no masks, edit-only steps continue while one changes
+    /// something, at most <see cref="MaxPostEditSteps"/>. Null (default) = committed tokens are final. In [0, 1).
+    /// </summary>
+    public double? EditThreshold { get; init; }
+
+    /// <summary>Edit-only steps a block may take once unmasked (<c>max_post_edit_steps</c>; SGLang's default 16). ≥ 0.</summary>
+    public int MaxPostEditSteps { get; init; } = 16;
+
     /// <summary>Blocks the answer is split into (1 when <see cref="BlockLength"/> is null).</summary>
     public int NumBlocks => BlockLength is int b && b > 0 ? GenLength / b : 1;
 
@@ -179,6 +190,9 @@ public sealed record DecodingOptions
             throw Bad(KnobNames.RefreshInterval, $"{KnobNames.RefreshInterval} needs a cache ({KnobNames.Cache} prefix or dual)");
         if (InfillBlockLength is <= 0)
             throw Bad(KnobNames.InfillBlockLength, $"{KnobNames.InfillBlockLength} must be positive, got {InfillBlockLength}");
+        if (EditThreshold is double et && !(et >= 0 && et < 1))
+            throw Bad(KnobNames.EditThreshold, $"{KnobNames.EditThreshold} must be in [0, 1), got {et}");
+        if (MaxPostEditSteps < 0) throw Bad(KnobNames.MaxPostEditSteps, $"{KnobNames.MaxPostEditSteps} must be ≥ 0, got {MaxPostEditSteps}");
         if (SubBlockLength is <= 0)
             throw Bad(KnobNames.SubBlockLength, $"{KnobNames.SubBlockLength} must be positive, got {SubBlockLength}");
     }

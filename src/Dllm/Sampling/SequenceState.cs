@@ -52,6 +52,11 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
     public bool IsLoopStep;
     public int[] Remasked = [];
     public BlockProgress Progress;
+    /// <summary>Token editing (<see cref="DecodingOptions.EditThreshold"/>): a step with no masks left, only edits.</summary>
+    public bool IsEditStep;
+    /// <summary>Edit-only steps taken in this block, and whether the last step changed anything.</summary>
+    public int PostEditSteps;
+    public bool Changed;
 
     // Counters and cache bookkeeping.
     public int Forwards, WindowForwards, StepsSinceRefresh;
@@ -87,6 +92,8 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
                 LoopDone = false;
                 LoopLeft = 0;
                 NeedsRefresh = true;
+                PostEditSteps = 0;
+                Changed = true;
             }
             int masked = CountMasked(start, end);
             int committed = MaskedAtBlockStart - masked;
@@ -108,12 +115,22 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
                 return true;
             }
             Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked, end - start);
+            IsLoopStep = IsEditStep = false;
+            Remasked = [];
             if (policy.ContinueBlock(Progress))
             {
-                IsLoopStep = false;
-                Remasked = [];
                 FillCandidates(end);
+                if (Options.EditThreshold is not null) AddEditable(start, end);
                 return true;
+            }
+            // LLaDA2.1's post-fill edit phase: while a step changed something, up to max_post_edit_steps more.
+            if (Options.EditThreshold is not null && Changed && PostEditSteps < Options.MaxPostEditSteps && masked == 0)
+            {
+                PostEditSteps++;
+                IsEditStep = true;
+                Candidates = [];
+                AddEditable(start, end);
+                if (Candidates.Length > 0) return true;
             }
             Block++;
             StepInBlock = 0;
@@ -128,6 +145,14 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
         var list = new List<int>();
         for (int i = 0; i < end; i++) if (Owned[i] && Canvas[i] == MaskId) list.Add(i);
         Candidates = [.. list];
+    }
+
+    /// <summary>Adds the block's committed owned positions to the candidates (sorted): token editing re-reads them.</summary>
+    private void AddEditable(int start, int end)
+    {
+        var all = new SortedSet<int>(Candidates);
+        for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] != MaskId) all.Add(i);
+        Candidates = [.. all];
     }
 
     /// <summary>
@@ -152,7 +177,12 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
             chosen[c] = TokenChoice.Sample(row, temperature, Rng);
             score[c] = ordering.Score(row, chosen[c], Rng);
         }
-        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length) : policy.Select(score, Progress, Rng);
+        // Masked candidates go to the policy; with token editing the others are committed tokens to re-check.
+        int[] masks = [.. Enumerable.Range(0, n).Where(c => Canvas[Candidates[c]] == MaskId)];
+        int[] edited = Options.EditThreshold is double tau ? Edit(logits, rowStart, vocab, chosen, tau) : [];
+        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length)
+            : masks.Length == n ? policy.Select(score, Progress, Rng)
+            : [.. policy.Select([.. masks.Select(c => score[c])], Progress, Rng).Select(k => masks[k])];
         var committed = new int[pick.Length];
         var scores = new double[pick.Length];
         for (int j = 0; j < pick.Length; j++)
@@ -175,10 +205,33 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
         {
             Sequence = Index,
             RemaskedPositions = [.. Remasked],
+            EditedPositions = edited,
         };
         GlobalStep++;
-        if (!IsLoopStep) StepInBlock++;
+        if (!IsLoopStep && !IsEditStep) StepInBlock++;
+        Changed = committed.Length > 0 || edited.Length > 0;
         return step;
+    }
+
+    /// <summary>
+    /// LLaDA2.1's token-to-token editing (arXiv 2602.08676; the joint-threshold rule as SGLang's JointThreshold runs
+    /// it): a committed token of the block is rewritten to the model's choice when that differs and its probability
+    /// exceeds τ. Returns the positions edited.
+    /// </summary>
+    private int[] Edit(float[] logits, int[] rowStart, int vocab, int[] chosen, double tau)
+    {
+        var edited = new List<int>();
+        for (int c = 0; c < Candidates.Length; c++)
+        {
+            int p = Candidates[c];
+            if (Canvas[p] == MaskId || chosen[c] == Canvas[p]) continue;
+            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            double prob = Math.Exp(row[chosen[c]] - Tensors.Softmax.LogSumExp(row));
+            if (prob <= tau || (Constraint is not null && !Constraint.Allows(p, chosen[c], Canvas))) continue;
+            Canvas[p] = chosen[c];
+            edited.Add(p);
+        }
+        return [.. edited];
     }
 
     /// <summary>
@@ -200,10 +253,10 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
         return false;
     }
 
-    /// <summary>The finished result, in the caller's coordinates.</summary>
     /// <summary>Canvas positions the result keeps (a block diffusion canvas runs past the answer to a block boundary); null = all.</summary>
     public int? ResultLength { get; init; }
 
+    /// <summary>The finished result, in the caller's coordinates.</summary>
     public GenerationResult Result() => new(Canvas[..Math.Min(Canvas.Length, ResultLength ?? Canvas.Length)], PromptLength, Forwards)
     {
         Nfe = Forwards * (Options.CfgScale > 0 ? 2 : 1),
