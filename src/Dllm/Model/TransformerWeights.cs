@@ -71,11 +71,11 @@ public sealed class TransformerWeights
                 // LLaDA2 (modeling_llada2_moe.py LLaDA2MoeAttention): one query_key_value [(H + 2·Hkv)·hd × d] whose
                 // output splits into q, k, v in that order; the rows are sliced as views, nothing is copied.
                 MatrixView qkv = matrix(p + n.Qkv + ".weight", q + 2 * kv, d);
-                (wq, wk, wv) = (qkv.SliceRows(0, q), qkv.SliceRows(q, kv), qkv.SliceRows(q + kv, kv));
+                (wq, wk, wv) = (Rows(qkv, 0, q), Rows(qkv, q, kv), Rows(qkv, q + kv, kv));
                 if (c.IncludeQkvBias)
                 {
                     ReadOnlyMemory<float> b = bias(p + n.Qkv + ".bias", q + 2 * kv);
-                    (bq, bk, bv) = (b[..q], b.Slice(q, kv), b.Slice(q + kv, kv));
+                    (bq, bk, bv) = (Part(b, 0, q), Part(b, q, kv), Part(b, q + kv, kv));
                 }
             }
             else
@@ -98,6 +98,9 @@ public sealed class TransformerWeights
             });
         }
         ReadOnlyMemory<float> lnF = vector(n.FinalNorm, d);
+        // A declaring caller (the trainer's first pass) binds default views: their parts are default too.
+        static MatrixView Rows(MatrixView m, int start, int count) => m.Data == 0 ? default : m.SliceRows(start, count);
+        static ReadOnlyMemory<float> Part(ReadOnlyMemory<float> v, int start, int count) => v.IsEmpty ? default : v.Slice(start, count);
         return new TransformerWeights
         {
             Embedding = wte, Blocks = [.. blocks], FinalNorm = lnF,
