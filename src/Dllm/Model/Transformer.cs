@@ -13,9 +13,9 @@ namespace Dllm.Model;
 /// <code>
 ///   x   = wte[tokens]                                   [N × d]
 ///   h   = RMSNorm(x)·attn_norm                          [N × d]
-///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]
-///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3 only: each head's hd values, as [N·H × hd])
-///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence)
+///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]  (LLaDA2: row views of one fused W)
+///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3, LLaDA2: each head's hd values, as [N·H × hd])
+///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence; LLaDA2: the first rope_dim dims of each head)
 ///   x  += Attention(q,k,v; pattern)·Woutᵀ (+bo)          [N × d]
 ///   h   = RMSNorm(x)·ff_norm
 ///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ              (or MixtureOfExperts(h) on a MoE layer)
@@ -50,7 +50,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Config = config;
         Weights = weights;
         _owned = owned;
-        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
+        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeDim);
     }
 
     /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded).</summary>
@@ -245,7 +245,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                 save ? s.Probs.AsSpan(0, batch * heads * length * length) : default);
             if (save) { x.CopyTo(s.XMid); x = s.XMid.AsSpan(0, n * d); }
             Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
-            Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias
+            Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias, LLaDA2 use_bias (attention.dense.bias)
 
             // Inference reuses h1 for the second norm and computes the activation into gate in place.
             Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1;

@@ -53,7 +53,7 @@ public sealed class TrainableModel
         Parameters.Allocate();
         ReadOnlyMemory<float> Vector(string name, int length) => Parameters.Memory(Parameters[name]);
         Model = new Transformer(config, TransformerWeights.Bind(config, (name, rows, cols) => Parameters.Matrix(Parameters[name]), Vector, Vector));
-        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
+        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeDim);
     }
 
     /// <summary>A model initialised with <see cref="Initialize"/>.</summary>
