@@ -71,6 +71,23 @@ public class StructuredOutputTests
     }
 
     [Fact]
+    public void AnExplodingSchemaIsRefusedAtOnceAsTooLong()
+    {
+        // 64^6 strings: laying it out would never end; the bound stops it at the model's context.
+        string schema = """{"type":"string"}""";
+        for (int i = 0; i < 6; i++) schema = $$"""{"type":"array","items":{{schema}},"minItems":64}""";
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        SchemaNode node = JsonSchemaSubset.Parse(doc.RootElement, "schema");
+        var tok = new ByteTokenizer();
+        var engine = new CompletionEngine(ScriptedAnswers.Model("x", () => 0, maxLength: 512), tok, ByteTokenizer.Mask, ByteTokenizer.Eos);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<InvalidRequestException>(() => engine.Check([1, 2], new DecodingOptions(), schema: node));
+        Assert.Equal("context_length_exceeded", e.Code);
+        Assert.Contains("more than 512 tokens", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public void UnsupportedKeywordsAreRefusedByPath()
     {
         using JsonDocument doc = JsonDocument.Parse("""{"type":"object","properties":{"a":{"type":"string","pattern":"x+"}}}""");

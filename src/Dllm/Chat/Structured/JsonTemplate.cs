@@ -37,16 +37,29 @@ public sealed class JsonTemplate
     private JsonTemplate(int[] tokens, IReadOnlyList<JsonSlot> slots) => (Tokens, Slots) = (tokens, slots);
 
     /// <summary>Lays out <paramref name="schema"/>.</summary>
-    public static JsonTemplate Build(SchemaNode schema, JsonTokenClasses classes, int maskId)
+    /// <param name="schema">The parsed schema.</param>
+    /// <param name="classes">The vocabulary's classes (and its tokenizer).</param>
+    /// <param name="maskId">The mask id written at value positions.</param>
+    /// <param name="maxTokens">The most tokens the template may take (the model's context): checked while laying out,
+    /// so that a schema of nested arrays with large minItems fails at once instead of building millions of slots.</param>
+    /// <exception cref="InvalidRequestException">The template needs more than <paramref name="maxTokens"/> tokens (code "context_length_exceeded").</exception>
+    public static JsonTemplate Build(SchemaNode schema, JsonTokenClasses classes, int maskId, int maxTokens = int.MaxValue)
     {
-        var b = new Builder(classes, maskId);
+        var b = new Builder(classes, maskId, maxTokens);
         b.Value(schema);
         b.Flush();
         return new JsonTemplate([.. b.Tokens], b.Slots);
     }
 
-    private sealed class Builder(JsonTokenClasses classes, int maskId)
+    private sealed class Builder(JsonTokenClasses classes, int maskId, int maxTokens)
     {
+        private void Bound()
+        {
+            if (Tokens.Count + _text.Length / 8 > maxTokens) // text: at most 8 characters a token is a safe under-estimate here
+                throw new InvalidRequestException($"the schema's JSON template needs more than {maxTokens} tokens, more than the model's context; use fewer properties or array items",
+                    code: "context_length_exceeded");
+        }
+
         public readonly List<int> Tokens = [];
         public readonly List<JsonSlot> Slots = [];
         private readonly StringBuilder _text = new();
@@ -55,6 +68,7 @@ public sealed class JsonTemplate
         {
             if (_text.Length > 0) Tokens.AddRange(classes.Tokenizer.Encode(_text.ToString()));
             _text.Clear();
+            Bound();
         }
 
         private void Slot(JsonSlot.Kind kind, int width, int[][]? choices = null)
@@ -62,6 +76,7 @@ public sealed class JsonTemplate
             Flush();
             Slots.Add(new JsonSlot(kind, Tokens.Count, width, choices ?? []));
             for (int i = 0; i < width; i++) Tokens.Add(maskId);
+            Bound();
         }
 
         public void Value(SchemaNode s)
@@ -89,6 +104,7 @@ public sealed class JsonTemplate
                     {
                         if (i > 0) _text.Append(", ");
                         Value(s.Items!);
+                        Bound();
                     }
                     _text.Append(']');
                     break;
