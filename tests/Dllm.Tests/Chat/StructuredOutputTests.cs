@@ -109,12 +109,17 @@ public class StructuredOutputTests
         Assert.False(constraint.Allows(3, '7', canvas)); // no digit after a blank
         Assert.True(constraint.Allows(3, ' ', canvas));
         Assert.True(constraint.Allows(1, '0', canvas));   // digits before it are fine
-        Assert.False(constraint.Allows(0, '0', canvas));  // no leading zero
+        Assert.True(constraint.Allows(0, '0', canvas));   // a lone 0 is fine while no digit follows
         Assert.False(constraint.Allows(0, ' ', canvas));  // the number is never empty
         canvas[1] = '5';
+        Assert.False(constraint.Allows(0, '0', canvas));  // no leading zero before a digit
         Assert.False(constraint.Allows(0, 'a', canvas));
         var row = new float[tok.VocabSize];
         constraint.Restrict(0, canvas, row);
         Assert.Equal(9, row.Count(float.IsFinite)); // 1-9
+        int[] zero = [.. template.Tokens];
+        zero[0] = '0';
+        Assert.False(constraint.Allows(1, '3', zero));    // nothing but white space after a leading 0
+        Assert.True(constraint.Allows(1, ' ', zero));
     }
 }

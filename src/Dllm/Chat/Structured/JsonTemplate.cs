@@ -12,8 +12,9 @@ namespace Dllm.Chat.Structured;
 /// <item>string: <c>"</c> + <see cref="StringWidth"/> string-content tokens + <c>"</c> (any order; the value
 /// keeps whatever white space the model writes);</item>
 /// <item>integer and number: <see cref="NumberWidth"/> positions holding digits then white space (the first a
-/// digit without leading zero; a digit is allowed only where no white space precedes it in the slot, white space
-/// only where no digit follows) — so only positive integers are written, a documented restriction;</item>
+/// digit token without leading zero, or a lone 0 with white space only after it; a digit is allowed only where
+/// no white space precedes it in the slot, white space only where no digit follows) — so only non-negative
+/// integers are written, a documented restriction;</item>
 /// <item>boolean and enum: a choice slot as wide as the longest choice's tokens, each choice padded with white
 /// space; a position may take a token only of the choices still consistent with the slot's committed tokens;</item>
 /// <item>object: every property, in the schema's order; array: a fixed count of items, 2 clamped to
