@@ -30,8 +30,8 @@ public class ContinuousBatcherTests
     [InlineData(2)]
     public async Task RequestsJoiningAtDifferentRoundsDecodeAsTheyWouldAlone(int maxRows)
     {
-        var alone = Requests.Select(r => new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate(r.Prompt, r.Options)).ToArray();
-        var aloneFill = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Fill(FillCanvas(), new DecodingOptions { Steps = 4 });
+        var alone = Requests.Select(r => new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate(r.Prompt, r.Options, cancellationToken: Ct)).ToArray();
+        var aloneFill = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Fill(FillCanvas(), new DecodingOptions { Steps = 4 }, cancellationToken: Ct);
 
         // Request k (k ≥ 1) is submitted during forward k, the fill during forward 5 (from inside the model
         // call, as a server thread would): request 0 alone takes 8 forwards, so each joins a running batch.
