@@ -15,7 +15,7 @@ namespace Dllm.Bench;
 /// </summary>
 /// <remarks>
 /// Usage: <c>Dllm.Bench load [--model DIR | --random 512x8] [--clients 16,64] [--requests 64] [--seconds 120] [--max-tokens 32]
-/// [--steps 16] [--batch-rows 16] [--threads N] [--cli PATH/Dllm.Cli.dll]</c>. Defaults: the bundled
+/// [--steps 16] [--batch-rows 16] [--threads N] [--knobs '"cache":"dual","block_length":8'] [--cli PATH/Dllm.Cli.dll]</c>. Defaults: the bundled
 /// models/kjv-chat-3m and the Release CLI build, both found above the working directory. Heavy: run it on a quiet machine.
 /// </remarks>
 internal static class LoadBench
@@ -33,15 +33,17 @@ internal static class LoadBench
         int steps = int.Parse(Arg("--steps") ?? "16", CultureInfo.InvariantCulture);
         int rows = int.Parse(Arg("--batch-rows") ?? "16", CultureInfo.InvariantCulture);
         string? threads = Arg("--threads");
+        string extra = Arg("--knobs") is string k ? "," + k : ""; // e.g. --knobs '"cache":"dual","block_length":8'
+
 
         Console.WriteLine($"load: model {model}, {requests} requests per run (≤ {seconds:F0} s), max_tokens {maxTokens}, steps {steps}");
         Console.WriteLine("server          clients  answered  other  unfinished   req/s   p50 ms   p95 ms   alone ms");
         foreach (int r in new[] { rows, 1 })
         {
             int port = 18100 + r;
-            string extra = threads is null ? "" : $" --threads {threads}";
+            string threadFlag = threads is null ? "" : $" --threads {threads}";
             using Process server = Process.Start(new ProcessStartInfo("dotnet",
-                $"\"{cli}\" serve --model \"{model}\" --urls http://127.0.0.1:{port} --batch-rows {r} --queue {clients.Max()} --max-steps {Math.Max(steps, 1)}{extra}")
+                $"\"{cli}\" serve --model \"{model}\" --urls http://127.0.0.1:{port} --batch-rows {r} --queue {clients.Max()} --max-steps {Math.Max(steps, 1)}{threadFlag}")
             { RedirectStandardError = true, RedirectStandardOutput = true })!;
             server.ErrorDataReceived += (_, _) => { };
             server.BeginErrorReadLine();
@@ -51,7 +53,7 @@ internal static class LoadBench
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(seconds + 30) };
                 WaitHealthy(http, server);
                 string id = Path.GetFileName(model.TrimEnd(Path.DirectorySeparatorChar));
-                string Body(int i) => $"{{\"model\":\"{id}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Question {i}: who was king?\"}}],\"max_tokens\":{maxTokens},\"steps\":{steps}}}";
+                string Body(int i) => $"{{\"model\":\"{id}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Question {i}: who was king?\"}}],\"max_tokens\":{maxTokens},\"steps\":{steps}{extra}}}";
                 Post(http, Body(0), CancellationToken.None).GetAwaiter().GetResult(); // warm up (JIT)
                 var one = Stopwatch.StartNew();
                 Post(http, Body(1), CancellationToken.None).GetAwaiter().GetResult();

@@ -108,7 +108,7 @@ public sealed class CompletionEngine
         {
             // The answer canvas is the schema's template: its length replaces gen_length; steps are capped at its value positions.
             if (suffix is { Count: > 0 }) throw new InvalidRequestException("structured output and a suffix (fill in the middle) cannot be combined", "suffix");
-            var template = Structured.JsonTemplate.Build(schema, JsonClasses, MaskId);
+            var template = Structured.JsonTemplate.Build(schema, JsonClasses, MaskId, Model.MaxSequenceLength);
             int values = template.Slots.Sum(s => s.Width);
             options = options with
             {

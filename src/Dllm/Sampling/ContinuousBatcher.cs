@@ -16,9 +16,10 @@ namespace Dllm.Sampling;
 /// always runs, however long.</para>
 /// <para>Exactness: without a cache each request gets the tokens it gets alone (greedy or seeded), since
 /// rows do not see each other (key mask, shift-invariant positions). Requests with a KV cache
-/// (prefix/dual) or a different CFG scale do not share a forward with others: they wait until the batch
-/// has drained and then run alone (or with the same-settings requests that start with them); documented
-/// as a limitation, since a joiner would force a cache refresh that changes the others' answers.</para>
+/// (prefix/dual) or a different CFG scale do not join a running batch: they wait until it has drained and
+/// then start together with the waiting requests of the same settings (a cohort: equal to alone when they
+/// move in lockstep, same steps and block length; otherwise a block start of one refreshes all, see
+/// <see cref="ModelRunner"/>). A late joiner would force a refresh that changes the others' answers.</para>
 /// <para>One driver task runs the rounds while there is work and ends when there is none (no thread when
 /// idle). The model must not be used by anyone else meanwhile (its forward is not thread-safe).</para>
 /// </remarks>

@@ -23,6 +23,8 @@ namespace Dllm.Sampling;
 /// cache the result for each prompt equals decoding it alone (the model must honour the key mask and
 /// be position-shift invariant, as RoPE attention with a key mask is). Not thread-safe per instance
 /// only as far as the model is not.
+/// The round loop itself is <see cref="DenoisingBatch"/>'s, which <see cref="ContinuousBatcher"/> drives for
+/// requests that join and leave between rounds: there is one sampling loop.
 /// </remarks>
 public sealed class DiffusionSampler
 {

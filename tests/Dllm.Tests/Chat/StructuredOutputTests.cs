@@ -71,6 +71,23 @@ public class StructuredOutputTests
     }
 
     [Fact]
+    public void AnExplodingSchemaIsRefusedAtOnceAsTooLong()
+    {
+        // 64^6 strings: laying it out would never end; the bound stops it at the model's context.
+        string schema = """{"type":"string"}""";
+        for (int i = 0; i < 6; i++) schema = $$"""{"type":"array","items":{{schema}},"minItems":64}""";
+        using JsonDocument doc = JsonDocument.Parse(schema);
+        SchemaNode node = JsonSchemaSubset.Parse(doc.RootElement, "schema");
+        var tok = new ByteTokenizer();
+        var engine = new CompletionEngine(ScriptedAnswers.Model("x", () => 0, maxLength: 512), tok, ByteTokenizer.Mask, ByteTokenizer.Eos);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<InvalidRequestException>(() => engine.Check([1, 2], new DecodingOptions(), schema: node));
+        Assert.Equal("context_length_exceeded", e.Code);
+        Assert.Contains("more than 512 tokens", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public void UnsupportedKeywordsAreRefusedByPath()
     {
         using JsonDocument doc = JsonDocument.Parse("""{"type":"object","properties":{"a":{"type":"string","pattern":"x+"}}}""");
@@ -92,12 +109,17 @@ public class StructuredOutputTests
         Assert.False(constraint.Allows(3, '7', canvas)); // no digit after a blank
         Assert.True(constraint.Allows(3, ' ', canvas));
         Assert.True(constraint.Allows(1, '0', canvas));   // digits before it are fine
-        Assert.False(constraint.Allows(0, '0', canvas));  // no leading zero
+        Assert.True(constraint.Allows(0, '0', canvas));   // a lone 0 is fine while no digit follows
         Assert.False(constraint.Allows(0, ' ', canvas));  // the number is never empty
         canvas[1] = '5';
+        Assert.False(constraint.Allows(0, '0', canvas));  // no leading zero before a digit
         Assert.False(constraint.Allows(0, 'a', canvas));
         var row = new float[tok.VocabSize];
         constraint.Restrict(0, canvas, row);
         Assert.Equal(9, row.Count(float.IsFinite)); // 1-9
+        int[] zero = [.. template.Tokens];
+        zero[0] = '0';
+        Assert.False(constraint.Allows(1, '3', zero));    // nothing but white space after a leading 0
+        Assert.True(constraint.Allows(1, ' ', zero));
     }
 }

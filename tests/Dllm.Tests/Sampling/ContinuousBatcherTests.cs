@@ -30,8 +30,8 @@ public class ContinuousBatcherTests
     [InlineData(2)]
     public async Task RequestsJoiningAtDifferentRoundsDecodeAsTheyWouldAlone(int maxRows)
     {
-        var alone = Requests.Select(r => new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate(r.Prompt, r.Options)).ToArray();
-        var aloneFill = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Fill(FillCanvas(), new DecodingOptions { Steps = 4 });
+        var alone = Requests.Select(r => new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate(r.Prompt, r.Options, cancellationToken: Ct)).ToArray();
+        var aloneFill = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Fill(FillCanvas(), new DecodingOptions { Steps = 4 }, cancellationToken: Ct);
 
         // Request k (k ≥ 1) is submitted during forward k, the fill during forward 5 (from inside the model
         // call, as a server thread would): request 0 alone takes 8 forwards, so each joins a running batch.
@@ -122,21 +122,29 @@ public class ContinuousBatcherTests
     }
 
     [Fact]
-    public async Task CachedRequestsDoNotShareAForwardWithOthers()
+    public async Task CachedRequestsDoNotJoinARunningBatchButStartTogetherAsACohort()
     {
         using var gate = new ManualResetEventSlim(false);
         var model = new FakeModel(Vocab, Rows.Hashed);
         var batcher = new ContinuousBatcher(new GatedCachingModel(model, gate), Mask, Pad);
-        var plain = new DecodingOptions { GenLength = 4, Steps = 4 };
+        var plain = new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 4 };
+        DecodingOptions dual = plain with { Cache = CacheMode.Dual };
         Task<GenerationResult> a = batcher.GenerateAsync([1], plain, cancellationToken: Ct);
-        Task<GenerationResult> cached = batcher.GenerateAsync([2], plain with { Cache = CacheMode.Dual }, cancellationToken: Ct);
+        Task<GenerationResult> cached = batcher.GenerateAsync([2], dual, cancellationToken: Ct);
+        Task<GenerationResult> cached2 = batcher.GenerateAsync([3, 5], dual, cancellationToken: Ct);
         Task<GenerationResult> b = batcher.GenerateAsync([3], plain, cancellationToken: Ct);
         gate.Set();
-        await Task.WhenAll(a, cached, b);
-        GenerationResult alone = new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate([2], plain with { Cache = CacheMode.Dual });
-        Assert.Equal(alone.Canvas, (await cached).Canvas);
+        await Task.WhenAll(a, cached, cached2, b);
+        GenerationResult Alone(int[] prompt, DecodingOptions o) => new DiffusionSampler(new FakeModel(Vocab, Rows.Hashed), Mask).Generate(prompt, o);
+        Assert.Equal(Alone([2], dual).Canvas, (await cached).Canvas);   // lockstep cohort: exact
+        Assert.Equal(Alone([3, 5], dual).Canvas, (await cached2).Canvas);
+        Assert.Equal(Alone([1], plain).Canvas, (await a).Canvas);
+        Assert.Equal(Alone([3], plain).Canvas, (await b).Canvas);
+        // Cached calls carry exactly the two cached requests; no uncached call overlaps them.
         Assert.Contains(model.Calls, c => c.Kind == "refresh");
-        Assert.All(model.Calls.Where(c => c.Kind != "logits"), c => Assert.Equal(1, c.Batch));
+        Assert.All(model.Calls.Where(c => c.Kind != "logits"), c => Assert.Equal(2, c.Batch));
+        int firstCached = model.Calls.FindIndex(c => c.Kind != "logits"), lastCached = model.Calls.FindLastIndex(c => c.Kind != "logits");
+        Assert.All(model.Calls.Skip(firstCached).Take(lastCached - firstCached + 1), c => Assert.NotEqual("logits", c.Kind));
     }
 
     [Fact]

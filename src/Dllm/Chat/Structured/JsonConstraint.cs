@@ -39,9 +39,17 @@ public sealed class JsonConstraint : ITokenConstraint
         {
             case JsonSlot.Kind.String: return _classes.StringContent[token];
             case JsonSlot.Kind.Number:
-                if (k == 0) return _classes.LeadDigits[token];
+                if (k == 0)
+                {
+                    if (_classes.LeadDigits[token]) return true;
+                    // A lone 0 (then white space only): no digit may be committed after it.
+                    if (token != _classes.Zero) return false;
+                    for (int i = 1; i < slot.Width; i++) if (canvas[start + i] != _maskId && _classes.Digits[canvas[start + i]]) return false;
+                    return true;
+                }
                 if (_classes.Digits[token])
                 {
+                    if (canvas[start] == _classes.Zero) return false; // no digit after a leading 0
                     for (int i = 0; i < k; i++) if (_classes.Blank[canvas[start + i]] && canvas[start + i] != _maskId) return false;
                     return true;
                 }

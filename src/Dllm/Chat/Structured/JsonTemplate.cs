@@ -12,8 +12,9 @@ namespace Dllm.Chat.Structured;
 /// <item>string: <c>"</c> + <see cref="StringWidth"/> string-content tokens + <c>"</c> (any order; the value
 /// keeps whatever white space the model writes);</item>
 /// <item>integer and number: <see cref="NumberWidth"/> positions holding digits then white space (the first a
-/// digit without leading zero; a digit is allowed only where no white space precedes it in the slot, white space
-/// only where no digit follows) — so only positive integers are written, a documented restriction;</item>
+/// digit token without leading zero, or a lone 0 with white space only after it; a digit is allowed only where
+/// no white space precedes it in the slot, white space only where no digit follows) — so only non-negative
+/// integers are written, a documented restriction;</item>
 /// <item>boolean and enum: a choice slot as wide as the longest choice's tokens, each choice padded with white
 /// space; a position may take a token only of the choices still consistent with the slot's committed tokens;</item>
 /// <item>object: every property, in the schema's order; array: a fixed count of items, 2 clamped to
@@ -37,16 +38,29 @@ public sealed class JsonTemplate
     private JsonTemplate(int[] tokens, IReadOnlyList<JsonSlot> slots) => (Tokens, Slots) = (tokens, slots);
 
     /// <summary>Lays out <paramref name="schema"/>.</summary>
-    public static JsonTemplate Build(SchemaNode schema, JsonTokenClasses classes, int maskId)
+    /// <param name="schema">The parsed schema.</param>
+    /// <param name="classes">The vocabulary's classes (and its tokenizer).</param>
+    /// <param name="maskId">The mask id written at value positions.</param>
+    /// <param name="maxTokens">The most tokens the template may take (the model's context): checked while laying out,
+    /// so that a schema of nested arrays with large minItems fails at once instead of building millions of slots.</param>
+    /// <exception cref="InvalidRequestException">The template needs more than <paramref name="maxTokens"/> tokens (code "context_length_exceeded").</exception>
+    public static JsonTemplate Build(SchemaNode schema, JsonTokenClasses classes, int maskId, int maxTokens = int.MaxValue)
     {
-        var b = new Builder(classes, maskId);
+        var b = new Builder(classes, maskId, maxTokens);
         b.Value(schema);
         b.Flush();
         return new JsonTemplate([.. b.Tokens], b.Slots);
     }
 
-    private sealed class Builder(JsonTokenClasses classes, int maskId)
+    private sealed class Builder(JsonTokenClasses classes, int maskId, int maxTokens)
     {
+        private void Bound()
+        {
+            if (Tokens.Count + _text.Length / 8 > maxTokens) // text: at most 8 characters a token is a safe under-estimate here
+                throw new InvalidRequestException($"the schema's JSON template needs more than {maxTokens} tokens, more than the model's context; use fewer properties or array items",
+                    code: "context_length_exceeded");
+        }
+
         public readonly List<int> Tokens = [];
         public readonly List<JsonSlot> Slots = [];
         private readonly StringBuilder _text = new();
@@ -55,6 +69,7 @@ public sealed class JsonTemplate
         {
             if (_text.Length > 0) Tokens.AddRange(classes.Tokenizer.Encode(_text.ToString()));
             _text.Clear();
+            Bound();
         }
 
         private void Slot(JsonSlot.Kind kind, int width, int[][]? choices = null)
@@ -62,6 +77,7 @@ public sealed class JsonTemplate
             Flush();
             Slots.Add(new JsonSlot(kind, Tokens.Count, width, choices ?? []));
             for (int i = 0; i < width; i++) Tokens.Add(maskId);
+            Bound();
         }
 
         public void Value(SchemaNode s)
@@ -89,6 +105,7 @@ public sealed class JsonTemplate
                     {
                         if (i > 0) _text.Append(", ");
                         Value(s.Items!);
+                        Bound();
                     }
                     _text.Append(']');
                     break;

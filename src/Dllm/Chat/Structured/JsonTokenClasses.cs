@@ -19,6 +19,8 @@ public sealed class JsonTokenClasses
     public bool[] LeadDigits { get; }
     /// <summary>Tokens made only of JSON white space (space, tab, newline, carriage return).</summary>
     public bool[] Blank { get; }
+    /// <summary>The single token whose text is "0" (a number slot may hold just 0), or −1 when there is none.</summary>
+    public int Zero { get; }
     /// <summary>The token a choice is padded with: the single token of " ", else the first blank token.</summary>
     public int Space { get; }
     /// <summary>The tokenizer the classes were built from (its Encode lays out the scaffold).</summary>
@@ -54,6 +56,8 @@ public sealed class JsonTokenClasses
             LeadDigits[id] = digits && text[0] != '0';
             Blank[id] = blank;
         }
+        IReadOnlyList<int> zero = tokenizer.Encode("0");
+        Zero = zero.Count == 1 && zero[0] < vocabSize && Digits[zero[0]] ? zero[0] : -1;
         IReadOnlyList<int> space = tokenizer.Encode(" ");
         Space = space.Count == 1 && space[0] < vocabSize && Blank[space[0]] ? space[0] : Array.IndexOf(Blank, true);
         if (Space < 0 || !LeadDigits.Contains(true))
