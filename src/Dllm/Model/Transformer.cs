@@ -94,8 +94,9 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Check(tokens, batch, length, 0, length, positions, logits, keyMask);
         lock (_gate)
         {
-            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim);
+            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim, keep: 0);
             _cache.Batch = batch; _cache.Length = length;
+            _cache.Forget();
             LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
         }
     }
@@ -106,6 +107,10 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Check(tokens, batch, length, start, end, positions, logits, keyMask);
         lock (_gate)
         {
+            int grid = DiffusionBlockSize, kvDim = Config.KvHeads * Config.HeadDim;
+            // A block diffusion window at 0 may reuse the rows of an earlier canvas with the same prefix (one sequence
+            // only): a row's keys and values depend on nothing after its block, so they are exact.
+            int from = start == 0 && batch == 1 && grid > 0 ? _cache.ReusablePrefix(tokens, Math.Min(end, MinOrEnd(positions, end)), grid) : start;
             if (_cache.Batch != batch || _cache.Length != length)
             {
                 // A window that starts at 0 and whose rows see no key at or after its end (a block-causal
@@ -114,12 +119,13 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                     throw new InvalidOperationException(_cache.Batch == 0
                         ? "LogitsInWindow called before Refresh: there is no KV cache yet"
                         : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
-                long size = (long)batch * length * Config.KvHeads * Config.HeadDim;
-                _cache.Ensure(Config.NLayers, size);
-                _cache.Clear(size); // rows after the window are hidden, but weight 0 × an uninitialised NaN is NaN
+                _cache.Ensure(Config.NLayers, (long)batch * length * kvDim, keep: (long)from * kvDim);
                 _cache.Batch = batch; _cache.Length = length;
             }
-            LogitsOf(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
+            _cache.ReusedRows += from - start;
+            LogitsOf(tokens, batch, length, from, end, positions, logits, keyMask, CacheUse.Read);
+            if (batch == 1 && grid > 0) _cache.Record(tokens, from, end);
+            else _cache.Forget();
         }
     }
 
@@ -133,6 +139,16 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         ReadOnlySpan<byte> keyMask = default, AttentionPattern? trainingView = null)
     {
         lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true, trainingView);
+    }
+
+    /// <summary>Rows of earlier canvases a block diffusion window reused instead of recomputing (prefix reuse).</summary>
+    internal long ReusedCacheRows => _cache.ReusedRows;
+
+    private static int MinOrEnd(ReadOnlySpan<int> positions, int end)
+    {
+        int m = end;
+        foreach (int p in positions) m = Math.Min(m, p);
+        return m;
     }
 
     private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
@@ -285,22 +301,4 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     }
 
     public void Dispose() => _owned?.Dispose();
-
-    /// <summary>Per-layer post-RoPE keys and values of the last refresh: [batch·length × kvHeads·hd] each.</summary>
-    private sealed class KvCache
-    {
-        public float[][] K = [], V = [];
-        public int Batch, Length;
-
-        public void Ensure(int layers, long size)
-        {
-            if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } }
-            for (int l = 0; l < layers; l++) { ActivationTape.Grow(ref K[l], size); ActivationTape.Grow(ref V[l], size); }
-        }
-
-        public void Clear(long size)
-        {
-            for (int l = 0; l < K.Length; l++) { K[l].AsSpan(0, (int)size).Clear(); V[l].AsSpan(0, (int)size).Clear(); }
-        }
-    }
 }

@@ -121,6 +121,32 @@ public class BlockDiffusionDecodingTests
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(sampler.Generate(prompts[i], o).Canvas, batch[i].Canvas);
     }
 
+    [Theory]
+    [InlineData("llada")]
+    [InlineData("fastdllm")]
+    public void A_next_turn_reuses_the_cached_prefix_exactly(string layout)
+    {
+        using Transformer model = Model(layout), fresh = Model(layout);
+        var o = new DecodingOptions { GenLength = 16, Steps = 16, Cache = CacheMode.Prefix };
+        int[] first = Prompt(9);
+        GenerationResult turn1 = new DiffusionSampler(model, Mask).Generate(first, o);
+        // The next turn's prompt: the whole first exchange plus a new question.
+        int[] second = [.. turn1.Canvas, 5, 6, 7];
+        long before = model.ReusedCacheRows;
+        GenerationResult turn2 = new DiffusionSampler(model, Mask).Generate(second, o);
+        int grid = model.DiffusionBlockSize;
+        Assert.True(model.ReusedCacheRows - before >= (turn1.Canvas.Length / grid - 1) * grid,
+            $"reused {model.ReusedCacheRows - before} rows of a {turn1.Canvas.Length}-token shared prefix");
+        Assert.Equal(new DiffusionSampler(fresh, Mask).Generate(second, o).Canvas, turn2.Canvas);
+        Assert.Equal(new DiffusionSampler(fresh, Mask).Generate(second, o with { Cache = CacheMode.None }).Canvas, turn2.Canvas);
+        // A prompt that differs early reuses only what it shares.
+        int[] other = [.. second];
+        other[1] = (other[1] + 1) % 29;
+        before = model.ReusedCacheRows;
+        Assert.Equal(new DiffusionSampler(fresh, Mask).Generate(other, o).Canvas, new DiffusionSampler(model, Mask).Generate(other, o).Canvas);
+        Assert.Equal(before, model.ReusedCacheRows);
+    }
+
     [Fact]
     public void A_later_block_never_changes_an_earlier_position()
     {
