@@ -129,8 +129,11 @@ public class BlockDiffusionTrainingTests
         int[] canvas = [.. text, tok.MaskId];
         adapted.Logits(canvas, 1, canvas.Length, [text.Length], b);          // adapted: the next position reads that row...
         Assert.Equal(Array.IndexOf(a, a.Max()), Array.IndexOf(b, b.Max())); // ...under causal-to-bidirectional change only
-        TrainableModel bd3 = Trainer.Adapt(ar with { Objective = "bd3", BlockSize = 4, Steps = 4, Complementary = true }, corpus, tok, arDir, bd3Dir, resume: false);
+        var losses = new List<double>();
+        TrainableModel bd3 = Trainer.Adapt(ar with { Objective = "bd3", BlockSize = 4, Steps = 40, Complementary = true, SaveEvery = 40 },
+            corpus, tok, arDir, bd3Dir, resume: false, p => losses.Add(p.Loss));
         Assert.Equal(ModelKind.BlockDiffusion, bd3.Config.Kind);
+        Assert.True(losses.TakeLast(5).Average() < 0.7 * losses.Take(3).Average(), $"adapted loss {losses.Take(3).Average():F3} → {losses.TakeLast(5).Average():F3}");
         Assert.Contains("--from", Assert.Throws<InvalidDataException>(() => Trainer.Adapt(ar with { Objective = "mdm" }, corpus, tok, mdmDir, TestPaths.TempDir(), false)).Message);
     }
 
