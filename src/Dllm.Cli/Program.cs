@@ -10,6 +10,7 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     new VersionOption(),
     GenerateCommand.Create(),
     InfoCommand.Create(),
+    QuantizeCommand.Create(),
     TrainCommand.Create(),
     EvalCommand.Create(),
     SftCommand.Create(),

@@ -27,22 +27,23 @@ public enum QuantKernelKind
 /// <para>
 /// The integer dot uses the unsigned×signed trick (vpmaddubsw and vpdpbusd multiply u8 by s8):
 /// |w| · (x·sign(w)) = x·w, with |w| ≤ 128 and |x| ≤ 127 so no 16-bit pair sum saturates. Each block gives
-/// 8 int32 lanes (lane l sums values 4l..4l+3) that are widened and accumulated into 8 float lanes by an FMA with
-/// the block's scale dx·dw; the lanes are summed 0..7 at the end. Every kernel kind performs these same float
+/// 8 int32 lanes (lane l sums values 4l..4l+3) that are widened, multiplied by dx and accumulated into 8 float
+/// lanes by an FMA with dw; the lanes are summed in a fixed tree order at the end. Every kernel kind performs these same float
 /// operations in the same order, so all kinds give bit-identical results, and each C element is computed by one
 /// thread in that order whatever the thread count.
 /// </para>
 /// <para>
 /// Blocking: the weight is walked in chunks of <see cref="NW"/> rows, unpacked once per chunk to int8 values,
 /// their magnitudes and float scales (this is where Q4_0 nibbles become bytes), and then every activation row
-/// is dotted with the chunk while it sits in L1. Threads take disjoint ranges of chunks (columns of C).
+/// is dotted with the chunk while it sits in L1, MR = 4 activation rows at a time (a 4 × 4 tile of C in 16
+/// vector accumulators). Threads take disjoint ranges of chunks (columns of C).
 /// </para>
 /// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of 32 (the weight is whole blocks).</para>
 /// </summary>
 public static unsafe class QuantGemm
 {
-    /// <summary>Weight rows per chunk (outputs per activation row per inner pass).</summary>
-    private const int NW = 4;
+    /// <summary>Weight rows per chunk, and activation rows per tile: a tile is MR × NW outputs.</summary>
+    private const int NW = 4, MR = 4;
 
     /// <summary>The best kernel this CPU supports.</summary>
     public static readonly QuantKernelKind Best =
@@ -85,9 +86,12 @@ public static unsafe class QuantGemm
 
         // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales.
         int nb = k / DTypeInfo.QuantBlock;
-        var act = Scratch.ForThisThread(ref t_act, (long)m * k, (long)m * nb);
+        int mPad = (m + MR - 1) / MR * MR; // zero rows pad the last tile
+        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, (long)mPad * nb);
         for (int i = 0; i < m; i++)
-            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb);
+            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb, _kind != QuantKernelKind.Portable);
+        new Span<byte>(act.Q + (long)m * k, (mPad - m) * k).Clear();
+        new Span<float>(act.D + (long)m * nb, (mPad - m) * nb).Clear();
 
         int chunks = (n + NW - 1) / NW;
         int parts = (long)m * n * k < Gemm.ParallelThreshold ? 1 : Math.Min(Parallelism.Threads, chunks);
@@ -98,14 +102,19 @@ public static unsafe class QuantGemm
         {
             int q0 = (int)((long)chunks * t / parts), q1 = (int)((long)chunks * (t + 1) / parts);
             var wb = Scratch.ForThisThread(ref t_weights, 2L * NW * k, (long)NW * nb);
+            float* tile = stackalloc float[MR * NW];
             for (int q = q0; q < q1; q++)
             {
                 int j0 = q * NW, rows = Math.Min(NW, n - j0);
-                Unpack(wv, j0, rows, k, (sbyte*)wb.Q, wb.Q + NW * k, wb.D);
-                for (int i = 0; i < m; i++)
+                Unpack(wv, j0, rows, k, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, kind != QuantKernelKind.Portable);
+                for (int i0 = 0; i0 < m; i0 += MR)
                 {
-                    float* cRow = (float*)cp + i * ldc + j0;
-                    Dot4(kind, (sbyte*)qx + (long)i * k, (float*)dx + (long)i * nb, nb, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, k, cRow, rows, accumulate);
+                    Tile(kind, (sbyte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, k, tile);
+                    for (int r = 0; r < Math.Min(MR, m - i0); r++)
+                    {
+                        float* cRow = (float*)cp + (i0 + r) * ldc + j0;
+                        for (int j = 0; j < rows; j++) cRow[j] = accumulate ? cRow[j] + tile[r * NW + j] : tile[r * NW + j];
+                    }
                 }
             }
         }
@@ -113,23 +122,43 @@ public static unsafe class QuantGemm
         else Parallelism.For(0, parts, Part);
     }
 
-    /// <summary>One activation row to Q8 blocks: dx = max|x|/127, q = round-half-even(x·127/max|x|) (0 for an all-zero block).</summary>
-    internal static void QuantizeActivations(float* x, int k, byte* q, float* d)
+    /// <summary>One activation row to Q8 blocks: dx = max|x|/127, q = round-half-even(x·127/max|x|) (0 for an all-zero block).
+    /// The vector path (AVX2) gives the same bytes as the scalar one: the same float products, rounded the same way.</summary>
+    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector)
     {
         for (int b = 0; b < k / 32; b++)
         {
             float* xb = x + b * 32;
-            float amax = 0;
-            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
-            d[b] = amax / 127f;
-            float id = amax != 0 ? 127f / amax : 0f;
-            for (int j = 0; j < 32; j++) ((sbyte*)q)[b * 32 + j] = (sbyte)MathF.Round(xb[j] * id, MidpointRounding.ToEven);
+            sbyte* qb = (sbyte*)q + b * 32;
+            if (vector)
+            {
+                Vector256<float> v0 = Avx.LoadVector256(xb), v1 = Avx.LoadVector256(xb + 8), v2 = Avx.LoadVector256(xb + 16), v3 = Avx.LoadVector256(xb + 24);
+                Vector256<float> m = Avx.Max(Avx.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Avx.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+                Vector128<float> h = Sse.Max(m.GetLower(), m.GetUpper());
+                h = Sse.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+                float amax = MathF.Max(h.ToScalar(), h.GetElement(1));
+                d[b] = amax / 127f;
+                var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+                Vector256<int> i0 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v0, id)));
+                Vector256<int> i1 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v1, id)));
+                Vector256<int> i2 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v2, id)));
+                Vector256<int> i3 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v3, id)));
+                // The packs interleave 128-bit lanes; the permute puts the 32 bytes back in order.
+                Vector256<sbyte> p = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(i0, i1), Avx2.PackSignedSaturate(i2, i3));
+                Avx.Store(qb, Avx2.PermuteVar8x32(p.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte());
+                continue;
+            }
+            float amaxScalar = 0;
+            for (int j = 0; j < 32; j++) amaxScalar = MathF.Max(amaxScalar, MathF.Abs(xb[j]));
+            d[b] = amaxScalar / 127f;
+            float inv = amaxScalar != 0 ? 127f / amaxScalar : 0f;
+            for (int j = 0; j < 32; j++) qb[j] = (sbyte)MathF.Round(xb[j] * inv, MidpointRounding.ToEven);
         }
     }
 
     /// <summary>Rows [j0, j0+rows) of W to int8 values qw [NW × k], magnitudes aw [NW × k] and scales dw [NW × k/32];
     /// rows past <paramref name="rows"/> are zero.</summary>
-    private static void Unpack(in MatrixView w, int j0, int rows, int k, sbyte* qw, byte* aw, float* dw)
+    private static void Unpack(in MatrixView w, int j0, int rows, int k, sbyte* qw, byte* aw, float* dw, bool vector)
     {
         int nb = k / 32, bb = w.DType.BlockBytes();
         for (int r = 0; r < NW; r++)
@@ -146,6 +175,20 @@ public static unsafe class QuantGemm
             {
                 d[b] = QuantBlocks.Scale(p);
                 sbyte* o = q + b * 32;
+                if (vector)
+                {
+                    Vector256<sbyte> v;
+                    if (w.DType == DType.Q8_0) v = Avx.LoadVector256((sbyte*)(p + 2));
+                    else
+                    {
+                        Vector128<byte> packed = Sse2.LoadVector128(p + 2), low = Vector128.Create((byte)0xF);
+                        Vector128<byte> lo = packed & low, hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
+                        v = Avx2.Subtract(Vector256.Create(lo, hi), Vector256.Create((byte)8)).AsSByte();
+                    }
+                    Avx.Store(o, v);
+                    Avx.Store(aw + r * k + b * 32, Avx2.Abs(v));
+                    continue;
+                }
                 if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(o, p + 2, 32);
                 else
                     for (int j = 0; j < 16; j++)
@@ -153,73 +196,112 @@ public static unsafe class QuantGemm
                         o[j] = (sbyte)((p[2 + j] & 0xF) - 8);
                         o[j + 16] = (sbyte)((p[2 + j] >> 4) - 8);
                     }
+                for (int t = 0; t < 32; t++) aw[r * k + b * 32 + t] = (byte)Math.Abs((int)o[t]);
             }
-            for (int t = 0; t < k; t++) aw[r * k + t] = (byte)Math.Abs((int)q[t]);
         }
     }
 
-    /// <summary>c[r] (+)= Σ_b dx[b]·dw[r,b]·dot(qx_b, qw_rb) for r &lt; rows, in the float order described on the class.</summary>
-    [SkipLocalsInit]
-    private static void Dot4(QuantKernelKind kind, sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* c, int rows, bool accumulate)
+    /// <summary>
+    /// The MR×NW tile C[i0.., j0..] from MR activation rows and the unpacked chunk: for each block b and pair (r, j),
+    /// acc[r,j] = fma(float(dot_b) · dx[r,b], dw[j,b], acc[r,j]) on 8 lanes, then <see cref="HSum"/>. Written to
+    /// <paramref name="tile"/> [MR × NW].
+    /// </summary>
+    private static void Tile(QuantKernelKind kind, sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* tile)
     {
-        float* lanes = stackalloc float[NW * 8];
-        if (kind == QuantKernelKind.Portable) DotPortable(qx, dx, nb, qw, dw, k, lanes);
-        else DotVector(kind == QuantKernelKind.AvxVnni, qx, dx, nb, qw, aw, dw, k, lanes);
-        for (int r = 0; r < rows; r++)
-        {
-            float* l = lanes + r * 8;
-            float s = l[0];
-            for (int t = 1; t < 8; t++) s += l[t];
-            c[r] = accumulate ? c[r] + s : s;
-        }
+        if (kind == QuantKernelKind.Portable) TilePortable(qx, dx, nb, qw, dw, k, tile);
+        else if (kind == QuantKernelKind.AvxVnni) TileVector<VnniDot>(qx, dx, nb, qw, aw, dw, k, tile);
+        else TileVector<Avx2Dot>(qx, dx, nb, qw, aw, dw, k, tile);
     }
 
-    private static void DotVector(bool vnni, sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* lanes)
+    private static void TileVector<TDot>(sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* tile) where TDot : struct, IDot
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        // 16 accumulators + 4 activation vectors + 4 activation scales + one weight's 3 = 27 of the 32 registers
+        // AVX-512 hardware gives 256-bit code (an AVX2-only CPU spills some of them).
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default,
+            c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         Vector256<short> ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++)
         {
             int o = b * 32;
-            Vector256<sbyte> xv = Avx.LoadVector256(qx + o);
-            float sx = dx[b];
-            a0 = Step(vnni, xv, qw + o, aw + o, sx * dw[b], a0, ones);
-            a1 = Step(vnni, xv, qw + k + o, aw + k + o, sx * dw[nb + b], a1, ones);
-            a2 = Step(vnni, xv, qw + 2 * k + o, aw + 2 * k + o, sx * dw[2 * nb + b], a2, ones);
-            a3 = Step(vnni, xv, qw + 3 * k + o, aw + 3 * k + o, sx * dw[3 * nb + b], a3, ones);
+            Vector256<sbyte> x0 = Avx.LoadVector256(qx + o), x1 = Avx.LoadVector256(qx + k + o),
+                x2 = Avx.LoadVector256(qx + 2 * k + o), x3 = Avx.LoadVector256(qx + 3 * k + o);
+            Vector256<float> s0 = Vector256.Create(dx[b]), s1 = Vector256.Create(dx[nb + b]),
+                s2 = Vector256.Create(dx[2 * nb + b]), s3 = Vector256.Create(dx[3 * nb + b]);
+            Vector256<sbyte> w = Avx.LoadVector256(qw + o); Vector256<byte> a = Avx.LoadVector256(aw + o); Vector256<float> t = Vector256.Create(dw[b]);
+            c00 = Pair<TDot>(x0, w, a, s0, t, c00, ones); c10 = Pair<TDot>(x1, w, a, s1, t, c10, ones);
+            c20 = Pair<TDot>(x2, w, a, s2, t, c20, ones); c30 = Pair<TDot>(x3, w, a, s3, t, c30, ones);
+            w = Avx.LoadVector256(qw + k + o); a = Avx.LoadVector256(aw + k + o); t = Vector256.Create(dw[nb + b]);
+            c01 = Pair<TDot>(x0, w, a, s0, t, c01, ones); c11 = Pair<TDot>(x1, w, a, s1, t, c11, ones);
+            c21 = Pair<TDot>(x2, w, a, s2, t, c21, ones); c31 = Pair<TDot>(x3, w, a, s3, t, c31, ones);
+            w = Avx.LoadVector256(qw + 2 * k + o); a = Avx.LoadVector256(aw + 2 * k + o); t = Vector256.Create(dw[2 * nb + b]);
+            c02 = Pair<TDot>(x0, w, a, s0, t, c02, ones); c12 = Pair<TDot>(x1, w, a, s1, t, c12, ones);
+            c22 = Pair<TDot>(x2, w, a, s2, t, c22, ones); c32 = Pair<TDot>(x3, w, a, s3, t, c32, ones);
+            w = Avx.LoadVector256(qw + 3 * k + o); a = Avx.LoadVector256(aw + 3 * k + o); t = Vector256.Create(dw[3 * nb + b]);
+            c03 = Pair<TDot>(x0, w, a, s0, t, c03, ones); c13 = Pair<TDot>(x1, w, a, s1, t, c13, ones);
+            c23 = Pair<TDot>(x2, w, a, s2, t, c23, ones); c33 = Pair<TDot>(x3, w, a, s3, t, c33, ones);
         }
-        Avx.Store(lanes, a0); Avx.Store(lanes + 8, a1); Avx.Store(lanes + 16, a2); Avx.Store(lanes + 24, a3);
+        tile[0] = HSum(c00); tile[1] = HSum(c01); tile[2] = HSum(c02); tile[3] = HSum(c03);
+        tile[4] = HSum(c10); tile[5] = HSum(c11); tile[6] = HSum(c12); tile[7] = HSum(c13);
+        tile[8] = HSum(c20); tile[9] = HSum(c21); tile[10] = HSum(c22); tile[11] = HSum(c23);
+        tile[12] = HSum(c30); tile[13] = HSum(c31); tile[14] = HSum(c32); tile[15] = HSum(c33);
     }
 
+    /// <summary>acc + float(Σ x·w over each 4-byte lane) · sx · sw, via |w| · (x·sign(w)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step(bool vnni, Vector256<sbyte> xv, sbyte* w, byte* a, float scale, Vector256<float> acc, Vector256<short> ones)
+    private static Vector256<float> Pair<TDot>(Vector256<sbyte> x, Vector256<sbyte> w, Vector256<byte> a, Vector256<float> sx, Vector256<float> sw, Vector256<float> acc, Vector256<short> ones)
+        where TDot : struct, IDot
     {
-        Vector256<sbyte> sx = Avx2.Sign(xv, Avx.LoadVector256(w)); // x·sign(w)
-        Vector256<byte> aw = Avx.LoadVector256(a);                 // |w|
-        Vector256<int> dot = vnni
-            ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, aw, sx)
-            : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, sx), ones);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
+        Vector256<int> dot = TDot.Dot(a, Avx2.Sign(x, w), ones);
+        return Fma.MultiplyAdd(Avx.Multiply(Avx.ConvertToVector256Single(dot), sx), sw, acc);
     }
 
-    private static void DotPortable(sbyte* qx, float* dx, int nb, sbyte* qw, float* dw, int k, float* lanes)
+    /// <summary>8 int32 lanes, lane l = Σ over bytes 4l..4l+3 of u·s (u unsigned, s signed); a struct type argument so the JIT
+    /// compiles one tile loop per instruction set with no branch inside.</summary>
+    private interface IDot { static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones); }
+
+    /// <summary>vpdpbusd.</summary>
+    private struct VnniDot : IDot
     {
-        for (int r = 0; r < NW; r++)
-        {
-            float* l = lanes + r * 8;
-            for (int t = 0; t < 8; t++) l[t] = 0;
-            sbyte* w = qw + r * k;
-            for (int b = 0; b < nb; b++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones) => AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
+    }
+
+    /// <summary>vpmaddubsw (pairs to int16; |u·s| ≤ 128·127 so a pair cannot saturate) then vpmaddwd against ones.</summary>
+    private struct Avx2Dot : IDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones) => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), ones);
+    }
+
+    /// <summary>The fixed reduction order of 8 lanes: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HSum(Vector256<float> v)
+    {
+        Vector128<float> h = v.GetLower() + v.GetUpper();
+        Vector128<float> q = h + Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1));
+        return q.ToScalar() + q.GetElement(1);
+    }
+
+    private static void TilePortable(sbyte* qx, float* dx, int nb, sbyte* qw, float* dw, int k, float* tile)
+    {
+        float* l = stackalloc float[8];
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NW; j++)
             {
-                float scale = dx[b] * dw[r * nb + b];
-                for (int t = 0; t < 8; t++)
+                for (int t = 0; t < 8; t++) l[t] = 0;
+                sbyte* x = qx + r * k, w = qw + j * k;
+                for (int b = 0; b < nb; b++)
                 {
-                    int o = b * 32 + t * 4;
-                    int dot = qx[o] * w[o] + qx[o + 1] * w[o + 1] + qx[o + 2] * w[o + 2] + qx[o + 3] * w[o + 3];
-                    l[t] = MathF.FusedMultiplyAdd(dot, scale, l[t]);
+                    float sx = dx[r * nb + b], sw = dw[j * nb + b];
+                    for (int t = 0; t < 8; t++)
+                    {
+                        int o = b * 32 + t * 4;
+                        int dot = x[o] * w[o] + x[o + 1] * w[o + 1] + x[o + 2] * w[o + 2] + x[o + 3] * w[o + 3];
+                        l[t] = MathF.FusedMultiplyAdd(dot * sx, sw, l[t]);
+                    }
                 }
+                tile[r * NW + j] = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
             }
-        }
     }
 
     [ThreadStatic] private static Scratch? t_act;
