@@ -11,6 +11,7 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     GenerateCommand.Create(),
     InfoCommand.Create(),
     QuantizeCommand.Create(),
+    ExportCommand.Create(),
     TrainCommand.Create(),
     EvalCommand.Create(),
     SftCommand.Create(),

@@ -22,6 +22,10 @@ public static class GgufModel
     /// <summary>The architecture this reader understands.</summary>
     public const string Architecture = "llada";
 
+    /// <summary>True when <paramref name="path"/> names an existing file ending in <c>.gguf</c> (any case): what
+    /// <see cref="Transformer.Load"/> and the CLI's <c>--model</c> treat as a GGUF rather than a checkpoint directory.</summary>
+    public static bool IsGgufPath(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && File.Exists(path);
+
     /// <summary>Maps and binds <paramref name="path"/>.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">A corrupt file, missing or misshapen tensor or metadata, or a tensor the model does not use.</exception>
