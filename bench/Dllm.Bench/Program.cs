@@ -14,6 +14,7 @@ internal static class Program
             case "train": return TrainBench.Run(rest);
             case "generate": return GenerateBench.Run(rest);
             case "realsize": return RealSizeBench.Run(rest);
+            case "quant": return QuantBench.Run(rest);
             default:
                 Console.Error.WriteLine("usage: Dllm.Bench <mode> [options]");
                 Console.Error.WriteLine("modes:");
@@ -21,6 +22,7 @@ internal static class Program
                 Console.Error.WriteLine("  train [--threads N] [--steps 20] ...                  training tokens/s (see TrainBench.cs)");
                 Console.Error.WriteLine("  generate --model DIR --prompt-ids IDS [--threads N]  one reference generate (see GenerateBench.cs)");
                 Console.Error.WriteLine("  realsize --model DIR [--threads 2] [--steps 128] ...   load, one forward, an answer, peak memory (see RealSizeBench.cs)");
+                Console.Error.WriteLine("  quant [--model DIR] [--canvas 32,160] [--threads 1,2]   forward ms: stored vs Q8_0 vs Q4_0 weights (see QuantBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }
     }

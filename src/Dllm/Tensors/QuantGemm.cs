@@ -25,8 +25,9 @@ public enum QuantKernelKind
 /// as ggml's SIMD <c>quantize_row_q8_0</c>; the scale is kept in f32, not rounded to f16 as ggml does), then
 /// C[i, j] = Σ_b dx[i,b]·dw[j,b]·(Σ_t qx[i,b,t]·qw[j,b,t]) with exact integer block dots.
 /// <para>
-/// The integer dot uses the unsigned×signed trick (vpmaddubsw and vpdpbusd multiply u8 by s8):
-/// |w| · (x·sign(w)) = x·w, with |w| ≤ 128 and |x| ≤ 127 so no 16-bit pair sum saturates. Each block gives
+/// The integer dot works around vpmaddubsw and vpdpbusd multiplying unsigned by signed bytes: AVX2 uses
+/// |w| · (x·sign(w)) = x·w (llama.cpp's trick), AVX-VNNI (x + 128)·w with the accumulator started at −128·Σw,
+/// precomputed per weight block (<see cref="VnniDot"/>); both give the exact integer lanes. Each block gives
 /// 8 int32 lanes (lane l sums values 4l..4l+3) that are widened, multiplied by dx and accumulated into 8 float
 /// lanes by an FMA with dw; the lanes are summed in a fixed tree order at the end. Every kernel kind performs these same float
 /// operations in the same order, so all kinds give bit-identical results, and each C element is computed by one
@@ -106,7 +107,7 @@ public static unsafe class QuantGemm
             for (int q = q0; q < q1; q++)
             {
                 int j0 = q * NW, rows = Math.Min(NW, n - j0);
-                Unpack(wv, j0, rows, k, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, kind != QuantKernelKind.Portable);
+                Unpack(wv, j0, rows, k, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, kind);
                 for (int i0 = 0; i0 < m; i0 += MR)
                 {
                     Tile(kind, (sbyte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, (sbyte*)wb.Q, wb.Q + NW * k, wb.D, k, tile);
@@ -156,10 +157,12 @@ public static unsafe class QuantGemm
         }
     }
 
-    /// <summary>Rows [j0, j0+rows) of W to int8 values qw [NW × k], magnitudes aw [NW × k] and scales dw [NW × k/32];
+    /// <summary>Rows [j0, j0+rows) of W to int8 values qw [NW × k], scales dw [NW × k/32] and per block 32 bytes of aw
+    /// [NW × k]: the magnitudes |w| (AVX2 and portable), or for AVX-VNNI the 8 int32 lane corrections −128·Σw;
     /// rows past <paramref name="rows"/> are zero.</summary>
-    private static void Unpack(in MatrixView w, int j0, int rows, int k, sbyte* qw, byte* aw, float* dw, bool vector)
+    private static void Unpack(in MatrixView w, int j0, int rows, int k, sbyte* qw, byte* aw, float* dw, QuantKernelKind kind)
     {
+        bool vector = kind != QuantKernelKind.Portable;
         int nb = k / 32, bb = w.DType.BlockBytes();
         for (int r = 0; r < NW; r++)
         {
@@ -186,7 +189,9 @@ public static unsafe class QuantGemm
                         v = Avx2.Subtract(Vector256.Create(lo, hi), Vector256.Create((byte)8)).AsSByte();
                     }
                     Avx.Store(o, v);
-                    Avx.Store(aw + r * k + b * 32, Avx2.Abs(v));
+                    if (kind == QuantKernelKind.AvxVnni) // −128·Σ w over each lane: see VnniDot
+                        Avx.Store((int*)(aw + r * k + b * 32), Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)0x80), v));
+                    else Avx.Store(aw + r * k + b * 32, Avx2.Abs(v));
                     continue;
                 }
                 if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(o, p + 2, 32);
@@ -223,8 +228,8 @@ public static unsafe class QuantGemm
         for (int b = 0; b < nb; b++)
         {
             int o = b * 32;
-            Vector256<sbyte> x0 = Avx.LoadVector256(qx + o), x1 = Avx.LoadVector256(qx + k + o),
-                x2 = Avx.LoadVector256(qx + 2 * k + o), x3 = Avx.LoadVector256(qx + 3 * k + o);
+            Vector256<sbyte> x0 = TDot.Prepare(Avx.LoadVector256(qx + o)), x1 = TDot.Prepare(Avx.LoadVector256(qx + k + o)),
+                x2 = TDot.Prepare(Avx.LoadVector256(qx + 2 * k + o)), x3 = TDot.Prepare(Avx.LoadVector256(qx + 3 * k + o));
             Vector256<float> s0 = Vector256.Create(dx[b]), s1 = Vector256.Create(dx[nb + b]),
                 s2 = Vector256.Create(dx[2 * nb + b]), s3 = Vector256.Create(dx[3 * nb + b]);
             Vector256<sbyte> w = Avx.LoadVector256(qw + o); Vector256<byte> a = Avx.LoadVector256(aw + o); Vector256<float> t = Vector256.Create(dw[b]);
@@ -251,26 +256,41 @@ public static unsafe class QuantGemm
     private static Vector256<float> Pair<TDot>(Vector256<sbyte> x, Vector256<sbyte> w, Vector256<byte> a, Vector256<float> sx, Vector256<float> sw, Vector256<float> acc, Vector256<short> ones)
         where TDot : struct, IDot
     {
-        Vector256<int> dot = TDot.Dot(a, Avx2.Sign(x, w), ones);
+        Vector256<int> dot = TDot.Dot(x, w, a, ones);
         return Fma.MultiplyAdd(Avx.Multiply(Avx.ConvertToVector256Single(dot), sx), sw, acc);
     }
 
-    /// <summary>8 int32 lanes, lane l = Σ over bytes 4l..4l+3 of u·s (u unsigned, s signed); a struct type argument so the JIT
-    /// compiles one tile loop per instruction set with no branch inside.</summary>
-    private interface IDot { static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones); }
+    /// <summary>8 int32 lanes, lane l = Σ over bytes 4l..4l+3 of x·w (exactly); a struct type argument so the JIT
+    /// compiles one tile loop per instruction set with no branch inside. <see cref="Prepare"/> is applied to each
+    /// activation vector once per 4 weight rows; aux is the per-block data <see cref="Unpack"/> stored.</summary>
+    private interface IDot
+    {
+        static abstract Vector256<sbyte> Prepare(Vector256<sbyte> x);
+        static abstract Vector256<int> Dot(Vector256<sbyte> x, Vector256<sbyte> w, Vector256<byte> aux, Vector256<short> ones);
+    }
 
-    /// <summary>vpdpbusd.</summary>
+    /// <summary>vpdpbusd multiplies unsigned by signed bytes: with u = x + 128 (x xor 0x80) and the accumulator
+    /// started at −128·Σw (aux), the lanes are Σ (x + 128)·w − 128·Σ w = Σ x·w, one instruction per pair.</summary>
     private struct VnniDot : IDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones) => AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
+        public static Vector256<sbyte> Prepare(Vector256<sbyte> x) => x ^ Vector256.Create(unchecked((sbyte)0x80));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<sbyte> x, Vector256<sbyte> w, Vector256<byte> aux, Vector256<short> ones)
+            => AvxVnni.MultiplyWideningAndAdd(aux.AsInt32(), x.AsByte(), w);
     }
 
-    /// <summary>vpmaddubsw (pairs to int16; |u·s| ≤ 128·127 so a pair cannot saturate) then vpmaddwd against ones.</summary>
+    /// <summary>|w| · (x·sign(w)) = x·w with vpmaddubsw (pairs to int16; |w| ≤ 128 and |x| ≤ 127, so no pair saturates)
+    /// then vpmaddwd against ones; aux holds |w|.</summary>
     private struct Avx2Dot : IDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s, Vector256<short> ones) => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), ones);
+        public static Vector256<sbyte> Prepare(Vector256<sbyte> x) => x;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<sbyte> x, Vector256<sbyte> w, Vector256<byte> aux, Vector256<short> ones)
+            => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aux, Avx2.Sign(x, w)), ones);
     }
 
     /// <summary>The fixed reduction order of 8 lanes: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).</summary>
