@@ -214,8 +214,42 @@ public static unsafe class QuantGemm
     private static void Tile(QuantKernelKind kind, sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* tile)
     {
         if (kind == QuantKernelKind.Portable) TilePortable(qx, dx, nb, qw, dw, k, tile);
+        else if (NarrowTiles)
+        {
+            // Two 2×4 halves: 8 accumulators + 2 activations + 2 scales + one weight's 3 fit AVX2's 16 registers.
+            if (kind == QuantKernelKind.AvxVnni) { TileHalf<VnniDot>(qx, dx, nb, qw, aw, dw, k, tile); TileHalf<VnniDot>(qx + 2 * k, dx + 2 * nb, nb, qw, aw, dw, k, tile + 2 * NW); }
+            else { TileHalf<Avx2Dot>(qx, dx, nb, qw, aw, dw, k, tile); TileHalf<Avx2Dot>(qx + 2 * k, dx + 2 * nb, nb, qw, aw, dw, k, tile + 2 * NW); }
+        }
         else if (kind == QuantKernelKind.AvxVnni) TileVector<VnniDot>(qx, dx, nb, qw, aw, dw, k, tile);
         else TileVector<Avx2Dot>(qx, dx, nb, qw, aw, dw, k, tile);
+    }
+
+    /// <summary>Use 2×4 register tiles instead of 4×4: on CPUs without AVX-512, whose 16 vector registers the 4×4 tile
+    /// would spill. The tile shape does not change any element's order of operations, so results are identical;
+    /// tests flip it to cover both shapes on one machine.</summary>
+    internal static bool NarrowTiles { get; set; } = !Avx512F.IsSupported;
+
+    /// <summary>Rows 0..1 of a tile (see <see cref="TileVector{TDot}"/>), written to tile[0 .. 2·NW).</summary>
+    private static void TileHalf<TDot>(sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* tile) where TDot : struct, IDot
+    {
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector256<short> ones = Vector256.Create((short)1);
+        for (int b = 0; b < nb; b++)
+        {
+            int o = b * 32;
+            Vector256<sbyte> x0 = TDot.Prepare(Avx.LoadVector256(qx + o)), x1 = TDot.Prepare(Avx.LoadVector256(qx + k + o));
+            Vector256<float> s0 = Vector256.Create(dx[b]), s1 = Vector256.Create(dx[nb + b]);
+            Vector256<sbyte> w = Avx.LoadVector256(qw + o); Vector256<byte> a = Avx.LoadVector256(aw + o); Vector256<float> t = Vector256.Create(dw[b]);
+            c00 = Pair<TDot>(x0, w, a, s0, t, c00, ones); c10 = Pair<TDot>(x1, w, a, s1, t, c10, ones);
+            w = Avx.LoadVector256(qw + k + o); a = Avx.LoadVector256(aw + k + o); t = Vector256.Create(dw[nb + b]);
+            c01 = Pair<TDot>(x0, w, a, s0, t, c01, ones); c11 = Pair<TDot>(x1, w, a, s1, t, c11, ones);
+            w = Avx.LoadVector256(qw + 2 * k + o); a = Avx.LoadVector256(aw + 2 * k + o); t = Vector256.Create(dw[2 * nb + b]);
+            c02 = Pair<TDot>(x0, w, a, s0, t, c02, ones); c12 = Pair<TDot>(x1, w, a, s1, t, c12, ones);
+            w = Avx.LoadVector256(qw + 3 * k + o); a = Avx.LoadVector256(aw + 3 * k + o); t = Vector256.Create(dw[3 * nb + b]);
+            c03 = Pair<TDot>(x0, w, a, s0, t, c03, ones); c13 = Pair<TDot>(x1, w, a, s1, t, c13, ones);
+        }
+        tile[0] = HSum(c00); tile[1] = HSum(c01); tile[2] = HSum(c02); tile[3] = HSum(c03);
+        tile[4] = HSum(c10); tile[5] = HSum(c11); tile[6] = HSum(c12); tile[7] = HSum(c13);
     }
 
     private static void TileVector<TDot>(sbyte* qx, float* dx, int nb, sbyte* qw, byte* aw, float* dw, int k, float* tile) where TDot : struct, IDot
