@@ -18,7 +18,8 @@ namespace Dllm.IO;
 /// <para>
 /// What is quantized: every matrix <see cref="TransformerWeights.Bind(ModelConfig, Func{string, int, int, MatrixView}, Func{string, int, ReadOnlyMemory{float}}, Func{string, int, ReadOnlyMemory{float}})"/>
 /// binds whose column count is a multiple of 32. Norm weights and biases stay as stored (llama.cpp also keeps
-/// them f32), and so does a matrix whose rows are not whole blocks. The token embedding and the LM head are
+/// them f32), and so do a mixture-of-experts router (its scores pick the experts; llama.cpp keeps <c>ffn_gate_inp</c>
+/// unquantized too) and a matrix whose rows are not whole blocks. The token embedding and the LM head are
 /// quantized too, but never below Q8_0: with <c>--type q4_0</c> they are Q8_0 (llama.cpp likewise keeps its
 /// output tensor at a higher precision, Q6_K, in its Q4_0 files).
 /// </para>
@@ -47,7 +48,8 @@ public static class CheckpointQuantizer
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (TensorInfo t in ckpt.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
         {
-            DType target = !matrices.Contains(t.Name) || t.Rank != 2 || t.Shape[1] % DTypeInfo.QuantBlock != 0 ? t.DType
+            bool router = t.Name.EndsWith(".mlp.gate.weight", StringComparison.Ordinal); // a MoE router picks experts: kept, as llama.cpp keeps ffn_gate_inp
+            DType target = router || !matrices.Contains(t.Name) || t.Rank != 2 || t.Shape[1] % DTypeInfo.QuantBlock != 0 ? t.DType
                 : t.Name == c.Names.Embedding || t.Name == head ? DType.Q8_0 : type;
             byte[] data;
             if (target == t.DType)

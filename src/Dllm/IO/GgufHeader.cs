@@ -22,7 +22,9 @@ internal ref struct GgufHeader
     private GgufHeader(ReadOnlySpan<byte> bytes, string path) { _b = bytes; _path = path; _pos = 0; }
 
     /// <summary>Parses <paramref name="file"/> (the whole mapped file, or at least its header).</summary>
+    /// <param name="file">The file's bytes from its start (at least the whole header).</param>
     /// <param name="fileLength">Length of the whole file (the data section must fit in it).</param>
+    /// <param name="path">The file's path, for messages.</param>
     public static (Dictionary<string, object> Metadata, Dictionary<string, TensorInfo> Tensors, long DataStart) Parse(ReadOnlySpan<byte> file, long fileLength, string path)
     {
         var h = new GgufHeader(file, path);

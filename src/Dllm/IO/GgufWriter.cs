@@ -12,7 +12,7 @@ namespace Dllm.IO;
 /// </summary>
 /// <remarks>
 /// A tensor's GGUF dimensions are listed innermost first: a row-major (rows × cols) matrix is
-/// <c>{cols, rows}</c>. <see cref="AddTensor"/> takes the row-major shape and reverses it.
+/// <c>{cols, rows}</c>. <c>AddTensor</c> takes the row-major shape and reverses it.
 /// The file is written to <c>path + ".tmp"</c> and renamed over the destination when complete.
 /// </remarks>
 public sealed class GgufWriter
