@@ -8,8 +8,7 @@ namespace Dllm.Tests.Tensors;
 /// double-precision reference of the same computation (activations quantized per 32-value block with
 /// scale max|x|/127 and round-half-even, integer block dots, summed in double), over odd shapes, for every
 /// kernel this CPU can run (<see cref="QuantGemm.Kind"/> is lowered to force AVX2 and portable on a VNNI
-/// machine, and both register-tile shapes are run); the kernels must also agree bit for bit with each other, across
-/// thread counts and across tile shapes.
+/// machine); the kernels must also agree bit for bit with each other and across thread counts.
 /// </summary>
 [Collection(nameof(GemmCollection))]
 public sealed unsafe class QuantGemmTests
@@ -91,18 +90,13 @@ public sealed unsafe class QuantGemmTests
             float[]? first = null;
             foreach (QuantKernelKind kind in Kinds)
                 foreach (int threads in new[] { 1, 2, 3 })
-                foreach (bool narrow in new[] { false, true })
                 {
-                    bool oldNarrow = QuantGemm.NarrowTiles;
-                    QuantGemm.NarrowTiles = narrow;
-                    float[] c;
-                    try { c = Run(kind, threads, x, w, t, m, n, k, accumulate: false, init: null); }
-                    finally { QuantGemm.NarrowTiles = oldNarrow; }
+                    float[] c = Run(kind, threads, x, w, t, m, n, k, accumulate: false, init: null);
                     for (int i = 0; i < m * n; i++)
                         Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5 * (1 + Math.Abs(expected[i])),
-                            $"{t} {kind} threads {threads} narrow {narrow} {m}x{n}x{k}: C[{i / n},{i % n}] = {c[i]}, expected {expected[i]}");
+                            $"{t} {kind} threads {threads} {m}x{n}x{k}: C[{i / n},{i % n}] = {c[i]}, expected {expected[i]}");
                     if (first == null) first = c;
-                    else Assert.True(first.AsSpan().SequenceEqual(c), $"{t} {kind} threads {threads} narrow {narrow} {m}x{n}x{k}: not bit-identical to the first kernel/thread count/tile shape");
+                    else Assert.True(first.AsSpan().SequenceEqual(c), $"{t} {kind} threads {threads} {m}x{n}x{k}: not bit-identical to the first kernel/thread count");
                 }
         }
     }
