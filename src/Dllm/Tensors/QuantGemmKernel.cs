@@ -53,6 +53,12 @@ internal static unsafe class QuantGemmKernel
                     byte* blk = p + (long)b * bb;
                     dw[b * NW + r] = QuantBlocks.Scale(blk);
                     if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(v, blk + 2, 32);
+                    else if (kind != QuantKernelKind.Portable)
+                    {
+                        Vector128<byte> packed = Sse2.LoadVector128(blk + 2), low = Vector128.Create((byte)0xF);
+                        Vector128<byte> lo = packed & low, hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
+                        Avx.Store(v, Avx2.Subtract(Vector256.Create(lo, hi), Vector256.Create((byte)8)).AsSByte());
+                    }
                     else
                         for (int j = 0; j < 16; j++)
                         {
@@ -64,17 +70,18 @@ internal static unsafe class QuantGemmKernel
                 if (kind == QuantKernelKind.Avx2)
                 {
                     // Row layout: 8 rows × 32 bytes per block, |w| likewise.
-                    byte* qr = qw + (long)b * ChunkBlockBytes + r * 32, ar = aux + (long)b * ChunkBlockBytes + r * 32;
-                    for (int j = 0; j < 32; j++) { qr[j] = (byte)v[j]; ar[j] = (byte)Math.Abs((int)v[j]); }
+                    Vector256<sbyte> vv = Avx.LoadVector256(v);
+                    Avx.Store((sbyte*)qw + (long)b * ChunkBlockBytes + r * 32, vv);
+                    Avx.Store(aux + (long)b * ChunkBlockBytes + r * 32, Avx2.Abs(vv));
                     continue;
                 }
                 byte* q = qw + (long)b * ChunkBlockBytes + r * 4;
                 for (int t = 0; t < 8; t++) *(int*)(q + t * 32) = *(int*)(v + 4 * t);
                 if (kind == QuantKernelKind.AvxVnni)
                 {
-                    int sum = 0;
-                    for (int j = 0; j < 32; j++) sum += v[j];
-                    ((int*)(aux + (long)b * ChunkBlockBytes))[r] = -128 * sum;
+                    // Σw of the block by vpdpbusd against 1s, then the 8 lanes added.
+                    Vector256<int> l = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)1), Avx.LoadVector256(v));
+                    ((int*)(aux + (long)b * ChunkBlockBytes))[r] = -128 * Vector256.Sum(l);
                 }
                 else
                 {
