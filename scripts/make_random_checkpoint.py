@@ -5,6 +5,7 @@
     /usr/bin/python3 scripts/make_random_checkpoint.py --shape lladamoe-7b --out /tmp/lladamoe-7b-random
     /usr/bin/python3 scripts/make_random_checkpoint.py --shape fastdllm-v2-1.5b --out /tmp/fastdllm-v2-1.5b-random
     /usr/bin/python3 scripts/make_random_checkpoint.py --shape sdar-1.7b --out /tmp/sdar-1.7b-random
+    /usr/bin/python3 scripts/make_random_checkpoint.py --shape llada-360m --out /tmp/llada-360m-random
 
 llada-8b: tests/golden/configs/llada-8b-config.json (LLaDA-8B's published config) with its tensor names.
 lladamoe-7b: inclusionAI/LLaDA-MoE-7B-A1B's shape as public descriptions give it (16 layers, hidden 2048,
@@ -16,9 +17,11 @@ model.safetensors.index.json. Seeded, so a re-run writes the same bytes.
 import argparse, json, os, struct
 import torch
 
-def llada_8b():
+def llada_8b(small=False):
     with open(os.path.join(os.path.dirname(__file__), "..", "tests", "golden", "configs", "llada-8b-config.json")) as f:
         cfg = json.load(f)
+    if small:  # llada-360m: LLaDA-8B's config and vocabulary at d_model 1024, 8 layers, MLP 2816 (bench/ quant, a small machine)
+        cfg.update({"d_model": 1024, "n_layers": 8, "mlp_hidden_size": 2816, "n_heads": 16, "n_kv_heads": 16})
     d, L, f_, v, h = cfg["d_model"], cfg["n_layers"], cfg["mlp_hidden_size"], cfg["embedding_size"], cfg["n_heads"]
     kv = cfg.get("n_kv_heads") or h
     hd = d // h
@@ -100,10 +103,11 @@ def write_shard(path, items):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shape", choices=["llada-8b", "lladamoe-7b", "fastdllm-v2-1.5b", "sdar-1.7b"], required=True)
+    ap.add_argument("--shape", choices=["llada-8b", "llada-360m", "lladamoe-7b", "fastdllm-v2-1.5b", "sdar-1.7b"], required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    cfg, tensors = llada_8b() if a.shape == "llada-8b" else lladamoe_7b() if a.shape == "lladamoe-7b" else qwen_block(a.shape)
+    cfg, tensors = (llada_8b() if a.shape == "llada-8b" else llada_8b(small=True) if a.shape == "llada-360m"
+                    else lladamoe_7b() if a.shape == "lladamoe-7b" else qwen_block(a.shape))
     os.makedirs(a.out, exist_ok=True)
     g = torch.Generator().manual_seed(0)
     limit, shards, current, size, weight_map = 4 << 30, [], [], 0, {}

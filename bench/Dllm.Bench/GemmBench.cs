@@ -14,7 +14,9 @@ namespace Dllm.Bench;
 /// sample. flops = 2·m·n·k. Options: --threads 1,2  --csv  --quick (skip 2048³)
 /// --train (the shapes of one training step instead, f32 only: see <see cref="TrainCases"/>)
 /// --cpu (time 0.3 s samples by process CPU time instead of wall clock: for 1 thread on a shared machine)
-/// --kernel avx512|avx2|portable (default: the best the CPU has).</para>
+/// --kernel avx512|avx2|portable (default: the best the CPU has)
+/// --types f32,bf16,q8_0,q4_0 (default f32,bf16; the quantized types run the Linear cases only, through
+/// <see cref="QuantGemm"/>) --qkernel avxvnni|avx2|portable (the int8 kernel; default the best).</para>
 /// </summary>
 internal static unsafe class GemmBench
 {
@@ -54,6 +56,7 @@ internal static unsafe class GemmBench
     {
         int[] threadCounts = [1, 2];
         bool csv = false, quick = false, train = false;
+        DType[] types = [DType.F32, DType.BF16];
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -64,16 +67,19 @@ internal static unsafe class GemmBench
                 case "--train": train = true; break;
                 case "--cpu": s_cpuTime = true; break;
                 case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
+                case "--qkernel": QuantGemm.Kind = Enum.Parse<QuantKernelKind>(args[++i], ignoreCase: true); break;
+                case "--types": types = [.. args[++i].Split(',').Select(t => Enum.Parse<DType>(t, ignoreCase: true))]; break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
         }
-        if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, kernel={GemmMicroKernel.Kind}");
+        if (!csv) Console.WriteLine($"# Dllm Gemm, {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, kernel={GemmMicroKernel.Kind}, int8 kernel={QuantGemm.Kind}");
         Console.WriteLine("case,m,n,k,btype,threads,best_gflops,median_gflops");
         foreach (var (name, m, n, k, layout) in train ? TrainCases : Cases)
-            foreach (DType bt in train ? new[] { DType.F32 } : new[] { DType.F32, DType.BF16 })
+            foreach (DType bt in train ? new[] { DType.F32 } : types)
                 foreach (int t in threadCounts)
                 {
                     if (quick && m * (long)n * k > 1L << 30) continue;
+                    if (bt.IsQuantized() && layout != Layout.Linear) continue; // a quantized matrix is only ever a linear weight
                     var (best, median) = Measure(m, n, k, layout, bt, t);
                     Console.WriteLine($"{name},{m},{n},{k},{bt.ToString().ToLowerInvariant()},{t},{best:F1},{median:F1}");
                 }
@@ -90,16 +96,22 @@ internal static unsafe class GemmBench
     {
         var rng = new Random(1);
         float* a = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * k * 4), 64);
-        void* b = NativeMemory.AlignedAlloc((nuint)((long)k * n * bt.SizeOf()), 64);
+        void* b = NativeMemory.AlignedAlloc((nuint)bt.ByteCount((long)k * n), 64);
         float* c = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * n * 4), 64);
         try
         {
             for (long i = 0; i < (long)m * k; i++) a[i] = (float)(rng.NextDouble() - 0.5);
-            for (long i = 0; i < (long)k * n; i++)
+            if (bt.IsQuantized())
             {
-                float v = (float)(rng.NextDouble() - 0.5);
-                if (bt == DType.F32) ((float*)b)[i] = v; else ((ushort*)b)[i] = Widen.SingleToBf16(v);
+                float[] w = [.. Enumerable.Range(0, k * n).Select(_ => (float)(rng.NextDouble() - 0.5))];
+                QuantBlocks.Quantize(w, bt, new Span<byte>(b, (int)bt.ByteCount(w.Length)));
             }
+            else
+                for (long i = 0; i < (long)k * n; i++)
+                {
+                    float v = (float)(rng.NextDouble() - 0.5);
+                    if (bt == DType.F32) ((float*)b)[i] = v; else ((ushort*)b)[i] = Widen.SingleToBf16(v);
+                }
             var av = layout == Layout.WeightGrad ? MatrixView.RowMajor((nint)a, DType.F32, k, m).T : MatrixView.RowMajor((nint)a, DType.F32, m, k);
             // Linear: B = Wᵀ with W (n × k) row-major, as Gemm.LinearForward does; otherwise B row-major.
             var bv = layout == Layout.Linear ? MatrixView.RowMajor((nint)b, bt, n, k).T : MatrixView.RowMajor((nint)b, bt, k, n);

@@ -15,7 +15,7 @@ internal static class ModelOption
 
     public static Option<DirectoryInfo?> Create() => new("--model", "-m")
     {
-        Description = $"Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json); default: the bundled {BundledRelative.Replace('\\', '/')}",
+        Description = $"Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json), or a llada *.gguf file (weights only: use --prompt-ids and --output ids); default: the bundled {BundledRelative.Replace('\\', '/')}",
     };
 
     /// <summary>The model directory to load: the flag's value, or the bundled model.</summary>
@@ -24,7 +24,7 @@ internal static class ModelOption
     public static string Resolve(DirectoryInfo? given)
     {
         if (given is not null)
-            return Directory.Exists(given.FullName) ? given.FullName
+            return Directory.Exists(given.FullName) || Dllm.IO.GgufModel.IsGgufPath(given.FullName) ? given.FullName
                 : throw new DirectoryNotFoundException($"model directory '{given.FullName}' does not exist");
         string[] starts = [Environment.CurrentDirectory, AppContext.BaseDirectory];
         foreach (string start in starts)
@@ -39,7 +39,15 @@ internal static class ModelOption
 
     /// <summary>The decoding knobs the model's family recommends (<see cref="Dllm.Chat.RecommendedDecoding"/>), before flags.</summary>
     public static Dllm.Chat.DecodingKnobs RecommendedKnobs(string dir)
-        => Dllm.Chat.RecommendedDecoding.For(Dllm.Model.ModelConfig.Load(Path.Combine(dir, "config.json")));
+        => Dllm.Chat.RecommendedDecoding.For(Config(dir));
+
+    /// <summary>The model's config: config.json of a directory, or the metadata of a <c>.gguf</c> file.</summary>
+    public static Dllm.Model.ModelConfig Config(string dir)
+    {
+        if (!Dllm.IO.GgufModel.IsGgufPath(dir)) return Dllm.Model.ModelConfig.Load(Path.Combine(dir, "config.json"));
+        using var f = Dllm.IO.GgufFile.Open(dir);
+        return Dllm.IO.GgufModel.ConfigOf(f);
+    }
 
     /// <summary>
     /// <see cref="Resolve"/> for the verbs that run the diffusion sampler (generate, chat, serve, accuracy):

@@ -10,6 +10,8 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     new VersionOption(),
     GenerateCommand.Create(),
     InfoCommand.Create(),
+    QuantizeCommand.Create(),
+    ExportCommand.Create(),
     TrainCommand.Create(),
     AdaptCommand.Create(),
     EvalCommand.Create(),

@@ -1,4 +1,5 @@
 using Dllm.Model;
+using Dllm.Tensors;
 
 namespace Dllm.IO;
 
@@ -12,7 +13,9 @@ namespace Dllm.IO;
 /// <c>blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}</c>
 /// (+ <c>.bias</c> of q/k/v for Dream; <c>attn_q_norm</c>, <c>attn_k_norm</c>, <c>ffn_gate_inp</c> and the
 /// stacked experts <c>ffn_{gate,up,down}_exps</c> [E × out × in] for LLaDA-MoE), <c>output_norm</c>,
-/// <c>output</c> (the embedding again when tied). Every tensor is widened to float32.</para>
+/// <c>output</c> (the embedding again when tied). Every tensor is widened to float32, except a matrix stored Q8_0 or
+/// Q4_0 (a <c>dllm quantize</c> checkpoint; not the stacked MoE experts), which is written as is: ggml's block layouts
+/// are the ones Dllm stores.</para>
 /// <para>LLaDA's q/k rows are permuted per head (pairs (i, i + hd/2) become adjacent rows 2i, 2i + 1), as
 /// llama.cpp's converter does: its <c>llada</c> graph rotates adjacent pairs while the Hugging Face model
 /// rotates halves. Dream and LLaDA-MoE use the NEOX (halves) rotation and are written unpermuted.</para>
@@ -102,15 +105,28 @@ public static class GgufExport
 
         WeightNames n = c.Names;
         float[] Read(string name) => ckpt.ReadSingle(name);
-        g.AddTensor("token_embd.weight", [vocab, d], Read(n.Embedding));
+        // A matrix keeps a quantized stored type (a `dllm quantize` checkpoint) byte for byte; anything else is widened to F32.
+        void Matrix(string gguf, string name, long rows, long cols, int permuteHeads = 0)
+        {
+            TensorInfo t = ckpt.Get(name);
+            if (!t.DType.IsQuantized())
+            {
+                g.AddTensor(gguf, [rows, cols], permuteHeads > 0 ? PermuteRows(Read(name), permuteHeads, hd, (int)cols) : Read(name));
+                return;
+            }
+            byte[] raw = new byte[t.ByteLength];
+            unsafe { new ReadOnlySpan<byte>((void*)ckpt.GetPointer(name), raw.Length).CopyTo(raw); }
+            g.AddTensor(gguf, [rows, cols], t.DType, permuteHeads > 0 ? PermuteRowBytes(raw, permuteHeads, hd, (int)(raw.Length / rows)) : raw);
+        }
+        Matrix("token_embd.weight", n.Embedding, vocab, d);
         for (int i = 0; i < c.NLayers; i++)
         {
             string p = string.Format(n.Block, i), b = $"blk.{i}.";
             bool permute = c.Family == ModelFamily.Llada;
             g.AddTensor(b + "attn_norm.weight", [d], Read(p + n.AttnNorm));
-            g.AddTensor(b + "attn_q.weight", [q, d], permute ? PermuteRows(Read(p + n.Q + ".weight"), c.NHeads, hd, d) : Read(p + n.Q + ".weight"));
-            g.AddTensor(b + "attn_k.weight", [kv, d], permute ? PermuteRows(Read(p + n.K + ".weight"), c.KvHeads, hd, d) : Read(p + n.K + ".weight"));
-            g.AddTensor(b + "attn_v.weight", [kv, d], Read(p + n.V + ".weight"));
+            Matrix(b + "attn_q.weight", p + n.Q + ".weight", q, d, permute ? c.NHeads : 0);
+            Matrix(b + "attn_k.weight", p + n.K + ".weight", kv, d, permute ? c.KvHeads : 0);
+            Matrix(b + "attn_v.weight", p + n.V + ".weight", kv, d);
             if (c.IncludeQkvBias)
             {
                 g.AddTensor(b + "attn_q.bias", [q], Read(p + n.Q + ".bias"));
@@ -122,7 +138,7 @@ public static class GgufExport
                 g.AddTensor(b + "attn_q_norm.weight", [hd], Read(p + n.QNorm));
                 g.AddTensor(b + "attn_k_norm.weight", [hd], Read(p + n.KNorm));
             }
-            g.AddTensor(b + "attn_output.weight", [d, q], Read(p + n.AttnOut));
+            Matrix(b + "attn_output.weight", p + n.AttnOut, d, q);
             g.AddTensor(b + "ffn_norm.weight", [d], Read(p + n.FfNorm));
             if (c.Moe is MoeConfig moe && moe.IsMoeLayer(i))
             {
@@ -135,13 +151,13 @@ public static class GgufExport
             }
             else
             {
-                g.AddTensor(b + "ffn_gate.weight", [c.MlpHiddenSize, d], Read(p + n.Gate));
-                g.AddTensor(b + "ffn_up.weight", [c.MlpHiddenSize, d], Read(p + n.Up));
-                g.AddTensor(b + "ffn_down.weight", [d, c.MlpHiddenSize], Read(p + n.Down));
+                Matrix(b + "ffn_gate.weight", p + n.Gate, c.MlpHiddenSize, d);
+                Matrix(b + "ffn_up.weight", p + n.Up, c.MlpHiddenSize, d);
+                Matrix(b + "ffn_down.weight", p + n.Down, d, c.MlpHiddenSize);
             }
         }
         g.AddTensor("output_norm.weight", [d], Read(n.FinalNorm));
-        g.AddTensor("output.weight", [vocab, d], Read(c.WeightTying ? n.Embedding : n.Head));
+        Matrix("output.weight", c.WeightTying ? n.Embedding : n.Head, vocab, d);
         return g;
     }
 
@@ -150,16 +166,32 @@ public static class GgufExport
     /// adjacent-pair RoPE rotates together (rows 2i, 2i + 1) is the pair the half-rotation rotates
     /// (rows i, i + hd/2): new row h·hd + 2i + j is old row h·hd + j·hd/2 + i.
     /// </summary>
-    public static float[] PermuteRows(float[] w, int heads, int headDim, int cols)
+    /// <remarks>A quantized matrix is permuted by <see cref="PermuteRowBytes"/> (rows are whole blocks, so moving rows moves
+    /// blocks). <see cref="GgufModel"/> undoes it with <see cref="UnpermuteRow"/>.</remarks>
+    public static float[] PermuteRows(float[] w, int heads, int headDim, int cols) => Permute(w, heads, headDim, cols);
+
+    /// <summary><see cref="PermuteRows"/> over the bytes of a matrix of any stored type, <paramref name="rowBytes"/> per row.</summary>
+    public static byte[] PermuteRowBytes(byte[] w, int heads, int headDim, int rowBytes) => Permute(w, heads, headDim, rowBytes);
+
+    private static T[] Permute<T>(T[] w, int heads, int headDim, int cols)
     {
         if (w.Length != (long)heads * headDim * cols) throw new ArgumentException($"{w.Length} values are not {heads} heads × {headDim} × {cols}", nameof(w));
-        var r = new float[w.Length];
+        var r = new T[w.Length];
         int half = headDim / 2;
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < half; i++)
                 for (int j = 0; j < 2; j++)
                     w.AsSpan((h * headDim + j * half + i) * cols, cols).CopyTo(r.AsSpan((h * headDim + 2 * i + j) * cols, cols));
         return r;
+    }
+
+    /// <summary>The inverse of <see cref="PermuteRows"/>: the GGUF row that holds Hugging Face row <paramref name="row"/>
+    /// (row h·hd + j·hd/2 + i of the half-rotation layout is GGUF row h·hd + 2i + j).</summary>
+    public static int UnpermuteRow(int row, int headDim)
+    {
+        int h = row / headDim, r = row % headDim, half = headDim / 2;
+        int j = r / half, i = r % half;
+        return h * headDim + 2 * i + j;
     }
 
     private static float[] Stack(int count, Func<int, float[]> part)

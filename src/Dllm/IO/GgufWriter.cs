@@ -1,17 +1,18 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Dllm.Tensors;
 
 namespace Dllm.IO;
 
 /// <summary>
 /// Writes a GGUF v3 file (the container of ggml / llama.cpp): the header (magic <c>GGUF</c>, version 3,
 /// tensor count, metadata count), the typed metadata key/values, the tensor infos, then the tensor data,
-/// each tensor aligned to <see cref="Alignment"/> bytes. Every value is little-endian. Only float32
-/// tensors are written (llama.cpp can quantize an F32 file itself).
+/// each tensor aligned to <see cref="Alignment"/> bytes. Every value is little-endian. Tensors are float32
+/// or already-encoded F16, BF16, Q8_0 or Q4_0 data (ggml's block layouts, which <see cref="DType"/> shares).
 /// </summary>
 /// <remarks>
 /// A tensor's GGUF dimensions are listed innermost first: a row-major (rows × cols) matrix is
-/// <c>{cols, rows}</c>. <see cref="AddTensor"/> takes the row-major shape and reverses it.
+/// <c>{cols, rows}</c>. <c>AddTensor</c> takes the row-major shape and reverses it.
 /// The file is written to <c>path + ".tmp"</c> and renamed over the destination when complete.
 /// </remarks>
 public sealed class GgufWriter
@@ -25,10 +26,15 @@ public sealed class GgufWriter
         String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
     }
 
-    private const uint GgmlTypeF32 = 0;
+    /// <summary>ggml's type id of a <see cref="DType"/> (ggml.h <c>enum ggml_type</c>): F32 0, F16 1, Q4_0 2, Q8_0 8, BF16 30.</summary>
+    public static uint GgmlType(DType t) => t switch
+    {
+        DType.F32 => 0, DType.F16 => 1, DType.Q4_0 => 2, DType.Q8_0 => 8, DType.BF16 => 30,
+        _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
+    };
 
     private readonly List<(string Key, Action<BinaryWriter> Write)> _metadata = [];
-    private readonly List<(string Name, ulong[] Dims, float[] Data)> _tensors = [];
+    private readonly List<(string Name, ulong[] Dims, DType Type, byte[] Data)> _tensors = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
@@ -71,6 +77,13 @@ public sealed class GgufWriter
     /// <summary>Adds a float32 tensor of row-major <paramref name="shape"/> (outermost first).</summary>
     /// <exception cref="ArgumentException">A duplicate name, an empty or non-positive shape, or a data length that is not product(shape).</exception>
     public GgufWriter AddTensor(string name, IReadOnlyList<long> shape, float[] data)
+        => AddTensor(name, shape, DType.F32, MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
+
+    /// <summary>Adds a tensor of row-major <paramref name="shape"/> whose <paramref name="data"/> is already encoded as
+    /// <paramref name="type"/> (for a quantized type: whole blocks along the innermost dimension, row after row).</summary>
+    /// <exception cref="ArgumentException">A duplicate name, an empty or non-positive shape, an innermost dimension that is
+    /// not whole blocks, or a data length that does not match.</exception>
+    public GgufWriter AddTensor(string name, IReadOnlyList<long> shape, DType type, byte[] data)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (shape.Count is 0 or > 4) throw new ArgumentException($"tensor '{name}': GGUF tensors have 1 to 4 dimensions, found {shape.Count}", nameof(shape));
@@ -80,9 +93,12 @@ public sealed class GgufWriter
             if (s <= 0) throw new ArgumentException($"tensor '{name}': dimension {s} is not positive", nameof(shape));
             n = checked(n * s);
         }
-        if (n != data.Length) throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] has {n} elements but {data.Length} values were given", nameof(data));
+        if (type.IsQuantized() && shape[^1] % DTypeInfo.QuantBlock != 0)
+            throw new ArgumentException($"tensor '{name}': a {type} row of {shape[^1]} values is not whole blocks of {DTypeInfo.QuantBlock}", nameof(shape));
+        if (type.ByteCount(n) != data.Length)
+            throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] has {n} elements, {type.ByteCount(n)} bytes of {type}, but {data.Length} bytes were given", nameof(data));
         if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' added twice", nameof(name));
-        _tensors.Add((name, shape.Reverse().Select(s => (ulong)s).ToArray(), data));
+        _tensors.Add((name, shape.Reverse().Select(s => (ulong)s).ToArray(), type, data));
         return this;
     }
 
@@ -105,19 +121,19 @@ public sealed class GgufWriter
                     write(w);
                 }
                 ulong offset = 0;
-                foreach ((string name, ulong[] dims, float[] data) in _tensors)
+                foreach ((string name, ulong[] dims, DType type, byte[] data) in _tensors)
                 {
                     Str(w, name);
                     w.Write((uint)dims.Length);
                     foreach (ulong d in dims) w.Write(d);
-                    w.Write(GgmlTypeF32);
+                    w.Write(GgmlType(type));
                     w.Write(offset);
-                    offset += Align((ulong)data.Length * sizeof(float));
+                    offset += Align((ulong)data.Length);
                 }
                 Pad(w);
-                foreach ((_, _, float[] data) in _tensors)
+                foreach ((_, _, _, byte[] data) in _tensors)
                 {
-                    w.Write(MemoryMarshal.AsBytes(data.AsSpan()));
+                    w.Write(data);
                     Pad(w);
                 }
             }

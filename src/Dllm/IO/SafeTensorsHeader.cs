@@ -119,7 +119,7 @@ internal static class SafeTensorsHeader
             throw Bad(path, $"dtype of tensor '{name}' must be a string, found {dtypeEl.ValueKind}");
         string dtypeName = dtypeEl.GetString()!;
         if (!DTypeInfo.TryParseSafeTensors(dtypeName, out DType dtype))
-            throw Bad(path, $"unsupported dtype '{dtypeName}' for tensor '{name}' (Dllm reads F32, F16 and BF16)");
+            throw Bad(path, $"unsupported dtype '{dtypeName}' for tensor '{name}' (Dllm reads F32, F16, BF16 and its own Q8_0 and Q4_0)");
 
         long[] shape = ParseShape(name, shapeEl, path);
 
@@ -138,7 +138,9 @@ internal static class SafeTensorsHeader
         try
         {
             foreach (long d in shape) elements = checked(elements * d);
-            expectedBytes = checked(elements * dtype.SizeOf());
+            if (dtype.IsQuantized() && (shape.Length == 0 || shape[^1] % DTypeInfo.QuantBlock != 0))
+                throw Bad(path, $"tensor '{name}' of {dtypeName} has shape {TensorInfo.FormatShape(shape)}: a quantized tensor's last dimension must be a multiple of {DTypeInfo.QuantBlock}");
+            expectedBytes = dtype.ByteCount(elements);
         }
         catch (OverflowException)
         {

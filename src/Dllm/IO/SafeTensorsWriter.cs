@@ -94,7 +94,7 @@ public static class SafeTensorsWriter
             if (e.Name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved and cannot name a tensor");
             // Sorted, so duplicates are neighbours.
             if (i > 0 && entries[i - 1].Name == e.Name) throw new ArgumentException($"tensor '{e.Name}' given twice");
-            long expected = checked(ElementCount(e.Name, e.Shape) * e.DType.SizeOf());
+            long expected = e.DType.ByteCount(ElementCount(e.Name, e.Shape));
             if (e.Data.Length != expected)
                 throw new ArgumentException($"tensor '{e.Name}': shape {TensorInfo.FormatShape(e.Shape)} of {e.DType} needs {expected} bytes but {e.Data.Length} were given");
         }

@@ -3,14 +3,14 @@ using Dllm.Tensors;
 namespace Dllm.IO;
 
 /// <summary>
-/// One tensor's entry in a safetensors file, already validated against the file it came from.
+/// One tensor's entry in a safetensors or GGUF file, already validated against the file it came from.
 /// </summary>
 /// <param name="Name">The tensor name as written in the header (e.g. <c>model.transformer.ln_f.weight</c>).</param>
 /// <param name="DType">Stored element type; only types the engine computes with are accepted.</param>
 /// <param name="Shape">Dimensions, outermost first. Empty for a 0-D scalar; a dimension may be 0.</param>
 /// <param name="DataOffset">Absolute byte offset of the first element within the file (not relative
 /// to the data section as in the header: the header's <c>begin</c> plus 8 plus the header length).</param>
-/// <param name="ByteLength">Bytes occupied: <see cref="ElementCount"/> · sizeof(<see cref="DType"/>).</param>
+/// <param name="ByteLength">Bytes occupied: <see cref="DTypeInfo.ByteCount"/> of <see cref="ElementCount"/> (whole blocks for Q8_0/Q4_0).</param>
 public sealed record TensorInfo(string Name, DType DType, long[] Shape, long DataOffset, long ByteLength)
 {
     /// <summary>Product of <see cref="Shape"/>; 1 for a 0-D scalar, 0 when any dimension is 0.</summary>

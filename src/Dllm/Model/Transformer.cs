@@ -53,11 +53,13 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeDim);
     }
 
-    /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded).</summary>
+    /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded),
+    /// or a llada <c>*.gguf</c> file (<see cref="GgufModel.Load"/>).</summary>
     /// <exception cref="FileNotFoundException">No config.json.</exception>
     /// <exception cref="InvalidDataException">The config or a tensor is invalid (the message names it).</exception>
     public static Transformer Load(string directory)
     {
+        if (GgufModel.IsGgufPath(directory)) return GgufModel.Load(directory);
         string configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{directory}'", configPath);
         ModelConfig config = ModelConfig.Load(configPath);

@@ -1,7 +1,8 @@
 namespace Dllm.Tensors;
 
 /// <summary>Element types a checkpoint may store. Weights keep their stored type in memory and
-/// are widened to float32 inside the kernels (bf16 stays 2 bytes per parameter).</summary>
+/// are widened to float32 inside the kernels (bf16 stays 2 bytes per parameter); the block-quantized
+/// types are multiplied in int8 by <see cref="QuantGemm"/>.</summary>
 public enum DType
 {
     /// <summary>IEEE 754 binary32.</summary>
@@ -10,30 +11,66 @@ public enum DType
     F16,
     /// <summary>bfloat16: the upper 16 bits of a binary32.</summary>
     BF16,
+    /// <summary>ggml's Q8_0: blocks of 32 values along a row, each an f16 scale d then 32 int8 q (34 bytes); value = q·d.</summary>
+    Q8_0,
+    /// <summary>ggml's Q4_0: blocks of 32 values along a row, each an f16 scale d then 16 bytes of nibbles (18 bytes);
+    /// byte j holds value j (low nibble) and value j + 16 (high nibble); value = (nibble − 8)·d.</summary>
+    Q4_0,
 }
 
 /// <summary>Facts about <see cref="DType"/> values.</summary>
 public static class DTypeInfo
 {
-    /// <summary>Bytes per element.</summary>
+    /// <summary>Values per block of a quantized type (ggml's QK8_0 = QK4_0 = 32); 1 for the plain types.</summary>
+    public const int QuantBlock = 32;
+
+    /// <summary>True for the block-quantized types (<see cref="DType.Q8_0"/>, <see cref="DType.Q4_0"/>), whose
+    /// elements are not individually addressable: views over them must be row-contiguous and start rows at block boundaries.</summary>
+    public static bool IsQuantized(this DType t) => t is DType.Q8_0 or DType.Q4_0;
+
+    /// <summary>Bytes per element of a plain type.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An undefined value, or a quantized type (use <see cref="ByteCount"/>).</exception>
     public static int SizeOf(this DType t) => t switch
     {
         DType.F32 => 4,
         DType.F16 => 2,
         DType.BF16 => 2,
+        DType.Q8_0 or DType.Q4_0 => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is a block format with no per-element size"),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
-    /// <summary>The safetensors spelling ("F32", "F16", "BF16").</summary>
+    /// <summary>Bytes of one 32-value block of a quantized type (Q8_0: 34, Q4_0: 18).</summary>
+    public static int BlockBytes(this DType t) => t switch
+    {
+        DType.Q8_0 => 2 + QuantBlock,
+        DType.Q4_0 => 2 + QuantBlock / 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is not a block-quantized dtype"),
+    };
+
+    /// <summary>Bytes that <paramref name="elements"/> values occupy (for a quantized type: whole blocks).</summary>
+    /// <exception cref="ArgumentException">A quantized type and a count that is not a multiple of 32.</exception>
+    /// <exception cref="OverflowException">The byte count overflows.</exception>
+    public static long ByteCount(this DType t, long elements)
+    {
+        if (!t.IsQuantized()) return checked(elements * t.SizeOf());
+        if (elements % QuantBlock != 0) throw new ArgumentException($"{elements} values are not whole {t} blocks of {QuantBlock}", nameof(elements));
+        return checked(elements / QuantBlock * t.BlockBytes());
+    }
+
+    /// <summary>The safetensors spelling ("F32", "F16", "BF16"; "Q8_0" and "Q4_0" are a Dllm extension, see <see cref="TryParseSafeTensors"/>).</summary>
     public static string SafeTensorsName(this DType t) => t switch
     {
         DType.F32 => "F32",
         DType.F16 => "F16",
         DType.BF16 => "BF16",
+        DType.Q8_0 => "Q8_0",
+        DType.Q4_0 => "Q4_0",
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
-    /// <summary>Parses a safetensors dtype name; returns false for anything this engine cannot compute with.</summary>
+    /// <summary>Parses a safetensors dtype name; returns false for anything this engine cannot compute with.
+    /// "Q8_0" and "Q4_0" are not safetensors types: <c>dllm quantize</c> writes them (shape = the logical
+    /// [rows, cols], data = ggml's block layout row after row, cols a multiple of 32); other readers reject such files.</summary>
     public static bool TryParseSafeTensors(string name, out DType t)
     {
         switch (name)
@@ -41,6 +78,8 @@ public static class DTypeInfo
             case "F32": t = DType.F32; return true;
             case "F16": t = DType.F16; return true;
             case "BF16": t = DType.BF16; return true;
+            case "Q8_0": t = DType.Q8_0; return true;
+            case "Q4_0": t = DType.Q4_0; return true;
             default: t = default; return false;
         }
     }

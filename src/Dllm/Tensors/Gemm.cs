@@ -23,6 +23,8 @@ namespace Dllm.Tensors;
 /// whatever the split, so results are bit-identical for any thread count. Problems under ~2·10⁶ multiply-adds run on
 /// the calling thread only, since waking a worker costs more than it saves.
 /// </para>
+/// <para>A block-quantized B (Q8_0, Q4_0) must be the transpose of a row-contiguous weight and goes to
+/// <see cref="QuantGemm"/> (int8 dot products, llama.cpp's numerics, not the exact f32 path); a quantized A is refused.</para>
 /// <para>Edge cases: m = 0 or n = 0 does nothing; k = 0 zeroes C (or leaves it, when accumulating).
 /// C must not overlap A or B. Strides may be anything, including 0 and negative, as long as every
 /// addressed element is valid memory — the views cannot be bounds-checked here.</para>
@@ -40,6 +42,13 @@ public static unsafe class Gemm
     public static void Multiply(in MatrixView a, in MatrixView b, float* c, int ldc, bool accumulate = false)
     {
         if (a.Cols != b.Rows) throw new ArgumentException($"inner dimensions differ: A is {a.Rows}x{a.Cols}, B is {b.Rows}x{b.Cols}");
+        if (a.DType.IsQuantized()) throw new NotSupportedException($"a {a.DType} matrix can only be the weight of a linear layer (B = Wᵀ), not A ({a})");
+        if (b.DType.IsQuantized())
+        {
+            // B = Wᵀ of a quantized (n × k) weight: the int8 path (activations quantized per block, as llama.cpp).
+            QuantGemm.Multiply(a, b.T, c, ldc, accumulate);
+            return;
+        }
         _ = a.DType.SizeOf(); _ = b.DType.SizeOf(); // throws on an undefined dtype value
         int m = a.Rows, n = b.Cols, k = a.Cols;
         if (m == 0 || n == 0) return;

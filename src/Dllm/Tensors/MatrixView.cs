@@ -5,6 +5,10 @@ namespace Dllm.Tensors;
 /// <c>Data + (i·RowStride + j·ColStride)·sizeof(DType)</c>. Transposing swaps the strides and
 /// copies nothing. The view does not own its memory: the caller keeps it alive and pinned
 /// (a memory-mapped checkpoint, a pinned array, or a <c>fixed</c> block) while the view is used.
+/// <para>Over a block-quantized dtype (<see cref="DTypeInfo.IsQuantized"/>) strides still count elements,
+/// but only whole blocks are addressable: <see cref="At"/> needs ColStride = 1 and an element index that is a
+/// multiple of 32 (a row start when the row stride is a multiple of 32). Such views are read by
+/// <see cref="QuantGemm"/> (as linear-layer weights) and <see cref="Widen.ToSingle"/> (whole rows).</para>
 /// </summary>
 public readonly struct MatrixView
 {
@@ -33,8 +37,16 @@ public readonly struct MatrixView
     /// <summary>True when columns are adjacent in memory (ColStride == 1).</summary>
     public bool IsRowContiguous => ColStride == 1;
 
-    /// <summary>Address of element (i, j).</summary>
-    public nint At(int i, int j) => Data + (nint)((i * RowStride + j * ColStride) * DType.SizeOf());
+    /// <summary>Address of element (i, j); for a quantized dtype, of the block that starts at (i, j).</summary>
+    /// <exception cref="ArgumentException">A quantized view with ColStride ≠ 1 or (i, j) not at a block start.</exception>
+    public nint At(int i, int j)
+    {
+        long e = i * RowStride + j * ColStride;
+        if (!DType.IsQuantized()) return Data + (nint)(e * DType.SizeOf());
+        if (ColStride != 1 || e % DTypeInfo.QuantBlock != 0)
+            throw new ArgumentException($"{this}: element ({i}, {j}) is not at the start of a {DTypeInfo.QuantBlock}-value block");
+        return Data + (nint)(e / DTypeInfo.QuantBlock * DType.BlockBytes());
+    }
 
     /// <summary>Rows [start, start+count) as a view.</summary>
     public MatrixView SliceRows(int start, int count)

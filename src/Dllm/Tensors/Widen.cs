@@ -9,7 +9,8 @@ namespace Dllm.Tensors;
 /// shift); f32 → bf16 rounds to nearest even, as PyTorch does; NaN stays NaN.</summary>
 public static unsafe class Widen
 {
-    /// <summary>Widens <paramref name="dst"/>.Length contiguous elements at <paramref name="src"/> to float32.</summary>
+    /// <summary>Widens <paramref name="dst"/>.Length contiguous elements at <paramref name="src"/> to float32
+    /// (for a quantized type: whole 32-value blocks starting at <paramref name="src"/>, dequantized).</summary>
     public static void ToSingle(nint src, DType type, Span<float> dst)
     {
         switch (type)
@@ -22,6 +23,9 @@ public static unsafe class Widen
                 break;
             case DType.BF16:
                 Bf16ToSingle(new ReadOnlySpan<ushort>((void*)src, dst.Length), dst);
+                break;
+            case DType.Q8_0 or DType.Q4_0:
+                QuantBlocks.Dequantize(src, type, dst); // whole blocks only
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, "unknown dtype");

@@ -33,6 +33,8 @@ public static class TokenizerLoader
     public static ITokenizer Load(string modelDirectory, TokenizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
+        if (Dllm.IO.GgufModel.IsGgufPath(modelDirectory))
+            throw new NotSupportedException($"{modelDirectory}: Dllm reads a GGUF's weights but not its tokenizer; pass --prompt-ids (and --output ids), or use the model's Hugging Face directory");
         string path = File.Exists(modelDirectory) ? modelDirectory : Path.Combine(modelDirectory, "tokenizer.json");
         if (!File.Exists(path))
             throw new FileNotFoundException(

@@ -83,6 +83,33 @@ public class LoaderFuzzTests
             () => LoadAndRun(dir));
     }
 
+    [Theory]
+    [InlineData("tiny-f32", null)]
+    [InlineData("kjv-mdm-3m", "q4_0")]
+    public void Gguf_headers(string model, string? quantize)
+    {
+        string src = model == "kjv-mdm-3m" ? IO.CheckpointQuantizerTests.BundledMdm() : TestPaths.Golden(model);
+        if (quantize != null)
+        {
+            string q = Path.Combine(TestPaths.TempDir(), "q");
+            CheckpointQuantizer.Quantize(src, CheckpointQuantizer.ParseType(quantize), q);
+            src = q;
+        }
+        string path = Path.Combine(TestPaths.TempDir(), "m.gguf");
+        GgufExport.Write(src, path);
+        byte[] file = File.ReadAllBytes(path);
+        long dataStart;
+        using (var g = GgufFile.Open(path)) dataStart = g.Tensors.Values.Min(t => t.DataOffset);
+        // The header (metadata, tensor infos) mutated; the data kept, so what loads must also run.
+        Fuzz($"gguf header ({model} {quantize ?? "f32"})", file[..(int)dataStart], 6, mutant => File.WriteAllBytes(path, [.. mutant, .. file[(int)dataStart..]]),
+            () =>
+            {
+                using Transformer m = GgufModel.Load(path);
+                var logits = new float[m.VocabSize];
+                m.Logits([1, 2, 3, 4], 1, 4, [3], logits);
+            });
+    }
+
     [Fact]
     public void Config_json()
     {

@@ -1,0 +1,183 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Dllm.Tensors;
+
+/// <summary>The int8 dot-product kernels of <see cref="QuantGemm"/>, best first.</summary>
+public enum QuantKernelKind
+{
+    /// <summary>Scalar C#; runs anywhere.</summary>
+    Portable,
+    /// <summary>AVX2 + FMA: vpmaddubsw then vpmaddwd against ones (Zen 3, Haswell and later).</summary>
+    Avx2,
+    /// <summary>AVX-VNNI vpdpbusd on 256-bit vectors (Zen 4, Alder Lake and later). .NET 10 exposes no
+    /// 512-bit vpdpbusd (there is no Avx512Vnni class), so this is the widest int8 dot product available;
+    /// on Zen 4, which splits 512-bit operations in two, it has the same throughput.</summary>
+    AvxVnni,
+}
+
+/// <summary>
+/// C[m×n] (+)= X[m×k] · Wᵀ for float32 activations X and a weight W (n × k) stored in a block-quantized
+/// <see cref="DType"/> (Q8_0, Q4_0), computed as llama.cpp does for these formats: each activation row is
+/// quantized per block of 32 to int8 with its own scale dx = max|x|/127 (q = x·127/max|x| rounded half to even,
+/// as ggml's SIMD <c>quantize_row_q8_0</c>; the scale is kept in f32, not rounded to f16 as ggml does), then
+/// C[i, j] = Σ_b dx[i,b]·dw[j,b]·(Σ_t qx[i,b,t]·qw[j,b,t]) with exact integer block dots.
+/// <para>
+/// The integer block dots are exact (see <see cref="QuantGemmKernel"/> for the unsigned×signed workarounds of
+/// vpdpbusd and vpmaddubsw); per output and block C = fma(float(dot), dx·dw, C), blocks in order. Every kernel kind
+/// performs these same float operations in the same order, so all kinds give bit-identical results, and each C
+/// element is computed by one thread in that order whatever the thread count.
+/// </para>
+/// <para>
+/// Blocking: the weight is walked in chunks of 8 rows, unpacked once per chunk into an interleaved int8 layout
+/// (this is where Q4_0 nibbles become bytes), and then every activation row is dotted with the chunk while it
+/// sits in L1, 4 activation rows at a time. Threads take disjoint ranges of chunks (columns of C).
+/// </para>
+/// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of 32 (the weight is whole blocks).</para>
+/// </summary>
+public static unsafe class QuantGemm
+{
+    private const int NW = QuantGemmKernel.NW, MR = QuantGemmKernel.MR;
+
+    /// <summary>The best kernel this CPU supports.</summary>
+    public static readonly QuantKernelKind Best =
+        AvxVnni.IsSupported && Fma.IsSupported ? QuantKernelKind.AvxVnni : Avx2.IsSupported && Fma.IsSupported ? QuantKernelKind.Avx2 : QuantKernelKind.Portable;
+
+    private static QuantKernelKind _kind = Best;
+
+    /// <summary>The kernel in use; tests lower it to cover the other paths on a bigger CPU.</summary>
+    /// <exception cref="ArgumentException">The CPU cannot run the requested kernel.</exception>
+    public static QuantKernelKind Kind
+    {
+        get => _kind;
+        set
+        {
+            if (value > Best) throw new ArgumentException($"this CPU cannot run the {value} int8 kernel (best: {Best})", nameof(value));
+            _kind = value;
+        }
+    }
+
+    /// <summary>C (+)= X·Wᵀ. <paramref name="x"/>: F32 [m × k] with ColStride 1; <paramref name="w"/>: quantized [n × k],
+    /// row-contiguous, rows starting at block boundaries; C row-major with leading dimension <paramref name="ldc"/> ≥ n.</summary>
+    /// <exception cref="ArgumentException">Inner dimensions differ, k is not whole blocks, or ldc &lt; n.</exception>
+    /// <exception cref="NotSupportedException">X is not row-contiguous float32 or W is not a row-contiguous quantized matrix.</exception>
+    public static void Multiply(in MatrixView x, in MatrixView w, float* c, long ldc, bool accumulate = false)
+    {
+        int m = x.Rows, n = w.Rows, k = x.Cols;
+        if (w.Cols != k) throw new ArgumentException($"inner dimensions differ: X is {x.Rows}x{x.Cols}, W is {w.Rows}x{w.Cols}");
+        if (!w.DType.IsQuantized() || !w.IsRowContiguous || w.RowStride % DTypeInfo.QuantBlock != 0)
+            throw new NotSupportedException($"the int8 GEMM needs a row-contiguous quantized weight, got {w}");
+        if (x.DType != DType.F32 || !x.IsRowContiguous)
+            throw new NotSupportedException($"a {w.DType} weight multiplies row-contiguous float32 activations only, got {x}");
+        if (k % DTypeInfo.QuantBlock != 0) throw new ArgumentException($"k = {k} is not a multiple of {DTypeInfo.QuantBlock}");
+        if (ldc < n) throw new ArgumentException($"ldc ({ldc}) is smaller than n ({n})", nameof(ldc));
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
+            return;
+        }
+
+        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales.
+        int nb = k / DTypeInfo.QuantBlock;
+        int mPad = (m + MR - 1) / MR * MR; // zero rows pad the last tile
+        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, (long)mPad * nb);
+        for (int i = 0; i < m; i++)
+            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb, _kind != QuantKernelKind.Portable, offset: _kind == QuantKernelKind.AvxVnni);
+        new Span<byte>(act.Q + (long)m * k, (mPad - m) * k).Fill(_kind == QuantKernelKind.AvxVnni ? (byte)0x80 : (byte)0); // zero, in stored form
+        new Span<float>(act.D + (long)m * nb, (mPad - m) * nb).Clear();
+
+        int chunks = (n + NW - 1) / NW;
+        int parts = (long)m * n * k < Gemm.ParallelThreshold ? 1 : Math.Min(Parallelism.Threads, chunks);
+        MatrixView wv = w;
+        nint qx = (nint)act.Q, dx = (nint)act.D, cp = (nint)c;
+        QuantKernelKind kind = _kind;
+        void Part(int t)
+        {
+            int q0 = (int)((long)chunks * t / parts), q1 = (int)((long)chunks * (t + 1) / parts);
+            long chunkBytes = (long)nb * QuantGemmKernel.ChunkBlockBytes;
+            var wb = Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, (long)NW * nb);
+            float* tile = stackalloc float[MR * NW];
+            for (int q = q0; q < q1; q++)
+            {
+                int j0 = q * NW, rows = Math.Min(NW, n - j0);
+                QuantGemmKernel.Unpack(wv, j0, rows, nb, wb.Q, wb.Q + chunkBytes, wb.D, kind);
+                for (int i0 = 0; i0 < m; i0 += MR)
+                {
+                    QuantGemmKernel.Tile(kind, (byte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, k, wb.Q, wb.Q + chunkBytes, wb.D, tile);
+                    for (int r = 0; r < Math.Min(MR, m - i0); r++)
+                    {
+                        float* cRow = (float*)cp + (i0 + r) * ldc + j0;
+                        for (int j = 0; j < rows; j++) cRow[j] = accumulate ? cRow[j] + tile[r * NW + j] : tile[r * NW + j];
+                    }
+                }
+            }
+        }
+        if (parts == 1) Part(0);
+        else Parallelism.For(0, parts, Part);
+    }
+
+    /// <summary>One activation row to Q8 blocks: dx = max|x|/127, q = round-half-even(x·127/max|x|) (0 for an all-zero block),
+    /// stored as q + 128 (q xor 0x80) when <paramref name="offset"/> (the AVX-VNNI kernel's unsigned operand).
+    /// The vector path (AVX2) gives the same bytes as the scalar one: the same float products, rounded the same way.</summary>
+    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector, bool offset = false)
+    {
+        QuantizeActivations(x, k, q, d, vector);
+        if (offset) for (int i = 0; i < k; i++) q[i] ^= 0x80;
+    }
+
+    private static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector)
+    {
+        for (int b = 0; b < k / 32; b++)
+        {
+            float* xb = x + b * 32;
+            sbyte* qb = (sbyte*)q + b * 32;
+            if (vector)
+            {
+                Vector256<float> v0 = Avx.LoadVector256(xb), v1 = Avx.LoadVector256(xb + 8), v2 = Avx.LoadVector256(xb + 16), v3 = Avx.LoadVector256(xb + 24);
+                Vector256<float> m = Avx.Max(Avx.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Avx.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+                Vector128<float> h = Sse.Max(m.GetLower(), m.GetUpper());
+                h = Sse.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+                float amax = MathF.Max(h.ToScalar(), h.GetElement(1));
+                d[b] = amax / 127f;
+                var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+                Vector256<int> i0 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v0, id)));
+                Vector256<int> i1 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v1, id)));
+                Vector256<int> i2 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v2, id)));
+                Vector256<int> i3 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v3, id)));
+                // The packs interleave 128-bit lanes; the permute puts the 32 bytes back in order.
+                Vector256<sbyte> p = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(i0, i1), Avx2.PackSignedSaturate(i2, i3));
+                Avx.Store(qb, Avx2.PermuteVar8x32(p.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte());
+                continue;
+            }
+            float amaxScalar = 0;
+            for (int j = 0; j < 32; j++) amaxScalar = MathF.Max(amaxScalar, MathF.Abs(xb[j]));
+            d[b] = amaxScalar / 127f;
+            float inv = amaxScalar != 0 ? 127f / amaxScalar : 0f;
+            for (int j = 0; j < 32; j++) qb[j] = (sbyte)MathF.Round(xb[j] * inv, MidpointRounding.ToEven);
+        }
+    }
+
+    [ThreadStatic] private static Scratch? t_act;
+    [ThreadStatic] private static Scratch? t_weights;
+
+    /// <summary>A thread's growable native buffers: bytes Q and floats D (freed by the finalizer when the thread dies).</summary>
+    private sealed class Scratch
+    {
+        public byte* Q;
+        public float* D;
+        private long _q, _d;
+
+        public static Scratch ForThisThread(ref Scratch? slot, long bytes, long floats)
+        {
+            var s = slot ??= new Scratch();
+            if (bytes > s._q) { NativeMemory.AlignedFree(s.Q); s.Q = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64); s._q = bytes; }
+            if (floats > s._d) { NativeMemory.AlignedFree(s.D); s.D = (float*)NativeMemory.AlignedAlloc((nuint)(floats * 4), 64); s._d = floats; }
+            return s;
+        }
+
+        ~Scratch() { NativeMemory.AlignedFree(Q); NativeMemory.AlignedFree(D); }
+    }
+}

@@ -1,0 +1,40 @@
+namespace Dllm.Tests.Cli;
+
+/// <summary><c>dllm quantize</c>, <c>dllm export</c> and <c>--model FILE.gguf</c> as a user runs them.</summary>
+public class QuantizeCliTests
+{
+    [Fact]
+    public void Quantize_export_and_generate_from_the_gguf_give_the_same_answer()
+    {
+        string tmp = TestPaths.TempDir(), q = Path.Combine(tmp, "q"), gguf = Path.Combine(tmp, "q.gguf");
+        var (code, output, err) = CliTests.Run("quantize", "--model", IO.CheckpointQuantizerTests.BundledMdm(), "--type", "q4_0", "--out", q);
+        Assert.True(code == 0, err);
+        Assert.Contains("Q4_0", output);
+        (code, _, err) = CliTests.Run("export", "--model", q, "--out", gguf);
+        Assert.True(code == 0, err);
+        string[] gen = ["generate", "--prompt-ids", "1,2,3", "--gen-length", "16", "--steps", "16", "--output", "ids"];
+        var fromDir = CliTests.Run([.. gen, "--model", q]);
+        var fromGguf = CliTests.Run([.. gen, "--model", gguf]);
+        Assert.True(fromDir.Code == 0 && fromGguf.Code == 0, fromDir.Err + fromGguf.Err);
+        Assert.Equal(fromDir.Out, fromGguf.Out);
+    }
+
+    [Theory]
+    [InlineData("quantize", "--type", "q4_k", "unknown quantization type 'q4_k'")]
+    [InlineData("generate", "--prompt", "hi", "not its tokenizer")]
+    [InlineData("generate", "--prompt-ids", "1", "bad magic")]
+    public void Bad_input_is_one_error_line(string verb, string flag, string value, string message)
+    {
+        string tmp = TestPaths.TempDir(), gguf = Path.Combine(tmp, "x.gguf");
+        File.WriteAllBytes(gguf, new byte[64]);
+        if (verb == "generate" && message != "bad magic")
+            Assert.Equal(0, CliTests.Run("export", "--model", TestPaths.Golden("tiny-f32"), "--out", gguf).Code);
+        string[] args = verb == "quantize"
+            ? [verb, "--model", TestPaths.Golden("tiny-f32"), flag, value, "--out", Path.Combine(tmp, "o")]
+            : [verb, "--model", gguf, flag, value, "--output", "ids"];
+        var (code, _, err) = CliTests.Run(args);
+        Assert.Equal(1, code);
+        Assert.Contains(message, err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+}

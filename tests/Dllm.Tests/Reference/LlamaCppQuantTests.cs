@@ -1,0 +1,102 @@
+using Dllm.IO;
+using Dllm.Model;
+using Dllm.Tensors;
+using Dllm.Tests.IO;
+using LLama.Native;
+using Xunit;
+
+namespace Dllm.Tests.Reference;
+
+/// <summary>
+/// Quantized weights against llama.cpp's <c>libllama</c>: a <c>dllm quantize</c> checkpoint exported to GGUF keeps its
+/// Q8_0 / Q4_0 blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
+/// within what the two engines' activation rounding allows (both quantize activations to Q8_0 blocks; ggml rounds
+/// their scales to f16, Dllm keeps them f32), and (2) Dllm's error against the f32 model is not worse than llama.cpp's.
+/// </summary>
+public sealed class LlamaCppQuantTests(ITestOutputHelper output)
+{
+    public static TheoryData<string, string, double> Cases => new()
+    {
+        // model, type, max |Dllm − llama.cpp| relative to the largest |logit|. Measured (2026-12-03, libllama 0.30.0 CPU):
+        // kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2, random q4_0 2.3e-2 (the random model's logits are
+        // near-flat, so the same absolute activation-rounding difference is a larger share of them).
+        { "kjv-mdm-3m", "q8_0", 1e-2 },
+        { "kjv-mdm-3m", "q4_0", 1e-2 },
+        { "random", "q8_0", 5e-2 },
+        { "random", "q4_0", 5e-2 },
+    };
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance)
+    {
+        string src = model == "random" ? CheckpointQuantizerTests.WriteRandomModel() : CheckpointQuantizerTests.BundledMdm();
+        string q = Path.Combine(TestPaths.TempDir(), "q");
+        CheckpointQuantizer.Quantize(src, CheckpointQuantizer.ParseType(type), q);
+        using var f32 = Transformer.Load(src);
+        using var dllm = Transformer.Load(q);
+        using var cpp = LlamaCppModel.Export(q);
+        int mask = f32.Config.MaskTokenId;
+
+        var rng = new Random(8);
+        int v = f32.VocabSize, length = 32;
+        int[] tokens = [.. Enumerable.Range(0, length).Select(_ => rng.Next(3) == 0 ? mask : rng.Next(Math.Min(v, mask)))];
+        int[] positions = [.. Enumerable.Range(0, length)];
+        float[] a = new float[length * v], b = new float[length * v];
+        dllm.Logits(tokens, 1, length, positions, a);
+        cpp.Logits(tokens, 1, length, positions, b);
+        double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
+        for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
+
+        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
+        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
+        output.WriteLine($"{model} {type}: |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32: Dllm rel L2 {ours.RelL2:E2} max {ours.MaxAbs:E2} top-1 {ours.Top1:P1}, " +
+            $"llama.cpp rel L2 {theirs.RelL2:E2} max {theirs.MaxAbs:E2} top-1 {theirs.Top1:P1}");
+        Assert.True(diff / scale <= tolerance, $"{model} {type}: max |Dllm − llama.cpp| = {diff:E2}, {diff / scale:E2} of the largest |logit| (tolerance {tolerance:E0})");
+        // Measured: kjv q8_0 4.27e-3 vs llama.cpp 4.09e-3 (+4 %), the others within ±1 %; 10 % leaves room for
+        // another CPU backend of libllama, not for a real regression.
+        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2})");
+    }
+
+    /// <summary>
+    /// A GGUF quantized by llama.cpp itself (its <c>llama_model_quantize</c>, all matrices in the type): Dllm reads it
+    /// (q/k rows permuted by the exporter and quantized by ggml) with the same logits as libllama running it, and
+    /// Dllm's own quantizer writes the very same bytes for every matrix (ggml's reference rounding).
+    /// </summary>
+    [Theory]
+    [InlineData(LLamaFtype.MOSTLY_Q8_0, DType.Q8_0)]
+    [InlineData(LLamaFtype.MOSTLY_Q4_0, DType.Q4_0)]
+    public void Llama_cpp_quantized_gguf_loads_in_dllm_with_llama_cpps_logits(LLamaFtype ftype, DType type)
+    {
+        string src = CheckpointQuantizerTests.BundledMdm(), tmp = TestPaths.TempDir();
+        string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
+        GgufExport.Write(src, f32Path);
+        LlamaCppModel.Quantize(f32Path, qPath, ftype);
+        using var dllm = GgufModel.Load(qPath);
+        using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
+
+        int matrices = 0;
+        using (var ours = GgufFile.Open(f32Path))
+        using (var theirs = GgufFile.Open(qPath))
+            foreach (TensorInfo t in theirs.Tensors.Values)
+            {
+                if (t.Rank != 2) { Assert.Equal(DType.F32, t.DType); continue; }
+                Assert.Equal(type, t.DType);
+                byte[] mine = QuantBlocks.Quantize(ours.ReadSingle(t.Name, t.ElementCount), type);
+                unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirs.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
+                matrices++;
+            }
+        Assert.True(matrices >= 4 * 7 + 2);
+
+        int mask = dllm.Config.MaskTokenId, v = dllm.VocabSize, length = 32;
+        var rng = new Random(9);
+        int[] tokens = [.. Enumerable.Range(0, length).Select(_ => rng.Next(3) == 0 ? mask : rng.Next(Math.Min(v, mask)))];
+        int[] positions = [.. Enumerable.Range(0, length)];
+        float[] a = new float[length * v], b = new float[length * v];
+        dllm.Logits(tokens, 1, length, positions, a);
+        cpp.Logits(tokens, 1, length, positions, b);
+        double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
+        for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
+        output.WriteLine($"llama.cpp-quantized {type}: {matrices} matrices byte-identical to Dllm's quantizer; max |Dllm − llama.cpp| {diff / scale:E2} of max |logit|");
+        Assert.True(diff / scale <= 1e-2, $"{type}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
+    }
+}
