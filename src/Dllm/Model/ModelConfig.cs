@@ -15,6 +15,12 @@ public enum ModelKind
     [JsonStringEnumMemberName("autoregressive")] Autoregressive,
     /// <summary>Diffusion inside blocks, autoregressive across them: block-causal attention (BD3-LM, arXiv 2503.09573).</summary>
     [JsonStringEnumMemberName("block_diffusion")] BlockDiffusion,
+    /// <summary>Gaussian diffusion on learned word embeddings, x0 prediction and rounding (Diffusion-LM, arXiv 2205.14217).</summary>
+    [JsonStringEnumMemberName("diffusion_lm")] DiffusionLm,
+    /// <summary>Diffusion-LM with partial noising: the prompt's embeddings anchored, only the response noised (DiffuSeq, arXiv 2210.08933).</summary>
+    [JsonStringEnumMemberName("diffuseq")] DiffuSeq,
+    /// <summary>Gaussian diffusion on almost-one-hot vocabulary logits, semi-autoregressive blocks (SSD-LM, arXiv 2210.17432).</summary>
+    [JsonStringEnumMemberName("ssd_lm")] SsdLm,
 }
 
 /// <summary>Which keys a query may see, as <c>config.json</c> spells it (see <see cref="AttentionPattern"/>).</summary>
@@ -122,6 +128,27 @@ public sealed record ModelConfig
     /// <summary>Block size of block_causal attention; 0 (and not written) for the other patterns.</summary>
     [JsonPropertyName("block_size"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int BlockSize { get; init; }
+
+    /// <summary>Continuous families only (<see cref="IsContinuous"/>): the number of diffusion timesteps T the model
+    /// was trained with (Dllm's field; 0 and not written for the other kinds).</summary>
+    [JsonPropertyName("diffusion_steps"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int DiffusionSteps { get; init; }
+    /// <summary>Continuous families only: the ᾱ schedule, "sqrt" (Diffusion-LM, DiffuSeq) or "cosine" (SSD-LM); see <c>NoiseSchedule</c>.</summary>
+    [JsonPropertyName("noise_schedule"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NoiseSchedule { get; init; }
+    /// <summary>SSD-LM only: K of the almost-one-hot representation (+K at the token, −K elsewhere; the paper's K = 5).</summary>
+    [JsonPropertyName("simplex_k"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double SimplexK { get; init; }
+    /// <summary>SSD-LM only: tokens per semi-autoregressive block in training (and the default block at sampling).</summary>
+    [JsonPropertyName("ssd_block_size"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int SsdBlockSize { get; init; }
+
+    /// <summary>True for the continuous diffusion families (Diffusion-LM, DiffuSeq, SSD-LM): they take input
+    /// vectors, not token ids, and are decoded by their own samplers, not the masked-diffusion one.</summary>
+    [JsonIgnore] public bool IsContinuous => Kind is ModelKind.DiffusionLm or ModelKind.DiffuSeq or ModelKind.SsdLm;
+
+    /// <summary>True for Diffusion-LM and DiffuSeq: the model predicts x0 in the word-embedding space.</summary>
+    [JsonIgnore] public bool IsEmbeddingDiffusion => Kind is ModelKind.DiffusionLm or ModelKind.DiffuSeq;
 
     /// <summary>Every config.json field not modelled above, kept so a re-written config loses nothing.</summary>
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; init; }
@@ -372,6 +399,8 @@ public sealed record ModelConfig
         if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
             throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 
+        ValidateContinuous(Bad);
+
         if (MaskTokenId == NoToken && Kind != ModelKind.Autoregressive)
             throw Bad($"no mask_token_id: a {Json(Kind)} model needs one");
         TokenId("mask_token_id", MaskTokenId);
@@ -388,6 +417,32 @@ public sealed record ModelConfig
         {
             if (id != NoToken && (id < 0 || id >= EmbeddingRows))
                 throw Bad($"{field} {id} is outside the embedding table (0..{EmbeddingRows - 1})");
+        }
+    }
+
+    /// <summary>The continuous families' fields: present and in range for those kinds (diffusion_steps in
+    /// 1..100000, noise_schedule sqrt or cosine, weight_tying for Diffusion-LM/DiffuSeq whose rounding reads
+    /// the embedding as the head, simplex_k and ssd_block_size for SSD-LM only, the LLaDA layout), absent for the others.</summary>
+    private void ValidateContinuous(Func<string, InvalidDataException> bad)
+    {
+        if (!IsContinuous)
+        {
+            if (DiffusionSteps != 0 || NoiseSchedule is not null || SimplexK != 0 || SsdBlockSize != 0)
+                throw bad($"diffusion_steps, noise_schedule, simplex_k and ssd_block_size belong to the continuous families; model_kind {Json(Kind)} has none");
+            return;
+        }
+        if (Family != ModelFamily.Llada) throw bad($"model_kind {Json(Kind)} needs the LLaDA layout, not {Spec.Name}");
+        if (DiffusionSteps is < 1 or > 100_000) throw bad($"diffusion_steps must lie in 1..100000 for model_kind {Json(Kind)}, found {DiffusionSteps}");
+        if (NoiseSchedule is not ("sqrt" or "cosine")) throw bad($"noise_schedule must be \"sqrt\" or \"cosine\", found {(NoiseSchedule is null ? "none" : $"\"{NoiseSchedule}\"")}");
+        if (Kind == ModelKind.SsdLm)
+        {
+            if (!(SimplexK > 0) || !double.IsFinite(SimplexK)) throw bad($"simplex_k must be a finite positive number for ssd_lm, found {SimplexK}");
+            if (SsdBlockSize < 1) throw bad($"ssd_block_size must be positive for ssd_lm, found {SsdBlockSize}");
+        }
+        else
+        {
+            if (!WeightTying) throw bad($"model_kind {Json(Kind)} rounds through the word embeddings: it needs weight_tying true");
+            if (SimplexK != 0 || SsdBlockSize != 0) throw bad($"simplex_k and ssd_block_size belong to ssd_lm, not {Json(Kind)}");
         }
     }
 }
