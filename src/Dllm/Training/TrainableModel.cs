@@ -73,12 +73,7 @@ public sealed class TrainableModel
             Span<float> v = Parameters.Value(t);
             if (t.IsBias) { v.Clear(); continue; }
             if (!t.IsMatrix) { v.Fill(1f); continue; }
-            for (int i = 0; i < v.Length; i++)
-            {
-                // Box–Muller
-                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-                v[i] = (float)(std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-            }
+            Gaussian.Fill(v, rng, std);
         }
         ZeroGrad();
     }
