@@ -167,13 +167,6 @@ public sealed class EmbeddingDiffusionObjective
         return new EmbeddingDiffusionLoss(mse, rounding, prior);
     }
 
-    /// <summary>
-    /// Diffusion-LM's embedding init: EMB ~ N(0, 1) (PyTorch's nn.Embedding default, which its code keeps).
-    /// The 0.02 of the other objectives would put the words far below the noise even at t = 0 (σ₀ ≈ 0.1).
-    /// </summary>
-    public static void InitializeEmbeddings(TrainableModel model, Random rng)
-        => Gaussian.Fill(model.Parameters.Value(model.Parameters[model.Config.Names.Embedding]), rng);
-
     private void Check(EmbeddingDiffusionDraw draw, int n, int d, int vocab)
     {
         if (draw.Batch <= 0 || draw.Length <= 0) throw new ArgumentException($"empty draw {draw.Batch}x{draw.Length}");

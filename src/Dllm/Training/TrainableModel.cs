@@ -80,6 +80,14 @@ public sealed class TrainableModel
 
     public void ZeroGrad() => Parameters.ZeroGrad();
 
+    /// <summary>
+    /// The continuous families' embedding init: wte ~ N(0, 1) (PyTorch's nn.Embedding default, which Diffusion-LM's
+    /// code keeps). With the 0.02 of <see cref="Initialize"/> the words would sit far below the diffusion noise
+    /// even at t = 0 (σ₀ ≈ 0.1) and below the unit-scale time embedding added to every input row.
+    /// </summary>
+    public void InitializeContinuousEmbeddings(Random rng)
+        => Gaussian.Fill(Parameters.Value(Parameters[Config.Names.Embedding]), rng);
+
     /// <summary>The activations of the last <see cref="Forward"/> (the routing of a mixture of experts, for tests).</summary>
     internal ActivationTape Tape => _tape;
 

@@ -186,7 +186,7 @@ public static class Trainer
             Dllm.IO.MemoryBudget.Require(4 * floats + 20.0 * n, $"a batch of {o.BatchSize} × {o.SeqLen} tokens (--batch-size × --seq-len) and its activations");
         }
         var model = TrainableModel.Create(config, o.Seed);
-        if (config.IsEmbeddingDiffusion && initFrom is null) EmbeddingDiffusionObjective.InitializeEmbeddings(model, new Random(o.Seed + 2));
+        if (config.IsContinuous && initFrom is null) model.InitializeContinuousEmbeddings(new Random(o.Seed + 2));
         if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
         long start = 0, tokensSeen = 0;
