@@ -30,9 +30,9 @@ public sealed record ContinuousDecodingOptions
     /// <summary>Checks the values; throws <see cref="DecodingOptionException"/> naming the knob.</summary>
     public void Validate()
     {
-        if (AnswerLength < 1) throw new DecodingOptionException(KnobNames.GenLength, $"must be at least 1, got {AnswerLength}");
-        if (Steps < 1) throw new DecodingOptionException(KnobNames.Steps, $"must be at least 1, got {Steps}");
-        if (BlockSize is < 1) throw new DecodingOptionException(KnobNames.BlockLength, $"must be at least 1, got {BlockSize}");
+        if (AnswerLength < 1) throw new DecodingOptionException(KnobNames.GenLength, $"{KnobNames.GenLength} must be at least 1, got {AnswerLength}");
+        if (Steps < 1) throw new DecodingOptionException(KnobNames.Steps, $"{KnobNames.Steps} must be at least 1, got {Steps}");
+        if (BlockSize is < 1) throw new DecodingOptionException(KnobNames.BlockLength, $"{KnobNames.BlockLength} must be at least 1, got {BlockSize}");
     }
 }
 
