@@ -63,7 +63,8 @@ internal static class TrainCommand
             int d = r.GetValue(dModel), h = r.GetValue(heads), kv = r.GetValue(kvHeads), f = r.GetValue(mlp);
             string[] dataPaths = r.GetValue(data)!.Select(x => x.FullName).ToArray();
             string objectiveName = r.GetValue(objective)!;
-            bool pairs = objectiveName == "diffuseq";
+            bool pairs = objectiveName == "diffuseq", continuous = objectiveName is "diffusion-lm" or "diffuseq" or "ssd-lm";
+            if (continuous) CheckContinuousFlags(objectiveName, r.GetValue(diffusionSteps), r.GetValue(ssdBlock), r.GetValue(seqLen), r.GetValue(experts));
             if (pairs && dataPaths.Length != 1) throw new ArgumentException("--objective diffuseq takes one --data JSONL file of {\"prompt\", \"response\"} pairs");
             ITokenizer tokenizer = CreateTokenizer(r.GetValue(tokenizerKind)!, dataPaths, r.GetValue(output)!.FullName, r.GetValue(resume),
                 pairs ? () => SftDataset.Texts(dataPaths[0]) : null);
@@ -74,13 +75,9 @@ internal static class TrainCommand
                 EmbeddingSize = tokenizer.VocabSize, MaxSequenceLength = Math.Max(r.GetValue(seqLen), 512), RopeTheta = 10000,
                 EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
             };
-            if (objectiveName is "diffusion-lm" or "diffuseq" or "ssd-lm")
+            if (continuous)
             {
-                if (r.GetValue(diffusionSteps) < 0) throw new ArgumentException($"--diffusion-steps must be ≥ 0, got {r.GetValue(diffusionSteps)}");
                 bool ssd = objectiveName == "ssd-lm";
-                if (ssd && r.GetValue(ssdBlock) > r.GetValue(seqLen))
-                    throw new ArgumentException($"--ssd-block {r.GetValue(ssdBlock)} is longer than --seq-len {r.GetValue(seqLen)}");
-                if (r.GetValue(experts) > 0) throw new ArgumentException("the continuous families train a dense model; leave out --experts");
                 shape = shape with
                 {
                     DiffusionSteps = r.GetValue(diffusionSteps), SimplexK = ssd ? r.GetValue(simplexK) : 0, SsdBlockSize = ssd ? r.GetValue(ssdBlock) : 0,
@@ -113,6 +110,16 @@ internal static class TrainCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The continuous families' flags, checked before any data is read.</summary>
+    /// <exception cref="ArgumentException">A flag out of range; the message names it.</exception>
+    private static void CheckContinuousFlags(string objective, int diffusionSteps, int ssdBlock, int seqLen, int experts)
+    {
+        if (diffusionSteps < 0) throw new ArgumentException($"--diffusion-steps must be ≥ 0, got {diffusionSteps}");
+        if (objective == "ssd-lm" && ssdBlock < 1) throw new ArgumentException($"--ssd-block must be positive, got {ssdBlock}");
+        if (objective == "ssd-lm" && ssdBlock > seqLen) throw new ArgumentException($"--ssd-block {ssdBlock} is longer than --seq-len {seqLen}");
+        if (experts > 0) throw new ArgumentException("the continuous families train a dense model; leave out --experts");
     }
 
     /// <summary>
