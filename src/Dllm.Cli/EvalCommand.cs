@@ -8,7 +8,8 @@ namespace Dllm.Cli;
 /// <summary>
 /// <c>dllm eval</c>: held-out likelihood in nats per token — the Monte Carlo ELBO bound (LLaDA Eq. 6)
 /// for masked diffusion checkpoints, the exact negative log-likelihood for autoregressive ones — on the
-/// same chunks of text, so the two kinds compare directly (<see cref="HeldOutLikelihood"/>).
+/// same chunks of text, so the two kinds compare directly (<see cref="HeldOutLikelihood"/>). A continuous-family
+/// checkpoint gets its own training objective instead (<see cref="ContinuousEvaluation"/>; DiffuSeq on prompt/response JSONL).
 /// </summary>
 internal static class EvalCommand
 {
@@ -18,10 +19,10 @@ internal static class EvalCommand
         var data = new Option<FileInfo>("--data") { Description = "UTF-8 text, or *.jsonl with {\"text\": ...} per line, to score", Required = true };
         var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per scored chunk (after a BOS)" };
         var chunks = new Option<int>("--chunks") { DefaultValueFactory = _ => 8, Description = "Chunks scored, evenly spaced through the file" };
-        var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 32, Description = "Monte Carlo samples per chunk (MDM; a multiple of 8)" };
+        var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 32, Description = "Monte Carlo samples per chunk (MDM: a multiple of 8; continuous families: noise draws per example)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
         var threads = ThreadsOption.Create();
-        var cmd = new Command("eval", "Likelihood of held-out text: ELBO bound (MDM) or NLL (AR), nats/token") { model, data, seqLen, chunks, samples, seed, threads };
+        var cmd = new Command("eval", "Likelihood of held-out text: ELBO bound (MDM) or NLL (AR), nats/token; a continuous family's own training objective") { model, data, seqLen, chunks, samples, seed, threads };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
