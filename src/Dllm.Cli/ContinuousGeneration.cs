@@ -8,7 +8,7 @@ namespace Dllm.Cli;
 
 /// <summary>
 /// <c>dllm generate</c> on a continuous-family checkpoint (Diffusion-LM, DiffuSeq, SSD-LM): their own
-/// samplers, with the knobs that mean something for them — gen_length (or max_tokens) the answer length,
+/// samplers, with the knobs that mean something for them — gen_length (or max_tokens; default 32) the answer length,
 /// steps the reverse steps (per block for SSD-LM; default 200, at most the trained T), block_length
 /// SSD-LM's block, seed — and a refusal for every other knob. With -v each reverse step's rounded answer
 /// is printed to stderr (the live view). A DiffuSeq prompt gets the chat template it was trained with

@@ -51,7 +51,7 @@ internal static class TrainCommand
         };
         tokenizerKind.AcceptOnlyFromAmong("byte", "word");
         var threads = ThreadsOption.Create();
-        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion or AR baseline)")
+        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, AR baseline, or a continuous diffusion family)")
         {
             data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
             experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, tokenizerKind, threads,

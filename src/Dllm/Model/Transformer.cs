@@ -11,7 +11,7 @@ namespace Dllm.Model;
 /// norm and head_dim, Dream's shifted logits) and the shape. Forward per block (shapes for
 /// N = batch·len rows; hd is head_dim, which need not be d / H):
 /// <code>
-///   x   = wte[tokens]                                   [N × d]
+///   x   = wte[tokens]   (continuous families: given input vectors, HiddenFromInputs)   [N × d]
 ///   h   = RMSNorm(x)·attn_norm                          [N × d]
 ///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]
 ///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3 only: each head's hd values, as [N·H × hd])
