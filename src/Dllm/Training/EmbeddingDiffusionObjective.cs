@@ -7,6 +7,8 @@ namespace Dllm.Training;
 /// timestep and the two standard normal draws (shared with the PyTorch golden through files, so no RNG has
 /// to agree across languages).</summary>
 /// <param name="Tokens">[Batch × Length] clean ids w.</param>
+/// <param name="Batch">Sequences.</param>
+/// <param name="Length">Rows per sequence.</param>
 /// <param name="Noised">[Batch × Length]: true where the row is noised (every row for Diffusion-LM, the
 /// response for DiffuSeq); the others are anchored to x_start.</param>
 /// <param name="T">[Batch] timestep of each sequence, 0..T−1.</param>

@@ -6,6 +6,9 @@ namespace Dllm.Training;
 /// <summary>One draw of SSD-LM's forward process for a batch: the clean canvases, how many leading
 /// tokens are clean context (the same for the whole batch), each sequence's timestep and the noise.</summary>
 /// <param name="Tokens">[Batch × Length] clean ids; rows [Context, Length) form the noised block.</param>
+/// <param name="Batch">Sequences.</param>
+/// <param name="Length">Rows per sequence: the context and the block.</param>
+/// <param name="Context">Leading clean rows of every sequence (0..Length − 1).</param>
 /// <param name="T">[Batch] timestep of each sequence, 0..T−1.</param>
 /// <param name="Eps">[Batch × (Length − Context) × V] standard normal noise of the block's logits (scaled by K when used).</param>
 public sealed record SimplexDiffusionDraw(int[] Tokens, int Batch, int Length, int Context, int[] T, float[] Eps);

@@ -2,6 +2,7 @@ using Dllm.Model;
 using Dllm.Sampling;
 using Dllm.Text;
 using Dllm.Training;
+using Xunit;
 
 namespace Dllm.Tests.Training;
 
@@ -30,11 +31,11 @@ public class ContinuousTrainerTests
     public void Resume_continues_the_same_run_and_the_checkpoint_records_its_family(string objective, ModelKind kind)
     {
         string a = TestPaths.TempDir(), b = TestPaths.TempDir();
-        TrainableModel straight = Trainer.Run(Options(objective), Corpus(), Tok, a, resume: false);
-        var cts = new CancellationTokenSource();
+        TrainableModel straight = Trainer.Run(Options(objective), Corpus(), Tok, a, resume: false, ct: TestContext.Current.CancellationToken);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         Assert.ThrowsAny<OperationCanceledException>(() => Trainer.Run(Options(objective), Corpus(), Tok, b, false,
             p => { if (p.Step == 3) cts.Cancel(); }, cts.Token));
-        TrainableModel resumed = Trainer.Run(Options(objective), Corpus(), Tok, b, resume: true);
+        TrainableModel resumed = Trainer.Run(Options(objective), Corpus(), Tok, b, resume: true, ct: TestContext.Current.CancellationToken);
         Assert.Equal(straight.Parameters.Values, resumed.Parameters.Values);
 
         ModelConfig saved = ModelConfig.Load(Path.Combine(a, "config.json"));
@@ -51,7 +52,7 @@ public class ContinuousTrainerTests
 
         var other = Options(objective, diffusionSteps: 80);
         Assert.Contains("diffusion_steps 50 in the checkpoint, 80 asked for",
-            Assert.Throws<ArgumentException>(() => Trainer.Run(other, Corpus(), Tok, a, resume: true)).Message);
+            Assert.Throws<ArgumentException>(() => Trainer.Run(other, Corpus(), Tok, a, resume: true, ct: TestContext.Current.CancellationToken)).Message);
     }
 
     [Fact]
@@ -60,7 +61,7 @@ public class ContinuousTrainerTests
         var examples = new List<(int[], int[])> { ([1, 5, 6], [7, 8, ByteTokenizer.Eos]), ([1, 6, 5], [8, 7, 7, ByteTokenizer.Eos]) };
         string dir = TestPaths.TempDir();
         var losses = new List<double>();
-        Trainer.RunContinuous(Options("diffuseq"), examples, Tok, dir, resume: false, p => losses.Add(p.Loss));
+        Trainer.RunContinuous(Options("diffuseq"), examples, Tok, dir, resume: false, p => losses.Add(p.Loss), TestContext.Current.CancellationToken);
         Assert.Equal(6, losses.Count);
         Assert.All(losses, l => Assert.True(double.IsFinite(l) && l > 0));
         using Transformer lm = Transformer.Load(dir);
@@ -69,6 +70,6 @@ public class ContinuousTrainerTests
         ContinuousResult r = new EmbeddingDiffusionSampler(lm).Generate([1, 5, 6], new ContinuousDecodingOptions { AnswerLength = 3, Steps = 5 });
         Assert.Equal(3, r.Answer.Length);
         Assert.Contains("diffuseq, not diffusion-lm",
-            Assert.Throws<ArgumentException>(() => Trainer.RunContinuous(Options("diffusion-lm"), examples, Tok, TestPaths.TempDir(), false)).Message);
+            Assert.Throws<ArgumentException>(() => Trainer.RunContinuous(Options("diffusion-lm"), examples, Tok, TestPaths.TempDir(), false, ct: TestContext.Current.CancellationToken)).Message);
     }
 }
