@@ -399,7 +399,7 @@ public sealed record ModelConfig
         if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
             throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
 
-        ValidateContinuous(Bad);
+        ContinuousFields.Validate(this, Bad);
 
         if (MaskTokenId == NoToken && Kind != ModelKind.Autoregressive)
             throw Bad($"no mask_token_id: a {Json(Kind)} model needs one");
@@ -417,32 +417,6 @@ public sealed record ModelConfig
         {
             if (id != NoToken && (id < 0 || id >= EmbeddingRows))
                 throw Bad($"{field} {id} is outside the embedding table (0..{EmbeddingRows - 1})");
-        }
-    }
-
-    /// <summary>The continuous families' fields: present and in range for those kinds (diffusion_steps in
-    /// 1..100000, noise_schedule sqrt or cosine, weight_tying for Diffusion-LM/DiffuSeq whose rounding reads
-    /// the embedding as the head, simplex_k and ssd_block_size for SSD-LM only, the LLaDA layout), absent for the others.</summary>
-    private void ValidateContinuous(Func<string, InvalidDataException> bad)
-    {
-        if (!IsContinuous)
-        {
-            if (DiffusionSteps != 0 || NoiseSchedule is not null || SimplexK != 0 || SsdBlockSize != 0)
-                throw bad($"diffusion_steps, noise_schedule, simplex_k and ssd_block_size belong to the continuous families; model_kind {Json(Kind)} has none");
-            return;
-        }
-        if (Family != ModelFamily.Llada) throw bad($"model_kind {Json(Kind)} needs the LLaDA layout, not {Spec.Name}");
-        if (DiffusionSteps is < 1 or > 100_000) throw bad($"diffusion_steps must lie in 1..100000 for model_kind {Json(Kind)}, found {DiffusionSteps}");
-        if (NoiseSchedule is not ("sqrt" or "cosine")) throw bad($"noise_schedule must be \"sqrt\" or \"cosine\", found {(NoiseSchedule is null ? "none" : $"\"{NoiseSchedule}\"")}");
-        if (Kind == ModelKind.SsdLm)
-        {
-            if (!(SimplexK > 0) || !double.IsFinite(SimplexK)) throw bad($"simplex_k must be a finite positive number for ssd_lm, found {SimplexK}");
-            if (SsdBlockSize < 1) throw bad($"ssd_block_size must be positive for ssd_lm, found {SsdBlockSize}");
-        }
-        else
-        {
-            if (!WeightTying) throw bad($"model_kind {Json(Kind)} rounds through the word embeddings: it needs weight_tying true");
-            if (SimplexK != 0 || SsdBlockSize != 0) throw bad($"simplex_k and ssd_block_size belong to ssd_lm, not {Json(Kind)}");
         }
     }
 }

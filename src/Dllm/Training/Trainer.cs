@@ -60,7 +60,7 @@ public sealed record TrainProgress(long Step, int TotalSteps, double Loss, doubl
 /// </summary>
 public static class Trainer
 {
-    /// <summary>Pre-training on a text corpus with the MDM or AR objective.</summary>
+    /// <summary>Pre-training on a text corpus with the MDM or AR objective, or a continuous family on text (diffusion-lm, ssd-lm).</summary>
     public static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
         => Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null);
