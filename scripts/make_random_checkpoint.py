@@ -3,6 +3,8 @@
 
     /usr/bin/python3 scripts/make_random_checkpoint.py --shape llada-8b   --out /tmp/llada-8b-random
     /usr/bin/python3 scripts/make_random_checkpoint.py --shape lladamoe-7b --out /tmp/lladamoe-7b-random
+    /usr/bin/python3 scripts/make_random_checkpoint.py --shape fastdllm-v2-1.5b --out /tmp/fastdllm-v2-1.5b-random
+    /usr/bin/python3 scripts/make_random_checkpoint.py --shape sdar-1.7b --out /tmp/sdar-1.7b-random
 
 llada-8b: tests/golden/configs/llada-8b-config.json (LLaDA-8B's published config) with its tensor names.
 lladamoe-7b: inclusionAI/LLaDA-MoE-7B-A1B's shape as public descriptions give it (16 layers, hidden 2048,
@@ -56,6 +58,35 @@ def lladamoe_7b():
     tensors += [("model.norm.weight", (d,)), ("lm_head.weight", (v, d))]
     return cfg, tensors
 
+def qwen_block(shape):
+    """Fast-dLLM v2 1.5B (Qwen2.5-1.5B's published shape: q/k/v biases, tied head, bd_size 32, mask 151665) or
+    SDAR 1.7B (Qwen3-1.7B's: q/k RMSNorm, head_dim 128, tied head, blocks of 4, mask 151669)."""
+    if shape == "fastdllm-v2-1.5b":
+        d, L, h, kv, hd, f, v = 1536, 28, 12, 2, 128, 8960, 151936
+        cfg = {"architectures": ["Fast_dLLM_QwenForCausalLM"], "model_type": "Fast_dLLM_Qwen", "bd_size": 32, "mask_token_id": 151665}
+        bias, qk_norm = True, False
+    else:
+        d, L, h, kv, hd, f, v = 2048, 28, 16, 8, 128, 6144, 151936
+        cfg = {"architectures": ["SDARForCausalLM"], "model_type": "sdar", "block_size": 4, "mask_token_id": 151669, "head_dim": hd}
+        bias, qk_norm = False, True
+    cfg.update({"hidden_size": d, "num_hidden_layers": L, "num_attention_heads": h, "num_key_value_heads": kv,
+                "intermediate_size": f, "vocab_size": v, "max_position_embeddings": 32768, "rope_theta": 1000000.0,
+                "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "hidden_act": "silu", "eos_token_id": 151645,
+                "bos_token_id": 151643, "use_sliding_window": False, "torch_dtype": "bfloat16"})
+    tensors = [("model.embed_tokens.weight", (v, d))]
+    for i in range(L):
+        p = f"model.layers.{i}."
+        tensors += [(p + "input_layernorm.weight", (d,)), (p + "self_attn.q_proj.weight", (h * hd, d)),
+                    (p + "self_attn.k_proj.weight", (kv * hd, d)), (p + "self_attn.v_proj.weight", (kv * hd, d))]
+        if bias:
+            tensors += [(p + "self_attn.q_proj.bias", (h * hd,)), (p + "self_attn.k_proj.bias", (kv * hd,)), (p + "self_attn.v_proj.bias", (kv * hd,))]
+        if qk_norm:
+            tensors += [(p + "self_attn.q_norm.weight", (hd,)), (p + "self_attn.k_norm.weight", (hd,))]
+        tensors += [(p + "self_attn.o_proj.weight", (d, h * hd)), (p + "post_attention_layernorm.weight", (d,)),
+                    (p + "mlp.gate_proj.weight", (f, d)), (p + "mlp.up_proj.weight", (f, d)), (p + "mlp.down_proj.weight", (d, f))]
+    tensors += [("model.norm.weight", (d,))]
+    return cfg, tensors
+
 def write_shard(path, items):
     header, offset = {"__metadata__": {"format": "pt"}}, 0
     for name, shape, data in items:
@@ -69,10 +100,10 @@ def write_shard(path, items):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shape", choices=["llada-8b", "lladamoe-7b"], required=True)
+    ap.add_argument("--shape", choices=["llada-8b", "lladamoe-7b", "fastdllm-v2-1.5b", "sdar-1.7b"], required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    cfg, tensors = llada_8b() if a.shape == "llada-8b" else lladamoe_7b()
+    cfg, tensors = llada_8b() if a.shape == "llada-8b" else lladamoe_7b() if a.shape == "lladamoe-7b" else qwen_block(a.shape)
     os.makedirs(a.out, exist_ok=True)
     g = torch.Generator().manual_seed(0)
     limit, shards, current, size, weight_map = 4 << 30, [], [], 0, {}
@@ -80,7 +111,7 @@ def main():
         nonlocal current, size
         if current: shards.append(current); current, size = [], 0
     for name, shape in tensors:
-        t = torch.ones(shape) if len(shape) == 1 else torch.randn(shape, generator=g) * 0.02
+        t = (torch.zeros(shape) if name.endswith(".bias") else torch.ones(shape)) if len(shape) == 1 else torch.randn(shape, generator=g) * 0.02
         data = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
         if size + len(data) > limit: flush()
         current.append((name, shape, data)); size += len(data)

@@ -14,6 +14,7 @@ internal static class Program
             case "train": return TrainBench.Run(rest);
             case "generate": return GenerateBench.Run(rest);
             case "realsize": return RealSizeBench.Run(rest);
+            case "load": return LoadBench.Run(rest);
             default:
                 Console.Error.WriteLine("usage: Dllm.Bench <mode> [options]");
                 Console.Error.WriteLine("modes:");
@@ -21,6 +22,7 @@ internal static class Program
                 Console.Error.WriteLine("  train [--threads N] [--steps 20] ...                  training tokens/s (see TrainBench.cs)");
                 Console.Error.WriteLine("  generate --model DIR --prompt-ids IDS [--threads N]  one reference generate (see GenerateBench.cs)");
                 Console.Error.WriteLine("  realsize --model DIR [--threads 2] [--steps 128] ...   load, one forward, an answer, peak memory (see RealSizeBench.cs)");
+                Console.Error.WriteLine("  load [--random 512x8] [--clients 16,64] [--requests 64]  the server batched vs one-at-a-time under concurrent clients (see LoadBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }
     }

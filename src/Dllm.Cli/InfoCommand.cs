@@ -64,8 +64,10 @@ internal static class InfoCommand
     internal static string Family(ModelConfig c)
     {
         var traits = new List<string>();
-        if (c.IncludeQkvBias) traits.Add(c.IncludeOutBias ? "q/k/v/o bias" : "q/k/v bias");
+        if (c.IncludeQkvBias || c.IncludeOutBias) traits.Add(c.IncludeQkvBias ? c.IncludeOutBias ? "q/k/v/o bias" : "q/k/v bias" : "o bias");
+        if (c.Names.Qkv.Length > 0) traits.Add("fused q/k/v");
         if (c.QkNorm) traits.Add("q/k norm");
+        if (c.RopeDim != c.HeadDim) traits.Add($"RoPE on {c.RopeDim} of {c.HeadDim} head dims");
         if (c.ShiftLogits) traits.Add("logits shifted by one");
         if (c.Moe is not null) traits.Add("mixture of experts");
         return $"{c.Spec.Name} ({c.Spec.Architecture}{(traits.Count > 0 ? "; " + string.Join(", ", traits) : "")})";

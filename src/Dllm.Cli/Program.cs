@@ -11,6 +11,7 @@ var root = new Command("dllm", "Dllm: diffusion language models (LLaDA) in pure 
     GenerateCommand.Create(),
     InfoCommand.Create(),
     TrainCommand.Create(),
+    AdaptCommand.Create(),
     EvalCommand.Create(),
     SftCommand.Create(),
     Dllm.Cli.Serving.ServeCommand.Create(),

@@ -17,10 +17,13 @@ internal static class TrainCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory (Hugging Face layout + optimizer state)", Required = true };
         var objective = new Option<string>("--objective")
         {
-            Description = "mdm (masked diffusion) | ar (autoregressive baseline) | diffusion-lm | ssd-lm (continuous diffusion on text) | diffuseq (continuous, on prompt/response JSONL)",
+            Description = "mdm (masked diffusion) | ar (autoregressive baseline) | bd3 (block diffusion, BD3-LM) | diffusion-lm | ssd-lm (continuous diffusion on text) | diffuseq (continuous, on prompt/response JSONL)",
             DefaultValueFactory = _ => "mdm",
         };
-        objective.AcceptOnlyFromAmong("mdm", "ar", "diffusion-lm", "diffuseq", "ssd-lm");
+        objective.AcceptOnlyFromAmong("mdm", "ar", "bd3", "diffusion-lm", "diffuseq", "ssd-lm");
+        var blockSize = new Option<int>("--block-size") { DefaultValueFactory = _ => 0, Description = "Block size of --objective bd3 (divides --seq-len)" };
+        var noiseMin = new Option<double>("--noise-min") { DefaultValueFactory = _ => 0.3, Description = "bd3: lowest per-block masking rate (BD3-LM's clipped schedule)" };
+        var noiseMax = new Option<double>("--noise-max") { DefaultValueFactory = _ => 0.8, Description = "bd3: highest per-block masking rate" };
         var diffusionSteps = new Option<int>("--diffusion-steps") { DefaultValueFactory = _ => 0, Description = "Continuous families: timesteps T (0 = the paper's: 2000, SSD-LM 5000)" };
         var simplexK = new Option<double>("--simplex-k") { DefaultValueFactory = _ => 5, Description = "SSD-LM: K of the almost-one-hot logits" };
         var ssdBlock = new Option<int>("--ssd-block") { DefaultValueFactory = _ => 25, Description = "SSD-LM: tokens per semi-autoregressive block (at most --seq-len)" };
@@ -51,9 +54,9 @@ internal static class TrainCommand
         };
         tokenizerKind.AcceptOnlyFromAmong("byte", "word");
         var threads = ThreadsOption.Create();
-        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, AR baseline, or a continuous diffusion family)")
+        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, block diffusion, AR baseline, or a continuous diffusion family)")
         {
-            data, output, objective, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
+            data, output, objective, blockSize, noiseMin, noiseMax, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
             experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, tokenizerKind, threads,
             diffusionSteps, simplexK, ssdBlock,
         };
@@ -91,6 +94,7 @@ internal static class TrainCommand
                 Objective = objectiveName, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
                 SeqLen = r.GetValue(seqLen), GradAccum = r.GetValue(accum), LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
+                BlockSize = r.GetValue(blockSize), NoiseMin = r.GetValue(noiseMin), NoiseMax = r.GetValue(noiseMax),
             };
             options.Validate();
             string outDir = r.GetValue(output)!.FullName;

@@ -29,7 +29,7 @@ internal sealed class ApiError(int status, string message, string type, string? 
     /// <summary>429 with Retry-After, as OpenAI answers a client that must slow down.</summary>
     public static ApiError QueueFull(int running, int waiting)
         => new(StatusCodes.Status429TooManyRequests,
-            $"server busy: {running} generation running and {waiting} waiting, the queue is full; retry later", "rate_limit_error", null, "queue_full") { RetryAfter = 1 };
+            $"server busy: {running} generation{(running == 1 ? "" : "s")} running and {waiting} waiting, the queue is full; retry later", "rate_limit_error", null, "queue_full") { RetryAfter = 1 };
 
     /// <summary>401 for a missing or wrong Bearer key (OpenAI's invalid_api_key).</summary>
     public static ApiError BadApiKey()

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Dllm.Chat;
 using Dllm.Sampling;
+using Dllm.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,7 @@ namespace Dllm.Cli.Serving;
 
 /// <summary>
 /// POST /v1/chat/completions and /v1/completions: read and check the request (before queueing, so a bad
-/// request never waits), take the generation slot, run the engine on a worker thread and answer as one JSON
+/// request never waits), take a place in the queue, let the engine's step-level batch decode it and answer as one JSON
 /// object or as server-sent events. The client's disconnect (HttpContext.RequestAborted) cancels the
 /// generation before its next denoising step.
 /// </summary>
@@ -38,9 +39,11 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
             int[]? suffix = request.Suffix is { Length: > 0 } s ? [.. engine.Tokenizer.Encode(s)] : null;
             DecodingOptions options = request.Knobs.Build(engine.EosId);
             CheckLimits(options, request); // the server's limits before the model's: absurd values get the clearest message
-            options = engine.Check(prompt, options, suffix);
-            using IDisposable lease = await queue.EnterAsync(aborted);
-            if (request.Stream) await StreamAsync(context, request, prompt, suffix, options, aborted);
+            if (request.Format.CallsTool) foreach (ToolSpec t in request.Format.Tools) engine.Check(prompt, options, schema: t.Parameters);
+            else options = engine.Check(prompt, options, suffix, request.Format.Schema);
+            using IDisposable lease = queue.Enter();
+            if (request.Format.CallsTool) await ToolCallAsync(context, request, prompt, options, aborted);
+            else if (request.Stream) await StreamAsync(context, request, prompt, suffix, options, aborted);
             else await AnswerAsync(context, request, prompt, suffix, options, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -61,6 +64,15 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
 
     private List<int> Prompt(ParsedRequest r)
     {
+        if (r.Messages is not null && r.Format.CallsTool)
+        {
+            // The functions are described in the system turn (merged with the client's own, if it sent one first).
+            List<ChatMessage> messages = [.. r.Messages];
+            string tools = r.Format.ToolPrompt();
+            if (messages[0].Role == "system") messages[0] = new ChatMessage("system", messages[0].Content + "\n\n" + tools);
+            else messages.Insert(0, new ChatMessage("system", tools));
+            return engine.ChatPrompt(messages);
+        }
         if (r.Messages is not null) return engine.ChatPrompt(r.Messages);
         if (r.PromptIds is not null) return [.. r.PromptIds];
         return engine.TextPrompt(r.Prompt!);
@@ -77,8 +89,9 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
 
     private async Task AnswerAsync(HttpContext context, ParsedRequest r, List<int> prompt, int[]? suffix, DecodingOptions options, CancellationToken aborted)
     {
-        Completion c = await Task.Run(() => engine.Complete(prompt, options, cancellationToken: aborted, suffix: suffix), aborted);
-        var (text, stopped) = new StopSequences(r.Stop).Cut(c.Text);
+        Completion c = await engine.CompleteAsync(prompt, options, cancellationToken: aborted, suffix: suffix, schema: r.Format.Schema);
+        // Stop sequences would cut structured JSON: they apply to free text only.
+        var (text, stopped) = r.Format.Schema is null ? new StopSequences(r.Stop).Cut(c.Text) : (c.Text, false);
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(new OpenAiJson(r.Kind, r.Model).Completion(text, stopped ? "stop" : c.FinishReasonName, c), aborted);
     }
@@ -87,25 +100,26 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
     {
         var json = new OpenAiJson(r.Kind, r.Model);
         var events = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var stops = new StopSequences(r.Stop);
+        var stops = new StopSequences(r.Format.Schema is null ? r.Stop : []);
         var view = r.StreamCanvas ? new CanvasView(engine.Tokenizer, engine.MaskId) : null;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
 
-        Task<Completion> generation = Task.Run(() =>
+        async Task<Completion> Generate()
         {
             try
             {
-                return engine.Complete(prompt, options,
+                return await engine.CompleteAsync(prompt, options,
                     onStep: view is null ? null : s => events.Writer.TryWrite(Sse("dllm.canvas", OpenAiJson.Canvas(view.Update(s)))),
                     onText: piece =>
                     {
                         string safe = stops.Feed(piece);
                         if (safe.Length > 0) events.Writer.TryWrite(Sse(null, json.Chunk(safe)));
                     },
-                    cancellationToken: cts.Token, suffix: suffix);
+                    cancellationToken: cts.Token, suffix: suffix, schema: r.Format.Schema);
             }
             finally { events.Writer.TryComplete(); }
-        }, cts.Token);
+        }
+        Task<Completion> generation = Generate();
 
         HttpResponse response = context.Response;
         response.ContentType = "text/event-stream";
@@ -137,11 +151,52 @@ internal sealed class CompletionHandler(CompletionEngine engine, GenerationQueue
         }
         finally
         {
-            // The slot is released by our caller after this returns: make sure the generation has really
-            // stopped first (it stops within one step once cancelled).
+            // The place is released by our caller after this returns: make sure the generation has really
+            // left the batch first (it leaves within one round once cancelled).
             cts.Cancel();
             try { await generation; } catch { /* reported above or cancelled */ }
         }
+    }
+
+    /// <summary>
+    /// A function call: the function (tool_choice's, the only one, or the model's choice among the names, itself a
+    /// structured answer), then its arguments as a structured answer for its parameters schema. Streamed as one
+    /// tool_calls chunk at the end (arguments are final only then).
+    /// </summary>
+    private async Task ToolCallAsync(HttpContext context, ParsedRequest r, List<int> prompt, DecodingOptions options, CancellationToken aborted)
+    {
+        OutputFormat f = r.Format;
+        string name = f.ForcedTool ?? (f.Tools.Count == 1 ? f.Tools[0].Name : await ChooseToolAsync(f, prompt, options, aborted));
+        ToolSpec tool = f.Tools.First(t => t.Name == name);
+        Completion c = await engine.CompleteAsync(prompt, options, cancellationToken: aborted, schema: tool.Parameters);
+        var json = new OpenAiJson(r.Kind, r.Model);
+        HttpResponse response = context.Response;
+        if (!r.Stream)
+        {
+            response.ContentType = "application/json";
+            await response.Body.WriteAsync(json.ToolCall(name, c.Text, c), aborted);
+            return;
+        }
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await response.Body.WriteAsync(Sse(null, json.Chunk("", first: true)), aborted);
+        await response.Body.WriteAsync(Sse(null, json.ToolCallChunk(name, c.Text)), aborted);
+        await response.Body.WriteAsync(Sse(null, json.FinalChunk("tool_calls")), aborted);
+        if (r.IncludeUsage) await response.Body.WriteAsync(Sse(null, json.UsageChunk(c)), aborted);
+        await response.Body.WriteAsync(Done, aborted);
+        await response.Body.FlushAsync(aborted);
+    }
+
+    /// <summary>The model picks the function: a structured answer {"name": one of the names}.</summary>
+    private async Task<string> ChooseToolAsync(OutputFormat f, List<int> prompt, DecodingOptions options, CancellationToken aborted)
+    {
+        var choice = new Dllm.Chat.Structured.SchemaNode(Dllm.Chat.Structured.SchemaKind.Object)
+        {
+            Properties = [("name", new Dllm.Chat.Structured.SchemaNode(Dllm.Chat.Structured.SchemaKind.Enum) { Choices = [.. f.Tools.Select(t => JsonSerializer.Serialize(t.Name))] })],
+        };
+        Completion c = await engine.CompleteAsync(prompt, options, cancellationToken: aborted, schema: choice);
+        using JsonDocument d = JsonDocument.Parse(c.Text);
+        return d.RootElement.GetProperty("name").GetString()!;
     }
 
     private static byte[] Sse(string? eventName, byte[] data)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Dllm.Chat;
+using Dllm.Sampling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -36,7 +37,7 @@ internal static class DllmServer
         WebApplication app = builder.Build();
         if (settings.CorsOrigins.Length > 0) app.UseCors(); // first: a preflight is answered before the key check
 
-        var queue = new GenerationQueue(settings.QueueCapacity);
+        var queue = new GenerationQueue(settings.QueueCapacity, engine.Batcher.Limits.MaxRows);
         var handler = new CompletionHandler(engine, queue, settings, app.Logger);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         byte[] page = LoadPage();
@@ -85,7 +86,13 @@ internal static class DllmServer
         sb.Append(inv, $"# HELP dllm_queue_rejected_total Requests refused with 429 because the queue was full.\n# TYPE dllm_queue_rejected_total counter\ndllm_queue_rejected_total {queue.Rejected}\n");
         sb.Append(inv, $"# HELP dllm_generations_total Generations finished.\n# TYPE dllm_generations_total counter\ndllm_generations_total {engine.GenerationsRun}\n");
         sb.Append(inv, $"# HELP dllm_denoising_steps_total Denoising steps run (one forward each, two with CFG).\n# TYPE dllm_denoising_steps_total counter\ndllm_denoising_steps_total {engine.StepsRun}\n");
-        sb.Append(inv, $"# HELP dllm_generation_seconds_total Seconds spent denoising.\n# TYPE dllm_generation_seconds_total counter\ndllm_generation_seconds_total {engine.GenerationSeconds:F6}\n");
+        sb.Append(inv, $"# HELP dllm_generation_seconds_total Seconds generations took, from submission (overlapping when batched).\n# TYPE dllm_generation_seconds_total counter\ndllm_generation_seconds_total {engine.GenerationSeconds:F6}\n");
+        ContinuousBatcher b = engine.Batcher;
+        sb.Append(inv, $"# HELP dllm_forwards_total Model forward passes (one per denoising round, shared by the batch's rows).\n# TYPE dllm_forwards_total counter\ndllm_forwards_total {b.Forwards}\n");
+        sb.Append(inv, $"# HELP dllm_forward_rows_total Rows (requests) those forwards carried; rows per forward = this / dllm_forwards_total.\n# TYPE dllm_forward_rows_total counter\ndllm_forward_rows_total {b.ForwardRows}\n");
+        sb.Append(inv, $"# HELP dllm_forward_seconds_total Seconds spent in denoising rounds.\n# TYPE dllm_forward_seconds_total counter\ndllm_forward_seconds_total {b.ForwardSeconds:F6}\n");
+        sb.Append(inv, $"# HELP dllm_batch_rows Requests decoding now (rows of the next forward).\n# TYPE dllm_batch_rows gauge\ndllm_batch_rows {b.ActiveRows}\n");
+        sb.Append(inv, $"# HELP dllm_batch_waiting Admitted requests waiting for a row.\n# TYPE dllm_batch_waiting gauge\ndllm_batch_waiting {b.Waiting}\n");
         return sb.ToString();
     }
 

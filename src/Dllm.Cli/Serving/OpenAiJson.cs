@@ -36,6 +36,57 @@ internal sealed class OpenAiJson(RequestKind kind, string model)
         Stats(w, c);
     });
 
+    /// <summary>The whole answer as a function call (finish_reason "tool_calls", content null).</summary>
+    public byte[] ToolCall(string name, string arguments, Completion c) => Write(w =>
+    {
+        Header(w, "chat.completion");
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("message");
+        w.WriteString("role", "assistant");
+        w.WriteNull("content");
+        ToolCalls(w, name, arguments, streamed: false);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteString("finish_reason", "tool_calls");
+        w.WriteEndObject();
+        w.WriteEndArray();
+        Usage(w, c);
+        Stats(w, c);
+    });
+
+    /// <summary>A streamed function call, whole in one chunk (the arguments are final only at the end).</summary>
+    public byte[] ToolCallChunk(string name, string arguments) => Write(w =>
+    {
+        Header(w, "chat.completion.chunk");
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("delta");
+        ToolCalls(w, name, arguments, streamed: true);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteNull("finish_reason");
+        w.WriteEndObject();
+        w.WriteEndArray();
+    });
+
+    private void ToolCalls(Utf8JsonWriter w, string name, string arguments, bool streamed)
+    {
+        w.WriteStartArray("tool_calls");
+        w.WriteStartObject();
+        if (streamed) w.WriteNumber("index", 0);
+        w.WriteString("id", "call_" + _id[^24..]);
+        w.WriteString("type", "function");
+        w.WriteStartObject("function");
+        w.WriteString("name", name);
+        w.WriteString("arguments", arguments);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndArray();
+    }
+
     /// <summary>A streamed piece of text; <paramref name="first"/> adds the assistant role (chat).</summary>
     public byte[] Chunk(string text, bool first = false) => ChunkWith(text, null, first);
 

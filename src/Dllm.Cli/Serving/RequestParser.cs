@@ -28,6 +28,8 @@ internal sealed class ParsedRequest
     public string[] Stop { get; init; } = [];
     /// <summary>Completions only: the text after the hole (fill in the middle); null for a plain completion.</summary>
     public string? Suffix { get; init; }
+    /// <summary>Chat: the answer's shape (response_format, tools, tool_choice).</summary>
+    public OutputFormat Format { get; init; } = new();
     /// <summary>The field the prompt came in ("messages" or "prompt"), for errors.</summary>
     public string PromptField => Kind == RequestKind.Chat ? "messages" : "prompt";
 }
@@ -35,7 +37,8 @@ internal sealed class ParsedRequest
 /// <summary>
 /// Reads an OpenAI chat or completions request body, strictly: every field must have OpenAI's type, unknown
 /// fields are refused (as OpenAI does: a typo must not be silently ignored), features a diffusion model does
-/// not have (n &gt; 1, logprobs, tools, penalties, top_p &lt; 1) are refused by name. The diffusion knobs
+/// not have (n &gt; 1, logprobs, penalties, top_p &lt; 1) are refused by name; <c>response_format</c>, <c>tools</c> and
+/// <c>tool_choice</c> (chat) are read by <see cref="OutputFormat"/>. The diffusion knobs
 /// (<see cref="DecodingKnobs.Names"/>) are accepted as extra fields. Errors are 400 <see cref="ApiError"/>s
 /// naming the field; an unknown model is 404.
 /// </summary>
@@ -60,7 +63,10 @@ internal static class RequestParser
         bool stream = false, includeUsage = false, canvas = false;
         string[] stop = [];
         string? suffix = null;
-        bool sawMessages = false, sawPrompt = false;
+        bool sawMessages = false, sawPrompt = false, noTools = false;
+        Dllm.Chat.Structured.SchemaNode? schema = null;
+        List<ToolSpec> tools = [];
+        string? forcedTool = null;
 
         foreach (JsonProperty p in root.EnumerateObject())
         {
@@ -92,6 +98,9 @@ internal static class RequestParser
                     if (v.ValueKind is not (JsonValueKind.Null or JsonValueKind.False) && !(v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0))
                         throw ApiError.BadRequest($"{p.Name} is not supported by this server", p.Name);
                     break;
+                case "response_format" when kind == RequestKind.Chat: schema = OutputFormat.ReadResponseFormat(v); break;
+                case "tools" when kind == RequestKind.Chat: tools = OutputFormat.ReadTools(v); break;
+                case "tool_choice" when kind == RequestKind.Chat: (noTools, forcedTool) = OutputFormat.ReadToolChoice(v); break;
                 case "top_logprobs" or "logit_bias" or "tools" or "tool_choice" or "functions" or "function_call" or "suffix" or "response_format" or "modalities" or "audio" or "prediction" or "reasoning_effort":
                     if (v.ValueKind != JsonValueKind.Null && !(p.Name == "response_format" && IsTextFormat(v)))
                         throw ApiError.BadRequest($"{p.Name} is not supported by this server", p.Name);
@@ -110,10 +119,15 @@ internal static class RequestParser
         if (kind == RequestKind.Chat && !sawMessages) throw ApiError.BadRequest("missing required parameter: messages", "messages");
         if (kind == RequestKind.Text && !sawPrompt) throw ApiError.BadRequest("missing required parameter: prompt", "prompt");
         if (canvas && !stream) throw ApiError.BadRequest("dllm_canvas needs \"stream\": true", "dllm_canvas");
+        if (tools.Count == 0 && forcedTool is not null) throw ApiError.BadRequest("tool_choice names a function but no tools are given", "tool_choice");
+        if (forcedTool is not null && !tools.Any(t => t.Name == forcedTool))
+            throw ApiError.BadRequest($"tool_choice names the function '{forcedTool}', which is not in tools", "tool_choice");
+        var format = new OutputFormat { Schema = schema, Tools = noTools ? [] : tools, ForcedTool = forcedTool };
+        if (format.CallsTool && schema is not null) throw ApiError.BadRequest("response_format json and tools cannot be combined (a tool call is already JSON); send tool_choice \"none\" for a JSON answer", "response_format");
         return new ParsedRequest
         {
             Kind = kind, Model = model, Messages = messages, Prompt = prompt, PromptIds = promptIds, Knobs = knobs,
-            Stream = stream, IncludeUsage = includeUsage, StreamCanvas = canvas, Stop = stop, Suffix = suffix,
+            Stream = stream, IncludeUsage = includeUsage, StreamCanvas = canvas, Stop = stop, Suffix = suffix, Format = format,
         };
     }
 
@@ -134,14 +148,21 @@ internal static class RequestParser
             {
                 null => throw ApiError.BadRequest($"{at} is missing its role", at + ".role"),
                 "developer" => "system", // OpenAI's newer name for the system role
-                "system" or "user" or "assistant" => role,
-                _ => throw ApiError.BadRequest($"{at}.role '{role}' is not supported (system, developer, user or assistant)", at + ".role"),
+                "system" or "user" or "assistant" or "tool" => role,
+                _ => throw ApiError.BadRequest($"{at}.role '{role}' is not supported (system, developer, user, assistant or tool)", at + ".role"),
             };
             string content = m.TryGetProperty("content", out JsonElement c) ? Content(c, at + ".content") : "";
             if (!m.TryGetProperty("content", out _) && role != "assistant") throw ApiError.BadRequest($"{at} is missing its content", at + ".content");
             foreach (JsonProperty f in m.EnumerateObject())
-                if (f.Name is not ("role" or "content" or "name"))
+                if (f.Name is not ("role" or "content" or "name") && !(f.Name == "tool_calls" && role == "assistant") && !(f.Name == "tool_call_id" && role == "tool"))
                     throw ApiError.BadRequest($"{at}.{f.Name} is not supported by this server", $"{at}.{f.Name}");
+            // The chat template knows user and assistant turns: a tool result is told as a user turn, an earlier
+            // call as the assistant's text (agent loops can continue; the model sees what happened).
+            if (role == "tool") (role, content) = ("user", "Function result: " + content);
+            if (m.TryGetProperty("tool_calls", out JsonElement calls) && calls.ValueKind == JsonValueKind.Array)
+                foreach (JsonElement call in calls.EnumerateArray())
+                    if (call.ValueKind == JsonValueKind.Object && call.TryGetProperty("function", out JsonElement fn) && fn.ValueKind == JsonValueKind.Object)
+                        content += $"{(content.Length > 0 ? "\n" : "")}Call {(fn.TryGetProperty("name", out JsonElement fname) ? fname.ToString() : "?")}({(fn.TryGetProperty("arguments", out JsonElement args) ? args.ToString() : "")})";
             list.Add(new ChatMessage(role, content));
         }
         return list;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Dllm.Chat;
 using Dllm.Model;
+using Dllm.Sampling;
 using Dllm.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,7 @@ internal static class ServeCommand
     {
         var model = ModelOption.Create();
         var urls = new Option<string>("--urls") { Description = "Where to listen, ';'-separated (loopback by default)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
-        var queue = new Option<int>("--queue") { Description = "Requests that may wait while one generates; more get 429 queue_full", DefaultValueFactory = _ => 16 };
+        var queue = new Option<int>("--queue") { Description = "Requests that may wait for a place in the batch; more get 429 queue_full", DefaultValueFactory = _ => 16 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Largest answer canvas a request may ask for (max_tokens / gen_length)", DefaultValueFactory = _ => 1024 };
         var maxSteps = new Option<int>("--max-steps") { Description = "Largest steps a request may ask for", DefaultValueFactory = _ => 4096 };
         var maxMessages = new Option<int>("--max-messages") { Description = "Most messages in one chat request", DefaultValueFactory = _ => 256 };
@@ -23,12 +24,14 @@ internal static class ServeCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every request" };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin to call the API (repeatable; default: none)", AllowMultipleArgumentsPerToken = true };
         var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer KEY\" on /v1 requests (default: none; the server listens on loopback)" };
+        var batchRows = new Option<int>("--batch-rows") { Description = "Requests that share each forward pass (step-level batching; 1 = one at a time)", DefaultValueFactory = _ => 8 };
+        var batchTokens = new Option<int>("--batch-tokens") { Description = "Most padded tokens (rows x longest canvas) in a shared forward pass", DefaultValueFactory = _ => 16384 };
         var threads = ThreadsOption.Create();
         var knobOptions = new KnobOptions(exclude: "max_tokens");
 
         var cmd = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models) with a web page at / that shows the denoising live. Decoding flags set the defaults of every request.")
         {
-            model, urls, queue, maxTokens, maxSteps, maxMessages, maxBody, apiKey, cors, threads, verbose,
+            model, urls, queue, batchRows, batchTokens, maxTokens, maxSteps, maxMessages, maxBody, apiKey, cors, threads, verbose,
         };
         foreach (Option o in knobOptions.All) cmd.Options.Add(o);
         cmd.SetAction(r => CliRunner.Run(() =>
@@ -51,10 +54,13 @@ internal static class ServeCommand
                 ApiKey = r.GetValue(apiKey), CorsOrigins = r.GetValue(cors) ?? [],
             };
             settings.Validate();
+            var batching = new BatchLimits { MaxRows = r.GetValue(batchRows), MaxTokens = r.GetValue(batchTokens) };
+            if (batching.MaxRows < 1) throw new ArgumentException($"--batch-rows must be ≥ 1, got {batching.MaxRows}");
+            if (batching.MaxTokens < 1) throw new ArgumentException($"--batch-tokens must be ≥ 1, got {batching.MaxTokens}");
 
             using Transformer lm = Transformer.Load(dir);
             ITokenizer tokenizer = TokenizerLoader.Load(dir);
-            var engine = new CompletionEngine(lm, tokenizer, lm.Config.MaskTokenId, lm.Config.EosTokenId);
+            var engine = new CompletionEngine(lm, tokenizer, lm.Config.MaskTokenId, lm.Config.EosTokenId, batching);
             WebApplication app = DllmServer.Build(engine, settings, listen, r.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning);
             app.StartAsync().GetAwaiter().GetResult();
             Console.Error.WriteLine($"dllm serve: model '{settings.ModelId}' ({lm.Config.NLayers} layers, context {lm.MaxSequenceLength}) at {string.Join(", ", DllmServer.Addresses(app))}; OpenAI base URL {DllmServer.Addresses(app)[0]}/v1; web page at /; Ctrl+C to stop");

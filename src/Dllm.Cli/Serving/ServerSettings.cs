@@ -8,7 +8,7 @@ internal sealed record ServerSettings
     /// <summary>The id clients must send as "model" (the model directory's name).</summary>
     public required string ModelId { get; init; }
 
-    /// <summary>Requests that may wait while one generates; one more gets 429 queue_full.</summary>
+    /// <summary>Requests that may wait while the batch is full (the engine's BatchLimits.MaxRows decode); one more gets 429 queue_full.</summary>
     public int QueueCapacity { get; init; } = 16;
 
     /// <summary>Largest answer canvas (max_tokens / gen_length) a request may ask for.</summary>

@@ -29,7 +29,8 @@ public sealed record Completion(string Text, int[] TokenIds, int PromptTokens, i
     public int ForwardPasses { get; init; }
     /// <summary>True when early stop ended decoding before the schedule did.</summary>
     public bool StoppedEarly { get; init; }
-    /// <summary>Time spent denoising (not waiting for the engine).</summary>
+    /// <summary>Wall time from the request reaching the engine to its answer: denoising, plus any wait for a
+    /// place in the batch (<see cref="Dllm.Sampling.ContinuousBatcher"/>).</summary>
     public TimeSpan Elapsed { get; init; }
     /// <summary>The decoding options that were used (<see cref="DecodingOptions.EosId"/> filled in).</summary>
     public DecodingOptions Options { get; init; } = new();

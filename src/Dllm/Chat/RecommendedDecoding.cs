@@ -12,6 +12,11 @@ namespace Dllm.Chat;
 /// <para>Dream: its README's <c>diffusion_generate(steps = max_new_tokens, temperature = 0.2, top_p = 0.95,
 /// alg = "entropy", alg_temp = 0)</c>: entropy ordering, Dream's time schedule, one block (Dream decodes
 /// the whole canvas at once). top_p is not implemented here, so sampling is from the full distribution.</para>
+/// <para>Block diffusion models: blocks of the model's block_size, the exact KV cache, early stop at EOS; SDAR:
+/// generate.py's low_confidence_dynamic at 0.85; Fast-dLLM v2: threshold 0.9 in sub-blocks of 8 (its
+/// small_block_size default; its generate() defaults threshold to 1, its demos use 0.9); LLaDA2: its generate()'s
+/// threshold decoding at its default 0.95 (modeling_llada2_moe.py: all masked positions above the threshold if at
+/// least the step's share of the block, else that share, as <c>dynamic</c> does).</para>
 /// </remarks>
 public static class RecommendedDecoding
 {
@@ -25,6 +30,29 @@ public static class RecommendedDecoding
             knobs.Set("commit", "dream");
             knobs.Set("temperature", "0.2");
             knobs.BlockLength = int.MaxValue; // clamped to the canvas: one block
+        }
+        if (config.Kind == ModelKind.BlockDiffusion)
+        {
+            // Decoded along the model's own grid, with its exact cache, stopping at EOS (any answer length).
+            knobs.BlockLength = config.BlockSize;
+            knobs.Set("cache", "prefix");
+            knobs.Set("early_stop", "true");
+            if (config.Family == ModelFamily.Sdar)
+            {
+                knobs.Set("commit", "dynamic"); // generate.py: low_confidence_dynamic, confidence_threshold 0.85
+                knobs.Set("threshold", "0.85");
+            }
+            else if (config.Family == ModelFamily.FastDllmV2)
+            {
+                knobs.Set("commit", "threshold"); // generate(): threshold with the argmax always, sub-blocks of 8
+                knobs.Set("threshold", "0.9");
+                knobs.Set("sub_block_length", "8");
+            }
+            else if (config.Family == ModelFamily.Llada2)
+            {
+                knobs.Set("commit", "dynamic"); // generate(): threshold 0.95, else the step's get_num_transfer_tokens share
+                knobs.Set("threshold", "0.95");
+            }
         }
         return knobs;
     }

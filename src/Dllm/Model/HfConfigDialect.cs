@@ -5,7 +5,9 @@ namespace Dllm.Model;
 
 /// <summary>
 /// The Hugging Face <c>config.json</c> dialect of the Qwen2 lineage: Qwen2 / Qwen2.5
-/// (<c>Qwen2ForCausalLM</c>), Qwen3 (<c>Qwen3ForCausalLM</c>) and Dream (<c>DreamModel</c>). Field
+/// (<c>Qwen2ForCausalLM</c>), Qwen3 (<c>Qwen3ForCausalLM</c>) and Dream (<c>DreamModel</c>), their block
+/// diffusion descendants SDAR and Fast-dLLM v2, and LLaDA2 (<c>LLaDA2MoeModelLM</c>, whose extra fields
+/// <see cref="Llada2ConfigFields"/> reads and writes). Field
 /// names, defaults and meanings follow transformers' configuration_qwen2.py / configuration_qwen3.py
 /// (and modeling_qwen2.py / modeling_qwen3.py where the model reads a field) and Dream's
 /// configuration_dream.py; per-family differences come from the <see cref="FamilySpec"/> row.
@@ -18,10 +20,11 @@ namespace Dllm.Model;
 /// spelling), rms_norm_eps, tie_word_embeddings, hidden_act (silu only), attention_bias (Qwen3),
 /// bos/eos/pad/mask_token_id (absent → the class default, null → none: <see cref="ModelConfig.NoToken"/>;
 /// a list of EOS ids keeps its first), and Dllm's model_kind / attention / block_size (absent → the
-/// family's kind: autoregressive and causal for Qwen, masked diffusion for Dream).</para>
+/// family's kind: autoregressive and causal for Qwen, masked diffusion for Dream, block diffusion for SDAR and
+/// Fast-dLLM v2, whose block size is their <see cref="FamilySpec.BlockSizeField"/> or, absent, the family's default).</para>
 /// <para>Refused with <see cref="InvalidDataException"/> naming the file and field: a wrongly typed
 /// field, a model_type of another family, hidden_act other than silu, rope_scaling or rope_parameters
-/// of a type other than "default", partial_rotary_factor other than 1, and (Qwen2/Qwen3) a sliding
+/// of a type other than "default", partial_rotary_factor other than 1 (but for LLaDA2), and (Qwen2/Qwen3) a sliding
 /// window that some layer would use (use_sliding_window with layers ≥ max_window_layers, or
 /// "sliding_attention" in layer_types).</para>
 /// <para>Every other field (torch_dtype, auto_map, use_sliding_window, rope_scaling, ...) is kept in
@@ -67,7 +70,7 @@ public static class HfConfigDialect
         }
         double theta = RopeTheta(f, def, path);
         CheckSlidingWindow(f, spec, layers, path);
-        if (f.Number("partial_rotary_factor", keep: true) is double prf && prf != 1.0)
+        if (!spec.PartialRotary && f.Number("partial_rotary_factor", keep: true) is double prf && prf != 1.0)
             throw new InvalidDataException($"partial_rotary_factor {prf} in {path} is unsupported: Dllm rotates the whole head");
         bool attentionBias = spec.Bias == BiasRule.AttentionBias && (f.Bool("attention_bias") ?? false);
 
@@ -89,9 +92,11 @@ public static class HfConfigDialect
         };
         if (spec.Bias == BiasRule.AttentionBias) f.Consume("attention_bias");
         ModelKind kind = f.Enum<ModelKind>("model_kind") ?? spec.DefaultKind;
-        int blockSize = f.Int("block_size") ?? 0;
+        int blockSize = f.Int(spec.BlockSizeField) ?? (kind == ModelKind.BlockDiffusion ? spec.DefaultBlockSize : 0);
         c = c.As(kind, blockSize) with { BlockSize = blockSize }; // a stray block_size fails validation
         if (f.Enum<AttentionKind>("attention") is AttentionKind attention) c = c with { Attention = attention };
+        if (f.Bool("shift_logits") is bool shifted) c = c with { AdaptedShift = shifted }; // Dllm's field (dllm adapt)
+        if (spec.Family == ModelFamily.Llada2) c = Llada2ConfigFields.Read(f, c, path);
         return c with { Extra = f.Rest() };
     }
 
@@ -137,7 +142,8 @@ public static class HfConfigDialect
     }
 
     /// <summary>The config as this dialect's config.json: <see cref="ModelConfig.Extra"/> plus the modelled fields, keys sorted.</summary>
-    /// <exception cref="ArgumentException">The config's family does not speak this dialect, or its embedding is padded past vocab_size (no such field here).</exception>
+    /// <exception cref="ArgumentException">The config's family does not speak this dialect, or its embedding is padded past vocab_size
+    /// (no such field here); for LLaDA2, experts its fields cannot express (see <see cref="Llada2ConfigFields.Write"/>).</exception>
     public static string Write(ModelConfig c)
     {
         FamilySpec spec = c.Spec;
@@ -167,20 +173,23 @@ public static class HfConfigDialect
         if (c.EosTokenId != ModelConfig.NoToken) o["eos_token_id"] = c.EosTokenId;
         if (c.PadTokenId != ModelConfig.NoToken) o["pad_token_id"] = c.PadTokenId;
         if (c.MaskTokenId != ModelConfig.NoToken) o["mask_token_id"] = c.MaskTokenId;
-        ModelConfig plain = c.As(spec.DefaultKind);
-        if (c.Kind != plain.Kind || c.Attention != plain.Attention || c.BlockSize != 0)
+        bool familyBlocks = spec.DefaultKind == ModelKind.BlockDiffusion;
+        ModelConfig plain = c.As(spec.DefaultKind, c.BlockSize);
+        if (c.Kind != plain.Kind || c.Attention != plain.Attention || (!familyBlocks && c.BlockSize != 0))
         {
             o["model_kind"] = c.KindName;
             o["attention"] = JsonSerializer.SerializeToNode(c.Attention, ModelConfig.EnumOptions);
-            if (c.BlockSize != 0) o["block_size"] = c.BlockSize;
         }
+        if (c.BlockSize != 0) o[spec.BlockSizeField] = c.BlockSize;
+        if (c.AdaptedShift) o["shift_logits"] = true;
+        if (spec.Family == ModelFamily.Llada2) Llada2ConfigFields.Write(c, o);
         var json = new JsonObject();
         foreach (var (k, v) in o) json[k] = v;
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>Typed access to the root object's fields; what is read is consumed, <see cref="Rest"/> is the remainder.</summary>
-    private sealed class Fields(string path, JsonElement root)
+    internal sealed class Fields(string path, JsonElement root)
     {
         private readonly HashSet<string> _consumed = [];
 

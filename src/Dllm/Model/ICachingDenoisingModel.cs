@@ -19,9 +19,14 @@ public interface ICachingDenoisingModel : IDenoisingModel
     /// Forward of the window rows only. <paramref name="tokens"/> is the whole current canvas
     /// [batch × length] (same batch and length as the last refresh); only rows in [start, end) are
     /// read. <paramref name="positions"/> must lie in the window. Cached K/V outside the window are
-    /// used as they were at the last refresh.
+    /// used as they were last stored; the window's own K/V replace the cached ones (Fast-dLLM's
+    /// replace_position), so for a block diffusion model (<see cref="IDenoisingModel.DiffusionBlockSize"/>)
+    /// rows computed once with final tokens stay exact. Without a cache of this batch × length, a window
+    /// may start one when it begins at 0 and its rows see no key at or after its end (a block diffusion
+    /// model's window ending on a block boundary): the cache then fills window by window, no refresh needed.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No refresh yet, or the batch/length changed since.</exception>
+    /// <exception cref="InvalidOperationException">No refresh yet, or the batch/length changed since (and the
+    /// window cannot start a cache).</exception>
     void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end,
         ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default);
 }

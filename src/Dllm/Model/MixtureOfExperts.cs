@@ -45,8 +45,8 @@ namespace Dllm.Model;
 /// gate); the gate renormalises whenever top-k &gt; 1, reading neither
 /// <c>norm_topk_prob</c> nor the config beyond n_group, topk_group and routed_scaling_factor. Dense layers
 /// there are the first <c>first_k_dense_replace</c> ones (a <see cref="MoeConfig.LayerFreq"/> of 0s then 1s).
-/// The layer is reachable only through a hand-built <see cref="MoeConfig"/> (no LLaDA2 config.json dialect, no
-/// GGUF export). Training backpropagates through the chosen weights (<c>TopKRouterBackward.BackwardGroupedSigmoid</c>;
+/// LLaDA2 checkpoints load it from their config.json (<see cref="Llada2ConfigFields"/>); there is no GGUF export.
+/// Training backpropagates through the chosen weights (<c>TopKRouterBackward.BackwardGroupedSigmoid</c>;
 /// the choice and the expert bias get no gradient) and refuses a non-zero <see cref="MoeConfig.AuxLossCoef"/>: the
 /// load-balancing loss here is the softmax router's, and LLaDA2 balances with the expert bias instead.
 /// </para>

@@ -45,6 +45,14 @@ public enum ModelFamily
     Qwen3,
     /// <summary>LLaDA-MoE (<c>LLaDAMoEModelLM</c>): OLMoE-style field names and tensors, mixture-of-experts FFNs (<see cref="LladaMoeConfig"/>).</summary>
     LladaMoe,
+    /// <summary>SDAR (<c>SDARForCausalLM</c>, JetAstra/SDAR): the Qwen3 block trained as block diffusion (blocks of 4 by default).</summary>
+    Sdar,
+    /// <summary>Fast-dLLM v2 (<c>Fast_dLLM_QwenForCausalLM</c>, NVlabs): the Qwen2.5 block adapted to block diffusion
+    /// (<c>bd_size</c>), logits shifted by one like Dream.</summary>
+    FastDllmV2,
+    /// <summary>LLaDA2.0 / LLaDA2.1 (<c>LLaDA2MoeModelLM</c>, inclusionAI): fused q/k/v, partial rotary, q/k norms,
+    /// an output bias, the sigmoid grouped MoE router; block diffusion (blocks of 32 by default).</summary>
+    Llada2,
 }
 
 /// <summary>
@@ -179,7 +187,23 @@ public sealed record ModelConfig
     /// True for Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generate).
     /// </summary>
-    [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits;
+    [JsonIgnore] public bool ShiftLogits => Spec.ShiftLogits || AdaptedShift;
+
+    /// <summary>
+    /// Dllm's <c>shift_logits</c> field: a diffusion model adapted from an autoregressive one (<c>dllm adapt</c>) keeps
+    /// reading position p's logits from row p − 1, so every position goes on predicting the next token as it was
+    /// trained to (DiffuLLaMA's shift, Gong et al. 2024; Fast-dLLM v2's token shift). Dream and Fast-dLLM v2 shift always.
+    /// </summary>
+    [JsonPropertyName("shift_logits"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AdaptedShift { get; init; }
+
+    /// <summary>The fraction of each head that RoPE rotates (LLaDA2's <c>partial_rotary_factor</c>, 0.5 in the published
+    /// minis); 1 elsewhere. Not a LLaDA field: only families with <see cref="FamilySpec.PartialRotary"/> express it.</summary>
+    [JsonIgnore] public double PartialRotaryFactor { get; init; } = 1.0;
+
+    /// <summary>Dims of each head RoPE rotates, from its start: <c>int(head_dim · partial_rotary_factor)</c> as
+    /// modeling_llada2_moe.py (LLaDA2MoeAttention.rope_dim) and transformers' default inv_freq compute it (truncated).</summary>
+    [JsonIgnore] public int RopeDim => (int)(HeadDim * PartialRotaryFactor);
 
     /// <summary>True for Qwen3: q and k are RMS-normalised per head (weights q_norm, k_norm [head_dim]) after the projection, before RoPE.</summary>
     [JsonIgnore] public bool QkNorm { get; init; }
@@ -316,13 +340,15 @@ public sealed record ModelConfig
     /// <exception cref="InvalidDataException">Names the offending field and value: an architecture or model_type
     /// not of the config's family, a block_type other than llama, non-positive sizes, d_model not divisible
     /// by n_heads (without an explicit head_dim), a head_dim the family cannot express, n_heads not
-    /// divisible by n_kv_heads, an odd head dim (RoPE rotates pairs), activation other than silu/swiglu,
+    /// divisible by n_kv_heads, an odd head dim (RoPE rotates pairs), a partial_rotary_factor the family cannot
+    /// express or whose rotary dim is odd, 0 or above the head dim, activation other than silu/swiglu,
     /// layer norm other than rms, include_bias, biases the family cannot express, rope disabled,
     /// embedding_size below vocab_size, special token ids outside the embedding (eos/pad may be
     /// <see cref="NoToken"/>; mask only for an autoregressive model), or an attention pattern that does not
     /// fit the model_kind (masked_diffusion → bidirectional, autoregressive → causal, block_diffusion →
-    /// block_causal with a positive block_size); for LLaDA-MoE, MoE fields out of range
-    /// (<see cref="MoeConfig.Validate"/>) or experts outside that family.</exception>
+    /// block_causal with a positive block_size); for LLaDA-MoE and LLaDA2, MoE fields out of range
+    /// (<see cref="MoeConfig.Validate"/>), experts outside those families, a LLaDA2 router other than the sigmoid
+    /// one with its expert bias.</exception>
     public void Validate()
     {
         string where = SourcePath ?? "config.json";
@@ -345,10 +371,12 @@ public sealed record ModelConfig
         Positive(F("n_layers"), NLayers);
         if (QkNorm != spec.QkNorm && !spec.QkNormOptional)
             throw Bad(spec.QkNorm ? $"the {spec.Name} block always has q/k norms" : $"the {spec.Name} block has no q/k norms");
-        if (Moe is not null && Family != ModelFamily.LladaMoe) throw Bad($"experts need the LLaDA-MoE layout; the {Family} family has none");
+        if (Moe is not null && spec.Router is null) throw Bad($"experts need a mixture-of-experts layout (LLaDA-MoE, LLaDA2); the {spec.Name} family has none");
         if (Family == ModelFamily.LladaMoe && Moe is null) throw Bad("a LLaDA-MoE config needs its experts (num_experts, moe_layer_freq, ...)");
+        if (Family == ModelFamily.Llada2 && Moe is not null && (Moe.Router != RouterScoring.Llada2Sigmoid || !Moe.ExpertBias))
+            throw Bad("LLaDA2's experts need its sigmoid router with the expert bias (mlp.gate.expert_bias is always a buffer of LLaDA2MoeGate)");
         Moe?.Validate(NLayers, where);
-        if (Moe is null || Moe.HasDenseLayer) Positive(Moe is null ? F("mlp_hidden_size") : "dense_intermediate_size", MlpHiddenSize);
+        if (Moe is null || Moe.HasDenseLayer) Positive(Moe is not null && Family == ModelFamily.LladaMoe ? "dense_intermediate_size" : F("mlp_hidden_size"), MlpHiddenSize);
         Positive("vocab_size", VocabSize);
         if (EmbeddingSize is int es) Positive(F("embedding_size"), es);
         Positive(F("max_sequence_length"), MaxSequenceLength);
@@ -364,6 +392,10 @@ public sealed record ModelConfig
             throw Bad($"{F("n_heads")} {NHeads} is not divisible by {F("n_kv_heads")} {KvHeads}");
         if (HeadDim % 2 != 0)
             throw Bad($"head dim {HeadDim} is odd; RoPE needs an even head dim");
+        if (PartialRotaryFactor != 1.0 && !spec.PartialRotary)
+            throw Bad($"partial_rotary_factor {PartialRotaryFactor} is not expressible in {spec.Name}'s config (RoPE over the whole head only)");
+        if (!(PartialRotaryFactor > 0) || PartialRotaryFactor > 1 || RopeDim % 2 != 0 || RopeDim == 0)
+            throw Bad($"partial_rotary_factor {PartialRotaryFactor} × head dim {HeadDim} gives {RopeDim} rotary dims; RoPE needs an even number in 2..{HeadDim}");
         if (EmbeddingRows < VocabSize)
             throw Bad($"embedding_size {EmbeddingRows} is smaller than vocab_size {VocabSize}");
 
@@ -396,8 +428,8 @@ public sealed record ModelConfig
         if (Attention == AttentionKind.BlockCausal) Positive("block_size", BlockSize);
         else if (BlockSize != 0) throw Bad($"block_size {BlockSize} is only meaningful with attention block_causal");
         if (Family == ModelFamily.LladaMoe && IncludeQkvBias) throw Bad("include_qkv_bias is unsupported for LLaDA-MoE (attention_bias false only)");
-        if (ShiftLogits && Kind != ModelKind.MaskedDiffusion)
-            throw Bad($"the {spec.Name} layout is a masked diffusion model; model_kind {Json(Kind)} is unsupported for it");
+        if (ShiftLogits && Kind == ModelKind.Autoregressive)
+            throw Bad($"the {spec.Name} layout is a diffusion model (its logits are shifted); model_kind {Json(Kind)} is unsupported for it");
 
         ContinuousFields.Validate(this, Bad);
 

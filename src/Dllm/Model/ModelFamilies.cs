@@ -25,11 +25,15 @@ public enum BiasRule
     /// <summary>Qwen3: <c>attention_bias</c> (default false) puts a bias on q, k, v and o alike
     /// (modeling_qwen3.py Qwen3Attention: <c>bias=config.attention_bias</c> on all four).</summary>
     AttentionBias,
+    /// <summary>LLaDA2: <c>use_qkv_bias</c> (default false) puts a bias on the fused query_key_value, <c>use_bias</c>
+    /// (default true) one on the output projection <c>dense</c>, independently (modeling_llada2_moe.py LLaDA2MoeAttention).</summary>
+    SeparateFields,
 }
 
 /// <summary>
 /// The defaults a Hugging Face family's Python config class gives to absent fields (its
-/// <c>__init__</c> keyword defaults; <c>null</c> ids are "none"). <see cref="HeadDim"/> null means
+/// <c>__init__</c> keyword defaults; <c>null</c> ids are "none"; a size of 0 stands for a default of None,
+/// which validation then refuses where the model needs it). <see cref="HeadDim"/> null means
 /// hidden_size / num_attention_heads.
 /// </summary>
 public sealed record HfDefaults(
@@ -77,9 +81,18 @@ public sealed record FamilySpec
     /// <summary>Dream: the logits for position p are read from the hidden state at p − 1 (position 0
     /// reads its own), since Dream was initialised from an autoregressive model (Dream's generation_utils.py).</summary>
     public bool ShiftLogits { get; init; }
+    /// <summary>Block diffusion families: the block size when the config does not give one (SDAR's configs do not).</summary>
+    public int DefaultBlockSize { get; init; }
+    /// <summary>The config field that holds the block size: Dllm's <c>block_size</c>, or the family's own (Fast-dLLM v2's <c>bd_size</c>).</summary>
+    public string BlockSizeField { get; init; } = "block_size";
     /// <summary>Whether <c>use_sliding_window</c> changes the attention (Qwen2/Qwen3 layers ≥
     /// max_window_layers); Dream's SDPA attention ignores it.</summary>
     public bool SlidingWindowApplies { get; init; }
+    /// <summary>Whether the config's <c>partial_rotary_factor</c> is read (LLaDA2: RoPE on the first
+    /// int(head_dim · factor) dims of each head); elsewhere a factor other than 1 is refused.</summary>
+    public bool PartialRotary { get; init; }
+    /// <summary>The router of the family's mixture-of-experts layers; null for a family without experts.</summary>
+    public RouterScoring? Router { get; init; }
 }
 
 /// <summary>The families Dllm runs, one row each, and how a config.json is matched to one.</summary>
@@ -124,10 +137,47 @@ public static class ModelFamilies
     {
         Family = ModelFamily.LladaMoe, Name = "LLaDA-MoE", Architecture = LladaMoeConfig.Architecture, ModelType = "llada",
         ModelTypeAliases = ["lladamoe"], Names = WeightNames.Qwen, Dialect = ConfigDialect.LladaMoe,
-        DefaultKind = ModelKind.MaskedDiffusion, Bias = BiasRule.QkvField, QkNormOptional = true,
+        DefaultKind = ModelKind.MaskedDiffusion, Bias = BiasRule.QkvField, QkNormOptional = true, Router = RouterScoring.LladaMoeSoftmax,
     };
 
-    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3, LladaMoe];
+    /// <summary>SDAR (<c>SDARForCausalLM</c>, model_type "sdar", JetAstra/SDAR): Qwen3's block and config fields, trained as
+    /// block diffusion; the block size is not in its config (SDAR's generate.py and SGLang use 4), the mask is the
+    /// tokenizer's <c>&lt;|MASK|&gt;</c> (151669 in the published vocabulary).</summary>
+    public static readonly FamilySpec Sdar = Qwen3 with
+    {
+        Family = ModelFamily.Sdar, Name = "SDAR", Architecture = "SDARForCausalLM", ModelType = "sdar",
+        Defaults = HfDefaults.Qwen2 with { HeadDim = 128, MaskTokenId = 151669 },
+        DefaultKind = ModelKind.BlockDiffusion, DefaultBlockSize = 4,
+    };
+
+    /// <summary>Fast-dLLM v2 (<c>Fast_dLLM_QwenForCausalLM</c>, model_type "Fast_dLLM_Qwen", Efficient-Large-Model/Fast_dLLM_v2_*):
+    /// Qwen2.5's block and config fields, block diffusion with blocks of <c>bd_size</c> (32), logits shifted by one
+    /// (its token shift keeps predicting the next token), mask 151665.</summary>
+    public static readonly FamilySpec FastDllmV2 = Qwen2 with
+    {
+        Family = ModelFamily.FastDllmV2, Name = "Fast-dLLM v2", Architecture = "Fast_dLLM_QwenForCausalLM", ModelType = "Fast_dLLM_Qwen",
+        Defaults = HfDefaults.Qwen2 with { MaskTokenId = 151665 },
+        DefaultKind = ModelKind.BlockDiffusion, DefaultBlockSize = 32, BlockSizeField = "bd_size", ShiftLogits = true,
+    };
+
+    /// <summary>LLaDA2.0-mini / LLaDA2.1-mini (<c>LLaDA2MoeModelLM</c>, model_type "llada2_moe", inclusionAI's
+    /// configuration_llada2_moe.py / modeling_llada2_moe.py): Hugging Face field names plus the LLaDA2 extras
+    /// (<see cref="Llada2ConfigFields"/>); fused <c>attention.query_key_value</c>, partial rotary, optional q/k norms
+    /// (<c>use_qk_norm</c>), <c>attention.dense</c> with a bias (<c>use_bias</c>), dense FFNs before
+    /// <c>first_k_dense_replace</c> and the sigmoid grouped MoE after. Block diffusion: the block size is not in the
+    /// published config (generate()'s <c>block_length</c> defaults to 32, as SGLang uses), nor the mask (generate()'s
+    /// <c>mask_id</c> 156895); EOS defaults to generate()'s <c>eos_id</c> 156892.</summary>
+    public static readonly FamilySpec Llada2 = new()
+    {
+        Family = ModelFamily.Llada2, Name = "LLaDA2", Architecture = "LLaDA2MoeModelLM", ModelType = "llada2_moe", Names = WeightNames.Llada2,
+        Defaults = new HfDefaults(VocabSize: 30592, HiddenSize: 1024, IntermediateSize: 0, NumHiddenLayers: 24, NumAttentionHeads: 16,
+            NumKeyValueHeads: 0, MaxPositionEmbeddings: 16384, RmsNormEps: 1e-5, RopeTheta: 10000.0, TieWordEmbeddings: false,
+            EosTokenId: 156892, PadTokenId: 126081, MaskTokenId: 156895),
+        DefaultKind = ModelKind.BlockDiffusion, DefaultBlockSize = 32, Bias = BiasRule.SeparateFields, ReadsHeadDim = true,
+        QkNormOptional = true, PartialRotary = true, Router = RouterScoring.Llada2Sigmoid,
+    };
+
+    public static IReadOnlyList<FamilySpec> All { get; } = [Llada, Dream, Qwen2, Qwen3, LladaMoe, Sdar, FastDllmV2, Llada2];
 
     /// <summary>"LLaDAModelLM, DreamModel, Qwen2ForCausalLM and Qwen3ForCausalLM", for messages.</summary>
     public static string SupportedArchitectures =>
@@ -141,6 +191,9 @@ public static class ModelFamilies
         ModelFamily.Qwen2 => Qwen2,
         ModelFamily.Qwen3 => Qwen3,
         ModelFamily.LladaMoe => LladaMoe,
+        ModelFamily.Sdar => Sdar,
+        ModelFamily.FastDllmV2 => FastDllmV2,
+        ModelFamily.Llada2 => Llada2,
         _ => throw new ArgumentException($"unknown model family {(int)family}"),
     };
 

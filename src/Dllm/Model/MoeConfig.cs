@@ -15,7 +15,7 @@ public enum RouterScoring
 
 /// <summary>
 /// The mixture-of-experts part of a <see cref="ModelConfig"/> (the LLaDA-MoE family, read from and
-/// written to <c>config.json</c> by <see cref="LladaMoeConfig"/>): which layers route their tokens to
+/// written to <c>config.json</c> by <see cref="LladaMoeConfig"/>; LLaDA2, by <see cref="Llada2ConfigFields"/>): which layers route their tokens to
 /// experts, how many experts there are, how many each token uses, their widths, and the router's
 /// extras. See <see cref="MixtureOfExperts"/> for the semantics.
 /// </summary>
@@ -71,8 +71,8 @@ public sealed record MoeConfig
     };
 
     /// <summary>Checks the MoE fields against a model of <paramref name="layers"/> layers.</summary>
-    /// <exception cref="InvalidDataException">Names the config.json field and <paramref name="where"/>: non-positive
-    /// num_experts or expert_intermediate_size, num_experts_per_tok outside 1..num_experts, a negative
+    /// <exception cref="InvalidDataException">Names the config.json field (LLaDA-MoE's, or LLaDA2's for its router) and
+    /// <paramref name="where"/>: non-positive num_experts or expert_intermediate_size (LLaDA2: moe_intermediate_size), num_experts_per_tok outside 1..num_experts, a negative
     /// shared_expert_intermediate_size, moe_layer_freq not one entry per layer, or router_aux_loss_coef
     /// negative or not finite.</exception>
     public void Validate(int layers, string where)
@@ -80,7 +80,8 @@ public sealed record MoeConfig
         InvalidDataException Bad(string msg) => new($"{msg} in {where}");
         if (Experts <= 0) throw Bad($"num_experts must be positive, found {Experts}");
         if (TopK <= 0 || TopK > Experts) throw Bad($"num_experts_per_tok must lie in 1..num_experts ({Experts}), found {TopK}");
-        if (ExpertHidden <= 0) throw Bad($"expert_intermediate_size must be positive, found {ExpertHidden}");
+        bool llada2 = Router == RouterScoring.Llada2Sigmoid; // LLaDA2's config names the widths differently
+        if (ExpertHidden <= 0) throw Bad($"{(llada2 ? "moe_intermediate_size" : "expert_intermediate_size")} must be positive, found {ExpertHidden}");
         if (SharedExpertHidden < 0) throw Bad($"shared_expert_intermediate_size must be positive or null, found {SharedExpertHidden}");
         if (LayerFreq is null || LayerFreq.Length != layers)
             throw Bad($"moe_layer_freq has {LayerFreq?.Length ?? 0} entries, expected one per layer ({layers})");

@@ -20,6 +20,9 @@ public sealed class ExpertWeights
 ///   model.layers.{i}.mlp.experts.{j}.{gate,up,down}_proj.weight expert j
 ///   model.layers.{i}.shared_expert.{gate,up,down}_proj.weight   (shared_expert_intermediate_size only)
 /// </code>
+/// or LLaDA2's (<c>modeling_llada2_moe.py</c> <c>LLaDA2MoeSparseMoeBlock</c>: the bias is a buffer of the gate, the
+/// shared experts a module of the block): <c>mlp.gate.expert_bias</c>, <c>mlp.shared_experts.{gate,up,down}_proj.weight</c>
+/// (<see cref="WeightNames.ExpertBias"/>, <see cref="WeightNames.SharedExpert"/>).
 /// </summary>
 public sealed class MoeWeights
 {
@@ -31,22 +34,22 @@ public sealed class MoeWeights
     public ExpertWeights? Shared { get; init; }
 
     /// <summary>
-    /// Binds layer <paramref name="layerPrefix"/>'s MoE tensors in checkpoint order (router, expert bias,
+    /// Binds layer <paramref name="layerPrefix"/>'s MoE tensors, named as <paramref name="names"/> says, in checkpoint order (router, expert bias,
     /// experts 0..E−1, shared expert) through <paramref name="matrix"/> (name, rows, cols) and
     /// <paramref name="bias"/> (name, length), as <see cref="TransformerWeights.Bind(ModelConfig, Func{string, int, int, MatrixView}, Func{string, int, ReadOnlyMemory{float}}, Func{string, int, ReadOnlyMemory{float}})"/> does for the block.
     /// </summary>
-    internal static MoeWeights Bind(MoeConfig m, string layerPrefix, int d,
+    internal static MoeWeights Bind(MoeConfig m, WeightNames names, string layerPrefix, int d,
         Func<string, int, int, MatrixView> matrix, Func<string, int, ReadOnlyMemory<float>> bias)
     {
         string mlp = layerPrefix + "mlp.";
         MatrixView router = matrix(mlp + "gate.weight", m.Experts, d);
-        ReadOnlyMemory<float> expertBias = m.ExpertBias ? bias(mlp + "expert_bias", m.Experts) : default;
+        ReadOnlyMemory<float> expertBias = m.ExpertBias ? bias(layerPrefix + names.ExpertBias, m.Experts) : default;
         var experts = new ExpertWeights[m.Experts];
         for (int j = 0; j < m.Experts; j++) experts[j] = Ffn($"{mlp}experts.{j}.", m.ExpertHidden);
         return new MoeWeights
         {
             Router = router, ExpertBias = expertBias, Experts = experts,
-            Shared = m.SharedExpertHidden > 0 ? Ffn(layerPrefix + "shared_expert.", m.SharedExpertHidden) : null,
+            Shared = m.SharedExpertHidden > 0 ? Ffn(layerPrefix + names.SharedExpert, m.SharedExpertHidden) : null,
         };
 
         ExpertWeights Ffn(string p, int hidden) => new()

@@ -13,9 +13,9 @@ namespace Dllm.Model;
 /// <code>
 ///   x   = wte[tokens]   (continuous families: given input vectors, HiddenFromInputs)   [N × d]
 ///   h   = RMSNorm(x)·attn_norm                          [N × d]
-///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]
-///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3 only: each head's hd values, as [N·H × hd])
-///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence)
+///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]  (LLaDA2: row views of one fused W)
+///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3, LLaDA2: each head's hd values, as [N·H × hd])
+///   q,k = RoPE(q), RoPE(k)   (rotate-half, positions 0..len-1 per sequence; LLaDA2: the first rope_dim dims of each head)
 ///   x  += Attention(q,k,v; pattern)·Woutᵀ (+bo)          [N × d]
 ///   h   = RMSNorm(x)·ff_norm
 ///   x  += (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ              (or MixtureOfExperts(h) on a MoE layer)
@@ -40,6 +40,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     public TransformerWeights Weights { get; }
     public int VocabSize => Weights.Head.Rows;
     public int MaxSequenceLength => Config.MaxSequenceLength;
+    public int DiffusionBlockSize => Config.Attention == AttentionKind.BlockCausal ? Config.BlockSize : 0;
 
     /// <param name="owned">Disposed with the model (the checkpoint whose memory map the weights view).</param>
     /// <exception cref="InvalidDataException">The config does not validate.</exception>
@@ -49,7 +50,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Config = config;
         Weights = weights;
         _owned = owned;
-        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
+        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeDim);
     }
 
     /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded).</summary>
@@ -72,14 +73,30 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         lock (_gate) LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.None);
     }
 
+    /// <summary>Per-sequence positions: only the rows asked for go through the final norm and the head.</summary>
+    public void LogitsAt(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows,
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        Check(tokens, batch, length, 0, length, [], logits, keyMask);
+        foreach (int r in rows)
+            if ((uint)r >= (uint)(batch * length)) throw new ArgumentException($"row {r} is outside the batch's {batch}x{length} canvas rows");
+        if (logits.Length < (long)rows.Length * VocabSize) throw new ArgumentException($"logits span has {logits.Length} floats, need {rows.Length}x{VocabSize}");
+        lock (_gate)
+        {
+            Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, _scratch, save: false);
+            if (rows.Length > 0) Gemm.LinearForward(_scratch.SelNorm.AsSpan(0, rows.Length * Config.DModel), rows.Length, Weights.Head, logits[..(rows.Length * VocabSize)]);
+        }
+    }
+
     public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask = default)
     {
         Check(tokens, batch, length, 0, length, positions, logits, keyMask);
         lock (_gate)
         {
-            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim);
+            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim, keep: 0);
             _cache.Batch = batch; _cache.Length = length;
+            _cache.Forget();
             LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
         }
     }
@@ -90,11 +107,25 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Check(tokens, batch, length, start, end, positions, logits, keyMask);
         lock (_gate)
         {
+            int grid = DiffusionBlockSize, kvDim = Config.KvHeads * Config.HeadDim;
+            // A block diffusion window at 0 may reuse the rows of an earlier canvas with the same prefix (one sequence
+            // only): a row's keys and values depend on nothing after its block, so they are exact.
+            int from = start == 0 && batch == 1 && grid > 0 ? _cache.ReusablePrefix(tokens, Math.Min(end, MinOrEnd(positions, end)), grid) : start;
             if (_cache.Batch != batch || _cache.Length != length)
-                throw new InvalidOperationException(_cache.Batch == 0
-                    ? "LogitsInWindow called before Refresh: there is no KV cache yet"
-                    : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
-            LogitsOf(tokens, batch, length, start, end, positions, logits, keyMask, CacheUse.Read);
+            {
+                // A window that starts at 0 and whose rows see no key at or after its end (a block-causal
+                // window ending on a block boundary) reads nothing from a cache: it may start one.
+                if (start != 0 || Config.Pattern.KeyLimit(end - 1, length) > end)
+                    throw new InvalidOperationException(_cache.Batch == 0
+                        ? "LogitsInWindow called before Refresh: there is no KV cache yet"
+                        : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
+                _cache.Ensure(Config.NLayers, (long)batch * length * kvDim, keep: (long)from * kvDim);
+                _cache.Batch = batch; _cache.Length = length;
+            }
+            _cache.ReusedRows += from - start;
+            LogitsOf(tokens, batch, length, from, end, positions, logits, keyMask, CacheUse.Read);
+            if (batch == 1 && grid > 0) _cache.Record(tokens, from, end);
+            else _cache.Forget();
         }
     }
 
@@ -105,9 +136,19 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// The caller has checked the tokens and rows (and the key mask: batch·length entries, 0 = padding key).
     /// </summary>
     internal void ForwardSaving(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape,
-        ReadOnlySpan<byte> keyMask = default)
+        ReadOnlySpan<byte> keyMask = default, AttentionPattern? trainingView = null)
     {
-        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true);
+        lock (_gate) Forward(tokens, batch, length, 0, length, rows, keyMask, CacheUse.None, tape, save: true, trainingView);
+    }
+
+    /// <summary>Rows of earlier canvases a block diffusion window reused instead of recomputing (prefix reuse).</summary>
+    internal long ReusedCacheRows => _cache.ReusedRows;
+
+    private static int MinOrEnd(ReadOnlySpan<int> positions, int end)
+    {
+        int m = end;
+        foreach (int p in positions) m = Math.Min(m, p);
+        return m;
     }
 
     /// <summary>
@@ -125,7 +166,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         if (hidden.Length < (long)rows.Length * Config.DModel) throw new ArgumentException($"hidden span has {hidden.Length} floats, need {rows.Length}x{Config.DModel}");
         lock (_gate)
         {
-            Forward([], batch, length, 0, length, rows, default, CacheUse.None, _scratch, save: false, inputs);
+            Forward([], batch, length, 0, length, rows, default, CacheUse.None, _scratch, save: false, inputs: inputs);
             _scratch.SelNorm.AsSpan(0, rows.Length * Config.DModel).CopyTo(hidden);
         }
     }
@@ -142,7 +183,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// continuous families' training forward); the caller has checked the sizes (<see cref="CheckInputs"/>).</summary>
     internal void ForwardSavingInputs(ReadOnlySpan<float> inputs, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape)
     {
-        lock (_gate) Forward([], batch, length, 0, length, rows, default, CacheUse.None, tape, save: true, inputs);
+        lock (_gate) Forward([], batch, length, 0, length, rows, default, CacheUse.None, tape, save: true, inputs: inputs);
     }
 
     /// <exception cref="ArgumentException">The inputs are not batch·length·d floats, a row is outside the canvas,
@@ -198,25 +239,28 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// where <paramref name="rows"/> are flat canvas rows b·length + p inside the window.
     /// </summary>
     private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> rows,
-        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save, ReadOnlySpan<float> inputs = default)
+        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save, AttentionPattern? trainingView = null,
+        ReadOnlySpan<float> inputs = default)
     {
         ModelConfig c = Config;
+        int windowStart = start;
         if (c.ShiftLogits && start > 0) start--; // the row before the window feeds its first position
         int w = end - start, n = batch * w, d = c.DModel, hd = c.HeadDim, heads = c.NHeads, kv = c.KvHeads, f = c.DenseMlpHidden;
         int kvDim = kv * hd, keyRows = batch * length, sel = rows.Length;
         float eps = (float)c.RmsNormEps;
-        AttentionPattern pattern = c.Pattern;
+        AttentionPattern pattern = trainingView ?? c.Pattern; // BD3's two-halves view of a block-causal model
         t.Ensure(save ? c.NLayers : 1, save, n, batch, length, d, heads, kv, hd, f, sel, cache == CacheUse.Read ? keyRows : 0);
 
         Span<int> ids = t.Ids.AsSpan(0, n), pos = t.Positions.AsSpan(0, n);
         for (int r = 0; r < n; r++)
         {
-            pos[r] = start + r % w;
-            ids[r] = inputs.IsEmpty ? tokens[(r / w) * length + pos[r]] : -1; // -1: a continuous input row, no id
+            int p = start + r % w;
+            pos[r] = pattern.PositionOf(p);
+            ids[r] = inputs.IsEmpty ? tokens[(r / w) * length + p] : -1; // -1: a continuous input row, no id
         }
         Span<float> x = t.Layers[0].XIn.AsSpan(0, n * d);
         if (inputs.IsEmpty) Embedding.Gather(Weights.Embedding, ids, x);
-        else for (int r = 0; r < n; r++) inputs.Slice(((r / w) * length + pos[r]) * d, d).CopyTo(x.Slice(r * d, d));
+        else for (int r = 0; r < n; r++) inputs.Slice(((r / w) * length + start + r % w) * d, d).CopyTo(x.Slice(r * d, d));
 
         for (int l = 0; l < Weights.Blocks.Length; l++)
         {
@@ -252,10 +296,15 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                 Span<float> kFull = t.KFull.AsSpan(0, keyRows * kvDim), vFull = t.VFull.AsSpan(0, keyRows * kvDim);
                 _cache.K[l].AsSpan(0, keyRows * kvDim).CopyTo(kFull);
                 _cache.V[l].AsSpan(0, keyRows * kvDim).CopyTo(vFull);
+                int skip = windowStart - start; // Dream's extra row before the window is used, not stored
                 for (int b = 0; b < batch; b++)
                 {
                     k.Slice(b * w * kvDim, w * kvDim).CopyTo(kFull.Slice((b * length + start) * kvDim));
                     v.Slice(b * w * kvDim, w * kvDim).CopyTo(vFull.Slice((b * length + start) * kvDim));
+                    // The window's keys and values replace the cached ones (Fast-dLLM's replace_position): for a
+                    // block-causal model, rows whose tokens are final are then cached exactly and never recomputed.
+                    k.Slice((b * w + skip) * kvDim, (w - skip) * kvDim).CopyTo(_cache.K[l].AsSpan((b * length + windowStart) * kvDim));
+                    v.Slice((b * w + skip) * kvDim, (w - skip) * kvDim).CopyTo(_cache.V[l].AsSpan((b * length + windowStart) * kvDim));
                 }
                 keys = kFull; values = vFull;
             }
@@ -263,7 +312,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                 save ? s.Probs.AsSpan(0, batch * heads * length * length) : default);
             if (save) { x.CopyTo(s.XMid); x = s.XMid.AsSpan(0, n * d); }
             Gemm.LinearForward(att, n, bw.AttnOut, x, accumulate: true);
-            Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias
+            Bias.Forward(x, bw.OutBias.Span, n); // Qwen3 attention_bias, LLaDA2 use_bias (attention.dense.bias)
 
             // Inference reuses h1 for the second norm and computes the activation into gate in place.
             Span<float> h2 = save ? s.H2.AsSpan(0, n * d) : h1;
@@ -295,7 +344,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         for (int i = 0; i < sel; i++)
         {
             int b = rows[i] / length, p = rows[i] % length;
-            if (shift) p = Math.Max(p - 1, 0);
+            if (shift) p = pattern.ShiftSource(p);
             selRows[i] = b * w + p - start;
             x.Slice(selRows[i] * d, d).CopyTo(selIn.Slice(i * d, d));
         }
@@ -303,17 +352,4 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     }
 
     public void Dispose() => _owned?.Dispose();
-
-    /// <summary>Per-layer post-RoPE keys and values of the last refresh: [batch·length × kvHeads·hd] each.</summary>
-    private sealed class KvCache
-    {
-        public float[][] K = [], V = [];
-        public int Batch, Length;
-
-        public void Ensure(int layers, long size)
-        {
-            if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } }
-            for (int l = 0; l < layers; l++) { ActivationTape.Grow(ref K[l], size); ActivationTape.Grow(ref V[l], size); }
-        }
-    }
 }

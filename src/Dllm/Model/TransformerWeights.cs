@@ -46,7 +46,7 @@ public sealed class TransformerWeights
 
     /// <summary>
     /// Binds every tensor the config calls for, in checkpoint order (embedding; per block attn_norm,
-    /// q, k, v and their biases, q/k norms, attn_out and its bias, ff_norm, gate, up, down or the layer's
+    /// q, k, v and their biases (or LLaDA2's fused query_key_value, sliced into row views), q/k norms, attn_out and its bias, ff_norm, gate, up, down or the layer's
     /// mixture of experts (<see cref="MoeWeights.Bind"/>); final norm; untied head), through
     /// <paramref name="matrix"/> (name, rows, cols), <paramref name="vector"/> (name, length: norm
     /// weights) and <paramref name="bias"/> (name, length). This is the one place that knows which
@@ -63,15 +63,29 @@ public sealed class TransformerWeights
         {
             string p = string.Format(n.Block, i);
             bool moe = c.Moe?.IsMoeLayer(i) == true;
+            ReadOnlyMemory<float> attnNorm = vector(p + n.AttnNorm, d);
+            MatrixView wq, wk, wv;
+            ReadOnlyMemory<float> bq = default, bk = default, bv = default;
+            if (n.Qkv.Length > 0)
+            {
+                // LLaDA2 (modeling_llada2_moe.py LLaDA2MoeAttention): one query_key_value [(H + 2·Hkv)·hd × d] whose
+                // output splits into q, k, v in that order; the rows are sliced as views, nothing is copied.
+                MatrixView qkv = matrix(p + n.Qkv + ".weight", q + 2 * kv, d);
+                (wq, wk, wv) = (Rows(qkv, 0, q), Rows(qkv, q, kv), Rows(qkv, q + kv, kv));
+                if (c.IncludeQkvBias)
+                {
+                    ReadOnlyMemory<float> b = bias(p + n.Qkv + ".bias", q + 2 * kv);
+                    (bq, bk, bv) = (Part(b, 0, q), Part(b, q, kv), Part(b, q + kv, kv));
+                }
+            }
+            else
+            {
+                (wq, wk, wv) = (matrix(p + n.Q + ".weight", q, d), matrix(p + n.K + ".weight", kv, d), matrix(p + n.V + ".weight", kv, d));
+                if (c.IncludeQkvBias) (bq, bk, bv) = (bias(p + n.Q + ".bias", q), bias(p + n.K + ".bias", kv), bias(p + n.V + ".bias", kv));
+            }
             blocks.Add(new BlockWeights
             {
-                AttnNorm = vector(p + n.AttnNorm, d),
-                Q = matrix(p + n.Q + ".weight", q, d),
-                K = matrix(p + n.K + ".weight", kv, d),
-                V = matrix(p + n.V + ".weight", kv, d),
-                QBias = c.IncludeQkvBias ? bias(p + n.Q + ".bias", q) : default,
-                KBias = c.IncludeQkvBias ? bias(p + n.K + ".bias", kv) : default,
-                VBias = c.IncludeQkvBias ? bias(p + n.V + ".bias", kv) : default,
+                AttnNorm = attnNorm, Q = wq, K = wk, V = wv, QBias = bq, KBias = bk, VBias = bv,
                 QNorm = c.QkNorm ? vector(p + n.QNorm, c.HeadDim) : default,
                 KNorm = c.QkNorm ? vector(p + n.KNorm, c.HeadDim) : default,
                 AttnOut = matrix(p + n.AttnOut, d, q),
@@ -80,10 +94,13 @@ public sealed class TransformerWeights
                 FfProj = moe ? default : matrix(p + n.Gate, hidden, d),
                 UpProj = moe ? default : matrix(p + n.Up, hidden, d),
                 FfOut = moe ? default : matrix(p + n.Down, d, hidden),
-                Moe = moe ? MoeWeights.Bind(c.Moe!, p, d, matrix, bias) : null,
+                Moe = moe ? MoeWeights.Bind(c.Moe!, n, p, d, matrix, bias) : null,
             });
         }
         ReadOnlyMemory<float> lnF = vector(n.FinalNorm, d);
+        // A declaring caller (the trainer's first pass) binds default views: their parts are default too.
+        static MatrixView Rows(MatrixView m, int start, int count) => m.Data == 0 ? default : m.SliceRows(start, count);
+        static ReadOnlyMemory<float> Part(ReadOnlyMemory<float> v, int start, int count) => v.IsEmpty ? default : v.Slice(start, count);
         return new TransformerWeights
         {
             Embedding = wte, Blocks = [.. blocks], FinalNorm = lnF,
@@ -122,13 +139,16 @@ public sealed class TransformerWeights
 
 /// <summary>
 /// Where a checkpoint keeps each tensor of the shared pre-norm block. <see cref="Block"/> is a format
-/// string taking the layer index; q/k/v names get ".weight" (and ".bias" with include_qkv_bias).
-/// The o_proj bias and the q/k norms exist only in the Qwen layout (empty names elsewhere).
+/// string taking the layer index; q/k/v names get ".weight" (and ".bias" with include_qkv_bias), or, where
+/// <see cref="Qkv"/> is set, the one fused projection does (q, k, v unused). The o_proj bias and the q/k norms
+/// exist only in the Qwen and LLaDA2 layouts (empty names elsewhere). <see cref="ExpertBias"/> and
+/// <see cref="SharedExpert"/> (a prefix) place a mixture of experts' router bias and shared expert (<see cref="MoeWeights"/>).
 /// </summary>
 public sealed record WeightNames(
     string Block, string AttnNorm, string Q, string K, string V, string AttnOut, string FfNorm,
     string Gate, string Up, string Down, string Embedding, string FinalNorm, string Head,
-    string AttnOutBias = "", string QNorm = "", string KNorm = "")
+    string AttnOutBias = "", string QNorm = "", string KNorm = "", string Qkv = "",
+    string ExpertBias = "mlp.expert_bias", string SharedExpert = "shared_expert.")
 {
     /// <summary>LLaDA (LLaDAModelLM): model.transformer.blocks.{i}.q_proj.weight, …</summary>
     public static readonly WeightNames Llada = new("model.transformer.blocks.{0}.", "attn_norm.weight", "q_proj", "k_proj", "v_proj",
@@ -142,4 +162,13 @@ public sealed record WeightNames(
         "self_attn.v_proj", "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
         "mlp.down_proj.weight", "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
         AttnOutBias: "self_attn.o_proj.bias", QNorm: "self_attn.q_norm.weight", KNorm: "self_attn.k_norm.weight");
+
+    /// <summary>LLaDA2 (LLaDA2MoeModelLM, modeling_llada2_moe.py): model.word_embeddings.weight, model.layers.{i}.attention.
+    /// query_key_value.{weight,bias} (fused q/k/v), attention.dense.{weight,bias}, attention.query_layernorm / key_layernorm,
+    /// mlp.{gate,up,down}_proj (dense layers), mlp.gate.expert_bias and mlp.shared_experts.* (MoE layers), model.norm, lm_head.</summary>
+    public static readonly WeightNames Llada2 = new("model.layers.{0}.", "input_layernorm.weight", "", "", "",
+        "attention.dense.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+        "mlp.down_proj.weight", "model.word_embeddings.weight", "model.norm.weight", "lm_head.weight",
+        AttnOutBias: "attention.dense.bias", QNorm: "attention.query_layernorm.weight", KNorm: "attention.key_layernorm.weight",
+        Qkv: "attention.query_key_value", ExpertBias: "mlp.gate.expert_bias", SharedExpert: "mlp.shared_experts.");
 }

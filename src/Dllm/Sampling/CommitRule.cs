@@ -11,4 +11,7 @@ public enum CommitRule
     Factor,
     /// <summary>Dream's linear-time schedule (<see cref="DreamSchedulePolicy"/>).</summary>
     Dream,
+    /// <summary>The block diffusion models' threshold with a schedule floor (<see cref="DynamicThresholdPolicy"/>:
+    /// SDAR's low_confidence_dynamic, LLaDA2's threshold decoding).</summary>
+    Dynamic,
 }

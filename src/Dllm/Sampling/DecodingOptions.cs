@@ -103,6 +103,25 @@ public sealed record DecodingOptions
     /// </summary>
     public int? InfillBlockLength { get; init; }
 
+    /// <summary>
+    /// Fast-dLLM v2's <c>small_block_size</c> (<c>sub_block_length</c>), for block diffusion models only: each of the
+    /// model's blocks is decoded in sub-blocks of this many positions, left to right, and a block whose first position
+    /// is part of the answer decodes that position first and alone (Fast-dLLM v2 predicts it from the previous block,
+    /// its "AR token"). Null = whole blocks. &gt; 0.
+    /// </summary>
+    public int? SubBlockLength { get; init; }
+
+    /// <summary>
+    /// LLaDA2.1's token editing (<c>edit_threshold</c>; arXiv 2602.08676, the joint threshold of SGLang's JointThreshold):
+    /// at every step a committed token of the current block is rewritten to the model's choice when that differs
+    /// and its probability exceeds this; once the block has no masks, edit-only steps continue while one changes
+    /// something, at most <see cref="MaxPostEditSteps"/>. Null (default) = committed tokens are final. In [0, 1).
+    /// </summary>
+    public double? EditThreshold { get; init; }
+
+    /// <summary>Edit-only steps a block may take once unmasked (<c>max_post_edit_steps</c>; SGLang's default 16). ≥ 0.</summary>
+    public int MaxPostEditSteps { get; init; } = 16;
+
     /// <summary>Blocks the answer is split into (1 when <see cref="BlockLength"/> is null).</summary>
     public int NumBlocks => BlockLength is int b && b > 0 ? GenLength / b : 1;
 
@@ -124,6 +143,7 @@ public sealed record DecodingOptions
         CommitRule.Threshold => new ThresholdPolicy(Threshold),
         CommitRule.Factor => new FactorPolicy(Factor),
         CommitRule.Dream => new DreamSchedulePolicy(DreamEps, AlgTemp),
+        CommitRule.Dynamic => new DynamicThresholdPolicy(Threshold),
         _ => throw new ArgumentException($"unknown commit rule '{Commit}'"),
     };
 
@@ -156,7 +176,7 @@ public sealed record DecodingOptions
         if (!(DreamEps > 0 && DreamEps < 1)) throw Bad(KnobNames.DreamEps, $"{KnobNames.DreamEps} must be in (0, 1), got {DreamEps}");
         if (!(AlgTemp >= 0) || double.IsInfinity(AlgTemp)) throw Bad(KnobNames.AlgTemp, $"{KnobNames.AlgTemp} must be a finite number ≥ 0, got {AlgTemp}");
         ICommitPolicy policy = CreatePolicy();
-        if (AlgTemp > 0 && Commit is CommitRule.Threshold or CommitRule.Factor)
+        if (AlgTemp > 0 && Commit is CommitRule.Threshold or CommitRule.Factor or CommitRule.Dynamic)
             throw Bad(KnobNames.AlgTemp, $"{KnobNames.AlgTemp} applies to the schedule and dream commit rules, not to {policy.Name}");
         IOrdering ordering = CreateOrdering();
         if (policy.NeedsProbabilityScores && !ordering.IsProbability)
@@ -170,6 +190,11 @@ public sealed record DecodingOptions
             throw Bad(KnobNames.RefreshInterval, $"{KnobNames.RefreshInterval} needs a cache ({KnobNames.Cache} prefix or dual)");
         if (InfillBlockLength is <= 0)
             throw Bad(KnobNames.InfillBlockLength, $"{KnobNames.InfillBlockLength} must be positive, got {InfillBlockLength}");
+        if (EditThreshold is double et && !(et >= 0 && et < 1))
+            throw Bad(KnobNames.EditThreshold, $"{KnobNames.EditThreshold} must be in [0, 1), got {et}");
+        if (MaxPostEditSteps < 0) throw Bad(KnobNames.MaxPostEditSteps, $"{KnobNames.MaxPostEditSteps} must be ≥ 0, got {MaxPostEditSteps}");
+        if (SubBlockLength is <= 0)
+            throw Bad(KnobNames.SubBlockLength, $"{KnobNames.SubBlockLength} must be positive, got {SubBlockLength}");
     }
 
     private static DecodingOptionException Bad(KnobName knob, FormattableString text) => new(knob, text);

@@ -23,6 +23,9 @@ public sealed record DenoisingStep(
     /// <summary>Positions a ReMDM loop step remasked before this step's forward (empty otherwise).</summary>
     public int[] RemaskedPositions { get; init; } = [];
 
+    /// <summary>Committed positions token editing rewrote at this step (<see cref="DecodingOptions.EditThreshold"/>).</summary>
+    public int[] EditedPositions { get; init; } = [];
+
     /// <summary>True for a ReMDM loop step (it does not advance <see cref="StepInBlock"/>).</summary>
     public bool IsRemaskStep => RemaskedPositions.Length > 0;
 }

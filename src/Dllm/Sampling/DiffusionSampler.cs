@@ -23,6 +23,8 @@ namespace Dllm.Sampling;
 /// cache the result for each prompt equals decoding it alone (the model must honour the key mask and
 /// be position-shift invariant, as RoPE attention with a key mask is). Not thread-safe per instance
 /// only as far as the model is not.
+/// The round loop itself is <see cref="DenoisingBatch"/>'s, which <see cref="ContinuousBatcher"/> drives for
+/// requests that join and leave between rounds: there is one sampling loop.
 /// </remarks>
 public sealed class DiffusionSampler
 {
@@ -61,35 +63,43 @@ public sealed class DiffusionSampler
         if (prompts.Count == 0) return [];
         if ((uint)padId >= (uint)_model.VocabSize) throw new ArgumentOutOfRangeException(nameof(padId), padId, $"pad id outside the vocabulary [0, {_model.VocabSize})");
         if (seeds is not null && seeds.Count != prompts.Count) throw new ArgumentException($"{seeds.Count} seeds for {prompts.Count} prompts");
-        int maxPrompt = prompts.Max(p => p.Count), length = maxPrompt + options.GenLength, block = options.GenLength / options.NumBlocks;
         var sequences = new List<SequenceState>(prompts.Count);
-        for (int b = 0; b < prompts.Count; b++)
-        {
-            IReadOnlyList<int> prompt = prompts[b];
-            int promptLength = prompt.Count, offset = maxPrompt - promptLength;
-            if (promptLength == 0 && options.CfgScale > 0)
-                throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
-            if (promptLength + options.GenLength > _model.MaxSequenceLength)
-                throw new DecodingOptionException(KnobNames.GenLength,
-                    $"prompt ({promptLength}) + {KnobNames.GenLength} ({options.GenLength}) = {promptLength + options.GenLength} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
-            var canvas = new int[length];
-            canvas.AsSpan(0, offset).Fill(padId);
-            for (int i = 0; i < promptLength; i++) canvas[offset + i] = prompt[i];
-            canvas.AsSpan(maxPrompt).Fill(_maskId);
-            var owned = new bool[length];
-            var condition = new bool[length];
-            for (int i = offset; i < length; i++) owned[i] = canvas[i] == _maskId;
-            for (int i = offset; i < maxPrompt; i++) condition[i] = true;
-            var blocks = new (int, int)[options.NumBlocks];
-            for (int k = 0; k < blocks.Length; k++) blocks[k] = (maxPrompt + k * block, maxPrompt + (k + 1) * block);
-            sequences.Add(new SequenceState
-            {
-                Index = b, Offset = offset, Canvas = canvas, Owned = owned, Condition = condition,
-                PromptLength = promptLength, AnswerStart = maxPrompt, Blocks = blocks, StepsPerBlock = options.StepsPerBlock,
-                Rng = new Random(seeds?[b] ?? options.Seed), MaskId = _maskId,
-            });
-        }
-        return Run(sequences, options, onStep, cancellationToken);
+        for (int i = 0; i < prompts.Count; i++)
+            sequences.Add(Start(prompts[i], options, i, seeds?[i] ?? options.Seed, onStep, default));
+        // A block diffusion model's exact cache holds one grid: with a cache its prompts decode one after another.
+        if (_model.DiffusionBlockSize > 0 && options.Cache != CacheMode.None)
+            return [.. sequences.Select(s => Run([s], padId, cancellationToken)[0])];
+        return Run(sequences, padId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The state of one prompt's decoding, unpadded (the batch pads per forward): checks the prompt against
+    /// the options and the model. <paramref name="options"/> must be validated.
+    /// </summary>
+    /// <exception cref="DecodingOptionException">CFG with an empty prompt, or prompt + GenLength longer than the model's maximum.</exception>
+    internal SequenceState Start(IReadOnlyList<int> prompt, DecodingOptions options, int index, int seed,
+        Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
+    {
+        if (_model.DiffusionBlockSize > 0) return StartOnGrid(prompt, options, index, seed, onStep, cancellationToken);
+        if (options.SubBlockLength is not null)
+            throw new DecodingOptionException(KnobNames.SubBlockLength, $"{KnobNames.SubBlockLength} applies to block diffusion models only");
+        int promptLength = prompt.Count, length = promptLength + options.GenLength, block = options.GenLength / options.NumBlocks;
+        if (promptLength == 0 && options.CfgScale > 0)
+            throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
+        if (length > _model.MaxSequenceLength)
+            throw new DecodingOptionException(KnobNames.GenLength,
+                $"prompt ({promptLength}) + {KnobNames.GenLength} ({options.GenLength}) = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+        var canvas = new int[length];
+        for (int i = 0; i < promptLength; i++) canvas[i] = prompt[i];
+        canvas.AsSpan(promptLength).Fill(_maskId);
+        var owned = new bool[length];
+        var condition = new bool[length];
+        for (int i = 0; i < length; i++) owned[i] = canvas[i] == _maskId;
+        for (int i = 0; i < promptLength; i++) condition[i] = true;
+        var blocks = new (int, int)[options.NumBlocks];
+        for (int k = 0; k < blocks.Length; k++) blocks[k] = (promptLength + k * block, promptLength + (k + 1) * block);
+        return new SequenceState(index, canvas, owned, condition, promptLength, promptLength, blocks, options.StepsPerBlock,
+            new Random(seed), _maskId, options) { OnStep = onStep, Cancellation = cancellationToken };
     }
 
     /// <summary>
@@ -108,6 +118,14 @@ public sealed class DiffusionSampler
         Action<DenoisingStep>? onStep = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
+        return Run([StartFill(canvas, options, onStep, default)], padId: 0, cancellationToken)[0];
+    }
+
+    /// <summary>The state of one infill (see <see cref="Fill"/>); <paramref name="options"/> must be validated.</summary>
+    /// <exception cref="DecodingOptionException">As <see cref="Fill"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Fill"/>.</exception>
+    internal SequenceState StartFill(InfillCanvas canvas, DecodingOptions options, Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(canvas);
         int length = canvas.Tokens.Length;
         if (length == 0) throw new ArgumentException("empty canvas");
@@ -137,47 +155,49 @@ public sealed class DiffusionSampler
             throw new DecodingOptionException(KnobNames.Steps, $"{KnobNames.Steps} ({options.Steps}) must be a multiple of the number of infill blocks ({numBlocks})");
         var blocks = new (int, int)[numBlocks];
         for (int k = 0; k < numBlocks; k++) blocks[k] = (first + k * blockLength, Math.Min(length, first + (k + 1) * blockLength));
-        var state = new SequenceState
-        {
-            Index = 0, Offset = 0, Canvas = ids, Owned = owned, Condition = condition, PromptLength = Math.Min(first, length),
-            AnswerStart = first, Blocks = blocks, StepsPerBlock = numBlocks == 0 ? 1 : options.Steps / numBlocks,
-            Rng = new Random(options.Seed), MaskId = _maskId,
-        };
-        return Run([state], options, onStep, cancellationToken)[0];
+        return new SequenceState(0, ids, owned, condition, Math.Min(first, length), first, blocks,
+            numBlocks == 0 ? 1 : options.Steps / numBlocks, new Random(options.Seed), _maskId, options)
+        { OnStep = onStep, Cancellation = cancellationToken, Constraint = canvas.Constraint };
     }
 
-    /// <summary>The round loop shared by every entry point.</summary>
-    private IReadOnlyList<GenerationResult> Run(List<SequenceState> sequences, DecodingOptions options,
+    /// <summary>
+    /// The state of one prompt on a block diffusion model's grid (<see cref="BlockGridPlan"/>): the canvas runs to
+    /// the block boundary after prompt + gen_length, the result is cut to prompt + gen_length.
+    /// </summary>
+    /// <exception cref="DecodingOptionException">As <see cref="Start"/>, or knobs that fight the grid (<see cref="BlockGridPlan.StepsPerBlock"/>).</exception>
+    private SequenceState StartOnGrid(IReadOnlyList<int> prompt, DecodingOptions options, int index, int seed,
         Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
     {
-        ICommitPolicy policy = options.CreatePolicy();
-        IOrdering ordering = options.CreateOrdering();
-        var runner = new ModelRunner(_model, options, _maskId);
-        double temperature = options.Temperature;
-        int vocab = _model.VocabSize;
-        while (true)
+        int grid = _model.DiffusionBlockSize, stepsPerBlock = BlockGridPlan.StepsPerBlock(options, grid);
+        int p = prompt.Count, length = BlockGridPlan.CanvasLength(p, options.GenLength, grid);
+        if (p == 0 && options.CfgScale > 0)
+            throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
+        if (length > _model.MaxSequenceLength)
+            throw new DecodingOptionException(KnobNames.GenLength,
+                $"prompt ({p}) + {KnobNames.GenLength} ({options.GenLength}), rounded up to the block size {grid}, = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+        var canvas = new int[length];
+        for (int i = 0; i < p; i++) canvas[i] = prompt[i];
+        canvas.AsSpan(p).Fill(_maskId);
+        var owned = new bool[length];
+        var condition = new bool[length];
+        for (int i = 0; i < length; i++) { owned[i] = i >= p; condition[i] = i < p; }
+        return new SequenceState(index, canvas, owned, condition, p, p, BlockGridPlan.Blocks(p, length, grid, options.SubBlockLength),
+            stepsPerBlock, new Random(seed), _maskId, options)
+        { OnStep = onStep, Cancellation = cancellationToken, ResultLength = p + options.GenLength };
+    }
+
+    /// <summary>Runs sequences to the end in one <see cref="DenoisingBatch"/> (the loop every entry point and the
+    /// continuous batcher share), rethrowing a step callback's exception.</summary>
+    private IReadOnlyList<GenerationResult> Run(List<SequenceState> sequences, int padId, CancellationToken cancellationToken)
+    {
+        var batch = new DenoisingBatch(_model, _maskId, padId);
+        foreach (SequenceState s in sequences) batch.Join(s);
+        while (batch.Active.Count > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var stepping = new List<SequenceState>();
-            foreach (SequenceState s in sequences) if (s.Prepare(policy, options.Remdm)) stepping.Add(s);
-            if (stepping.Count == 0) break;
-            List<SequenceState> participants = stepping.Where(s => s.Candidates.Length > 0).ToList();
-            float[] logits = [];
-            int[][] rowStarts = [];
-            if (participants.Count > 0)
-            {
-                List<SequenceState> unfinished = sequences.Where(s => !s.Done).ToList();
-                (logits, rowStarts) = runner.Run(participants, unfinished);
-            }
-            foreach (SequenceState s in stepping)
-            {
-                int j = participants.IndexOf(s);
-                DenoisingStep step = s.Apply(logits, j >= 0 ? rowStarts[j] : [], vocab, ordering, temperature, policy, onStep is not null);
-                if (options.EarlyStop) s.TryStopEarly(options.EosId!.Value);
-                onStep?.Invoke(step);
-            }
+            foreach (SequenceState s in batch.Step())
+                if (s.Failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(s.Failure);
         }
-        bool cfg = options.CfgScale > 0;
-        return [.. sequences.Select(s => s.Result(cfg))];
+        return [.. sequences.Select(s => s.Result())];
     }
 }

@@ -5,7 +5,8 @@ namespace Dllm.Sampling;
 /// <param name="StepsPerBlock">The step budget of a block (total steps / blocks).</param>
 /// <param name="MaskedAtBlockStart">Masked (unpinned) positions in the block when it began.</param>
 /// <param name="MaskedInBlock">Masked (unpinned) positions in the block now, before this step commits.</param>
-public readonly record struct BlockProgress(int StepInBlock, int StepsPerBlock, int MaskedAtBlockStart, int MaskedInBlock);
+/// <param name="BlockLength">Positions the block spans, masked or not (a block diffusion model's first block holds the prompt's tail).</param>
+public readonly record struct BlockProgress(int StepInBlock, int StepsPerBlock, int MaskedAtBlockStart, int MaskedInBlock, int BlockLength = 0);
 
 /// <summary>
 /// A commit policy (a.k.a. unmasking schedule): how many of the scored candidate positions to unmask at

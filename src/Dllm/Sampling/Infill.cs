@@ -119,6 +119,9 @@ public static class Infill
 /// </summary>
 public sealed record InfillCanvas(int[] Tokens, IReadOnlySet<int>? Pinned = null)
 {
+    /// <summary>Optional: which tokens each masked position may take (structured output); null = any.</summary>
+    public ITokenConstraint? Constraint { get; init; }
+
     /// <summary>True when position <paramref name="p"/> is pinned.</summary>
     public bool IsPinned(int p) => Pinned?.Contains(p) ?? false;
 }

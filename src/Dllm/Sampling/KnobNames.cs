@@ -35,4 +35,7 @@ internal static class KnobNames
     public static readonly KnobName RemdmStart = new("remdm_start");
     public static readonly KnobName Seed = new("seed");
     public static readonly KnobName InfillBlockLength = new("infill_block_length");
+    public static readonly KnobName SubBlockLength = new("sub_block_length");
+    public static readonly KnobName EditThreshold = new("edit_threshold");
+    public static readonly KnobName MaxPostEditSteps = new("max_post_edit_steps");
 }

@@ -1,29 +1,43 @@
 namespace Dllm.Sampling;
 
 /// <summary>
-/// One sequence being decoded: its (left-padded) canvas, which positions the sampler may write, its
-/// blocks and where it stands in them, its generator and its counters. All coordinates are padded;
-/// <see cref="Offset"/> converts to the caller's.
+/// One sequence being decoded: its canvas (unpadded: the caller's coordinates; <see cref="ModelRunner"/>
+/// left-pads it per forward), which positions the sampler may write, its blocks and where it stands in
+/// them, its own decoding knobs (policy, ordering, temperature, early stop, ReMDM loop), its generator,
+/// its step callback and cancellation, and its counters. Everything a <see cref="DenoisingBatch"/> needs to
+/// step it next to sequences with other knobs.
 /// </summary>
 /// <remarks>
 /// "Owned" positions are those that held the mask id at the start and are not pinned: the only
-/// positions the sampler ever writes. Prompt/given/pinned/padding positions never change.
+/// positions the sampler ever writes. Prompt/given/pinned positions never change.
 /// </remarks>
-internal sealed class SequenceState
+internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[] condition, int promptLength, int answerStart,
+    (int Start, int End)[] blocks, int stepsPerBlock, Random rng, int maskId, DecodingOptions options)
 {
-    public required int Index { get; init; }
-    public required int Offset { get; init; }
-    public required int[] Canvas { get; init; }
-    public required bool[] Owned { get; init; }
+    public int Index { get; } = index;
+    public int[] Canvas { get; } = canvas;
+    public bool[] Owned { get; } = owned;
     /// <summary>Positions the unconditional (CFG) canvas replaces with the mask.</summary>
-    public required bool[] Condition { get; init; }
-    public required int PromptLength { get; init; }
+    public bool[] Condition { get; } = condition;
+    public int PromptLength { get; } = promptLength;
     /// <summary>First position of the answer (for early stop).</summary>
-    public required int AnswerStart { get; init; }
-    public required (int Start, int End)[] Blocks { get; init; }
-    public required int StepsPerBlock { get; init; }
-    public required Random Rng { get; init; }
-    public required int MaskId { get; init; }
+    public int AnswerStart { get; } = answerStart;
+    public (int Start, int End)[] Blocks { get; } = blocks;
+    public int StepsPerBlock { get; } = stepsPerBlock;
+    public Random Rng { get; } = rng;
+    public int MaskId { get; } = maskId;
+    /// <summary>This sequence's knobs; its forward settings (cache, CFG) must match its batch's.</summary>
+    public DecodingOptions Options { get; } = options;
+    public ICommitPolicy Policy { get; } = options.CreatePolicy();
+    public IOrdering Ordering { get; } = options.CreateOrdering();
+    /// <summary>Called after each of this sequence's steps; an exception fails this sequence only.</summary>
+    public Action<DenoisingStep>? OnStep { get; init; }
+    /// <summary>Optional per-position allowed tokens (consulted before choosing and again at commit).</summary>
+    public ITokenConstraint? Constraint { get; init; }
+    /// <summary>Cancels this sequence alone: its row leaves the batch before the next forward.</summary>
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Set when the sequence left its batch without a result (cancelled, or its callback threw).</summary>
+    public Exception? Failure;
 
     public int Length => Canvas.Length;
     public double[] Recorded = [];
@@ -38,6 +52,11 @@ internal sealed class SequenceState
     public bool IsLoopStep;
     public int[] Remasked = [];
     public BlockProgress Progress;
+    /// <summary>Token editing (<see cref="DecodingOptions.EditThreshold"/>): a step with no masks left, only edits.</summary>
+    public bool IsEditStep;
+    /// <summary>Edit-only steps taken in this block, and whether the last step changed anything.</summary>
+    public int PostEditSteps;
+    public bool Changed;
 
     // Counters and cache bookkeeping.
     public int Forwards, WindowForwards, StepsSinceRefresh;
@@ -56,8 +75,10 @@ internal sealed class SequenceState
     /// Moves to the next step (a block's schedule step or a ReMDM loop step, remasking for the latter)
     /// and fills <see cref="Candidates"/>. Returns false, and sets <see cref="Done"/>, when every block is finished.
     /// </summary>
-    public bool Prepare(ICommitPolicy policy, RemdmLoop? remdm)
+    public bool Prepare()
     {
+        ICommitPolicy policy = Policy;
+        RemdmLoop? remdm = Options.Remdm;
         if (Done) return false;
         if (Recorded.Length == 0) Recorded = new double[Length];
         while (true)
@@ -71,6 +92,8 @@ internal sealed class SequenceState
                 LoopDone = false;
                 LoopLeft = 0;
                 NeedsRefresh = true;
+                PostEditSteps = 0;
+                Changed = true;
             }
             int masked = CountMasked(start, end);
             int committed = MaskedAtBlockStart - masked;
@@ -87,17 +110,27 @@ internal sealed class SequenceState
                 for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] != MaskId) mine.Add(i);
                 Remasked = remdm!.PickRemask(mine, p => Recorded[p]);
                 foreach (int p in Remasked) Canvas[p] = MaskId;
-                Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, CountMasked(start, end));
+                Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, CountMasked(start, end), end - start);
                 FillCandidates(end);
                 return true;
             }
-            Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked);
+            Progress = new BlockProgress(StepInBlock, StepsPerBlock, MaskedAtBlockStart, masked, end - start);
+            IsLoopStep = IsEditStep = false;
+            Remasked = [];
             if (policy.ContinueBlock(Progress))
             {
-                IsLoopStep = false;
-                Remasked = [];
                 FillCandidates(end);
+                if (Options.EditThreshold is not null) AddEditable(start, end);
                 return true;
+            }
+            // LLaDA2.1's post-fill edit phase: while a step changed something, up to max_post_edit_steps more.
+            if (Options.EditThreshold is not null && Changed && PostEditSteps < Options.MaxPostEditSteps && masked == 0)
+            {
+                PostEditSteps++;
+                IsEditStep = true;
+                Candidates = [];
+                AddEditable(start, end);
+                if (Candidates.Length > 0) return true;
             }
             Block++;
             StepInBlock = 0;
@@ -114,44 +147,91 @@ internal sealed class SequenceState
         Candidates = [.. list];
     }
 
+    /// <summary>Adds the block's committed owned positions to the candidates (sorted): token editing re-reads them.</summary>
+    private void AddEditable(int start, int end)
+    {
+        var all = new SortedSet<int>(Candidates);
+        for (int i = start; i < end; i++) if (Owned[i] && Canvas[i] != MaskId) all.Add(i);
+        Candidates = [.. all];
+    }
+
     /// <summary>
     /// Scores the candidates from their logits rows, lets the policy (or the loop) choose, commits.
     /// Random draws, per candidate in position order: the token (if temperature &gt; 0), then the
     /// score's (random ordering); then the policy's (alg_temp).
     /// </summary>
     /// Candidate c's logits row starts at rowStart[c] in logits.
-    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab, IOrdering ordering, double temperature,
-        ICommitPolicy policy, bool snapshot)
+    public DenoisingStep Apply(float[] logits, int[] rowStart, int vocab)
     {
+        IOrdering ordering = Ordering;
+        ICommitPolicy policy = Policy;
+        double temperature = Options.Temperature;
+        bool snapshot = OnStep is not null;
         int n = Candidates.Length;
         var chosen = new int[n];
         var score = new double[n];
         for (int c = 0; c < n; c++)
         {
-            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            Span<float> row = logits.AsSpan(rowStart[c], vocab);
+            Constraint?.Restrict(Candidates[c], Canvas, row);
             chosen[c] = TokenChoice.Sample(row, temperature, Rng);
             score[c] = ordering.Score(row, chosen[c], Rng);
         }
-        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length) : policy.Select(score, Progress, Rng);
+        // Masked candidates go to the policy; with token editing the others are committed tokens to re-check.
+        int[] masks = [.. Enumerable.Range(0, n).Where(c => Canvas[Candidates[c]] == MaskId)];
+        int[] edited = Options.EditThreshold is double tau ? Edit(logits, rowStart, vocab, chosen, tau) : [];
+        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length)
+            : masks.Length == n ? policy.Select(score, Progress, Rng)
+            : [.. policy.Select([.. masks.Select(c => score[c])], Progress, Rng).Select(k => masks[k])];
         var committed = new int[pick.Length];
         var scores = new double[pick.Length];
         for (int j = 0; j < pick.Length; j++)
         {
             int c = pick[j], p = Candidates[c];
+            if (Constraint is not null && !Constraint.Allows(p, chosen[c], Canvas))
+            {
+                // An earlier commit of this step ruled the choice out: the best token allowed now.
+                Span<float> row = logits.AsSpan(rowStart[c], vocab);
+                Constraint.Restrict(p, Canvas, row);
+                chosen[c] = TokenChoice.Argmax(row);
+            }
             Canvas[p] = chosen[c];
             Recorded[p] = score[c];
-            committed[j] = p - Offset;
+            committed[j] = p;
             scores[j] = score[c];
         }
         var step = new DenoisingStep(GlobalStep, Block, StepInBlock, PromptLength, MaskId,
-            snapshot ? Canvas[Offset..] : [], committed, scores)
+            snapshot ? (int[])Canvas.Clone() : [], committed, scores)
         {
             Sequence = Index,
-            RemaskedPositions = [.. Remasked.Select(p => p - Offset)],
+            RemaskedPositions = [.. Remasked],
+            EditedPositions = edited,
         };
         GlobalStep++;
-        if (!IsLoopStep) StepInBlock++;
+        if (!IsLoopStep && !IsEditStep) StepInBlock++;
+        Changed = committed.Length > 0 || edited.Length > 0;
         return step;
+    }
+
+    /// <summary>
+    /// LLaDA2.1's token-to-token editing (arXiv 2602.08676; the joint-threshold rule as SGLang's JointThreshold runs
+    /// it): a committed token of the block is rewritten to the model's choice when that differs and its probability
+    /// exceeds τ. Returns the positions edited.
+    /// </summary>
+    private int[] Edit(float[] logits, int[] rowStart, int vocab, int[] chosen, double tau)
+    {
+        var edited = new List<int>();
+        for (int c = 0; c < Candidates.Length; c++)
+        {
+            int p = Candidates[c];
+            if (Canvas[p] == MaskId || chosen[c] == Canvas[p]) continue;
+            ReadOnlySpan<float> row = logits.AsSpan(rowStart[c], vocab);
+            double prob = Math.Exp(row[chosen[c]] - Tensors.Softmax.LogSumExp(row));
+            if (prob <= tau || (Constraint is not null && !Constraint.Allows(p, chosen[c], Canvas))) continue;
+            Canvas[p] = chosen[c];
+            edited.Add(p);
+        }
+        return [.. edited];
     }
 
     /// <summary>
@@ -173,10 +253,13 @@ internal sealed class SequenceState
         return false;
     }
 
+    /// <summary>Canvas positions the result keeps (a block diffusion canvas runs past the answer to a block boundary); null = all.</summary>
+    public int? ResultLength { get; init; }
+
     /// <summary>The finished result, in the caller's coordinates.</summary>
-    public GenerationResult Result(bool cfg) => new(Canvas[Offset..], PromptLength, Forwards)
+    public GenerationResult Result() => new(Canvas[..Math.Min(Canvas.Length, ResultLength ?? Canvas.Length)], PromptLength, Forwards)
     {
-        Nfe = Forwards * (cfg ? 2 : 1),
+        Nfe = Forwards * (Options.CfgScale > 0 ? 2 : 1),
         WindowForwards = WindowForwards,
         Steps = GlobalStep,
         StoppedEarly = StoppedEarly,

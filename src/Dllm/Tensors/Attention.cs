@@ -118,7 +118,7 @@ public static class Attention
                         Span<float> row = new(s + (long)i * keyLen, keyLen);
                         TensorPrimitives.Multiply(row, scale, row);
                         int visibleKeys = j.Pattern.KeyLimit(j.QueryOffset + i0 + i, keyLen);
-                        if (visibleKeys < keyLen) row[visibleKeys..].Fill(float.NegativeInfinity);
+                        j.Pattern.Hide(j.QueryOffset + i0 + i, keyLen, row);
                         if (j.Mask != null)
                             for (int t = 0; t < visibleKeys; t++)
                                 if (j.Mask[b * keyLen + t] == 0) row[t] = float.NegativeInfinity;

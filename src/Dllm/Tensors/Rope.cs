@@ -6,41 +6,56 @@ namespace Dllm.Tensors;
 /// Rotary position embedding (Su et al. 2021) in the rotate-half layout used by Llama and LLaDA:
 /// dimension j is paired with j + hd/2 (not interleaved), angle = pos · θ^(−2j/hd).
 /// out[j] = x[j]·cos − x[j+hd/2]·sin; out[j+hd/2] = x[j+hd/2]·cos + x[j]·sin.
+/// With a rotary dim r &lt; hd (partial rotary, LLaDA2's <c>partial_rotary_factor</c>: modeling_llada2_moe.py
+/// <c>apply_rotary_pos_emb</c> rotates <c>q[..., :rotary_dim]</c> and concatenates <c>q[..., rotary_dim:]</c> back
+/// unchanged) the same holds with r in place of hd for dims 0..r−1 of each head (pairs j, j + r/2; angle
+/// pos · θ^(−2j/r), transformers' default inv_freq over <c>int(head_dim · partial_rotary_factor)</c> dims), and
+/// dims r..hd−1 pass through.
 /// The cos/sin table covers the positions used so far and grows on demand (doubling, up to
 /// <c>maxPositions</c>), so a model whose config allows a million positions costs nothing until a
 /// sequence that long arrives. Every entry is computed the same way whenever it is built.
 /// </summary>
 public sealed class Rope
 {
-    /// <summary>cos and sin for positions [0, Positions): [Positions × hd/2] each.</summary>
+    /// <summary>cos and sin for positions [0, Positions): [Positions × rotaryDim/2] each.</summary>
     private sealed record Table(float[] Cos, float[] Sin, int Positions);
 
-    private readonly float[] _invFreq; // [hd/2]
+    private readonly float[] _invFreq; // [rotaryDim/2]
     private readonly object _grow = new();
     private volatile Table _table;
 
     public int HeadDim { get; }
+    /// <summary>The leading dims of each head that rotate (<see cref="HeadDim"/> unless partial); the rest pass through.</summary>
+    public int RotaryDim { get; }
     public int MaxPositions { get; }
 
-    /// <exception cref="ArgumentException">An odd or non-positive head dimension, a non-positive
-    /// position count, or a theta that is not a finite positive number.</exception>
-    public Rope(int headDim, int maxPositions, double theta)
+    /// <param name="headDim">Width of one head (even).</param>
+    /// <param name="maxPositions">Positions the table may grow to (the model's maximum sequence length).</param>
+    /// <param name="theta">The RoPE base.</param>
+    /// <param name="rotaryDim">Dims rotated per head, from the start of the head; 0 (the default) means all of them.</param>
+    /// <exception cref="ArgumentException">An odd or non-positive head dimension, a rotary dim that is odd or outside
+    /// 1..headDim, a non-positive position count, or a theta that is not a finite positive number.</exception>
+    public Rope(int headDim, int maxPositions, double theta, int rotaryDim = 0)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RoPE needs an even head dimension, got {headDim}");
+        if (rotaryDim == 0) rotaryDim = headDim;
+        if (rotaryDim < 0 || rotaryDim > headDim || rotaryDim % 2 != 0)
+            throw new ArgumentException($"RoPE's rotary dim must be even and in 2..{headDim} (the head dim), got {rotaryDim}");
         if (maxPositions <= 0) throw new ArgumentOutOfRangeException(nameof(maxPositions), maxPositions, "must be positive");
         if (!(theta > 0) || double.IsInfinity(theta)) throw new ArgumentException($"RoPE theta must be a finite positive number, got {theta}");
         HeadDim = headDim;
+        RotaryDim = rotaryDim;
         MaxPositions = maxPositions;
-        int half = headDim / 2;
+        int half = rotaryDim / 2;
         _invFreq = new float[half];
-        // inv_freq in float32 as the reference computes it, the angle product too.
-        for (int j = 0; j < half; j++) _invFreq[j] = (float)(1.0 / Math.Pow(theta, 2.0 * j / headDim));
+        // inv_freq in float32 as the reference computes it, the angle product too (over the rotary dims only).
+        for (int j = 0; j < half; j++) _invFreq[j] = (float)(1.0 / Math.Pow(theta, 2.0 * j / rotaryDim));
         _table = Build(Math.Min(maxPositions, 64));
     }
 
     private Table Build(int positions)
     {
-        int half = HeadDim / 2;
+        int half = RotaryDim / 2;
         var cos = new float[(long)positions * half];
         var sin = new float[(long)positions * half];
         for (int p = 0; p < positions; p++)
@@ -67,7 +82,7 @@ public sealed class Rope
     }
 
     /// <summary>
-    /// Rotates, in place, every head of every row: x is [rows × heads × hd] row-major, and row r
+    /// Rotates, in place, the first <see cref="RotaryDim"/> dims of every head of every row: x is [rows × heads × hd] row-major, and row r
     /// sits at position positions[r]. Positions must lie in [0, MaxPositions). Large inputs are split
     /// by rows over <see cref="Parallelism.Threads"/> workers.
     /// </summary>
@@ -81,7 +96,7 @@ public sealed class Rope
     /// </summary>
     internal void Rotate(Span<float> x, int rows, int heads, ReadOnlySpan<int> positions, bool inverse)
     {
-        int hd = HeadDim, half = hd / 2;
+        int hd = HeadDim, half = RotaryDim / 2;
         if (x.Length < (long)rows * heads * hd) throw new ArgumentException($"RoPE input has {x.Length} elements, need {rows}x{heads}x{hd}");
         if (positions.Length < rows) throw new ArgumentException($"RoPE needs {rows} positions, got {positions.Length}");
         int highest = 0;

@@ -7,7 +7,8 @@ namespace Dllm.Tensors;
 ///   dx[j] = dy[j]·cos + dy[j+hd/2]·sin,   dx[j+hd/2] = dy[j+hd/2]·cos − dy[j]·sin
 /// </code>
 /// computed in one pass by <see cref="Rope"/>'s own kernel with the table's sin negated (negation is
-/// exact, so this is bit for bit the inverse rotation with the same cos/sin).
+/// exact, so this is bit for bit the inverse rotation with the same cos/sin). With a partial rotary dim r
+/// the pairs are (j, j+r/2) and the dims r..hd−1, which the forward passes through, keep their gradient.
 /// </summary>
 public static class RopeBackward
 {

@@ -16,11 +16,17 @@ public sealed class MaskedDiffusionObjective
     public double Eps { get; }
     public double CutProbability { get; }
 
-    public MaskedDiffusionObjective(int maskTokenId, double eps = 1e-3, double cutProbability = 0.01)
+    /// <summary>
+    /// Complementary masking (LLaDA 1.5 / Fast-dLLM v2 training): each noised sequence is paired with a copy whose
+    /// mask is the complement (rate 1 − p, at least ε), so every token gets a loss in every step; the batch doubles.
+    /// </summary>
+    public bool Complementary { get; }
+
+    public MaskedDiffusionObjective(int maskTokenId, double eps = 1e-3, double cutProbability = 0.01, bool complementary = false)
     {
         if (eps <= 0 || eps > 1) throw new ArgumentOutOfRangeException(nameof(eps), eps, "must lie in (0, 1]");
         if (cutProbability < 0 || cutProbability > 1) throw new ArgumentOutOfRangeException(nameof(cutProbability));
-        MaskTokenId = maskTokenId; Eps = eps; CutProbability = cutProbability;
+        MaskTokenId = maskTokenId; Eps = eps; CutProbability = cutProbability; Complementary = complementary;
     }
 
     /// <summary>
@@ -42,7 +48,11 @@ public sealed class MaskedDiffusionObjective
             p[b] = (1 - Eps) * rng.NextDouble() + Eps;
             for (int i = 0; i < len; i++) masked[b * len + i] = rng.NextDouble() < p[b];
         }
-        return Build(tokens, batch, len, masked, p, MaskTokenId);
+        if (!Complementary) return Build(tokens, batch, len, masked, p, MaskTokenId);
+        int[] both = [.. tokens, .. tokens];
+        bool[] masks = [.. masked, .. masked.Select(m => !m)];
+        double[] rates = [.. p, .. p.Select(x => Math.Max(1 - x, Eps))];
+        return Build(both, 2 * batch, len, masks, rates, MaskTokenId);
     }
 
     /// <summary>

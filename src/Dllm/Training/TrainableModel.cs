@@ -54,7 +54,7 @@ public sealed class TrainableModel
         Parameters.Allocate();
         ReadOnlyMemory<float> Vector(string name, int length) => Parameters.Memory(Parameters[name]);
         Model = new Transformer(config, TransformerWeights.Bind(config, (name, rows, cols) => Parameters.Matrix(Parameters[name]), Vector, Vector));
-        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta);
+        _rope = new Rope(config.HeadDim, config.MaxSequenceLength, config.RopeTheta, config.RopeDim);
     }
 
     /// <summary>A model initialised with <see cref="Initialize"/>.</summary>
@@ -101,10 +101,10 @@ public sealed class TrainableModel
     public double Forward(TrainingBatch batch)
     {
         batch.Validate(Config.EmbeddingRows, Config.MaxSequenceLength);
-        if (batch.Pattern != Config.Pattern)
+        if (!batch.Pattern.Trains(Config.Pattern))
             throw new ArgumentException($"the batch needs {batch.Pattern} attention; this {Config.KindName} model has {Config.Pattern}");
         int rows = batch.Rows.Length;
-        Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape);
+        Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape, trainingView: batch.Pattern);
         if (_grad.Lse.Length < rows) _grad.Lse = new float[rows];
         _saved = batch; _savedInputs = null;
         double loss = CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);

@@ -8,8 +8,9 @@ namespace Dllm.Training;
 /// <summary>The knobs of a from-scratch run (nanoGPT-style: readable, all in one place).</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "sft" or "ar-sft" (set by RunSft),
-    /// or a continuous family: "diffusion-lm", "ssd-lm" (text) or "diffuseq" (prompt/response pairs; <see cref="Trainer.RunContinuous"/>).</summary>
+    /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "bd3" (block diffusion, BD3-LM),
+    /// "sft" or "ar-sft" (set by RunSft), or a continuous family: "diffusion-lm", "ssd-lm" (text) or "diffuseq"
+    /// (prompt/response pairs; <see cref="Trainer.RunContinuous"/>).</summary>
     public string Objective { get; init; } = "mdm";
     /// <summary>The model to train. Its kind and attention are set from <see cref="Objective"/> and its
     /// special ids from the tokenizer (<see cref="Trainer.ModelConfigFor"/>); the shape is taken as is.</summary>
@@ -26,6 +27,16 @@ public sealed record TrainerOptions
     public double ClipNorm { get; init; } = 1.0;
     public int Seed { get; init; } = 1;
     public int SaveEvery { get; init; } = 200;
+    /// <summary>"bd3" only: the block size B of block diffusion (--block-size); the sequence length must be a multiple of it.</summary>
+    public int BlockSize { get; init; }
+    /// <summary>"bd3" only: each block's masking rate is drawn from [NoiseMin, NoiseMax] (BD3-LM's clipped schedule).</summary>
+    public double NoiseMin { get; init; } = 0.3;
+    public double NoiseMax { get; init; } = 0.8;
+    /// <summary>Adaptation from an AR checkpoint, "mdm" only: attention widens from causal to bidirectional over this many
+    /// steps (DiffuLLaMA's mask annealing; <see cref="Dllm.Tensors.AttentionPatternKind.Annealed"/>); 0 = bidirectional at once.</summary>
+    public int AnnealSteps { get; init; }
+    /// <summary>"mdm" and "bd3": pair every noised sequence with its complementary mask (the batch doubles).</summary>
+    public bool Complementary { get; init; }
     /// <summary>SFT only: draw each batch from one of this many length buckets (1 = mixed batches); see <see cref="SftBatchSampler"/>.</summary>
     public int LengthBuckets { get; init; } = 1;
 
@@ -33,8 +44,19 @@ public sealed record TrainerOptions
     /// <exception cref="InvalidDataException">The model config is invalid; the message names the field.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar" or "sft" or "ar-sft" or "diffusion-lm" or "diffuseq" or "ssd-lm"))
-            throw new ArgumentException($"--objective must be mdm, ar, diffusion-lm, diffuseq or ssd-lm, got '{Objective}'");
+        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft" or "diffusion-lm" or "diffuseq" or "ssd-lm"))
+            throw new ArgumentException($"--objective must be mdm, ar, bd3, diffusion-lm, diffuseq or ssd-lm, got '{Objective}'");
+        if (Objective == "bd3")
+        {
+            if (BlockSize < 1) throw new ArgumentException($"--block-size must be at least 1 for --objective bd3, got {BlockSize}");
+            if (SeqLen % BlockSize != 0) throw new ArgumentException($"--seq-len {SeqLen} must be a multiple of --block-size {BlockSize}");
+            if (!(NoiseMin > 0 && NoiseMin <= NoiseMax && NoiseMax <= 1))
+                throw new ArgumentException($"--noise-min {NoiseMin} and --noise-max {NoiseMax} must satisfy 0 < min ≤ max ≤ 1");
+        }
+        else if (BlockSize != 0) throw new ArgumentException("--block-size applies to --objective bd3 only");
+        if (AnnealSteps < 0) throw new ArgumentException($"--anneal-steps must be ≥ 0, got {AnnealSteps}");
+        if (AnnealSteps > 0 && Objective != "mdm") throw new ArgumentException("--anneal-steps applies to masked diffusion (--to mdm) only");
+        if (Complementary && Objective is not ("mdm" or "bd3")) throw new ArgumentException("--complementary applies to the mdm and bd3 objectives");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {BatchSize}");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {SeqLen}");
@@ -69,22 +91,50 @@ public static class Trainer
     /// with a test hook called after every file operation of every save with (step, operation): a test
     /// throws from it to kill a save anywhere.</summary>
     internal static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
-        Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation)
+        Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation, string? initFrom = null)
     {
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
         if (o.Objective is "diffusion-lm" or "ssd-lm")
-            return Loop(o, tokenizer, outDir, resume, null, ContinuousMicroBatch(o, key => (corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key), o.SeqLen, null)),
+            return Loop(o, tokenizer, outDir, resume, initFrom, ContinuousMicroBatch(o, key => (corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key), o.SeqLen, null)),
                 onStep, ct, afterSaveOperation);
-        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId);
-        return Loop(o, tokenizer, outDir, resume, null, Batches(key =>
+        var mdm = new MaskedDiffusionObjective(tokenizer.MaskId, complementary: o.Complementary);
+        BlockDiffusionObjective? bd3 = o.Objective == "bd3" ? new(tokenizer.MaskId, o.BlockSize, o.NoiseMin, o.NoiseMax) { Complementary = o.Complementary } : null;
+        return Loop(o, tokenizer, outDir, resume, initFrom, Batches(key =>
         {
             int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
-            return o.Objective == "mdm"
-                ? mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key))
-                : AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen);
+            TrainingBatch batch = o.Objective switch
+            {
+                "mdm" => mdm.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
+                "bd3" => bd3!.Sample(clean, o.BatchSize, o.SeqLen, TextCorpus.StepRandom(o.Seed + 1, key)),
+                _ => AutoregressiveObjective.Build(clean, o.BatchSize, o.SeqLen),
+            };
+            long step = key / o.GradAccum;
+            if (step < o.AnnealSteps) // causal at step 0, bidirectional once the window covers the sequence
+                batch = batch with { Pattern = Dllm.Tensors.AttentionPattern.Annealed((int)(step * (long)o.SeqLen / o.AnnealSteps)) };
+            return batch;
         }), onStep, ct, afterSaveOperation);
     }
+
+    /// <summary>
+    /// AR-to-diffusion adaptation (DiffuLLaMA, Gong et al. 2024; Fast-dLLM v2, Wu et al. 2025): the weights of the
+    /// autoregressive checkpoint in <paramref name="fromDir"/> continue training as a masked (objective "mdm") or block
+    /// (objective "bd3") diffusion model of the same shape. The new config keeps the logits shifted (position p read
+    /// from row p − 1, <see cref="ModelConfig.AdaptedShift"/>) so every position goes on predicting the next token;
+    /// options may anneal the attention mask (mdm) and pair masks with their complements.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The source is not an autoregressive checkpoint.</exception>
+    public static TrainableModel Adapt(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string fromDir, string outDir, bool resume,
+        Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        ModelConfig source = ModelConfig.Load(Path.Combine(fromDir, "config.json"));
+        if (source.Kind != ModelKind.Autoregressive)
+            throw new InvalidDataException($"--from {fromDir} is a {source.KindName} checkpoint; adaptation starts from an autoregressive one");
+        if (o.Objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{o.Objective}'");
+        o = o with { Config = ModelConfigFor(source, o.Objective, tokenizer, o.BlockSize) with { AdaptedShift = true, SourcePath = null } };
+        return Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null, initFrom: fromDir);
+    }
+
 
     /// <summary>
     /// DiffuSeq (objective "diffuseq") on prompt/response pairs: each batch EOS-padded to its longest example
@@ -172,17 +222,18 @@ public static class Trainer
         Action<long, string>? afterSaveOperation = null)
     {
         o.Validate();
-        ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer);
+        ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer, o.BlockSize);
         TrainingCheckpoint.Recover(outDir); // finish a save a kill interrupted
         if (resume) CheckSameArchitecture(outDir, config);
         else TrainingCheckpoint.CheckOutputDirectory(outDir);
-        if (o.Objective is "mdm" or "ar")
+        if (o.Objective is "mdm" or "ar" or "bd3")
         {
             // Pre-training batches have a fixed shape: size one (its ids, rows, targets and weights, and the
             // forward's saved activations) before the first is built, so a huge --batch-size fails at once.
-            long n = (long)o.BatchSize * o.SeqLen;
+            int canvas = o.Objective == "bd3" ? 2 * o.SeqLen : o.SeqLen; // BD3 trains on [x_t ; x_0]
+            long n = (long)o.BatchSize * canvas;
             double floats = n > int.MaxValue ? double.PositiveInfinity : Model.ActivationTape.Floats(config.NLayers, true, (int)n, o.BatchSize,
-                o.SeqLen, config.DModel, config.NHeads, config.KvHeads, config.HeadDim, config.MlpHiddenSize, (int)n, 0);
+                canvas, config.DModel, config.NHeads, config.KvHeads, config.HeadDim, config.MlpHiddenSize, (int)n, 0);
             Dllm.IO.MemoryBudget.Require(4 * floats + 20.0 * n, $"a batch of {o.BatchSize} × {o.SeqLen} tokens (--batch-size × --seq-len) and its activations");
         }
         var model = TrainableModel.Create(config, o.Seed);
@@ -232,20 +283,23 @@ public static class Trainer
 
     /// <summary>
     /// The config a run of <paramref name="objective"/> trains: the kind and attention the objective
-    /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional)
+    /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional, "bd3" block
+    /// diffusion and block-causal with <paramref name="blockSize"/>, the continuous families bidirectional with their
+    /// fields, <see cref="ContinuousDefaults"/>)
     /// and the tokenizer's EOS (also the padding) and mask ids, written into the checkpoint's config.json.
     /// </summary>
-    public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer)
+    public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer, int blockSize = 0)
     {
         ModelKind kind = objective switch
         {
             "ar" or "ar-sft" => ModelKind.Autoregressive,
+            "bd3" => ModelKind.BlockDiffusion,
             "diffusion-lm" => ModelKind.DiffusionLm,
             "diffuseq" => ModelKind.DiffuSeq,
             "ssd-lm" => ModelKind.SsdLm,
             _ => ModelKind.MaskedDiffusion,
         };
-        ModelConfig c = shape.As(kind) with { EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId };
+        ModelConfig c = shape.As(kind, blockSize) with { EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId };
         return ContinuousDefaults(c);
     }
 

@@ -19,7 +19,11 @@ public sealed record TrainingBatch(int[] Tokens, int Batch, int Length, int[] Ro
     public void Validate(int vocab, int maxSeq)
     {
         if (Batch <= 0 || Length <= 0) throw new ArgumentException($"empty batch {Batch}x{Length}");
-        if (Length > maxSeq) throw new ArgumentException($"length {Length} exceeds max sequence length {maxSeq}");
+        // A BD3 pair canvas holds two halves at the same positions: the model sees sequences of Half.
+        int positions = Pattern.Kind == AttentionPatternKind.BlockDiffusionPair ? Pattern.Half : Length;
+        if (Pattern.Kind == AttentionPatternKind.BlockDiffusionPair && Length != 2 * Pattern.Half)
+            throw new ArgumentException($"a block diffusion pair canvas has 2 × {Pattern.Half} rows, found {Length}");
+        if (positions > maxSeq) throw new ArgumentException($"length {positions} exceeds max sequence length {maxSeq}");
         if (Tokens.Length != Batch * Length) throw new ArgumentException($"tokens has {Tokens.Length} ids, expected {Batch * Length}");
         if (Rows.Length != Targets.Length || Rows.Length != Weights.Length)
             throw new ArgumentException($"rows ({Rows.Length}), targets ({Targets.Length}) and weights ({Weights.Length}) differ in length");

@@ -27,4 +27,14 @@ public class RecommendedDecodingTests
         overridden.Set("remasking", "low_confidence");
         Assert.Equal(OrderingRule.LowConfidence, overridden.Build(dream.EosTokenId).Ordering);
     }
+
+    [Fact]
+    public void Llada2_decodes_as_its_generate_does()
+    {
+        // modeling_llada2_moe.py generate(): blocks of 32 (block_length), threshold 0.95 with the step's share as the floor.
+        ModelConfig llada2 = ModelConfig.Load(TestPaths.Golden("blockdiff", "llada2-mini", "config.json"), validate: false);
+        DecodingOptions o = RecommendedDecoding.For(llada2).Build(llada2.EosTokenId);
+        Assert.Equal((CommitRule.Dynamic, 0.95, 32), (o.Commit, o.Threshold, o.BlockLength));
+        Assert.Equal((CacheMode.Prefix, true, 20), (o.Cache, o.EarlyStop, o.EosId));
+    }
 }

@@ -110,6 +110,11 @@ public class CliTests
         (code, output, err) = Run("info", "--model", TestPaths.Golden("tiny-f32"));
         Assert.True(code == 0, err);
         Assert.Contains("family:      LLaDA (LLaDAModelLM)", output);
+        (code, output, err) = Run("info", "--model", Model.BlockDiffusionGoldenTests.Dir("llada2-mini"));
+        Assert.True(code == 0, err);
+        Assert.Contains("family:      LLaDA2 (LLaDA2MoeModelLM; o bias, fused q/k/v, q/k norm, RoPE on 4 of 8 head dims, mixture of experts)", output);
+        Assert.Contains("kind:        block_diffusion   attention: block_causal, block_size 8", output);
+        Assert.Contains("experts:     8 × 16 wide, top-2 + shared expert 16, in 2 of 3 layers, expert bias", output);
     }
 
     [Fact]

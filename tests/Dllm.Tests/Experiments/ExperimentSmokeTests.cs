@@ -65,6 +65,18 @@ public class ExperimentSmokeTests
     }
 
     [Fact]
+    public void Adapt_quick_trains_five_models_and_scores_each()
+    {
+        string text = Path.Combine(TestPaths.TempDir(), "t.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Range(0, 40).Select(i => $"line {i}: in the beginning was the word.\n")));
+        var (o, dir) = Quick(new AdaptExperiment(), text);
+        Assert.Contains("| masked diffusion (bound) |", o.Markdown);
+        Assert.Contains("| block diffusion (bound) |", o.Markdown);
+        Assert.True(Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", "bd3-adapted", "config.json")).ShiftLogits);
+        Assert.All(o.Plot.Series.SelectMany(s => s.Values), v => Assert.InRange(v, 0.5, 8));
+    }
+
+    [Fact]
     public void Speed_without_a_trained_sudoku_model_says_what_to_run()
     {
         string dir = Path.Combine(TestPaths.TempDir(), "speed");

@@ -117,11 +117,14 @@ public sealed class LladaMoeConfigTests
     }
 
     [Fact]
-    public void Experts_outside_the_llada_moe_family_are_refused()
+    public void Experts_outside_the_mixture_of_experts_families_are_refused()
     {
         ModelConfig dense = Training.ModelGradientTests.Tiny(kvHeads: 1);
-        Assert.Contains("experts need the LLaDA-MoE layout", Assert.Throws<InvalidDataException>(
+        Assert.Contains("experts need a mixture-of-experts layout (LLaDA-MoE, LLaDA2); the LLaDA family has none", Assert.Throws<InvalidDataException>(
             () => (dense with { Moe = MoeConfig.Create(2, 4, 2, 6) }).Validate()).Message);
+        ModelConfig llada2 = dense.WithFamily(ModelFamily.Llada2).As(ModelKind.BlockDiffusion, 4);
+        Assert.Contains("LLaDA2's experts need its sigmoid router", Assert.Throws<InvalidDataException>(
+            () => (llada2 with { Moe = MoeConfig.Create(2, 4, 2, 6) }).Validate()).Message);
         Assert.Contains("needs its experts", Assert.Throws<InvalidDataException>(
             () => (dense with { Family = ModelFamily.LladaMoe, Architectures = [LladaMoeConfig.Architecture] }).Validate()).Message);
     }

@@ -93,7 +93,7 @@ public sealed class ModelConfigTests
     {
         string p = GoldenWith("\"LLaDAModelLM\"", "\"MistralForCausalLM\"");
         var ex = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(p));
-        Assert.Equal($"unsupported architecture 'MistralForCausalLM' in {p}: Dllm supports LLaDAModelLM, DreamModel, Qwen2ForCausalLM, Qwen3ForCausalLM and LLaDAMoEModelLM", ex.Message);
+        Assert.Equal($"unsupported architecture 'MistralForCausalLM' in {p}: Dllm supports LLaDAModelLM, DreamModel, Qwen2ForCausalLM, Qwen3ForCausalLM, LLaDAMoEModelLM, SDARForCausalLM, Fast_dLLM_QwenForCausalLM and LLaDA2MoeModelLM", ex.Message);
     }
 
     [Fact]

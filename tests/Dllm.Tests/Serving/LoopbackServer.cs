@@ -33,13 +33,13 @@ internal sealed class LoopbackServer : IAsyncDisposable
 
     /// <summary>A server over the scripted byte-level model that answers <paramref name="answer"/> to "Hi"
     /// (see <see cref="ScriptedAnswers"/>), each forward first running <paramref name="onForward"/>.</summary>
-    public static Task<LoopbackServer> ScriptedAsync(string answer, Action? onForward = null, ServerSettings? settings = null)
+    public static Task<LoopbackServer> ScriptedAsync(string answer, Action? onForward = null, ServerSettings? settings = null, Dllm.Sampling.BatchLimits? batching = null)
     {
         var tok = new ByteTokenizer();
         int promptLength = ChatTemplate.Apply(tok, [new ChatMessage("user", "Hi")]).Count;
         IDenoisingModel model = ScriptedAnswers.Model(answer, () => promptLength, maxLength: 512);
         if (onForward is not null) model = new HookedModel(model, onForward);
-        return StartAsync(new CompletionEngine(model, tok, ByteTokenizer.Mask, ByteTokenizer.Eos), settings);
+        return StartAsync(new CompletionEngine(model, tok, ByteTokenizer.Mask, ByteTokenizer.Eos, batching), settings);
     }
 
     public async ValueTask DisposeAsync()

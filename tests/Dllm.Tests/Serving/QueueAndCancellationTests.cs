@@ -32,7 +32,7 @@ public class QueueAndCancellationTests
         {
             Interlocked.Increment(ref forwards);
             gate.Wait(TimeSpan.FromSeconds(30));
-        }, new Dllm.Cli.Serving.ServerSettings { ModelId = "tiny", QueueCapacity = 1 });
+        }, new Dllm.Cli.Serving.ServerSettings { ModelId = "tiny", QueueCapacity = 1 }, new Dllm.Sampling.BatchLimits { MaxRows = 1 });
 
         Task<HttpResponseMessage> running = server.Http.PostAsync(server.BaseUrl + "/v1/chat/completions", Chat(8), Ct);
         await WaitUntil(() => Task.FromResult(Volatile.Read(ref forwards) > 0), "the first request is inside the model");

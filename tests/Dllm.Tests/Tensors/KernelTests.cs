@@ -56,21 +56,24 @@ public class KernelTests
     [InlineData(8, 3)]
     [InlineData(64, 2)]
     [InlineData(128, 1)]
-    public void RopeRotatesHalvesByPositionAngle(int hd, int heads)
+    [InlineData(8, 3, 4)]    // LLaDA2's partial rotary: the first 4 of 8 dims rotate (pairs j, j + 2), the rest pass through
+    [InlineData(128, 2, 64)]
+    [InlineData(16, 1, 2)]
+    public void RopeRotatesHalvesByPositionAngle(int hd, int heads, int rotary = 0)
     {
         var rng = new Random(hd);
-        int rows = 5;
+        int rows = 5, r0 = rotary == 0 ? hd : rotary;
         float[] x = RandomArray(rng, rows * heads * hd), y = (float[])x.Clone();
         int[] pos = [0, 1, 7, 100, 4095];
-        var rope = new Rope(hd, 4096, 500000);
+        var rope = new Rope(hd, 4096, 500000, rotary);
         rope.Apply(y, rows, heads, pos);
-        var expected = new double[x.Length];
-        int half = hd / 2;
+        var expected = x.Select(v => (double)v).ToArray(); // dims past the rotary dim pass through
+        int half = r0 / 2;
         for (int r = 0; r < rows; r++)
             for (int h = 0; h < heads; h++)
                 for (int j = 0; j < half; j++)
                 {
-                    double angle = pos[r] * Math.Pow(500000, -2.0 * j / hd);
+                    double angle = pos[r] * Math.Pow(500000, -2.0 * j / r0);
                     int o = (r * heads + h) * hd;
                     double a = x[o + j], b = x[o + j + half];
                     expected[o + j] = a * Math.Cos(angle) - b * Math.Sin(angle);
@@ -90,6 +93,13 @@ public class KernelTests
         double n0 = 0, n1 = 0;
         for (int j = 16; j < 32; j++) { n0 += x[j] * x[j]; n1 += y[j] * y[j]; }
         Assert.Equal(n0, n1, 4);
+    }
+
+    [Fact]
+    public void RopeRejectsAnOddOrOversizedRotaryDim()
+    {
+        Assert.Contains("got 3", Assert.Throws<ArgumentException>(() => new Rope(8, 8, 10000, 3)).Message);
+        Assert.Contains("got 10", Assert.Throws<ArgumentException>(() => new Rope(8, 8, 10000, 10)).Message);
     }
 
     [Fact]

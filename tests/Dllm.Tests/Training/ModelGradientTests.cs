@@ -32,7 +32,8 @@ public class ModelGradientTests
     /// The tiny config of a named layout: an attention pattern of the LLaDA layout ("bidirectional",
     /// "causal", "block2", "block3"), "dream", "qwen2" (causal, q/k/v biases), "qwen3" (causal, q/k norms,
     /// head_dim 6 where d / heads is 4) or "qwen3-bias" (q/k norms, head_dim 6, attention_bias: q/k/v/o
-    /// biases; masked diffusion, as an AR-to-diffusion adaptation would train it).
+    /// biases; masked diffusion, as an AR-to-diffusion adaptation would train it) or "llada2" (LLaDA2's dense block: the
+    /// fused query_key_value with its bias sliced into q/k/v, q/k norms, RoPE on 2 of 4 head dims, a dense bias; blocks of 2).
     /// </summary>
     internal static ModelConfig Layout(string layout, int kvHeads, bool tied = false) => layout switch
     {
@@ -40,6 +41,10 @@ public class ModelGradientTests
         "qwen2" => Tiny(kvHeads, tied).WithFamily(ModelFamily.Qwen2).As(ModelKind.Autoregressive),
         "qwen3" => (Tiny(kvHeads, tied) with { ExplicitHeadDim = 6 }).WithFamily(ModelFamily.Qwen3).As(ModelKind.Autoregressive),
         "qwen3-bias" => (Tiny(kvHeads, tied) with { ExplicitHeadDim = 6 }).WithFamily(ModelFamily.Qwen3, attentionBias: true),
+        "llada2" => Tiny(kvHeads, tied).WithFamily(ModelFamily.Llada2).As(ModelKind.BlockDiffusion, 2) with
+        {
+            IncludeQkvBias = true, IncludeOutBias = true, QkNorm = true, PartialRotaryFactor = 0.5,
+        },
         _ => Tiny(kvHeads, tied).With(OpGradientTests.Pattern(layout)),
     };
 
@@ -81,6 +86,8 @@ public class ModelGradientTests
     [InlineData("qwen3", 1, false)]
     [InlineData("qwen3", 2, true)]
     [InlineData("qwen3-bias", 1, false)]
+    [InlineData("llada2", 1, false)]
+    [InlineData("llada2", 2, true)]
     public void Every_parameter_gradient_matches_finite_differences(string pattern, int kvHeads, bool tied)
     {
         TrainableModel m = RandomModel(Layout(pattern, kvHeads, tied), 11);

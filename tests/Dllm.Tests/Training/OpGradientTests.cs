@@ -40,12 +40,14 @@ public class OpGradientTests
         for (int i = 0; i < dx.Length; i++) Assert.Equal(2 * dx[i], dx2[i], 1e-5f);
     }
 
-    [Fact]
-    public void Rope_backward_is_the_inverse_rotation()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)] // partial rotary (LLaDA2): dims 4..7 pass through, and so does their gradient
+    public void Rope_backward_is_the_inverse_rotation(int rotary)
     {
         var rng = new Random(2);
         int rows = 3, heads = 2, hd = 8;
-        var rope = new Rope(hd, 16, 10000);
+        var rope = new Rope(hd, 16, 10000, rotary);
         int[] pos = [0, 5, 13];
         float[] x = GradCheck.Randn(rng, rows * heads * hd), c = GradCheck.Randn(rng, x.Length);
         double F() { var y = (float[])x.Clone(); rope.Apply(y, rows, heads, pos); return GradCheck.Dot(c, y); }
