@@ -10,21 +10,24 @@ namespace Dllm.Cli;
 /// <c>dllm generate</c> on a continuous-family checkpoint (Diffusion-LM, DiffuSeq, SSD-LM): their own
 /// samplers, with the knobs that mean something for them — gen_length (or max_tokens; default 32) the answer length,
 /// steps the reverse steps (per block for SSD-LM; default 200, at most the trained T), block_length
-/// SSD-LM's block, seed — and a refusal for every other knob. With -v each reverse step's rounded answer
+/// SSD-LM's block (refused for the others), seed — and a refusal for every other knob. With -v each reverse step's rounded answer
 /// is printed to stderr (the live view). A DiffuSeq prompt gets the chat template it was trained with
 /// unless --raw; Diffusion-LM and SSD-LM were trained on plain text, so their prompts are raw text always.
 /// </summary>
 internal static class ContinuousGeneration
 {
-    private static readonly string[] Applicable = ["gen_length", "max_tokens", "steps", "block_length", "seed"];
+    /// <summary>The knobs each family takes; block_length is SSD-LM's block only.</summary>
+    private static string[] Applicable(ModelConfig c)
+        => c.Kind == ModelKind.SsdLm ? ["gen_length", "max_tokens", "steps", "block_length", "seed"] : ["gen_length", "max_tokens", "steps", "seed"];
 
     public static int Run(string dir, ModelConfig config, string? text, string? ids, bool raw, bool infill, DecodingKnobs knobs,
         IEnumerable<string> givenKnobs, bool printIds, bool verbose)
     {
         if (infill) throw new NotSupportedException($"--infill needs a masked diffusion model; '{dir}' is {config.KindName}");
-        string? other = givenKnobs.FirstOrDefault(k => !Applicable.Contains(k));
+        string[] applicable = Applicable(config);
+        string? other = givenKnobs.FirstOrDefault(k => !applicable.Contains(k));
         if (other is not null)
-            throw new ArgumentException($"{KnobOptions.Flag(other)} does not apply to a {config.KindName} model (it takes {string.Join(", ", Applicable.Select(KnobOptions.Flag))})");
+            throw new ArgumentException($"{KnobOptions.Flag(other)} does not apply to a {config.KindName} model (it takes {string.Join(", ", applicable.Select(KnobOptions.Flag))})");
         using Transformer lm = Transformer.Load(dir);
         ITokenizer tokenizer = TokenizerLoader.Load(dir);
         IReadOnlyList<int> prompt = ids is not null ? GenerateCommand.ParseIds(ids, lm.VocabSize)

@@ -65,7 +65,7 @@ public class ContinuousCliTests
         foreach (string[] args in new[]
         {
             new[] { "chat", "-m", dir }, ["accuracy", "-m", dir, "--data", pairs],
-            ["generate", "-m", dir, "--prompt", "x", "--remasking", "random"], ["generate", "-m", dir, "--infill", "a [MASK:2]"],
+            ["generate", "-m", dir, "--prompt", "x", "--remasking", "random"], ["generate", "-m", dir, "--prompt", "x", "--block-length", "2"], ["generate", "-m", dir, "--infill", "a [MASK:2]"],
             ["sft", "-m", dir, "--data", pairs, "--out", Path.Combine(TestPaths.TempDir(), "s")],
         })
         {
