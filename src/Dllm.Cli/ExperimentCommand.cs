@@ -102,6 +102,7 @@ internal static class ExperimentCommand
             };
             List<TaskExample> items = TaskExample.ReadJsonl(r.GetValue(data)!.FullName);
             using Transformer m = Transformer.Load(ModelOption.Resolve(r.GetValue(model)));
+            if (m.Config.IsContinuous) throw new NotSupportedException($"experiment eval decodes masked diffusion and AR models; a {m.Config.KindName} checkpoint runs under `dllm generate` and `dllm eval`");
             bool autoregressive = m.Config.Kind == ModelKind.Autoregressive;
             EvalReport rep = TaskEvaluator.Evaluate(m, autoregressive, new ByteTokenizer(), items, settings);
             foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))

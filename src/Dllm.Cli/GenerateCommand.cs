@@ -22,7 +22,7 @@ internal static class GenerateCommand
         var knobOptions = new KnobOptions();
         var infill = new Option<string?>("--infill") { Description = "Infill a template: \"The [MASK:5] sat on the [MASK:3].\" (no chat template)" };
         var threads = ThreadsOption.Create();
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print timing and forward-pass count to stderr" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print timing and forward-pass count to stderr (continuous families: every reverse step's answer too)" };
 
         var cmd = new Command("generate", "Generate an answer by masked diffusion (LLaDA generate.py semantics)")
         {
@@ -36,7 +36,11 @@ internal static class GenerateCommand
             string? template = r.GetValue(infill);
             if ((text is null ? 0 : 1) + (ids is null ? 0 : 1) + (template is null ? 0 : 1) != 1)
                 throw new ArgumentException("give exactly one of --prompt, --prompt-ids and --infill");
-            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
+            string dir = ModelOption.Resolve(r.GetValue(model));
+            if (ModelOption.ContinuousConfig(dir) is ModelConfig continuous)
+                return ContinuousGeneration.Run(dir, continuous, text, ids, r.GetValue(raw), template is not null, knobOptions.Read(r),
+                    knobOptions.Given(r), r.GetValue(output) == "ids", r.GetValue(verbose));
+            dir = ModelOption.ResolveDiffusion(r.GetValue(model));
             DecodingKnobs knobs = knobOptions.Read(r, ModelOption.RecommendedKnobs(dir));
 
             using Transformer lm = Transformer.Load(dir);

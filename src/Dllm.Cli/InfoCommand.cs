@@ -34,6 +34,8 @@ internal static class InfoCommand
             Console.WriteLine($"model:       {dir}");
             Console.WriteLine($"family:      {Family(c)}");
             Console.WriteLine($"kind:        {c.KindName}   attention: {c.AttentionName}");
+            if (c.IsContinuous)
+                Console.WriteLine($"diffusion:   T {c.DiffusionSteps}, {c.NoiseSchedule} schedule{(c.Kind == ModelKind.SsdLm ? $", simplex K {c.SimplexK}, blocks of {c.SsdBlockSize}" : "")}");
             Console.WriteLine($"layers:      {c.NLayers}   d_model: {c.DModel}   heads: {c.NHeads} (kv {c.NKvHeads ?? c.NHeads}, head dim {c.HeadDim})");
             string mlp = c.Moe is { HasDenseLayer: false } ? "none (every layer is MoE)" : c.MlpHiddenSize.ToString();
             Console.WriteLine($"mlp hidden:  {mlp}   vocab: {c.VocabSize} (embedding {c.EmbeddingSize ?? c.VocabSize})   tied head: {c.WeightTying}");

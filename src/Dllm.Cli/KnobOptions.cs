@@ -30,6 +30,10 @@ internal sealed class KnobOptions
     /// <summary>The flag of a knob: <c>block_length</c> → <c>--block-length</c>.</summary>
     public static string Flag(string knob) => "--" + knob.Replace('_', '-');
 
+    /// <summary>The knob names the user gave flags for on this command line.</summary>
+    public IEnumerable<string> Given(ParseResult result)
+        => _options.Where(o => result.GetResult(o.Option) is { Implicit: false }).Select(o => o.Name);
+
     /// <summary>The options, to add to a command.</summary>
     public IEnumerable<Option> All => _options.Select(o => o.Option);
 

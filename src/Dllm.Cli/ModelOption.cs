@@ -59,8 +59,21 @@ internal static class ModelOption
     {
         string dir = Resolve(given);
         string config = Path.Combine(dir, "config.json");
-        if (File.Exists(config) && Dllm.Model.ModelConfig.Load(config).Kind == Dllm.Model.ModelKind.Autoregressive)
+        if (!File.Exists(config)) return dir;
+        Dllm.Model.ModelConfig c = Dllm.Model.ModelConfig.Load(config);
+        if (c.Kind == Dllm.Model.ModelKind.Autoregressive)
             throw new NotSupportedException($"'{dir}' is an autoregressive checkpoint; the diffusion sampler needs a masked diffusion model (score AR models with `dllm experiment eval` or `dllm eval`)");
+        if (c.IsContinuous)
+            throw new NotSupportedException($"'{dir}' is a {c.KindName} checkpoint (continuous diffusion): only `dllm generate` and `dllm eval` run it; chat, serve and accuracy need a masked diffusion model");
         return dir;
+    }
+
+    /// <summary>The config of a continuous-family checkpoint in <paramref name="dir"/>, or null for any other (or none).</summary>
+    public static Dllm.Model.ModelConfig? ContinuousConfig(string dir)
+    {
+        string config = Path.Combine(dir, "config.json");
+        if (!File.Exists(config)) return null;
+        Dllm.Model.ModelConfig c = Dllm.Model.ModelConfig.Load(config);
+        return c.IsContinuous ? c : null;
     }
 }

@@ -37,6 +37,8 @@ internal static class SftCommand
             if (!Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"model directory '{baseDir}' does not exist");
             ModelConfig config = ModelConfig.Load(Path.Combine(baseDir, "config.json"));
             if (config.Kind == ModelKind.BlockDiffusion) throw new NotSupportedException("fine-tuning block diffusion checkpoints is not supported yet");
+            if (config.IsContinuous)
+                throw new NotSupportedException($"fine-tuning a {config.KindName} checkpoint is not supported (train DiffuSeq on pairs with `dllm train --objective diffuseq`)");
             bool autoregressive = config.Kind == ModelKind.Autoregressive; // fine-tuned in its own kind
             ITokenizer tok = TokenizerLoader.Load(baseDir);
             var examples = SftDataset.Load(r.GetValue(data)!.FullName, tok, config.MaxSequenceLength);

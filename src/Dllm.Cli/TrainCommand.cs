@@ -6,7 +6,8 @@ using Dllm.Text;
 namespace Dllm.Cli;
 
 /// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens (or
-/// whole words with <c>--tokenizer word</c>); with
+/// whole words with <c>--tokenizer word</c>); with <c>--objective diffusion-lm | diffuseq | ssd-lm</c> one of
+/// the continuous diffusion families on the same backbone (diffuseq on prompt/response JSONL); with
 /// <c>--experts</c>, a LLaDA-MoE (mixture-of-experts) model in LLaDA-MoE's published layout.</summary>
 internal static class TrainCommand
 {
@@ -14,11 +15,18 @@ internal static class TrainCommand
     {
         var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory (Hugging Face layout + optimizer state)", Required = true };
-        var objective = new Option<string>("--objective") { Description = "mdm (masked diffusion) | ar (autoregressive baseline) | bd3 (block diffusion, BD3-LM)", DefaultValueFactory = _ => "mdm" };
-        objective.AcceptOnlyFromAmong("mdm", "ar", "bd3");
+        var objective = new Option<string>("--objective")
+        {
+            Description = "mdm (masked diffusion) | ar (autoregressive baseline) | bd3 (block diffusion, BD3-LM) | diffusion-lm | ssd-lm (continuous diffusion on text) | diffuseq (continuous, on prompt/response JSONL)",
+            DefaultValueFactory = _ => "mdm",
+        };
+        objective.AcceptOnlyFromAmong("mdm", "ar", "bd3", "diffusion-lm", "diffuseq", "ssd-lm");
         var blockSize = new Option<int>("--block-size") { DefaultValueFactory = _ => 0, Description = "Block size of --objective bd3 (divides --seq-len)" };
         var noiseMin = new Option<double>("--noise-min") { DefaultValueFactory = _ => 0.3, Description = "bd3: lowest per-block masking rate (BD3-LM's clipped schedule)" };
         var noiseMax = new Option<double>("--noise-max") { DefaultValueFactory = _ => 0.8, Description = "bd3: highest per-block masking rate" };
+        var diffusionSteps = new Option<int>("--diffusion-steps") { DefaultValueFactory = _ => 0, Description = "Continuous families: timesteps T (0 = the paper's: 2000, SSD-LM 5000)" };
+        var simplexK = new Option<double>("--simplex-k") { DefaultValueFactory = _ => 5, Description = "SSD-LM: K of the almost-one-hot logits" };
+        var ssdBlock = new Option<int>("--ssd-block") { DefaultValueFactory = _ => 25, Description = "SSD-LM: tokens per semi-autoregressive block (at most --seq-len)" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 1000, Description = "Optimizer steps" };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Sequences per micro-batch" };
         var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per sequence" };
@@ -46,17 +54,23 @@ internal static class TrainCommand
         };
         tokenizerKind.AcceptOnlyFromAmong("byte", "word");
         var threads = ThreadsOption.Create();
-        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, block diffusion or AR baseline)")
+        var cmd = new Command("train", "Train a LLaDA-architecture model from scratch (masked diffusion, block diffusion, AR baseline, or a continuous diffusion family)")
         {
             data, output, objective, blockSize, noiseMin, noiseMax, steps, batch, seqLen, accum, lr, warmup, dModel, layers, heads, kvHeads, mlp,
             experts, topK, expertHidden, sharedHidden, denseLayers, auxCoef, seed, saveEvery, resume, tokenizerKind, threads,
+            diffusionSteps, simplexK, ssdBlock,
         };
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             int d = r.GetValue(dModel), h = r.GetValue(heads), kv = r.GetValue(kvHeads), f = r.GetValue(mlp);
             string[] dataPaths = r.GetValue(data)!.Select(x => x.FullName).ToArray();
-            ITokenizer tokenizer = CreateTokenizer(r.GetValue(tokenizerKind)!, dataPaths, r.GetValue(output)!.FullName, r.GetValue(resume));
+            string objectiveName = r.GetValue(objective)!;
+            bool pairs = objectiveName == "diffuseq", continuous = objectiveName is "diffusion-lm" or "diffuseq" or "ssd-lm";
+            if (continuous) CheckContinuousFlags(objectiveName, r.GetValue(diffusionSteps), r.GetValue(ssdBlock), r.GetValue(seqLen), r.GetValue(experts));
+            if (pairs && dataPaths.Length != 1) throw new ArgumentException("--objective diffuseq takes one --data JSONL file of {\"prompt\", \"response\"} pairs");
+            ITokenizer tokenizer = CreateTokenizer(r.GetValue(tokenizerKind)!, dataPaths, r.GetValue(output)!.FullName, r.GetValue(resume),
+                pairs ? () => SftDataset.Texts(dataPaths[0]) : null);
             var shape = new ModelConfig
             {
                 DModel = d, NHeads = h, NKvHeads = kv == 0 ? h : kv, NLayers = r.GetValue(layers),
@@ -64,18 +78,35 @@ internal static class TrainCommand
                 EmbeddingSize = tokenizer.VocabSize, MaxSequenceLength = Math.Max(r.GetValue(seqLen), 512), RopeTheta = 10000,
                 EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
             };
+            if (continuous)
+            {
+                bool ssd = objectiveName == "ssd-lm";
+                shape = shape with
+                {
+                    DiffusionSteps = r.GetValue(diffusionSteps), SimplexK = ssd ? r.GetValue(simplexK) : 0, SsdBlockSize = ssd ? r.GetValue(ssdBlock) : 0,
+                };
+                shape = Trainer.ModelConfigFor(shape, objectiveName, tokenizer); // the kind, so the shape validates with its fields
+            }
             shape = WithExperts(shape, r.GetValue(experts), r.GetValue(topK), r.GetValue(expertHidden), r.GetValue(sharedHidden),
                 r.GetValue(denseLayers), r.GetValue(auxCoef));
             var options = new TrainerOptions
             {
-                Objective = r.GetValue(objective)!, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
+                Objective = objectiveName, Config = shape, Steps = r.GetValue(steps), BatchSize = r.GetValue(batch),
                 SeqLen = r.GetValue(seqLen), GradAccum = r.GetValue(accum), LearningRate = r.GetValue(lr),
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
                 BlockSize = r.GetValue(blockSize), NoiseMin = r.GetValue(noiseMin), NoiseMax = r.GetValue(noiseMax),
             };
             options.Validate();
-            TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);
             string outDir = r.GetValue(output)!.FullName;
+            if (pairs)
+            {
+                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen);
+                Console.Error.WriteLine($"training diffuseq model: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
+                TrainingProgressView.Run("train diffuseq", onStep => Trainer.RunContinuous(options, examples, tokenizer, outDir, r.GetValue(resume), onStep));
+                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm train --objective diffuseq")}");
+                return 0;
+            }
+            TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);
             string moe = shape.Moe is MoeConfig m ? $", {m.Experts} experts top-{m.TopK} in {m.MoeLayerCount} layers" : "";
             Console.Error.WriteLine($"training {options.Objective} model: {shape.DModel}d × {shape.NLayers} layers{moe}, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
             TrainingProgressView.Run($"train {options.Objective}", onStep => Trainer.Run(options, corpus, tokenizer, outDir, r.GetValue(resume), onStep));
@@ -85,18 +116,30 @@ internal static class TrainCommand
         return cmd;
     }
 
+    /// <summary>The continuous families' flags, checked before any data is read.</summary>
+    /// <exception cref="ArgumentException">A flag out of range; the message names it.</exception>
+    private static void CheckContinuousFlags(string objective, int diffusionSteps, int ssdBlock, int seqLen, int experts)
+    {
+        if (diffusionSteps < 0) throw new ArgumentException($"--diffusion-steps must be ≥ 0, got {diffusionSteps}");
+        if (objective == "ssd-lm" && ssdBlock < 1) throw new ArgumentException($"--ssd-block must be positive, got {ssdBlock}");
+        if (objective == "ssd-lm" && ssdBlock > seqLen) throw new ArgumentException($"--ssd-block {ssdBlock} is longer than --seq-len {seqLen}");
+        if (experts > 0) throw new ArgumentException("the continuous families train a dense model; leave out --experts");
+    }
+
     /// <summary>
     /// The tokenizer of a run: bytes, or a word-level vocabulary built from the data files (on <c>--resume</c>,
     /// the one the checkpoint saved, so ids never shift when the data changed).
     /// </summary>
-    internal static ITokenizer CreateTokenizer(string kind, IReadOnlyList<string> dataPaths, string outDir, bool resume)
+    /// <param name="texts">Where the vocabulary's words come from when not the data files' text (prompt/response pairs).</param>
+    internal static ITokenizer CreateTokenizer(string kind, IReadOnlyList<string> dataPaths, string outDir, bool resume,
+        Func<IEnumerable<string>>? texts = null)
     {
         if (kind == "byte") return new ByteTokenizer();
         string saved = Path.Combine(outDir, "tokenizer.json");
         if (resume && File.Exists(saved))
             return TokenizerLoader.Load(saved) as WordLevelTokenizer
                 ?? throw new InvalidDataException($"{saved}: --tokenizer word, but the checkpoint's tokenizer is not word-level");
-        WordLevelTokenizer words = WordLevelTokenizer.Build(TextCorpus.ReadTexts(dataPaths));
+        WordLevelTokenizer words = WordLevelTokenizer.Build(texts?.Invoke() ?? TextCorpus.ReadTexts(dataPaths));
         Console.Error.WriteLine($"word-level vocabulary: {words.VocabSize:N0} tokens");
         return words;
     }

@@ -34,7 +34,7 @@ internal sealed class ActivationTape
     public float[] SelNorm = [];    // [R × d] RMSNorm(SelIn)·ln_f
     public int[] SelRows = [];      // [R] which computed row each selected row was read from (after the Dream shift)
     public int[] Positions = [];    // [N] position of each computed row in its sequence
-    public int[] Ids = [];          // [N] token id of each computed row
+    public int[] Ids = [];          // [N] token id of each computed row (-1: a continuous input vector row)
     public float[] KFull = [], VFull = []; // [B·L × Hkv·hd] cached keys/values with the window's spliced in
 
     private double _approvedFloats;

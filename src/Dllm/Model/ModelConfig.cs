@@ -15,6 +15,12 @@ public enum ModelKind
     [JsonStringEnumMemberName("autoregressive")] Autoregressive,
     /// <summary>Diffusion inside blocks, autoregressive across them: block-causal attention (BD3-LM, arXiv 2503.09573).</summary>
     [JsonStringEnumMemberName("block_diffusion")] BlockDiffusion,
+    /// <summary>Gaussian diffusion on learned word embeddings, x0 prediction and rounding (Diffusion-LM, arXiv 2205.14217).</summary>
+    [JsonStringEnumMemberName("diffusion_lm")] DiffusionLm,
+    /// <summary>Diffusion-LM with partial noising: the prompt's embeddings anchored, only the response noised (DiffuSeq, arXiv 2210.08933).</summary>
+    [JsonStringEnumMemberName("diffuseq")] DiffuSeq,
+    /// <summary>Gaussian diffusion on almost-one-hot vocabulary logits, semi-autoregressive blocks (SSD-LM, arXiv 2210.17432).</summary>
+    [JsonStringEnumMemberName("ssd_lm")] SsdLm,
 }
 
 /// <summary>Which keys a query may see, as <c>config.json</c> spells it (see <see cref="AttentionPattern"/>).</summary>
@@ -130,6 +136,27 @@ public sealed record ModelConfig
     /// <summary>Block size of block_causal attention; 0 (and not written) for the other patterns.</summary>
     [JsonPropertyName("block_size"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int BlockSize { get; init; }
+
+    /// <summary>Continuous families only (<see cref="IsContinuous"/>): the number of diffusion timesteps T the model
+    /// was trained with (Dllm's field; 0 and not written for the other kinds).</summary>
+    [JsonPropertyName("diffusion_steps"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int DiffusionSteps { get; init; }
+    /// <summary>Continuous families only: the ᾱ schedule, "sqrt" (Diffusion-LM, DiffuSeq) or "cosine" (SSD-LM); see <c>NoiseSchedule</c>.</summary>
+    [JsonPropertyName("noise_schedule"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NoiseSchedule { get; init; }
+    /// <summary>SSD-LM only: K of the almost-one-hot representation (+K at the token, −K elsewhere; the paper's K = 5).</summary>
+    [JsonPropertyName("simplex_k"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double SimplexK { get; init; }
+    /// <summary>SSD-LM only: tokens per semi-autoregressive block in training (and the default block at sampling).</summary>
+    [JsonPropertyName("ssd_block_size"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int SsdBlockSize { get; init; }
+
+    /// <summary>True for the continuous diffusion families (Diffusion-LM, DiffuSeq, SSD-LM): they take input
+    /// vectors, not token ids, and are decoded by their own samplers, not the masked-diffusion one.</summary>
+    [JsonIgnore] public bool IsContinuous => Kind is ModelKind.DiffusionLm or ModelKind.DiffuSeq or ModelKind.SsdLm;
+
+    /// <summary>True for Diffusion-LM and DiffuSeq: the model predicts x0 in the word-embedding space.</summary>
+    [JsonIgnore] public bool IsEmbeddingDiffusion => Kind is ModelKind.DiffusionLm or ModelKind.DiffuSeq;
 
     /// <summary>Every config.json field not modelled above, kept so a re-written config loses nothing.</summary>
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; init; }
@@ -403,6 +430,8 @@ public sealed record ModelConfig
         if (Family == ModelFamily.LladaMoe && IncludeQkvBias) throw Bad("include_qkv_bias is unsupported for LLaDA-MoE (attention_bias false only)");
         if (ShiftLogits && Kind == ModelKind.Autoregressive)
             throw Bad($"the {spec.Name} layout is a diffusion model (its logits are shifted); model_kind {Json(Kind)} is unsupported for it");
+
+        ContinuousFields.Validate(this, Bad);
 
         if (MaskTokenId == NoToken && Kind != ModelKind.Autoregressive)
             throw Bad($"no mask_token_id: a {Json(Kind)} model needs one");

@@ -11,7 +11,7 @@ namespace Dllm.Model;
 /// norm and head_dim, Dream's shifted logits) and the shape. Forward per block (shapes for
 /// N = batch·len rows; hd is head_dim, which need not be d / H):
 /// <code>
-///   x   = wte[tokens]                                   [N × d]
+///   x   = wte[tokens]   (continuous families: given input vectors, HiddenFromInputs)   [N × d]
 ///   h   = RMSNorm(x)·attn_norm                          [N × d]
 ///   q,k,v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [N × H·hd], [N × Hkv·hd]  (LLaDA2: row views of one fused W)
 ///   q,k = RMSNorm(q_head)·q_norm, RMSNorm(k_head)·k_norm (Qwen3, LLaDA2: each head's hd values, as [N·H × hd])
@@ -153,6 +153,55 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         return m;
     }
 
+    /// <summary>
+    /// The continuous families' forward (Diffusion-LM, DiffuSeq, SSD-LM): input vectors instead of token ids
+    /// (the first block reads <paramref name="inputs"/> [batch·length × d] where it would read wte[tokens]),
+    /// everything else as <see cref="Logits"/>. Leaves RMSNorm(x[rows])·ln_f of the flat rows
+    /// <paramref name="rows"/> (b·length + i) in <paramref name="hidden"/> [R × d]: Diffusion-LM's x0
+    /// prediction, or what the LM head maps to logits (<see cref="HeadLogits"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Sizes that do not match, a row outside the canvas, or a sequence
+    /// longer than max_sequence_length.</exception>
+    public void HiddenFromInputs(ReadOnlySpan<float> inputs, int batch, int length, ReadOnlySpan<int> rows, Span<float> hidden)
+    {
+        CheckInputs(inputs, batch, length, rows);
+        if (hidden.Length < (long)rows.Length * Config.DModel) throw new ArgumentException($"hidden span has {hidden.Length} floats, need {rows.Length}x{Config.DModel}");
+        lock (_gate)
+        {
+            Forward([], batch, length, 0, length, rows, default, CacheUse.None, _scratch, save: false, inputs: inputs);
+            _scratch.SelNorm.AsSpan(0, rows.Length * Config.DModel).CopyTo(hidden);
+        }
+    }
+
+    /// <summary>The LM head on final-normed hidden states: logits [R × V] = hidden [R × d] · Wheadᵀ.</summary>
+    public void HeadLogits(ReadOnlySpan<float> hidden, int rows, Span<float> logits)
+    {
+        if (hidden.Length < (long)rows * Config.DModel || logits.Length < (long)rows * VocabSize)
+            throw new ArgumentException($"head logits of {rows} rows need {rows}x{Config.DModel} hidden and {rows}x{VocabSize} logit floats");
+        Gemm.LinearForward(hidden[..(rows * Config.DModel)], rows, Weights.Head, logits[..(rows * VocabSize)]);
+    }
+
+    /// <summary><see cref="ForwardSaving"/> from input vectors [batch·length × d] instead of token ids (the
+    /// continuous families' training forward); the caller has checked the sizes (<see cref="CheckInputs"/>).</summary>
+    internal void ForwardSavingInputs(ReadOnlySpan<float> inputs, int batch, int length, ReadOnlySpan<int> rows, ActivationTape tape)
+    {
+        lock (_gate) Forward([], batch, length, 0, length, rows, default, CacheUse.None, tape, save: true, inputs: inputs);
+    }
+
+    /// <exception cref="ArgumentException">The inputs are not batch·length·d floats, a row is outside the canvas,
+    /// a value is not finite, or the canvas is empty or too long.</exception>
+    internal void CheckInputs(ReadOnlySpan<float> inputs, int batch, int length, ReadOnlySpan<int> rows)
+    {
+        if (batch <= 0 || length <= 0) throw new ArgumentException($"empty batch: batch={batch}, length={length}");
+        if (length > MaxSequenceLength)
+            throw new ArgumentException($"sequence of {length} positions exceeds the model's max_sequence_length {MaxSequenceLength}");
+        if (inputs.Length != (long)batch * length * Config.DModel)
+            throw new ArgumentException($"inputs has {inputs.Length} floats, expected batch·length·d = {batch}x{length}x{Config.DModel}");
+        foreach (int r in rows)
+            if ((uint)r >= (uint)(batch * length)) throw new ArgumentException($"row {r} is outside the canvas rows [0, {batch * length})");
+        if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(inputs)) throw new ArgumentException("an input vector has a NaN or infinite value");
+    }
+
     private void Check(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions,
         Span<float> logits, ReadOnlySpan<byte> keyMask)
     {
@@ -192,7 +241,8 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// where <paramref name="rows"/> are flat canvas rows b·length + p inside the window.
     /// </summary>
     private void Forward(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> rows,
-        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save, AttentionPattern? trainingView = null)
+        ReadOnlySpan<byte> keyMask, CacheUse cache, ActivationTape t, bool save, AttentionPattern? trainingView = null,
+        ReadOnlySpan<float> inputs = default)
     {
         ModelConfig c = Config;
         int windowStart = start;
@@ -208,10 +258,11 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         {
             int p = start + r % w;
             pos[r] = pattern.PositionOf(p);
-            ids[r] = tokens[(r / w) * length + p];
+            ids[r] = inputs.IsEmpty ? tokens[(r / w) * length + p] : -1; // -1: a continuous input row, no id
         }
         Span<float> x = t.Layers[0].XIn.AsSpan(0, n * d);
-        Embedding.Gather(Weights.Embedding, ids, x);
+        if (inputs.IsEmpty) Embedding.Gather(Weights.Embedding, ids, x);
+        else for (int r = 0; r < n; r++) inputs.Slice(((r / w) * length + start + r % w) * d, d).CopyTo(x.Slice(r * d, d));
 
         for (int l = 0; l < Weights.Blocks.Length; l++)
         {

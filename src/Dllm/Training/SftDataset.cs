@@ -19,6 +19,34 @@ public static class SftDataset
     {
         int? eot = tok.EndOfTurnId; // the tokenizer says which token ends a turn (<|eot_id|>, <|im_end|>, ...)
         var examples = new List<(int[], int[])>();
+        foreach (var (history, response, where) in Conversations(path))
+        {
+            int[] prompt = [.. ChatTemplate.Apply(tok, history)];
+            int[] answer = [.. tok.Encode(response.Trim()), .. eot is int t ? new[] { t } : []];
+            if (prompt.Length + answer.Length > maxLength)
+                throw new InvalidDataException($"{where}: example has {prompt.Length + answer.Length} tokens, longer than the model's {maxLength}");
+            examples.Add((prompt, answer));
+        }
+        if (examples.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
+        return examples;
+    }
+
+    /// <summary>Every text of the file a tokenizer has to know (the roles, "assistant" included, and the
+    /// contents), for building a word-level vocabulary from pairs.</summary>
+    /// <exception cref="InvalidDataException">As <see cref="Load"/>.</exception>
+    public static IEnumerable<string> Texts(string path)
+    {
+        yield return ChatTemplate.AssistantRole;
+        foreach (var (history, response, _) in Conversations(path))
+        {
+            foreach (ChatMessage m in history) { yield return m.Role; yield return m.Content; }
+            yield return response;
+        }
+    }
+
+    /// <summary>The one walk over the file: each line's history (all but the last message) and response.</summary>
+    private static IEnumerable<(List<ChatMessage> History, string Response, string Where)> Conversations(string path)
+    {
         foreach (var (e, where) in JsonLines.Objects(path))
         {
             List<ChatMessage> history;
@@ -36,13 +64,7 @@ public static class SftDataset
                 history = [new ChatMessage("user", JsonLines.RequiredString(e, "prompt", where))];
                 response = JsonLines.RequiredString(e, "response", where);
             }
-            int[] prompt = [.. ChatTemplate.Apply(tok, history)];
-            int[] answer = [.. tok.Encode(response.Trim()), .. eot is int t ? new[] { t } : []];
-            if (prompt.Length + answer.Length > maxLength)
-                throw new InvalidDataException($"{where}: example has {prompt.Length + answer.Length} tokens, longer than the model's {maxLength}");
-            examples.Add((prompt, answer));
+            yield return (history, response, where);
         }
-        if (examples.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
-        return examples;
     }
 }

@@ -14,14 +14,28 @@ public static class TrainStep
         IReadOnlyList<TrainingBatch> microBatches, double lr, double? clipNorm = 1.0)
     {
         if (microBatches.Count == 0) throw new ArgumentException("no micro-batches", nameof(microBatches));
-        model.ZeroGrad();
-        float scale = 1f / microBatches.Count;
-        double loss = 0;
-        foreach (TrainingBatch b in microBatches)
+        return Run(model, optimizer, microBatches.Count, (i, scale) =>
         {
-            loss += model.Forward(b) * scale;
+            double loss = model.Forward(microBatches[i]);
             model.Backward(scale);
-        }
+            return loss;
+        }, lr, clipNorm);
+    }
+
+    /// <summary>
+    /// The same step for objectives that run their own forward and backward (the continuous families):
+    /// <paramref name="forwardBackward"/>(i, scale) runs micro-batch i, adds the gradient of scale·loss and
+    /// returns its loss.
+    /// </summary>
+    /// <exception cref="ArgumentException">No micro-batches.</exception>
+    public static (double Loss, double GradNorm) Run(TrainableModel model, AdamW optimizer, int microBatches,
+        Func<int, float, double> forwardBackward, double lr, double? clipNorm = 1.0)
+    {
+        if (microBatches <= 0) throw new ArgumentException("no micro-batches", nameof(microBatches));
+        model.ZeroGrad();
+        float scale = 1f / microBatches;
+        double loss = 0;
+        for (int i = 0; i < microBatches; i++) loss += forwardBackward(i, scale) * scale;
         double norm = clipNorm is double c
             ? GradientClipping.ClipGlobalNorm(model.Parameters.Grads, c)
             : GradientClipping.GlobalNorm(model.Parameters.Grads);

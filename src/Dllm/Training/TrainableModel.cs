@@ -31,6 +31,7 @@ public sealed class TrainableModel
     private readonly MixtureOfExpertsBackward _moe = new();
     private float[] _dAux = [], _dAuxScaled = [];
     private TrainingBatch? _saved;
+    private (int Batch, int Length, int Rows)? _savedInputs; // the last forward was ForwardInputs: its shape
 
     /// <summary>The model being trained; its weights are live views of <see cref="Parameters"/>.</summary>
     public Transformer Model { get; }
@@ -72,17 +73,20 @@ public sealed class TrainableModel
             Span<float> v = Parameters.Value(t);
             if (t.IsBias) { v.Clear(); continue; }
             if (!t.IsMatrix) { v.Fill(1f); continue; }
-            for (int i = 0; i < v.Length; i++)
-            {
-                // Box–Muller
-                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-                v[i] = (float)(std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-            }
+            Gaussian.Fill(v, rng, std);
         }
         ZeroGrad();
     }
 
     public void ZeroGrad() => Parameters.ZeroGrad();
+
+    /// <summary>
+    /// The continuous families' embedding init: wte ~ N(0, 1) (PyTorch's nn.Embedding default, which Diffusion-LM's
+    /// code keeps). With the 0.02 of <see cref="Initialize"/> the words would sit far below the diffusion noise
+    /// even at t = 0 (σ₀ ≈ 0.1) and below the unit-scale time embedding added to every input row.
+    /// </summary>
+    public void InitializeContinuousEmbeddings(Random rng)
+        => Gaussian.Fill(Parameters.Value(Parameters[Config.Names.Embedding]), rng);
 
     /// <summary>The activations of the last <see cref="Forward"/> (the routing of a mixture of experts, for tests).</summary>
     internal ActivationTape Tape => _tape;
@@ -102,7 +106,7 @@ public sealed class TrainableModel
         int rows = batch.Rows.Length;
         Model.ForwardSaving(batch.Tokens, batch.Batch, batch.Length, batch.Rows, _tape, trainingView: batch.Pattern);
         if (_grad.Lse.Length < rows) _grad.Lse = new float[rows];
-        _saved = batch;
+        _saved = batch; _savedInputs = null;
         double loss = CrossEntropy.Forward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse);
         AuxiliaryLoss = 0;
         if (Config.Moe is MoeConfig m)
@@ -133,20 +137,68 @@ public sealed class TrainableModel
     public void Backward(float scale = 1f)
     {
         TrainingBatch batch = _saved ?? throw new InvalidOperationException("Backward needs a Forward first");
+        int rows = batch.Rows.Length, d = Config.DModel;
+        // LM head + cross-entropy, then the rest of the model from the selected rows' gradient.
+        _grad.Ensure(batch.Batch * batch.Length, d, Config.NHeads, Config.KvHeads, Config.HeadDim, Config.DenseMlpHidden, rows);
+        Span<float> dSel = _grad.DSel.AsSpan(0, rows * d);
+        CrossEntropy.Backward(_tape.SelNorm, rows, Model.Weights.Head, batch.Targets, batch.Weights, _grad.Lse, scale, dSel, Parameters.GradOf(Model.Weights.Head));
+        ReadOnlySpan<float> dx = BackwardFromSelected(dSel, batch.Batch, batch.Length, rows, scale);
+        EmbeddingBackward.ScatterAdd(Parameters.GradOf(Model.Weights.Embedding), d, batch.Tokens, dx);
+    }
+
+    /// <summary>
+    /// The continuous families' training forward (Diffusion-LM, DiffuSeq, SSD-LM): the model's forward from
+    /// input vectors [batch·length × d] (<see cref="Transformer.HiddenFromInputs"/>) with the saving tape.
+    /// Returns RMSNorm(x[rows])·ln_f [R × d] of the flat rows <paramref name="rows"/>, valid until the next
+    /// forward: the objective computes its loss from it (an x0 prediction, or logits through the head).
+    /// </summary>
+    /// <exception cref="ArgumentException">Sizes that do not match (see <see cref="Transformer.HiddenFromInputs"/>),
+    /// or a model whose attention is not bidirectional.</exception>
+    public ReadOnlySpan<float> ForwardInputs(ReadOnlySpan<float> inputs, int batch, int length, ReadOnlySpan<int> rows)
+    {
+        Model.CheckInputs(inputs, batch, length, rows);
+        if (Config.Pattern != AttentionPattern.Bidirectional)
+            throw new ArgumentException($"continuous inputs need bidirectional attention; this {Config.KindName} model has {Config.AttentionName}");
+        Model.ForwardSavingInputs(inputs, batch, length, rows, _tape);
+        _saved = null; _savedInputs = (batch, length, rows.Length);
+        AuxiliaryLoss = 0;
+        return _tape.SelNorm.AsSpan(0, rows.Length * Config.DModel);
+    }
+
+    /// <summary>
+    /// Backward of the last <see cref="ForwardInputs"/>: given dLoss/d(hidden of the selected rows) [R × d]
+    /// (the objective has already scaled it), adds every weight's gradient (ln_f and the blocks; the head and
+    /// the embedding only through what the objective does with them) and returns dLoss/d(inputs)
+    /// [batch·length × d], valid until the next backward: the objective chains it into whatever built the inputs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The last forward was not <see cref="ForwardInputs"/>.</exception>
+    public ReadOnlySpan<float> BackwardInputs(ReadOnlySpan<float> dHidden)
+    {
+        var (batch, length, rows) = _savedInputs ?? throw new InvalidOperationException("BackwardInputs needs ForwardInputs first");
+        int d = Config.DModel;
+        if (dHidden.Length != rows * d) throw new ArgumentException($"dHidden has {dHidden.Length} floats, expected {rows}x{d}");
+        _grad.Ensure(batch * length, d, Config.NHeads, Config.KvHeads, Config.HeadDim, Config.DenseMlpHidden, rows);
+        Span<float> dSel = _grad.DSel.AsSpan(0, rows * d);
+        dHidden.CopyTo(dSel);
+        return BackwardFromSelected(dSel, batch, length, rows, 1f);
+    }
+
+    /// <summary>From dLoss/d(final-normed selected rows) [R × d] back through ln_f and every block; returns
+    /// dLoss/d(the first block's input) [batch·length × d] (in a reused buffer).</summary>
+    private Span<float> BackwardFromSelected(ReadOnlySpan<float> dSel, int B, int L, int rows, float scale)
+    {
         ActivationTape a = _tape;
         BackwardBuffers g = _grad;
         Parameters P = Parameters;
         TransformerWeights W = Model.Weights;
         ModelConfig c = Config;
-        int B = batch.Batch, L = batch.Length, n = B * L, d = c.DModel, rows = batch.Rows.Length;
+        int n = B * L, d = c.DModel;
         int heads = c.NHeads, kvh = c.KvHeads, hd = c.HeadDim, f = c.DenseMlpHidden;
         float eps = (float)c.RmsNormEps;
 
-        // LM head + cross-entropy, then ln_f on the selected rows, scattered back into dx (at the rows
-        // the forward read them from: shifted by one for Dream).
-        g.Ensure(n, d, heads, kvh, hd, f, rows);
-        Span<float> dSel = g.DSel.AsSpan(0, rows * d), dSelIn = g.DSelIn.AsSpan(0, rows * d);
-        CrossEntropy.Backward(a.SelNorm, rows, W.Head, batch.Targets, batch.Weights, g.Lse, scale, dSel, P.GradOf(W.Head));
+        // ln_f on the selected rows, scattered back into dx (at the rows the forward read them from:
+        // shifted by one for Dream).
+        Span<float> dSelIn = g.DSelIn.AsSpan(0, rows * d);
         dSelIn.Clear(); // RMSNorm backward adds into its dx
         RmsNormBackward.Backward(a.SelIn, W.FinalNorm.Span, eps, dSel, dSelIn, P.GradOf(W.FinalNorm), rows);
         Span<float> dx = g.DX.AsSpan(0, n * d);
@@ -198,7 +250,7 @@ public sealed class TrainableModel
             LinearBackward.Backward(s.H1, dv, n, w.V, dh, true, P.GradOf(w.V));
             RmsNormBackward.Backward(s.XIn, w.AttnNorm.Span, eps, dh, dx, P.GradOf(w.AttnNorm), n);
         }
-        EmbeddingBackward.ScatterAdd(P.GradOf(W.Embedding), d, batch.Tokens, dx);
+        return dx;
     }
 
     /// <summary>

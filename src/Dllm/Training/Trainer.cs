@@ -9,7 +9,8 @@ namespace Dllm.Training;
 public sealed record TrainerOptions
 {
     /// <summary>"mdm" (masked diffusion, LLaDA Eq. 3), "ar" (next-token, causal attention), "bd3" (block diffusion, BD3-LM),
-    /// "sft" or "ar-sft" (set by RunSft).</summary>
+    /// "sft" or "ar-sft" (set by RunSft), or a continuous family: "diffusion-lm", "ssd-lm" (text) or "diffuseq"
+    /// (prompt/response pairs; <see cref="Trainer.RunContinuous"/>).</summary>
     public string Objective { get; init; } = "mdm";
     /// <summary>The model to train. Its kind and attention are set from <see cref="Objective"/> and its
     /// special ids from the tokenizer (<see cref="Trainer.ModelConfigFor"/>); the shape is taken as is.</summary>
@@ -43,7 +44,8 @@ public sealed record TrainerOptions
     /// <exception cref="InvalidDataException">The model config is invalid; the message names the field.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft")) throw new ArgumentException($"--objective must be mdm, ar or bd3, got '{Objective}'");
+        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft" or "diffusion-lm" or "diffuseq" or "ssd-lm"))
+            throw new ArgumentException($"--objective must be mdm, ar, bd3, diffusion-lm, diffuseq or ssd-lm, got '{Objective}'");
         if (Objective == "bd3")
         {
             if (BlockSize < 1) throw new ArgumentException($"--block-size must be at least 1 for --objective bd3, got {BlockSize}");
@@ -80,7 +82,7 @@ public sealed record TrainProgress(long Step, int TotalSteps, double Loss, doubl
 /// </summary>
 public static class Trainer
 {
-    /// <summary>Pre-training on a text corpus with the MDM or AR objective.</summary>
+    /// <summary>Pre-training on a text corpus with the MDM or AR objective, or a continuous family on text (diffusion-lm, ssd-lm).</summary>
     public static TrainableModel Run(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
         => Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null);
@@ -93,9 +95,12 @@ public static class Trainer
     {
         o.Validate();
         if (corpus.Tokens.Length < o.SeqLen) throw new InvalidDataException($"the data has {corpus.Tokens.Length} tokens, fewer than --seq-len {o.SeqLen}");
+        if (o.Objective is "diffusion-lm" or "ssd-lm")
+            return Loop(o, tokenizer, outDir, resume, initFrom, ContinuousMicroBatch(o, key => (corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key), o.SeqLen, null)),
+                onStep, ct, afterSaveOperation);
         var mdm = new MaskedDiffusionObjective(tokenizer.MaskId, complementary: o.Complementary);
         BlockDiffusionObjective? bd3 = o.Objective == "bd3" ? new(tokenizer.MaskId, o.BlockSize, o.NoiseMin, o.NoiseMax) { Complementary = o.Complementary } : null;
-        return Loop(o, tokenizer, outDir, resume, initFrom, key =>
+        return Loop(o, tokenizer, outDir, resume, initFrom, Batches(key =>
         {
             int[] clean = corpus.Batch(o.BatchSize, o.SeqLen, o.Seed, key);
             TrainingBatch batch = o.Objective switch
@@ -108,7 +113,7 @@ public static class Trainer
             if (step < o.AnnealSteps) // causal at step 0, bidirectional once the window covers the sequence
                 batch = batch with { Pattern = Dllm.Tensors.AttentionPattern.Annealed((int)(step * (long)o.SeqLen / o.AnnealSteps)) };
             return batch;
-        }, onStep, ct, afterSaveOperation);
+        }), onStep, ct, afterSaveOperation);
     }
 
     /// <summary>
@@ -130,6 +135,59 @@ public static class Trainer
         return Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null, initFrom: fromDir);
     }
 
+
+    /// <summary>
+    /// DiffuSeq (objective "diffuseq") on prompt/response pairs: each batch EOS-padded to its longest example
+    /// like SFT, the prompt rows anchored and the response rows (padding included, as DiffuSeq learns its
+    /// PAD tokens) noised (<see cref="EmbeddingDiffusionObjective"/>).
+    /// </summary>
+    public static TrainableModel RunContinuous(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
+        string outDir, bool resume, Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        if (o.Objective != "diffuseq") throw new ArgumentException($"prompt/response pairs train --objective diffuseq, not {o.Objective}");
+        if (examples.Count == 0) throw new InvalidDataException("the DiffuSeq data has no examples");
+        var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
+        var sampler = new SftBatchSampler(examples.Select(e => e.Prompt.Length + e.Answer.Length).ToArray(), o.LengthBuckets);
+        return Loop(o, tokenizer, outDir, resume, null, ContinuousMicroBatch(o, key =>
+        {
+            var picked = sampler.Next(o.BatchSize, TextCorpus.StepRandom(o.Seed, key)).Select(i => examples[i]).ToArray();
+            var (tokens, length, promptLengths) = sft.Pad(picked);
+            var noised = new bool[tokens.Length];
+            for (int b = 0; b < picked.Length; b++)
+                for (int i = promptLengths[b]; i < length; i++) noised[b * length + i] = true;
+            return (tokens, length, noised);
+        }), onStep, ct);
+    }
+
+    /// <summary>One micro-batch of a token-batch objective: forward, backward, (loss, tokens).</summary>
+    private static Func<TrainableModel, long, float, (double, long)> Batches(Func<long, TrainingBatch> makeBatch) => (model, key, scale) =>
+    {
+        TrainingBatch b = makeBatch(key);
+        double loss = model.Forward(b);
+        model.Backward(scale);
+        return (loss, (long)b.Batch * b.Length);
+    };
+
+    /// <summary>One micro-batch of a continuous family: the clean batch of key (ids, length, noised rows or
+    /// null for all), its noise drawn from (seed + 1, key), loss and gradient by the family's objective.</summary>
+    private static Func<TrainableModel, long, float, (double, long)> ContinuousMicroBatch(TrainerOptions o,
+        Func<long, (int[] Tokens, int Length, bool[]? Noised)> clean) => (model, key, scale) =>
+    {
+        ModelConfig c = model.Config;
+        var (tokens, length, noised) = clean(key);
+        Random rng = TextCorpus.StepRandom(o.Seed + 1, key);
+        var schedule = NoiseSchedule.For(c);
+        if (c.Kind == ModelKind.SsdLm)
+        {
+            var ssd = new SimplexDiffusionObjective(schedule, c.SimplexK, c.SsdBlockSize);
+            SimplexDiffusionDraw draw = ssd.Sample(tokens, o.BatchSize, length, c.EmbeddingRows, rng);
+            return (ssd.Loss(model, draw, scale), (long)draw.Batch * draw.Length);
+        }
+        var emb = new EmbeddingDiffusionObjective(schedule);
+        EmbeddingDiffusionDraw d = emb.Sample(tokens, o.BatchSize, length, noised, c.DModel, rng);
+        return (emb.Loss(model, d, scale).Total, (long)d.Batch * d.Length);
+    };
+
     /// <summary>
     /// Supervised fine-tuning (LLaDA Eq. 5): prompts never masked, answers EOS-padded to the batch's
     /// longest example (batches drawn by <see cref="SftBatchSampler"/>). Starts from the weights in <paramref name="initFrom"/> unless resuming.
@@ -145,7 +203,7 @@ public static class Trainer
         if (examples.Count == 0) throw new InvalidDataException("the SFT data has no examples");
         var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
         var sampler = new SftBatchSampler(examples.Select(e => e.Prompt.Length + e.Answer.Length).ToArray(), o.LengthBuckets);
-        return Loop(o, tokenizer, outDir, resume, initFrom, key =>
+        return Loop(o, tokenizer, outDir, resume, initFrom, Batches(key =>
         {
             Random rng = TextCorpus.StepRandom(o.Seed, key);
             var picked = sampler.Next(o.BatchSize, rng).Select(i => examples[i]).ToArray();
@@ -153,13 +211,15 @@ public static class Trainer
             return autoregressive
                 ? AutoregressiveSftObjective.Build(tokens, o.BatchSize, length, promptLengths, picked.Select(e => e.Item2.Length).ToArray())
                 : sft.Sample(tokens, o.BatchSize, length, promptLengths, rng);
-        }, onStep, ct);
+        }), onStep, ct);
     }
 
     /// <summary>The shared loop: AdamW + WSD, clipping, accumulation, CSV log, checkpoints, resume.
-    /// makeBatch(key) must depend on key alone so that a resumed run sees the same batches.</summary>
+    /// micro(model, key, scale) runs micro-batch key (forward, backward of scale·loss) and returns its loss and
+    /// token count; its batch must depend on key alone so that a resumed run sees the same batches.</summary>
     private static TrainableModel Loop(TrainerOptions o, ITokenizer tokenizer, string outDir, bool resume, string? initFrom,
-        Func<long, TrainingBatch> makeBatch, Action<TrainProgress>? onStep, CancellationToken ct, Action<long, string>? afterSaveOperation = null)
+        Func<TrainableModel, long, float, (double Loss, long Tokens)> micro, Action<TrainProgress>? onStep, CancellationToken ct,
+        Action<long, string>? afterSaveOperation = null)
     {
         o.Validate();
         ModelConfig config = ModelConfigFor(o.Config, o.Objective, tokenizer, o.BlockSize);
@@ -177,6 +237,7 @@ public static class Trainer
             Dllm.IO.MemoryBudget.Require(4 * floats + 20.0 * n, $"a batch of {o.BatchSize} × {o.SeqLen} tokens (--batch-size × --seq-len) and its activations");
         }
         var model = TrainableModel.Create(config, o.Seed);
+        if (config.IsContinuous && initFrom is null) model.InitializeContinuousEmbeddings(new Random(o.Seed + 2));
         if (initFrom is not null && !resume) TrainingCheckpoint.LoadWeights(initFrom, model);
         var opt = new AdamW(model.Parameters, weightDecay: o.WeightDecay);
         long start = 0, tokensSeen = 0;
@@ -198,11 +259,14 @@ public static class Trainer
         for (long step = start; step < o.Steps; step++)
         {
             ct.ThrowIfCancellationRequested();
-            var micro = new List<TrainingBatch>(o.GradAccum);
-            for (int a = 0; a < o.GradAccum; a++) micro.Add(makeBatch(step * o.GradAccum + a));
             double lr = schedule.At(step);
-            var (loss, norm) = TrainStep.Run(model, opt, micro, lr, o.ClipNorm);
-            long batchTokens = micro.Sum(m => (long)m.Batch * m.Length);
+            long batchTokens = 0, first = step * o.GradAccum;
+            var (loss, norm) = TrainStep.Run(model, opt, o.GradAccum, (a, scale) =>
+            {
+                var (l, tokens) = micro(model, first + a, scale);
+                batchTokens += tokens;
+                return l;
+            }, lr, o.ClipNorm);
             tokensSeen += batchTokens; stepTokens += batchTokens;
             double tps = stepTokens / sw.Elapsed.TotalSeconds;
             File.AppendAllText(logPath, string.Create(CultureInfo.InvariantCulture, $"{step + 1},{loss:G6},{norm:G6},{lr:G6},{tps:F0}\n"));
@@ -220,15 +284,43 @@ public static class Trainer
     /// <summary>
     /// The config a run of <paramref name="objective"/> trains: the kind and attention the objective
     /// needs ("ar"/"ar-sft" autoregressive and causal, "mdm"/"sft" masked diffusion and bidirectional, "bd3" block
-    /// diffusion and block-causal with <paramref name="blockSize"/>)
+    /// diffusion and block-causal with <paramref name="blockSize"/>, the continuous families bidirectional with their
+    /// fields, <see cref="ContinuousDefaults"/>)
     /// and the tokenizer's EOS (also the padding) and mask ids, written into the checkpoint's config.json.
     /// </summary>
     public static ModelConfig ModelConfigFor(ModelConfig shape, string objective, ITokenizer tokenizer, int blockSize = 0)
-        => shape.As(objective switch { "ar" or "ar-sft" => ModelKind.Autoregressive, "bd3" => ModelKind.BlockDiffusion, _ => ModelKind.MaskedDiffusion },
-            blockSize) with
+    {
+        ModelKind kind = objective switch
         {
-            EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId,
+            "ar" or "ar-sft" => ModelKind.Autoregressive,
+            "bd3" => ModelKind.BlockDiffusion,
+            "diffusion-lm" => ModelKind.DiffusionLm,
+            "diffuseq" => ModelKind.DiffuSeq,
+            "ssd-lm" => ModelKind.SsdLm,
+            _ => ModelKind.MaskedDiffusion,
         };
+        ModelConfig c = shape.As(kind, blockSize) with { EosTokenId = tokenizer.EosId, PadTokenId = tokenizer.EosId, MaskTokenId = tokenizer.MaskId };
+        return ContinuousDefaults(c);
+    }
+
+    /// <summary>
+    /// The continuous families' fields with the papers' defaults where the shape leaves them unset: T = 2000
+    /// and the sqrt schedule with tied embeddings (Diffusion-LM, DiffuSeq), T = 5000, the cosine schedule,
+    /// K = 5 and blocks of 25 (SSD-LM); cleared for every other kind.
+    /// </summary>
+    public static ModelConfig ContinuousDefaults(ModelConfig c)
+    {
+        if (!c.IsContinuous) return c with { DiffusionSteps = 0, NoiseSchedule = null, SimplexK = 0, SsdBlockSize = 0 };
+        bool ssd = c.Kind == ModelKind.SsdLm;
+        return c with
+        {
+            WeightTying = ssd ? c.WeightTying : true,
+            DiffusionSteps = c.DiffusionSteps > 0 ? c.DiffusionSteps : ssd ? 5000 : 2000,
+            NoiseSchedule = c.NoiseSchedule ?? (ssd ? "cosine" : "sqrt"),
+            SimplexK = ssd ? (c.SimplexK > 0 ? c.SimplexK : 5) : 0,
+            SsdBlockSize = ssd ? (c.SsdBlockSize > 0 ? c.SsdBlockSize : 25) : 0,
+        };
+    }
 
     /// <summary>Drops log rows after the resumed step (they are about to be redone) so the curve has no
     /// duplicates; earlier rows are kept. Rewritten atomically: a kill leaves the old log or the new one.</summary>
@@ -275,6 +367,10 @@ public static class Trainer
         Same("family", saved.Family, requested.Family);
         Same("model_kind", saved.KindName, requested.KindName);
         Same("attention", saved.AttentionName, requested.AttentionName);
+        Same("diffusion_steps", saved.DiffusionSteps, requested.DiffusionSteps);
+        Same("noise_schedule", saved.NoiseSchedule, requested.NoiseSchedule);
+        Same("simplex_k", saved.SimplexK, requested.SimplexK);
+        Same("ssd_block_size", saved.SsdBlockSize, requested.SsdBlockSize);
         if (diffs.Count > 0)
             throw new ArgumentException($"cannot resume '{dir}' with another model: {string.Join("; ", diffs)} (resume with the flags the run started with)");
     }
