@@ -89,19 +89,8 @@ public class TrainGoldenTests
     {
         using JsonDocument batchDoc = JsonDocument.Parse(File.ReadAllText(TestPaths.Golden("train", "batch.json")));
         JsonElement root = batchDoc.RootElement, cfg = root.GetProperty("config");
-        int vocab = cfg.GetProperty("vocab_size").GetInt32(), maskId = cfg.GetProperty("mask_token_id").GetInt32();
-        var shape = new ModelConfig
-        {
-            DModel = cfg.GetProperty("d_model").GetInt32(), NHeads = cfg.GetProperty("n_heads").GetInt32(),
-            NKvHeads = cfg.GetProperty("n_kv_heads").GetInt32(), NLayers = cfg.GetProperty("n_layers").GetInt32(),
-            MlpHiddenSize = cfg.GetProperty("mlp_hidden_size").GetInt32(), VocabSize = vocab,
-            MaxSequenceLength = cfg.GetProperty("max_sequence_length").GetInt32(), RopeTheta = cfg.GetProperty("rope_theta").GetDouble(),
-            RmsNormEps = cfg.GetProperty("rms_norm_eps").GetDouble(), EosTokenId = 0, PadTokenId = 0, MaskTokenId = maskId,
-        };
-        var model = new TrainableModel(shape);
-        Dictionary<string, float[]> weights = ReadSafeTensors(TestPaths.Golden("train", "weights.safetensors"));
-        Assert.Equal(model.Parameters.Tensors.Count, weights.Count);
-        foreach (ParameterTensor t in model.Parameters.Tensors) weights[t.Name].CopyTo(model.Parameters.Value(t));
+        TrainableModel model = GoldenModel(cfg, ModelKind.MaskedDiffusion);
+        Assert.Equal(model.Parameters.Tensors.Count, ReadSafeTensors(TestPaths.Golden("train", "weights.safetensors")).Count);
 
         int batch = root.GetProperty("batch").GetInt32(), length = root.GetProperty("length").GetInt32();
         int[] clean = root.GetProperty("clean").EnumerateArray().Select(e => e.GetInt32()).ToArray();
