@@ -158,7 +158,7 @@ public sealed class ContinuousBatcher
             int rows = _batch.Active.Count;
             if (rows > 0)
             {
-                if (rows >= _limits.MaxRows || !_batch.Accepts(s.Options)) return;
+                if (rows >= _limits.MaxRows || !_batch.Accepts(s)) return;
                 int longest = Math.Max(s.Length, _batch.Active.Max(a => a.Length));
                 if ((long)(rows + 1) * longest > _limits.MaxTokens) return;
             }

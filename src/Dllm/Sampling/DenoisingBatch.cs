@@ -40,6 +40,12 @@ internal sealed class DenoisingBatch(IDenoisingModel model, int maskId, int padI
         => _active.Count == 0 || (_forward!.Cache == CacheMode.None && options.Cache == CacheMode.None && options.CfgScale == _forward.CfgScale)
            || (!_started && options.Cache == _forward!.Cache && options.RefreshInterval == _forward.RefreshInterval && options.CfgScale == _forward.CfgScale);
 
+    /// <summary><see cref="Accepts(DecodingOptions)"/>, and for a block diffusion model's cache the same canvas length
+    /// as the batch (its exact cache holds one grid: padding would move it).</summary>
+    public bool Accepts(SequenceState sequence)
+        => Accepts(sequence.Options)
+           && (_active.Count == 0 || sequence.Options.Cache == CacheMode.None || model.DiffusionBlockSize == 0 || _active[0].Length == sequence.Length);
+
     /// <summary>Empties the batch (after a failed forward).</summary>
     public void Clear() => _active.Clear();
 
@@ -48,7 +54,7 @@ internal sealed class DenoisingBatch(IDenoisingModel model, int maskId, int padI
     /// <exception cref="NotSupportedException">A cache mode with a model that cannot cache.</exception>
     public void Join(SequenceState sequence)
     {
-        if (!Accepts(sequence.Options)) throw new InvalidOperationException("this sequence's cache or CFG settings differ from the batch's");
+        if (!Accepts(sequence)) throw new InvalidOperationException("this sequence's cache or CFG settings (or, on a block diffusion cache, its length) differ from the batch's");
         if (_active.Count == 0)
         {
             _runner = new ModelRunner(model, sequence.Options, maskId, padId);

@@ -66,9 +66,19 @@ public sealed class DiffusionSampler
         var sequences = new List<SequenceState>(prompts.Count);
         for (int i = 0; i < prompts.Count; i++)
             sequences.Add(Start(prompts[i], options, i, seeds?[i] ?? options.Seed, onStep, default));
-        // A block diffusion model's exact cache holds one grid: with a cache its prompts decode one after another.
+        // A block diffusion model's exact cache holds one grid: with a cache, prompts of one length decode together
+        // and the lengths one after another.
         if (_model.DiffusionBlockSize > 0 && options.Cache != CacheMode.None)
-            return [.. sequences.Select(s => Run([s], padId, cancellationToken)[0])];
+        {
+            var results = new GenerationResult[sequences.Count];
+            foreach (var group in sequences.GroupBy(s => s.Length))
+            {
+                List<SequenceState> members = [.. group];
+                IReadOnlyList<GenerationResult> done = Run(members, padId, cancellationToken);
+                for (int i = 0; i < members.Count; i++) results[members[i].Index] = done[i];
+            }
+            return results;
+        }
         return Run(sequences, padId, cancellationToken);
     }
 

@@ -147,6 +147,19 @@ public class BlockDiffusionDecodingTests
         Assert.Equal(before, model.ReusedCacheRows);
     }
 
+    [Theory]
+    [InlineData("sdar")]
+    [InlineData("fastdllm")]
+    public void Prompts_of_one_length_share_the_exact_cache_and_decode_as_if_alone(string layout)
+    {
+        using Transformer model = Model(layout), alone = Model(layout);
+        var o = new DecodingOptions { GenLength = 16, Steps = 16, Commit = CommitRule.Dynamic, Threshold = 0.2, Cache = CacheMode.Prefix };
+        int[][] prompts = [Prompt(6), [.. Prompt(6).Select(t => (t + 3) % 29)], Prompt(9), [.. Prompt(6).Reverse()]];
+        IReadOnlyList<GenerationResult> batch = new DiffusionSampler(model, Mask).GenerateBatch(prompts, o, padId: 0);
+        for (int i = 0; i < prompts.Length; i++)
+            Assert.Equal(new DiffusionSampler(alone, Mask).Generate(prompts[i], o with { Cache = CacheMode.None }).Canvas, batch[i].Canvas);
+    }
+
     [Fact]
     public void A_later_block_never_changes_an_earlier_position()
     {
