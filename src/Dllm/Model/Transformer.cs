@@ -24,8 +24,10 @@ namespace Dllm.Model;
 /// The final norm and the LM head run only on the rows asked for: on a small model the head is the
 /// largest matrix. With an <see cref="ActivationTape"/> that saves, every activation the backward needs
 /// is kept (training's <c>TrainableModel</c> runs the backward over it). As an
-/// <see cref="ICachingDenoisingModel"/> it keeps every layer's post-RoPE keys and values of the last
-/// <see cref="Refresh"/> and can recompute only a window of rows against them.
+/// <see cref="ICachingDenoisingModel"/> it keeps every layer's post-RoPE keys and values (<see cref="KvCache"/>):
+/// a <see cref="Refresh"/> stores all rows, a window recomputes only its rows against the stored ones and stores
+/// them; for a block diffusion model that cache is exact, and a new canvas that starts like the cached one reuses
+/// the matching rows. A BD3 training batch may run the two-halves view of the block-causal pattern.
 /// One forward at a time per instance (a lock; the buffers are reused).
 /// </summary>
 public sealed class Transformer : ICachingDenoisingModel, IDisposable
@@ -221,6 +223,8 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
             throw new ArgumentException($"key mask has {keyMask.Length} entries, expected {batch * length}");
     }
 
+    /// <summary>None: no cache. Store: a refresh writes every row. Read: a window reads the cache outside itself and
+    /// writes its own rows.</summary>
     private enum CacheUse { None, Store, Read }
 
     /// <summary>Logits [batch × positions × V] of rows [start, end): the same positions in every sequence.</summary>
