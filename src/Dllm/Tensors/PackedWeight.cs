@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Dllm.Tensors;
 
@@ -65,8 +66,16 @@ public sealed unsafe class PackedWeight : IDisposable
                     long at = NPad * pc + (long)j0 * kc;
                     if (w.DType == DType.F32)
                         new ReadOnlySpan<float>(tmp, count).CopyTo(new Span<float>((float*)_data + at, count));
-                    else // widened bf16: the low 16 bits are zero, so truncating back is exact
-                        for (int e = 0; e < count; e++) ((ushort*)_data)[at + e] = (ushort)(BitConverter.SingleToUInt32Bits(tmp[e]) >> 16);
+                    else
+                    {
+                        // Widened bf16: the low 16 bits are zero, so keeping the high halves is exact.
+                        uint* src = (uint*)tmp;
+                        ushort* dst = (ushort*)_data + at;
+                        int e = 0;
+                        for (; e + 16 <= count; e += 16)
+                            Vector256.Narrow(Vector256.ShiftRightLogical(Vector256.Load(src + e), 16), Vector256.ShiftRightLogical(Vector256.Load(src + e + 8), 16)).Store(dst + e);
+                        for (; e < count; e++) dst[e] = (ushort)(src[e] >> 16);
+                    }
                 }
                 if (releaseSource) ReleasePages(w.SliceRows(j0, nc));
             }
