@@ -37,6 +37,12 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     private readonly KvCache _cache = new();
     private readonly IDisposable? _owned;
     private readonly object _gate = new();
+    private PackedWeight[] _packed = [];
+
+    /// <summary>Whether <see cref="Load"/> packs the linear weights once (<see cref="PackedWeight"/>: in their
+    /// stored precision, the checkpoint's own pages then released, so resident memory stays about the file's
+    /// size). Default true; false gives the per-call packing path (same results, bit for bit), for benchmarks.</summary>
+    public static bool PackWeightsAtLoad { get; set; } = true;
 
     public ModelConfig Config { get; }
     public TransformerWeights Weights { get; }
@@ -66,8 +72,14 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         if (!File.Exists(configPath)) throw new FileNotFoundException($"no config.json in '{directory}'", configPath);
         ModelConfig config = ModelConfig.Load(configPath);
         Checkpoint ckpt = Checkpoint.Open(directory);
-        try { return new Transformer(config, TransformerWeights.Bind(config, ckpt), ckpt); }
-        catch { ckpt.Dispose(); throw; }
+        Transformer? model = null;
+        try
+        {
+            model = new Transformer(config, TransformerWeights.Bind(config, ckpt), ckpt);
+            if (PackWeightsAtLoad) model.PackWeights();
+            return model;
+        }
+        catch { if (model is null) ckpt.Dispose(); else model.Dispose(); throw; }
     }
 
     public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
@@ -357,5 +369,27 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         RmsNorm.Forward(selIn, Weights.FinalNorm.Span, eps, selNorm, sel);
     }
 
-    public void Dispose() => _owned?.Dispose();
+    /// <summary>Packs every f32/bf16 linear weight (only for a read-only memory-mapped checkpoint: the weights
+    /// must never change, and each source's pages are dropped from the resident set once packed).</summary>
+    private void PackWeights()
+    {
+        var packed = new List<PackedWeight>();
+        try
+        {
+            foreach (MatrixView w in Weights.LinearWeights())
+                if (PackedWeight.TryPack(w, releaseSource: true) is { } p)
+                {
+                    packed.Add(p);
+                    p.Register();
+                }
+        }
+        finally { _packed = [.. packed]; }
+    }
+
+    public void Dispose()
+    {
+        foreach (PackedWeight p in _packed) p.Dispose();
+        _packed = [];
+        _owned?.Dispose();
+    }
 }

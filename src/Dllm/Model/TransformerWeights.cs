@@ -108,6 +108,31 @@ public sealed class TransformerWeights
         };
     }
 
+    /// <summary>Every distinct matrix a forward multiplies by as B = Wᵀ: each block's q, k, v, out and dense
+    /// FFN (or its experts' router, gate, up, down and shared expert), then the head (the embedding when
+    /// tied). Default (empty) views are skipped; a view listed twice is returned once.</summary>
+    public IEnumerable<MatrixView> LinearWeights()
+    {
+        var seen = new HashSet<(nint, int, int)>();
+        IEnumerable<MatrixView> All()
+        {
+            foreach (BlockWeights b in Blocks)
+            {
+                yield return b.Q; yield return b.K; yield return b.V; yield return b.AttnOut;
+                yield return b.FfProj; yield return b.UpProj; yield return b.FfOut;
+                if (b.Moe is { } moe)
+                {
+                    yield return moe.Router;
+                    foreach (ExpertWeights e in moe.Shared is null ? moe.Experts : [.. moe.Experts, moe.Shared])
+                    { yield return e.Gate; yield return e.Up; yield return e.Down; }
+                }
+            }
+            yield return Head;
+        }
+        foreach (MatrixView m in All())
+            if (m.Data != 0 && m.Rows > 0 && seen.Add((m.Data, m.Rows, m.Cols))) yield return m;
+    }
+
     /// <summary>
     /// Binds a checkpoint's tensors: matrices stay views into its memory map (the <see cref="Checkpoint"/>
     /// must outlive this object), vectors (tiny) are widened to float32 copies. The config and the

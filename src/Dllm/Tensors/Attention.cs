@@ -60,7 +60,7 @@ public static class Attention
         if (!probs.IsEmpty && probs.Length < (long)batch * heads * queryLen * keyLen)
             throw new ArgumentException($"probs has {probs.Length} entries, need batch·heads·queryLen·keyLen");
 
-        // Parallel.For cannot capture spans: the workers get raw addresses, valid while pinned here.
+        // A lambda (the parallel body) cannot capture spans: the workers get raw addresses, valid while pinned here.
         unsafe
         {
             fixed (float* pq = q, pk = k, pv = v, po = output)

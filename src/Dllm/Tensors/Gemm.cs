@@ -72,11 +72,12 @@ public static unsafe class Gemm
         // all of A (m·k) per worker, splitting rows all of B (k·n). So split the longer side of C,
         // which duplicates the smaller operand (inference, m ≈ 160 ≪ n: columns; training, m = batch·len
         // ≫ n: rows), unless that side has too few panels to go round.
+        PackedWeight? packed = PackedWeight.Find(b, NR); // B = Wᵀ of a weight packed at load: no per-call packing
         bool splitN = n >= m ? nPanels >= threads || nPanels >= mPanels : mPanels < threads && nPanels > mPanels;
         int parts = Math.Min(threads, splitN ? nPanels : mPanels);
         if (parts <= 1)
         {
-            Serial(a, b, c, ldc, accumulate, kind);
+            Serial(a, b, c, ldc, accumulate, kind, packed, 0);
             return;
         }
 
@@ -91,12 +92,12 @@ public static unsafe class Gemm
             {
                 int j0 = q0 * NR, j1 = Math.Min(n, q1 * NR);
                 MatrixView bs = bv.T.SliceRows(j0, j1 - j0).T;
-                Serial(av, bs, (float*)cp + j0, ldc, accumulate, kind);
+                Serial(av, bs, (float*)cp + j0, ldc, accumulate, kind, packed, j0);
             }
             else
             {
                 int i0 = q0 * MR, i1 = Math.Min(m, q1 * MR);
-                Serial(av.SliceRows(i0, i1 - i0), bv, (float*)cp + (long)i0 * ldc, ldc, accumulate, kind);
+                Serial(av.SliceRows(i0, i1 - i0), bv, (float*)cp + (long)i0 * ldc, ldc, accumulate, kind, packed, 0);
             }
         });
     }
@@ -137,14 +138,20 @@ public static unsafe class Gemm
         return (size + align - 1) / align * align;
     }
 
-    /// <summary>The single-threaded blocked algorithm on the calling thread's buffers.</summary>
-    private static void Serial(in MatrixView a, in MatrixView b, float* c, long ldc, bool accumulate, GemmKernelKind kind)
+    /// <summary>The k-block depth used for a depth of k (also the blocking a <see cref="PackedWeight"/> is laid out in).</summary>
+    internal static int KBlock(int k) => BlockSize(k, KC, 1);
+
+    /// <summary>The single-threaded blocked algorithm on the calling thread's buffers. With
+    /// <paramref name="packed"/> (B = columns [packedCol, packedCol + n) of a packed weight's Wᵀ,
+    /// packedCol a multiple of NR), B's blocks come from it instead of being packed here.</summary>
+    private static void Serial(in MatrixView a, in MatrixView b, float* c, long ldc, bool accumulate, GemmKernelKind kind,
+        PackedWeight? packed = null, int packedCol = 0)
     {
         var (MR, NR) = GemmMicroKernel.Shape(kind);
         int m = a.Rows, n = b.Cols, k = a.Cols;
         // Balanced block sizes: k = 300 becomes 2×150 rather than 256 + 44, which would waste a
         // whole pass over C on a thin slice.
-        int kcMax = BlockSize(k, KC, 1);
+        int kcMax = KBlock(k);
         int mcMax = BlockSize(m, MC, MR);
         int ncMax = BlockSize(n, NC, NR);
         var buf = Buffers.ForThisThread(GemmPacking.ASize(mcMax, kcMax, MR) + GemmPacking.ASlack, GemmPacking.BSize(kcMax, ncMax, NR), (long)NR * kcMax);
@@ -156,7 +163,14 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(kcMax, k - pc);
                 bool acc = accumulate || pc > 0; // later k slices add onto the first one's result
-                GemmPacking.PackB(b, pc, kc, jc, nc, buf.B, buf.Scratch, NR);
+                float* pbBlock = buf.B;
+                if (packed is null) GemmPacking.PackB(b, pc, kc, jc, nc, buf.B, buf.Scratch, NR);
+                else if (b.DType == DType.F32) pbBlock = (float*)packed.Block(pc, kc, packedCol + jc); // read in place
+                else
+                {
+                    int count = (nc + NR - 1) / NR * NR * kc; // whole panels; padding columns are packed zeros
+                    Widen.Bf16ToSingle(new ReadOnlySpan<ushort>(packed.Block(pc, kc, packedCol + jc), count), new Span<float>(buf.B, count));
+                }
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m - ic);
@@ -165,7 +179,7 @@ public static unsafe class Gemm
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
-                        float* pb = buf.B + (long)jr * kc;
+                        float* pb = pbBlock + (long)jr * kc;
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mr = Math.Min(MR, mc - ir);
