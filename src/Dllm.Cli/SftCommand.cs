@@ -36,7 +36,6 @@ internal static class SftCommand
             string baseDir = r.GetValue(model)!.FullName;
             if (!Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"model directory '{baseDir}' does not exist");
             ModelConfig config = ModelConfig.Load(Path.Combine(baseDir, "config.json"));
-            if (config.Kind == ModelKind.BlockDiffusion) throw new NotSupportedException("fine-tuning block diffusion checkpoints is not supported yet");
             if (config.IsContinuous)
                 throw new NotSupportedException($"fine-tuning a {config.KindName} checkpoint is not supported (train DiffuSeq on pairs with `dllm train --objective diffuseq`)");
             bool autoregressive = config.Kind == ModelKind.Autoregressive; // fine-tuned in its own kind
@@ -50,7 +49,8 @@ internal static class SftCommand
             };
             Console.Error.WriteLine($"fine-tuning {baseDir} on {examples.Count} examples → {r.GetValue(output)!.FullName}");
             string outDir = r.GetValue(output)!.FullName;
-            TrainingProgressView.Run("sft", onStep => Trainer.RunSft(options, examples, tok, outDir, r.GetValue(resume), baseDir, onStep, autoregressive: autoregressive));
+            TrainingProgressView.Run("sft", onStep => Trainer.RunSft(options, examples, tok, outDir, r.GetValue(resume), baseDir, onStep, autoregressive: autoregressive,
+                blockSize: config.Kind == ModelKind.BlockDiffusion ? config.BlockSize : 0));
             Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm sft")}");
             return 0;
         }));

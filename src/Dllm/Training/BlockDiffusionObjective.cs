@@ -59,6 +59,27 @@ public sealed class BlockDiffusionObjective
     }
 
     /// <summary>
+    /// Supervised fine-tuning of a block diffusion model (LLaDA's SFT, Eq. 5, on BD3's blocks): the prompt is never
+    /// masked; each block's answer positions are masked at the block's rate. <paramref name="padded"/> is prompt +
+    /// EOS-padded answer per row, [batch × length], length a multiple of the block size. Draws as <see cref="Sample"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes do not match, or length is not a multiple of the block size.</exception>
+    public TrainingBatch SampleAnswers(ReadOnlySpan<int> padded, int batch, int length, ReadOnlySpan<int> promptLengths, Random rng)
+    {
+        if (padded.Length != batch * length || promptLengths.Length != batch) throw new ArgumentException("padded or promptLengths do not match batch x length");
+        if (length % BlockSize != 0) throw new ArgumentException($"sequence length {length} is not a multiple of the block size {BlockSize}");
+        var masked = new bool[batch * length];
+        var t = new double[batch * (length / BlockSize)];
+        for (int b = 0; b < batch; b++)
+            for (int k = 0; k < length / BlockSize; k++)
+            {
+                double tb = t[b * (length / BlockSize) + k] = NoiseMin + (NoiseMax - NoiseMin) * rng.NextDouble();
+                for (int i = k * BlockSize; i < (k + 1) * BlockSize; i++) masked[b * length + i] = i >= promptLengths[b] && rng.NextDouble() < tb;
+            }
+        return Build(padded, batch, length, BlockSize, masked, t, MaskTokenId);
+    }
+
+    /// <summary>
     /// The deterministic half: the [x_t ; x_0] canvases [batch × 2L], targets at the masked x_t rows weighted
     /// 1/(t_b·batch·L). <paramref name="t"/> holds each block's rate, [batch × L/B].
     /// </summary>

@@ -44,12 +44,12 @@ public sealed record TrainerOptions
     /// <exception cref="InvalidDataException">The model config is invalid; the message names the field.</exception>
     public void Validate()
     {
-        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft" or "diffusion-lm" or "diffuseq" or "ssd-lm"))
+        if (Objective is not ("mdm" or "ar" or "bd3" or "sft" or "ar-sft" or "bd3-sft" or "diffusion-lm" or "diffuseq" or "ssd-lm"))
             throw new ArgumentException($"--objective must be mdm, ar, bd3, diffusion-lm, diffuseq or ssd-lm, got '{Objective}'");
-        if (Objective == "bd3")
+        if (Objective is "bd3" or "bd3-sft")
         {
             if (BlockSize < 1) throw new ArgumentException($"--block-size must be at least 1 for --objective bd3, got {BlockSize}");
-            if (SeqLen % BlockSize != 0) throw new ArgumentException($"--seq-len {SeqLen} must be a multiple of --block-size {BlockSize}");
+            if (Objective == "bd3" && SeqLen % BlockSize != 0) throw new ArgumentException($"--seq-len {SeqLen} must be a multiple of --block-size {BlockSize}");
             if (!(NoiseMin > 0 && NoiseMin <= NoiseMax && NoiseMax <= 1))
                 throw new ArgumentException($"--noise-min {NoiseMin} and --noise-max {NoiseMax} must satisfy 0 < min ≤ max ≤ 1");
         }
@@ -197,17 +197,20 @@ public static class Trainer
     /// </summary>
     public static TrainableModel RunSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer,
         string outDir, bool resume, string? initFrom, Action<TrainProgress>? onStep = null, CancellationToken ct = default,
-        bool autoregressive = false)
+        bool autoregressive = false, int blockSize = 0)
     {
-        o = o with { Objective = autoregressive ? "ar-sft" : "sft" };
+        o = o with { Objective = autoregressive ? "ar-sft" : blockSize > 0 ? "bd3-sft" : "sft", BlockSize = blockSize };
         if (examples.Count == 0) throw new InvalidDataException("the SFT data has no examples");
         var sft = new SftObjective(tokenizer.MaskId, tokenizer.EosId);
+        BlockDiffusionObjective? blocks = blockSize > 0 ? new(tokenizer.MaskId, blockSize, o.NoiseMin, o.NoiseMax) : null;
         var sampler = new SftBatchSampler(examples.Select(e => e.Prompt.Length + e.Answer.Length).ToArray(), o.LengthBuckets);
         return Loop(o, tokenizer, outDir, resume, initFrom, Batches(key =>
         {
             Random rng = TextCorpus.StepRandom(o.Seed, key);
             var picked = sampler.Next(o.BatchSize, rng).Select(i => examples[i]).ToArray();
-            var (tokens, length, promptLengths) = sft.Pad(picked);
+            int longest = picked.Max(e => e.Item1.Length + e.Item2.Length);
+            var (tokens, length, promptLengths) = sft.Pad(picked, blocks is null ? null : (longest + blockSize - 1) / blockSize * blockSize);
+            if (blocks is not null) return blocks.SampleAnswers(tokens, o.BatchSize, length, promptLengths, rng);
             return autoregressive
                 ? AutoregressiveSftObjective.Build(tokens, o.BatchSize, length, promptLengths, picked.Select(e => e.Item2.Length).ToArray())
                 : sft.Sample(tokens, o.BatchSize, length, promptLengths, rng);
@@ -293,7 +296,7 @@ public static class Trainer
         ModelKind kind = objective switch
         {
             "ar" or "ar-sft" => ModelKind.Autoregressive,
-            "bd3" => ModelKind.BlockDiffusion,
+            "bd3" or "bd3-sft" => ModelKind.BlockDiffusion,
             "diffusion-lm" => ModelKind.DiffusionLm,
             "diffuseq" => ModelKind.DiffuSeq,
             "ssd-lm" => ModelKind.SsdLm,

@@ -151,4 +151,23 @@ public class BlockDiffusionTrainingTests
         Assert.Equal(12, targeted.Count);
         Assert.Equal(12, targeted.Distinct().Count());
     }
+
+    [Fact]
+    public void Sft_of_a_block_diffusion_model_never_masks_the_prompt_and_learns_the_answers()
+    {
+        var tok = new ByteTokenizer();
+        var obj = new BlockDiffusionObjective(tok.MaskId, 4);
+        int[] padded = [.. tok.Encode("abcdef"), .. tok.Encode("xy"), tok.EosId, tok.EosId, tok.EosId, tok.EosId];
+        TrainingBatch b = obj.SampleAnswers(padded, 1, 12, [6], new Random(2));
+        Assert.All(b.Rows, r => Assert.InRange(r, 6, 11));            // x_t rows of the answer only
+        Assert.Equal(padded, b.Tokens.AsSpan(12, 12).ToArray());      // x_0 half clean
+
+        var examples = Enumerable.Range(0, 8).Select(i => (tok.Encode($"q{i}?").ToArray(), tok.Encode($"a{i}.").ToArray())).ToList();
+        var o = new TrainerOptions { Steps = 40, BatchSize = 4, SeqLen = 2, WarmupSteps = 4, LearningRate = 1e-2, SaveEvery = 40, Seed = 5,
+            Config = TestConfigs.Bytes(32, 2, 2, 1, 64, 64).As(ModelKind.BlockDiffusion, 4) };
+        var losses = new List<double>();
+        TrainableModel m = Trainer.RunSft(o, examples, tok, TestPaths.TempDir(), resume: false, initFrom: null, p => losses.Add(p.Loss), blockSize: 4);
+        Assert.Equal(ModelKind.BlockDiffusion, m.Config.Kind);
+        Assert.True(losses.TakeLast(5).Average() < 0.5 * losses.Take(3).Average(), $"sft loss {losses.Take(3).Average():F3} → {losses.TakeLast(5).Average():F3}");
+    }
 }
