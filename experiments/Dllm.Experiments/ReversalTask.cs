@@ -1,28 +1,31 @@
+using Dllm.Text;
+
 namespace Dllm.Experiments;
 
 /// <summary>
-/// The reversal curse (Berglund et al. 2023) in miniature: made-up people "A's parent is B." for
-/// random five-letter names (each name in exactly one pair). Half of the pairs are also stated the
-/// other way round ("B is the parent of A."), which teaches the reversed phrasing; the other half are
-/// stated forward only and are the test pairs. Training examples have an empty prompt and the
-/// statement as the response, so both model kinds learn the statements as text (pre-training
-/// style: the MDM may mask any part of them). Questions on the forward-only pairs:
+/// The reversal curse as Berglund et al. (2023) ran it, in miniature: made-up people, each name one
+/// token of a word-level vocabulary built from the statements (<see cref="Tokenizer"/>), one
+/// relation in two layouts, child-first "A is the child of B" and parent-first "B is the parent of A".
+/// A third of the pairs is stated in both layouts, a third child-first only, a third parent-first
+/// only, so both layouts are trained. Training examples have an empty prompt and the statement as
+/// the response (pre-training style: the MDM may mask any part). Questions are prefixes of the
+/// trained layouts:
 /// <list type="bullet">
-/// <item>"forward": "A's parent is" → " B." (recall of a trained statement);</item>
-/// <item>"reversed": "B is the parent of" → " A." (the reversed question, in the phrasing learned from the other half);</item>
-/// <item>"reversed-infill": "[MASK:5]'s parent is B." → "A" (MDM only: fill the name into the trained sentence);</item>
+/// <item>"forward": a one-layout pair asked in its own layout (recall of a trained statement);</item>
+/// <item>"reversed": a one-layout pair asked in the other layout (never stated so for that pair);</item>
+/// <item>"reversed-infill": the trained statement with its first name masked (MDM only);</item>
+/// <item>"control": the pairs stated both ways, asked in both layouts (memorisation).</item>
 /// </list>
-/// and "control-reversed" on pairs seen both ways (memorisation of the reversed phrasing).
 /// </summary>
 public static class ReversalTask
 {
     private const string Consonants = "bdfgklmnprstvz", Vowels = "aeiou";
 
-    /// <summary>Generates <paramref name="pairs"/> pairs (2 × pairs distinct names); returns training examples and questions.</summary>
-    /// <exception cref="ArgumentException">Fewer than 2 pairs or more than the name space allows.</exception>
+    /// <summary>Generates <paramref name="pairs"/> pairs (2 × pairs distinct names); returns training statements and questions.</summary>
+    /// <exception cref="ArgumentException">Fewer than 3 pairs or more than the name space allows.</exception>
     public static (List<TaskExample> Train, List<TaskExample> Test) Generate(int pairs, int seed)
     {
-        if (pairs < 2 || pairs > 20000) throw new ArgumentException($"pairs must be in [2, 20000], got {pairs}");
+        if (pairs < 3 || pairs > 20000) throw new ArgumentException($"pairs must be in [3, 20000], got {pairs}");
         var rng = new Random(seed);
         var names = new HashSet<string>();
         while (names.Count < 2 * pairs) names.Add(Name(rng));
@@ -32,26 +35,46 @@ public static class ReversalTask
         for (int i = 0; i < pairs; i++)
         {
             string child = all[2 * i], parent = all[2 * i + 1];
-            bool both = i % 2 == 0;
-            train.Add(new TaskExample("", Forward(child, parent), "statement"));
-            if (both)
+            var childFirst = new TaskExample(ChildFirst(child, ""), parent);
+            var parentFirst = new TaskExample(ParentFirst(parent, ""), child);
+            switch (i % 3)
             {
-                train.Add(new TaskExample("", Reversed(parent, child), "statement"));
-                test.Add(new TaskExample($"{parent} is the parent of", $" {child}.", "control-reversed"));
-            }
-            else
-            {
-                test.Add(new TaskExample($"{child}'s parent is", $" {parent}.", "forward"));
-                test.Add(new TaskExample($"{parent} is the parent of", $" {child}.", "reversed"));
-                test.Add(new TaskExample($"[MASK:{child.Length}]'s parent is {parent}.<|endoftext|>", child, "reversed-infill"));
+                case 0:
+                    train.Add(Statement(childFirst));
+                    train.Add(Statement(parentFirst));
+                    test.Add(childFirst with { Kind = "control" });
+                    test.Add(parentFirst with { Kind = "control" });
+                    break;
+                case 1:
+                    train.Add(Statement(childFirst));
+                    test.Add(childFirst with { Kind = "forward" });
+                    test.Add(parentFirst with { Kind = "reversed" });
+                    test.Add(new TaskExample($"[MASK:1] {ChildFirst("", parent)}<|endoftext|>", child, "reversed-infill"));
+                    break;
+                default:
+                    train.Add(Statement(parentFirst));
+                    test.Add(parentFirst with { Kind = "forward" });
+                    test.Add(childFirst with { Kind = "reversed" });
+                    test.Add(new TaskExample($"[MASK:1] {ParentFirst("", child)}<|endoftext|>", parent, "reversed-infill"));
+                    break;
             }
         }
         rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(train));
         return (train, test);
     }
 
-    public static string Forward(string child, string parent) => $"{child}'s parent is {parent}.";
-    public static string Reversed(string parent, string child) => $"{parent} is the parent of {child}.";
+    /// <summary>The word-level vocabulary of the statements: every name and relation word one token.</summary>
+    public static WordLevelTokenizer Tokenizer(IEnumerable<TaskExample> train) => WordLevelTokenizer.Build(train.Select(e => e.Response));
+
+    /// <summary>"A is the child of B" (a layout's text; an empty name leaves its slot out).</summary>
+    public static string ChildFirst(string child, string parent) => Join(child, "is the child of", parent);
+
+    /// <summary>"B is the parent of A".</summary>
+    public static string ParentFirst(string parent, string child) => Join(parent, "is the parent of", child);
+
+    private static string Join(string a, string relation, string b) => string.Join(' ', new[] { a, relation, b }.Where(s => s.Length > 0));
+
+    private static TaskExample Statement(TaskExample question) => new("", $"{question.Prompt} {question.Response}", "statement");
 
     /// <summary>A pronounceable made-up name: capital consonant, vowel, consonant, vowel, consonant.</summary>
     private static string Name(Random rng)

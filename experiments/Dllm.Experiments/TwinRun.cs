@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dllm.Text;
 using Dllm.Training;
 
 namespace Dllm.Experiments;
@@ -14,26 +15,34 @@ public sealed record TwinModels(string MdmDir, string ArDir, string ConfigLine, 
 /// </summary>
 public static class TwinRun
 {
+    /// <summary>Trains the twins (with <paramref name="tok"/>, bytes by default). <paramref name="probe"/>(kind, step, dir), when
+    /// given, is called on the training thread for every checkpoint but the last (<see cref="TwinConfig.Checkpoints"/>), once it is on disk.</summary>
     public static TwinModels Train(ExperimentRunOptions o, TwinConfig config, IReadOnlyList<TaskExample> train,
-        IReadOnlyList<TaskExample> test, Action<string> log, CancellationToken ct)
+        IReadOnlyList<TaskExample> test, Action<string> log, CancellationToken ct, ITokenizer? tok = null,
+        Action<string, long, string>? probe = null)
     {
         string data = Path.Combine(o.OutDir, "data"), models = Path.Combine(o.OutDir, "models");
         TaskExample.WriteJsonl(Path.Combine(data, "train.jsonl"), train);
         TaskExample.WriteJsonl(Path.Combine(data, "test.jsonl"), test);
-        if (o.Steps is int s) config = config with { Steps = s, Warmup = Math.Min(config.Warmup, s / 10) };
-        log($"training MDM and AR twins on {train.Count} examples, {config.Steps} steps each, side by side (1 thread each)");
-        var last = new Dictionary<string, double>();
+        config = Effective(o, config);
+        log($"training MDM and AR twins on {train.Count} examples, {config.Steps} steps each, 1 kernel thread each");
+        int every = config.SaveEvery;
         var (tm, ta) = TwinTraining.TrainBoth(config, train, models, (kind, p) =>
         {
-            lock (last) last[kind] = p.Loss;
+            // The checkpoint of step p.Step - 1 was written after the previous callback.
+            if (probe is not null && p.Step > 1 && (p.Step - 1) % every == 0) probe(kind, p.Step - 1, Path.Combine(models, kind));
             if (p.Step % 100 == 0 || p.Step == p.TotalSteps)
                 log(string.Create(CultureInfo.InvariantCulture, $"{kind} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
-        }, ct);
+        }, ct, tok);
         string mdm = Path.Combine(models, "mdm"), ar = Path.Combine(models, "ar");
         var net = new TrainableModel(Dllm.Model.ModelConfig.Load(Path.Combine(mdm, "config.json")));
         string line = config.Describe(net.Config, net.Parameters.Count);
         return new TwinModels(mdm, ar, line, tm, ta, Smoothed(mdm), Smoothed(ar));
     }
+
+    /// <summary>The recipe as run: --steps, when given, replaces its steps (warmup at most a tenth of them).</summary>
+    public static TwinConfig Effective(ExperimentRunOptions o, TwinConfig config)
+        => o.Steps is int s ? config with { Steps = s, Warmup = Math.Min(config.Warmup, s / 10) } : config;
 
     /// <summary>Mean loss of the last 10 % of steps in train_log.csv (the final loss, less noisy).</summary>
     private static double Smoothed(string dir)
@@ -48,6 +57,6 @@ public static class TwinRun
         => $"# {title}\n\nCommand: `{o.Command}`\n\n" +
            $"Data: {trainCount} training examples, {testCount} held-out test questions ({dataSeeds}); files in `data/` " +
            "(re-score any JSONL in this format with `dllm experiment eval --model DIR --data FILE`).\n\n" +
-           $"Both models: {m.ConfigLine}. Trained side by side, one kernel thread each: MDM {m.MdmSeconds / 60:F1} min " +
+           $"Both models: {m.ConfigLine}. Trained with one kernel thread each: MDM {m.MdmSeconds / 60:F1} min " +
            $"(final loss {m.MdmFinalLoss:F3}, masked-token CE/p), AR {m.ArSeconds / 60:F1} min (final loss {m.ArFinalLoss:F3}, next-token CE).\n\n";
 }

@@ -19,12 +19,14 @@ public sealed record TwinConfig
     public double LearningRate { get; init; } = 2e-3;
     public int Warmup { get; init; } = 50;
     public int Seed { get; init; } = 1;
+    /// <summary>Checkpoints per run (evenly spaced; the last at the final step): the points a probe may score.</summary>
+    public int Checkpoints { get; init; } = 1;
 
-    /// <summary>The backbone for data whose longest example has <paramref name="maxTokens"/> tokens (byte
-    /// vocabulary and special ids); the trainer sets the kind each twin needs.</summary>
-    public ModelConfig Backbone(int maxTokens)
+    /// <summary>The backbone for data whose longest example has <paramref name="maxTokens"/> tokens (the
+    /// tokenizer's vocabulary and special ids, bytes by default); the trainer sets the kind each twin needs.</summary>
+    public ModelConfig Backbone(int maxTokens, ITokenizer? tok = null)
     {
-        var tok = new ByteTokenizer();
+        tok ??= new ByteTokenizer();
         return new ModelConfig
         {
             DModel = DModel, NHeads = Heads, NKvHeads = Heads, NLayers = Layers,
@@ -35,16 +37,19 @@ public sealed record TwinConfig
     }
 
     /// <summary>SFT trainer options for these encoded examples: the backbone sized to the longest one,
-    /// this recipe's steps, batch, learning rate, warmup and seed, one checkpoint at the end.</summary>
-    public TrainerOptions SftOptions(IReadOnlyList<(int[] Prompt, int[] Answer)> encoded) => new()
+    /// this recipe's steps, batch, learning rate, warmup and seed, <see cref="Checkpoints"/> checkpoints.</summary>
+    public TrainerOptions SftOptions(IReadOnlyList<(int[] Prompt, int[] Answer)> encoded, ITokenizer? tok = null) => new()
     {
-        Config = Backbone(encoded.Max(e => e.Prompt.Length + e.Answer.Length)), Steps = Steps, BatchSize = BatchSize, SeqLen = 2,
-        LearningRate = LearningRate, WarmupSteps = Warmup, Seed = Seed, SaveEvery = Math.Max(1, Steps),
+        Config = Backbone(encoded.Max(e => e.Prompt.Length + e.Answer.Length), tok), Steps = Steps, BatchSize = BatchSize, SeqLen = 2,
+        LearningRate = LearningRate, WarmupSteps = Warmup, Seed = Seed, SaveEvery = SaveEvery,
     };
+
+    /// <summary>Steps between checkpoints.</summary>
+    public int SaveEvery => Math.Max(1, Steps / Math.Max(1, Checkpoints));
 
     /// <summary>One line for results.md.</summary>
     public string Describe(ModelConfig s, long parameters) =>
-        $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHiddenSize}, byte vocabulary ({s.VocabSize}), {parameters:N0} parameters; " +
+        $"d_model {s.DModel}, {s.NLayers} layers, {s.NHeads} heads, MLP {s.MlpHiddenSize}, {(s.VocabSize == new ByteTokenizer().VocabSize ? "byte" : "word-level")} vocabulary ({s.VocabSize}), {parameters:N0} parameters; " +
         $"{Steps} steps × {BatchSize} examples, AdamW lr {LearningRate:G3} (warmup {Warmup}, warmup-stable-decay), seed {Seed}";
 }
 
@@ -52,16 +57,16 @@ public sealed record TwinConfig
 public static class TwinTraining
 {
     /// <summary>
-    /// Trains both twins side by side, one kernel thread each (equal compute, both cores busy):
+    /// Trains both twins (see <see cref="SideBySide"/>) with the tokenizer (bytes by default):
     /// MDM with LLaDA's SFT loss (prompt never masked) into outDir/mdm, AR with next-token loss on the
     /// answers into outDir/ar. Returns the wall-clock seconds of each.
     /// </summary>
     public static (double MdmSeconds, double ArSeconds) TrainBoth(TwinConfig c, IReadOnlyList<TaskExample> train, string outDir,
-        Action<string, TrainProgress>? onStep = null, CancellationToken ct = default)
+        Action<string, TrainProgress>? onStep = null, CancellationToken ct = default, ITokenizer? tok = null)
     {
-        var tok = new ByteTokenizer();
+        tok ??= new ByteTokenizer();
         var encoded = train.Select(e => e.Encode(tok)).ToList();
-        TrainerOptions options = c.SftOptions(encoded);
+        TrainerOptions options = c.SftOptions(encoded, tok);
         return SideBySide(ar => Trainer.RunSft(options, encoded, tok, Path.Combine(outDir, ar ? "ar" : "mdm"), resume: false, initFrom: null,
             p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct, autoregressive: ar));
     }
@@ -78,11 +83,13 @@ public static class TwinTraining
             resume: false, p => onStep?.Invoke(ar ? "ar" : "mdm", p), ct));
     }
 
-    /// <summary>Runs train(false) (MDM) and train(true) (AR) on two threads with single-threaded
-    /// kernels (equal compute, both cores busy); returns the wall-clock seconds of each.</summary>
+    /// <summary>Runs train(false) (MDM) and train(true) (AR) with single-threaded kernels (equal compute):
+    /// on two threads (both cores busy), or one after the other when the run was limited to one thread
+    /// (<c>--threads 1</c>); returns the wall-clock seconds of each.</summary>
     private static (double, double) SideBySide(Action<bool> train)
     {
         int saved = Parallelism.Threads;
+        bool oneThread = saved < 2;
         Parallelism.Threads = 1;
         try
         {
@@ -92,6 +99,7 @@ public static class TwinTraining
                 train(ar);
                 return sw.Elapsed.TotalSeconds;
             }
+            if (oneThread) return (Run(false), Run(true));
             Task<double> mdm = Task.Factory.StartNew(() => Run(false), TaskCreationOptions.LongRunning);
             Task<double> arTask = Task.Factory.StartNew(() => Run(true), TaskCreationOptions.LongRunning);
             try { Task.WaitAll(mdm, arTask); }

@@ -32,7 +32,7 @@ internal static class ExperimentCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
-        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 150 / 120)" };
         var data = new Option<FileInfo>("--data") { Description = "likelihood, speed-rot13: the text to train and score on / cut passages from (default data/kjv-excerpt.txt)" };
         var threads = ThreadsOption.Create();
         var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, size, data, threads };
@@ -80,7 +80,7 @@ internal static class ExperimentCommand
     private static Command EvalCommand()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint trained by an experiment (MDM or AR)", Required = true };
-        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 100 / 120)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 150 / 120)" };
         var data = new Option<FileInfo>("--data") { Description = "JSONL of {prompt, response, kind}", Required = true };
         var stepsPerToken = new Option<double>("--steps-per-token") { DefaultValueFactory = _ => 1, Description = "MDM: denoising steps per answer token (1, 0.5, ...)" };
         var canvas = new Option<int?>("--canvas-length") { Description = "MDM: EOS-pad every canvas to this many tokens (the training length)" };
@@ -104,7 +104,8 @@ internal static class ExperimentCommand
             using Transformer m = Transformer.Load(ModelOption.Resolve(r.GetValue(model)));
             if (m.Config.IsContinuous) throw new NotSupportedException($"experiment eval decodes masked diffusion and AR models; a {m.Config.KindName} checkpoint runs under `dllm generate` and `dllm eval`");
             bool autoregressive = m.Config.Kind == ModelKind.Autoregressive;
-            EvalReport rep = TaskEvaluator.Evaluate(m, autoregressive, new ByteTokenizer(), items, settings);
+            string dir = ModelOption.Resolve(r.GetValue(model));
+            EvalReport rep = TaskEvaluator.Evaluate(m, autoregressive, File.Exists(Path.Combine(dir, "tokenizer.json")) ? TokenizerLoader.Load(dir) : new ByteTokenizer(), items, settings);
             foreach (var (item, answer) in rep.Outputs.Take(r.GetValue(show)))
                 Console.WriteLine($"{(answer == item.Response ? "right" : "wrong")} [{item.Kind}] {Escape(item.Prompt)} → {Escape(answer)}   (expected {Escape(item.Response)})");
             foreach (KindScore k in rep.Kinds)

@@ -32,7 +32,7 @@ public class ExperimentSmokeTests
     public void Reversal_quick_reports_every_question_kind()
     {
         var (o, _) = Quick(new ReversalExperiment());
-        foreach (string k in new[] { "| forward |", "| reversed |", "| reversed-infill |", "| control-reversed |", "n/a (cannot infill)" })
+        foreach (string k in new[] { "| forward |", "| reversed |", "| reversed-infill |", "| control |", "n/a (cannot infill)" })
             Assert.Contains(k, o.Markdown);
     }
 
