@@ -42,15 +42,7 @@ public sealed class BlockDiffusionObjective
     public TrainingBatch Sample(ReadOnlySpan<int> clean, int batch, int length, Random rng)
     {
         if (clean.Length != batch * length) throw new ArgumentException($"clean has {clean.Length} ids, expected {batch}x{length}");
-        if (length % BlockSize != 0) throw new ArgumentException($"sequence length {length} is not a multiple of the block size {BlockSize}");
-        var masked = new bool[batch * length];
-        var t = new double[batch * (length / BlockSize)];
-        for (int b = 0; b < batch; b++)
-            for (int k = 0; k < length / BlockSize; k++)
-            {
-                double tb = t[b * (length / BlockSize) + k] = NoiseMin + (NoiseMax - NoiseMin) * rng.NextDouble();
-                for (int i = k * BlockSize; i < (k + 1) * BlockSize; i++) masked[b * length + i] = rng.NextDouble() < tb;
-            }
+        var (masked, t) = Draw(batch, length, new int[batch], rng);
         if (!Complementary) return Build(clean, batch, length, BlockSize, masked, t, MaskTokenId);
         int[] both = [.. clean, .. clean];
         bool[] masks = [.. masked, .. masked.Select(m => !m)];
@@ -67,16 +59,26 @@ public sealed class BlockDiffusionObjective
     public TrainingBatch SampleAnswers(ReadOnlySpan<int> padded, int batch, int length, ReadOnlySpan<int> promptLengths, Random rng)
     {
         if (padded.Length != batch * length || promptLengths.Length != batch) throw new ArgumentException("padded or promptLengths do not match batch x length");
-        if (length % BlockSize != 0) throw new ArgumentException($"sequence length {length} is not a multiple of the block size {BlockSize}");
-        var masked = new bool[batch * length];
-        var t = new double[batch * (length / BlockSize)];
-        for (int b = 0; b < batch; b++)
-            for (int k = 0; k < length / BlockSize; k++)
-            {
-                double tb = t[b * (length / BlockSize) + k] = NoiseMin + (NoiseMax - NoiseMin) * rng.NextDouble();
-                for (int i = k * BlockSize; i < (k + 1) * BlockSize; i++) masked[b * length + i] = i >= promptLengths[b] && rng.NextDouble() < tb;
-            }
+        var (masked, t) = Draw(batch, length, promptLengths, rng);
         return Build(padded, batch, length, BlockSize, masked, t, MaskTokenId);
+    }
+
+    /// <summary>Per sequence, per block: t_b, then one uniform per position of the block; positions before the
+    /// sequence's prompt length are never masked.</summary>
+    /// <exception cref="ArgumentException">length is not a multiple of the block size.</exception>
+    private (bool[] Masked, double[] T) Draw(int batch, int length, ReadOnlySpan<int> promptLengths, Random rng)
+    {
+        if (length % BlockSize != 0) throw new ArgumentException($"sequence length {length} is not a multiple of the block size {BlockSize}");
+        int blocks = length / BlockSize;
+        var masked = new bool[batch * length];
+        var t = new double[batch * blocks];
+        for (int b = 0; b < batch; b++)
+            for (int k = 0; k < blocks; k++)
+            {
+                double tb = t[b * blocks + k] = NoiseMin + (NoiseMax - NoiseMin) * rng.NextDouble();
+                for (int i = k * BlockSize; i < (k + 1) * BlockSize; i++) masked[b * length + i] = rng.NextDouble() < tb && i >= promptLengths[b];
+            }
+        return (masked, t);
     }
 
     /// <summary>
