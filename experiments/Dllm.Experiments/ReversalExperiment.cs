@@ -26,7 +26,7 @@ public sealed class ReversalExperiment(bool poems = false) : IExperiment
         var config = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 4, BatchSize = 4, Warmup = 1, Seed = o.Seed, Checkpoints = poems ? 1 : 2 }
             : poems ? new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 900, BatchSize = 32, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed }
-            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 16000, BatchSize = 64, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed, Checkpoints = 16 };
+            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 32000, BatchSize = 64, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed, Checkpoints = 16 };
         config = TwinRun.Effective(o, config);
         // The MDM was trained on EOS-padded canvases of the batch's longest statement and conditions on that tail.
         var mdmSettings = new EvalOptions { CanvasLength = TaskExample.MaxTokens(train, tok) };
