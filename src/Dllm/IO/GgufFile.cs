@@ -1,4 +1,3 @@
-using System.IO.MemoryMappedFiles;
 using Dllm.Tensors;
 
 namespace Dllm.IO;
@@ -16,9 +15,7 @@ namespace Dllm.IO;
 /// </remarks>
 public sealed unsafe class GgufFile : IDisposable
 {
-    private readonly MemoryMappedFile _mmf;
-    private readonly MemoryMappedViewAccessor _view;
-    private byte* _base;
+    private readonly MappedFile _map;
     private readonly Dictionary<string, TensorInfo> _tensors;
     private readonly Dictionary<string, object> _metadata;
 
@@ -31,9 +28,9 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Every metadata key/value.</summary>
     public IReadOnlyDictionary<string, object> Metadata => _metadata;
 
-    private GgufFile(string path, MemoryMappedFile mmf, MemoryMappedViewAccessor view, byte* basePtr, Dictionary<string, object> meta, Dictionary<string, TensorInfo> tensors)
+    private GgufFile(string path, MappedFile map, Dictionary<string, object> meta, Dictionary<string, TensorInfo> tensors)
     {
-        Path = path; _mmf = mmf; _view = view; _base = basePtr; _metadata = meta; _tensors = tensors;
+        Path = path; _map = map; _metadata = meta; _tensors = tensors;
     }
 
     /// <summary>Maps <paramref name="path"/> and validates its header.</summary>
@@ -47,26 +44,15 @@ public sealed unsafe class GgufFile : IDisposable
         if (new FileInfo(path).Length < 24) // checked before mapping: an empty file cannot be mapped, a FIFO would block
             throw new InvalidDataException($"{path}: file is {new FileInfo(path).Length} bytes, too short for a GGUF header (24 bytes): not a GGUF file, or truncated");
         var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
-        MemoryMappedFile? mmf = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* ptr = null;
-        bool acquired = false;
+        MappedFile map = MappedFile.Map(fs);
         try
         {
-            long length = fs.Length;
-            mmf = MemoryMappedFile.CreateFromFile(fs, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
-            acquired = true;
-            ptr += view.PointerOffset;
-            var (meta, tensors, _) = GgufHeader.Parse(new ReadOnlySpan<byte>(ptr, (int)Math.Min(length, int.MaxValue)), length, path);
-            return new GgufFile(path, mmf, view, ptr, meta, tensors);
+            var (meta, tensors, _) = GgufHeader.Parse(new ReadOnlySpan<byte>(map.Base, (int)Math.Min(map.Length, int.MaxValue)), map.Length, path);
+            return new GgufFile(path, map, meta, tensors);
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (mmf is not null) mmf.Dispose(); else fs.Dispose();
+            map.Dispose();
             throw;
         }
     }
@@ -82,8 +68,8 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Address of a tensor's first byte in the mapping.</summary>
     public nint GetPointer(TensorInfo t)
     {
-        ObjectDisposedException.ThrowIf(_base == null, this);
-        return (nint)(_base + t.DataOffset);
+        ObjectDisposedException.ThrowIf(_map.IsDisposed, this);
+        return (nint)(_map.Base + t.DataOffset);
     }
 
     /// <summary>Row-major view of a tensor that must be [<paramref name="rows"/>, <paramref name="cols"/>] (a 1-D [n] for rows = 1).</summary>
@@ -142,14 +128,7 @@ public sealed unsafe class GgufFile : IDisposable
     }
 
     /// <summary>Unmaps the file. Idempotent; every pointer and view handed out becomes invalid.</summary>
-    public void Dispose()
-    {
-        if (_base == null) return;
-        _base = null;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _mmf.Dispose();
-    }
+    public void Dispose() => _map.Dispose();
 
     public override string ToString() => $"{Path} ({_tensors.Count} tensors)";
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
 using Dllm.Tensors;
 
 namespace Dllm.IO;
@@ -21,9 +20,7 @@ namespace Dllm.IO;
 /// </remarks>
 public sealed unsafe class SafeTensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _mmf;
-    private readonly MemoryMappedViewAccessor _view;
-    private byte* _base;
+    private readonly MappedFile _map;
     private readonly Dictionary<string, TensorInfo> _tensors;
 
     /// <summary>The path the file was opened from (as given, made absolute).</summary>
@@ -38,10 +35,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>The <c>__metadata__</c> map; empty when the header has none.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    private SafeTensorsFile(string path, long length, MemoryMappedFile mmf, MemoryMappedViewAccessor view, byte* basePtr,
-        Dictionary<string, TensorInfo> tensors, Dictionary<string, string> metadata)
+    private SafeTensorsFile(string path, MappedFile map, Dictionary<string, TensorInfo> tensors, Dictionary<string, string> metadata)
     {
-        Path = path; Length = length; _mmf = mmf; _view = view; _base = basePtr;
+        Path = path; Length = map.Length; _map = map;
         _tensors = tensors; Metadata = metadata;
     }
 
@@ -71,32 +67,21 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             SafeTensorsHeader.CheckHeaderLength(0, length, path); // throws "shorter than the 8-byte prefix"
         }
 
-        MemoryMappedFile? mmf = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* ptr = null;
-        bool acquired = false;
+        MappedFile map = MappedFile.Map(fs);
         try
         {
-            mmf = MemoryMappedFile.CreateFromFile(fs, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
-                HandleInheritability.None, leaveOpen: false);
-            view = mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
-            acquired = true;
-            ptr += view.PointerOffset; // the view may start before offset 0 for page alignment
-
+            byte* ptr = map.Base;
             ulong n = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(ptr, 8));
             long headerLength = SafeTensorsHeader.CheckHeaderLength(n, length, path);
             long dataStart = SafeTensorsHeader.PrefixBytes + headerLength;
             var (tensors, metadata) = SafeTensorsHeader.Parse(
                 new ReadOnlySpan<byte>(ptr + SafeTensorsHeader.PrefixBytes, (int)headerLength),
                 dataStart, length - dataStart, path);
-            return new SafeTensorsFile(path, length, mmf, view, ptr, tensors, metadata);
+            return new SafeTensorsFile(path, map, tensors, metadata);
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (mmf is not null) mmf.Dispose(); else fs.Dispose();
+            map.Dispose();
             throw;
         }
     }
@@ -119,8 +104,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Address of the first element of a tensor of this file.</summary>
     public nint GetPointer(TensorInfo t)
     {
-        ObjectDisposedException.ThrowIf(_base == null, this);
-        return (nint)(_base + t.DataOffset);
+        ObjectDisposedException.ThrowIf(_map.IsDisposed, this);
+        return (nint)(_map.Base + t.DataOffset);
     }
 
     /// <summary>The raw bytes of a tensor, valid until Dispose. Throws for tensors over 2 GiB
@@ -167,14 +152,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     }
 
     /// <summary>Unmaps the file. Idempotent. Every pointer and view handed out becomes invalid.</summary>
-    public void Dispose()
-    {
-        if (_base == null) return;
-        _base = null;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _mmf.Dispose();
-    }
+    public void Dispose() => _map.Dispose();
 
     public override string ToString() => $"{Path} ({_tensors.Count} tensors, {Length} bytes)";
 }
