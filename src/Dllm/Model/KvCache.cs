@@ -19,23 +19,25 @@ internal sealed class KvCache
     private int _rows;
 
     /// <summary>Sizes every layer for <paramref name="size"/> floats, keeping the first <paramref name="keep"/> of
-    /// each (a reused prefix) and zeroing the rest: hidden rows weigh 0 in attention, but 0 × an uninitialised NaN is NaN.</summary>
-    public void Ensure(int layers, long size, long keep)
+    /// each (a reused prefix). With <paramref name="zeroRest"/> the rest is zeroed: a window's hidden rows weigh 0 in
+    /// attention, but 0 × an uninitialised NaN is NaN. A refresh, which writes every row, passes false.</summary>
+    public void Ensure(int layers, long size, long keep, bool zeroRest)
     {
         if (K.Length != layers) { K = new float[layers][]; V = new float[layers][]; for (int l = 0; l < layers; l++) { K[l] = []; V[l] = []; } keep = 0; }
-        for (int l = 0; l < layers; l++) { Resize(ref K[l], size, keep); Resize(ref V[l], size, keep); }
+        for (int l = 0; l < layers; l++) { Resize(ref K[l], size, keep, zeroRest); Resize(ref V[l], size, keep, zeroRest); }
     }
 
-    private static void Resize(ref float[] a, long size, long keep)
+    private static void Resize(ref float[] a, long size, long keep, bool zeroRest)
     {
         if (size > Array.MaxLength) throw new InvalidOperationException($"KV cache of {size} floats is too large for one array");
+        int kept = (int)Math.Min(keep, size);
         if (a.Length < size)
         {
             var grown = GC.AllocateUninitializedArray<float>((int)size);
-            a.AsSpan(0, (int)Math.Min(keep, a.Length)).CopyTo(grown);
+            a.AsSpan(0, Math.Min(kept, a.Length)).CopyTo(grown);
             a = grown;
         }
-        a.AsSpan((int)Math.Min(keep, size), (int)(size - Math.Min(keep, size))).Clear();
+        if (zeroRest) a.AsSpan(kept, (int)size - kept).Clear();
     }
 
     /// <summary>

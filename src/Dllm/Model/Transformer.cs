@@ -110,7 +110,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         Check(tokens, batch, length, 0, length, positions, logits, keyMask);
         lock (_gate)
         {
-            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim, keep: 0);
+            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim, keep: 0, zeroRest: false);
             _cache.Batch = batch; _cache.Length = length;
             _cache.Forget();
             LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
@@ -135,7 +135,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
                     throw new InvalidOperationException(_cache.Batch == 0
                         ? "LogitsInWindow called before Refresh: there is no KV cache yet"
                         : $"KV cache holds batch {_cache.Batch} × length {_cache.Length}, asked for {batch} × {length}: refresh first");
-                _cache.Ensure(Config.NLayers, (long)batch * length * kvDim, keep: (long)from * kvDim);
+                _cache.Ensure(Config.NLayers, (long)batch * length * kvDim, keep: (long)from * kvDim, zeroRest: true);
                 _cache.Batch = batch; _cache.Length = length;
             }
             _cache.ReusedRows += from - start;
