@@ -86,30 +86,41 @@ public sealed class DiffusionSampler
     /// The state of one prompt's decoding, unpadded (the batch pads per forward): checks the prompt against
     /// the options and the model. <paramref name="options"/> must be validated.
     /// </summary>
-    /// <exception cref="DecodingOptionException">CFG with an empty prompt, or prompt + GenLength longer than the model's maximum.</exception>
+    /// <exception cref="DecodingOptionException">CFG with an empty prompt, prompt + GenLength longer than the model's maximum,
+    /// sub_block_length on a whole-canvas model, or knobs that fight a block diffusion model's grid (<see cref="BlockGridPlan.StepsPerBlock"/>).</exception>
     internal SequenceState Start(IReadOnlyList<int> prompt, DecodingOptions options, int index, int seed,
         Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
     {
-        if (_model.DiffusionBlockSize > 0) return StartOnGrid(prompt, options, index, seed, onStep, cancellationToken);
-        if (options.SubBlockLength is not null)
+        int p = prompt.Count, grid = _model.DiffusionBlockSize;
+        if (grid == 0 && options.SubBlockLength is not null)
             throw new DecodingOptionException(KnobNames.SubBlockLength, $"{KnobNames.SubBlockLength} applies to block diffusion models only");
-        int promptLength = prompt.Count, length = promptLength + options.GenLength, block = options.GenLength / options.NumBlocks;
-        if (promptLength == 0 && options.CfgScale > 0)
+        // A block diffusion model decodes on its own grid (BlockGridPlan): the canvas runs to the block boundary after
+        // prompt + gen_length and the result is cut back; other models take gen_length in NumBlocks semi-AR blocks.
+        int length = grid > 0 ? BlockGridPlan.CanvasLength(p, options.GenLength, grid) : p + options.GenLength;
+        int stepsPerBlock = grid > 0 ? BlockGridPlan.StepsPerBlock(options, grid) : options.StepsPerBlock;
+        if (p == 0 && options.CfgScale > 0)
             throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
         if (length > _model.MaxSequenceLength)
             throw new DecodingOptionException(KnobNames.GenLength,
-                $"prompt ({promptLength}) + {KnobNames.GenLength} ({options.GenLength}) = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
+                $"prompt ({p}) + {KnobNames.GenLength} ({options.GenLength}){(grid > 0 ? $", rounded up to the block size {grid}," : "")} = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
         var canvas = new int[length];
-        for (int i = 0; i < promptLength; i++) canvas[i] = prompt[i];
-        canvas.AsSpan(promptLength).Fill(_maskId);
+        for (int i = 0; i < p; i++) canvas[i] = prompt[i];
+        canvas.AsSpan(p).Fill(_maskId);
         var owned = new bool[length];
         var condition = new bool[length];
-        for (int i = 0; i < length; i++) owned[i] = canvas[i] == _maskId;
-        for (int i = 0; i < promptLength; i++) condition[i] = true;
-        var blocks = new (int, int)[options.NumBlocks];
-        for (int k = 0; k < blocks.Length; k++) blocks[k] = (promptLength + k * block, promptLength + (k + 1) * block);
-        return new SequenceState(index, canvas, owned, condition, promptLength, promptLength, blocks, options.StepsPerBlock,
-            new Random(seed), _maskId, options) { OnStep = onStep, Cancellation = cancellationToken };
+        // On a grid a mask token inside the prompt stays given: its block may be final and cached before it.
+        for (int i = 0; i < length; i++) owned[i] = grid > 0 ? i >= p : canvas[i] == _maskId;
+        for (int i = 0; i < p; i++) condition[i] = true;
+        (int, int)[] blocks;
+        if (grid > 0) blocks = BlockGridPlan.Blocks(p, length, grid, options.SubBlockLength);
+        else
+        {
+            int block = options.GenLength / options.NumBlocks;
+            blocks = new (int, int)[options.NumBlocks];
+            for (int k = 0; k < blocks.Length; k++) blocks[k] = (p + k * block, p + (k + 1) * block);
+        }
+        return new SequenceState(index, canvas, owned, condition, p, p, blocks, stepsPerBlock, new Random(seed), _maskId, options)
+        { OnStep = onStep, Cancellation = cancellationToken, ResultLength = grid > 0 ? p + options.GenLength : null };
     }
 
     /// <summary>
@@ -168,32 +179,6 @@ public sealed class DiffusionSampler
         return new SequenceState(0, ids, owned, condition, Math.Min(first, length), first, blocks,
             numBlocks == 0 ? 1 : options.Steps / numBlocks, new Random(options.Seed), _maskId, options)
         { OnStep = onStep, Cancellation = cancellationToken, Constraint = canvas.Constraint };
-    }
-
-    /// <summary>
-    /// The state of one prompt on a block diffusion model's grid (<see cref="BlockGridPlan"/>): the canvas runs to
-    /// the block boundary after prompt + gen_length, the result is cut to prompt + gen_length.
-    /// </summary>
-    /// <exception cref="DecodingOptionException">As <see cref="Start"/>, or knobs that fight the grid (<see cref="BlockGridPlan.StepsPerBlock"/>).</exception>
-    private SequenceState StartOnGrid(IReadOnlyList<int> prompt, DecodingOptions options, int index, int seed,
-        Action<DenoisingStep>? onStep, CancellationToken cancellationToken)
-    {
-        int grid = _model.DiffusionBlockSize, stepsPerBlock = BlockGridPlan.StepsPerBlock(options, grid);
-        int p = prompt.Count, length = BlockGridPlan.CanvasLength(p, options.GenLength, grid);
-        if (p == 0 && options.CfgScale > 0)
-            throw new DecodingOptionException(KnobNames.CfgScale, $"{KnobNames.CfgScale} > 0 (classifier-free guidance) needs a non-empty prompt");
-        if (length > _model.MaxSequenceLength)
-            throw new DecodingOptionException(KnobNames.GenLength,
-                $"prompt ({p}) + {KnobNames.GenLength} ({options.GenLength}), rounded up to the block size {grid}, = {length} tokens exceeds the model's maximum sequence length {_model.MaxSequenceLength}");
-        var canvas = new int[length];
-        for (int i = 0; i < p; i++) canvas[i] = prompt[i];
-        canvas.AsSpan(p).Fill(_maskId);
-        var owned = new bool[length];
-        var condition = new bool[length];
-        for (int i = 0; i < length; i++) { owned[i] = i >= p; condition[i] = i < p; }
-        return new SequenceState(index, canvas, owned, condition, p, p, BlockGridPlan.Blocks(p, length, grid, options.SubBlockLength),
-            stepsPerBlock, new Random(seed), _maskId, options)
-        { OnStep = onStep, Cancellation = cancellationToken, ResultLength = p + options.GenLength };
     }
 
     /// <summary>Runs sequences to the end in one <see cref="DenoisingBatch"/> (the loop every entry point and the
