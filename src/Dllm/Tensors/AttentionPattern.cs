@@ -38,8 +38,6 @@ public readonly record struct AttentionPattern
     /// <summary>Keys past the query an <see cref="AttentionPatternKind.Annealed"/> pattern shows; 0 otherwise.</summary>
     public int Lookahead { get; }
 
-    private AttentionPattern(AttentionPatternKind kind, int blockSize, int half, int lookahead) : this(kind, blockSize, half) { Lookahead = lookahead; }
-
     /// <summary>The causal pattern with <paramref name="lookahead"/> more keys per query (0 = causal; ≥ the sequence length = bidirectional).</summary>
     /// <exception cref="ArgumentOutOfRangeException">lookahead &lt; 0.</exception>
     public static AttentionPattern Annealed(int lookahead)
@@ -48,7 +46,10 @@ public readonly record struct AttentionPattern
     /// <summary>L, the length of each half of a <see cref="AttentionPatternKind.BlockDiffusionPair"/> canvas; 0 otherwise.</summary>
     public int Half { get; }
 
-    private AttentionPattern(AttentionPatternKind kind, int blockSize, int half = 0) { Kind = kind; BlockSize = blockSize; Half = half; }
+    private AttentionPattern(AttentionPatternKind kind, int blockSize, int half = 0, int lookahead = 0)
+    {
+        Kind = kind; BlockSize = blockSize; Half = half; Lookahead = lookahead;
+    }
 
     /// <summary>BD3-LM's two-halves training view of block-causal attention with blocks of <paramref name="blockSize"/>
     /// over sequences of <paramref name="half"/> (a multiple of the block size).</summary>
