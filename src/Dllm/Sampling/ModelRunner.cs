@@ -57,12 +57,6 @@ internal sealed class ModelRunner
         }
     }
 
-    private static int IndexIn(IReadOnlyList<SequenceState> list, SequenceState s)
-    {
-        for (int i = 0; i < list.Count; i++) if (ReferenceEquals(list[i], s)) return i;
-        return -1;
-    }
-
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     /// <summary>Rows in the last forward (without the CFG copies).</summary>
@@ -125,12 +119,15 @@ internal sealed class ModelRunner
     private void RunUncached(IReadOnlyList<SequenceState> participants, int[][] rowStarts)
     {
         int vocab = _model.VocabSize, per = _cfg ? 2 : 1;
-        List<List<SequenceState>> groups = _grid > 0 ? [.. participants.GroupBy(s => s.Length).Select(g => g.ToList())] : [[.. participants]];
+        // (participant, its index in participants): rows of one call, grouped by canvas length on a grid.
+        var indexed = participants.Select((s, j) => (State: s, Index: j)).ToList();
+        List<List<(SequenceState State, int Index)>> groups = _grid > 0 ? [.. indexed.GroupBy(x => x.State.Length).Select(g => g.ToList())] : [indexed];
         int needed = participants.Sum(s => s.Candidates.Length) * per * vocab;
         if (_logits.Length < needed) _logits = new float[needed];
         int offset = 0;
-        foreach (List<SequenceState> rows in groups)
+        foreach (List<(SequenceState State, int Index)> group in groups)
         {
+            List<SequenceState> rows = [.. group.Select(x => x.State)];
             int length = rows.Max(s => s.Length), L = _grid > 0 ? GridEnd(rows, length) : length, n = rows.Count;
             var (tokens, keyMask) = Pack(rows, length, L);
             int total = rows.Sum(s => s.Candidates.Length);
@@ -147,7 +144,7 @@ internal sealed class ModelRunner
                     if (_cfg) flat[total + k] = (n + b) * L + s.Candidates[c] + shift;
                     starts[c] = (offset + k) * vocab;
                 }
-                rowStarts[IndexIn(participants, s)] = starts;
+                rowStarts[group[b].Index] = starts;
             }
             Span<float> logits = _logits.AsSpan(offset * vocab, flat.Length * vocab);
             _model.LogitsAt(tokens, per * n, L, flat, logits, keyMask);

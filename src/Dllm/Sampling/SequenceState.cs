@@ -177,12 +177,16 @@ internal sealed class SequenceState(int index, int[] canvas, bool[] owned, bool[
             chosen[c] = TokenChoice.Sample(row, temperature, Rng);
             score[c] = ordering.Score(row, chosen[c], Rng);
         }
-        // Masked candidates go to the policy; with token editing the others are committed tokens to re-check.
-        int[] masks = [.. Enumerable.Range(0, n).Where(c => Canvas[Candidates[c]] == MaskId)];
-        int[] edited = Options.EditThreshold is double tau ? Edit(logits, rowStart, vocab, chosen, tau) : [];
-        int[] pick = IsLoopStep ? Selection.TopK(score, Remasked.Length)
-            : masks.Length == n ? policy.Select(score, Progress, Rng)
-            : [.. policy.Select([.. masks.Select(c => score[c])], Progress, Rng).Select(k => masks[k])];
+        int[] edited = [], pick;
+        if (IsLoopStep) pick = Selection.TopK(score, Remasked.Length);
+        else if (Options.EditThreshold is double tau)
+        {
+            // With token editing the candidates also hold committed tokens to re-check; only the masked ones go to the policy.
+            int[] masks = [.. Enumerable.Range(0, n).Where(c => Canvas[Candidates[c]] == MaskId)];
+            edited = Edit(logits, rowStart, vocab, chosen, tau);
+            pick = [.. policy.Select([.. masks.Select(c => score[c])], Progress, Rng).Select(k => masks[k])];
+        }
+        else pick = policy.Select(score, Progress, Rng);
         var committed = new int[pick.Length];
         var scores = new double[pick.Length];
         for (int j = 0; j < pick.Length; j++)
