@@ -163,18 +163,29 @@ public class ContinuousBatcherTests
         ];
         var sampler = new DiffusionSampler(lm, ByteTokenizer.Mask);
         int[][] alone = [.. prompts.Select((p, i) => sampler.Generate([.. tok.Encode(p)], knobs[i]).Canvas)];
-        var batcher = new ContinuousBatcher(lm, ByteTokenizer.Mask, ByteTokenizer.Eos);
-        GenerationResult[] batched = await Task.WhenAll(prompts.Select((p, i) => batcher.GenerateAsync([.. tok.Encode(p)], knobs[i], cancellationToken: Ct)));
+        // The first forward waits until every request is submitted, so the others join while it runs (a tiny model
+        // could otherwise finish the first request before the next one arrives).
+        using var gate = new ManualResetEventSlim(false);
+        var batcher = new ContinuousBatcher(new GatedCachingModel(lm, gate), ByteTokenizer.Mask, ByteTokenizer.Eos);
+        Task<GenerationResult>[] running = [.. prompts.Select((p, i) => batcher.GenerateAsync([.. tok.Encode(p)], knobs[i], cancellationToken: Ct))];
+        gate.Set();
+        GenerationResult[] batched = await Task.WhenAll(running);
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(alone[i], batched[i].Canvas);
         Assert.True(batcher.ForwardRows > batcher.Forwards, "no forward was shared");
     }
 }
 
 /// <summary>A caching <see cref="FakeModel"/> whose every call first waits for a gate.</summary>
-internal sealed class GatedCachingModel(FakeModel inner, ManualResetEventSlim gate) : ICachingDenoisingModel
+internal sealed class GatedCachingModel(ICachingDenoisingModel inner, ManualResetEventSlim gate) : ICachingDenoisingModel
 {
     public int VocabSize => inner.VocabSize;
     public int MaxSequenceLength => inner.MaxSequenceLength;
+    public int DiffusionBlockSize => inner.DiffusionBlockSize;
+    public void LogitsAt(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> rows, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    {
+        gate.Wait(TimeSpan.FromSeconds(30));
+        inner.LogitsAt(tokens, batch, length, rows, logits, keyMask);
+    }
     public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
     {
         gate.Wait(TimeSpan.FromSeconds(30));
