@@ -1,26 +1,26 @@
 #!/usr/bin/env python3
 """Generates the small synthetic instruction set the bundled chat model is fine-tuned on.
 
-    python3 scripts/make_instructions.py            # writes data/instructions-train.jsonl, data/instructions-test.jsonl
+    python3 scripts/make_instructions.py [--seed 7] [--out data]   # writes OUT/instructions-{train,test}.jsonl
 
-Standard library only, seeded: the same command always writes the same files (they are committed;
-nothing in the build or the tests runs this script).
+Standard library only, seeded: the same command always writes the same files (the default seed's are
+committed; nothing in the build or the tests runs this script). Another --seed draws another split of
+words and operand pairs, so anyone can train and score on a fresh held-out set.
 
-Tasks are things a 3M-parameter byte-level model can learn in minutes of CPU:
-  add / sub / mul   "What is 3 + 4?" -> "7"        (operands 0..12; mul 0..9)
+Tasks are things a ~1M-parameter byte-level model can learn in an hour of CPU:
+  add / sub / mul   "What is 3 + 4?" -> "7"        (add/sub operands 0..20, sub never negative; mul 0..12)
   copy              "Repeat: apple" -> "apple"
   upper             "Uppercase: apple" -> "APPLE"
   reverse           "Reverse: apple" -> "elppa"
   count             "How many letters are in apple?" -> "5"
-  verse             "Complete the verse: In the beginning God" -> "created the heaven and the earth."
-  greet             "Hello" -> "Hello! How can I help you?"  (fixed replies)
+  greet             "Hello" -> "Hello!"                (fixed short replies)
 
-Held-out split: a fixed fraction of the operand pairs, of the words and of the verses never appears in
-the training file, so test accuracy measures generalisation (verses were seen in pre-training, not in
-SFT). Greetings are a closed set and appear in both files: their test score only checks recall.
+Held-out split: a fixed fraction of the operand pairs and of the words never appears in the training
+file, so test accuracy measures generalisation (words the model never saw; sums it never saw). Greetings are a closed set and appear in both files: their test score only checks recall.
 Every test line has a "task" field; about 5 % of the training lines are two-turn "messages"
 conversations so the model sees earlier turns in its prompt, as `dllm chat` sends them.
 """
+import argparse
 import json
 import random
 import re
@@ -28,16 +28,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
-TRAIN_COUNT = 24000
+TRAIN_COUNT = 40000
 TEST_PER_TASK = 40
 HOLD_OUT = 0.15
 
+# Short fixed replies: every SFT batch is EOS-padded to its longest answer, so one long reply would make
+# most answer positions of most batches padding.
 GREETINGS = {
-    "Hello": "Hello! How can I help you?",
-    "Hi": "Hello! How can I help you?",
-    "Good morning": "Good morning! How can I help you?",
-    "Who are you?": "I am a small diffusion language model.",
-    "What are you?": "I am a small diffusion language model.",
+    "Hello": "Hello!",
+    "Hi": "Hi!",
+    "Good morning": "Good morning!",
+    "Who are you?": "I am Dllm.",
+    "What are you?": "A diffusion model.",
     "Thank you": "You are welcome.",
     "Thanks": "You are welcome.",
     "Goodbye": "Goodbye!",
@@ -64,16 +66,6 @@ def words_from(lines):
     return found
 
 
-def verses_from(lines):
-    out = []
-    for line in lines:
-        parts = line.split()
-        # Short verses only, so answers (and the EOS padding of every SFT batch) stay short.
-        if 6 <= len(parts) <= 10 and len(line) <= 60:
-            out.append((" ".join(parts[:4]), " ".join(parts[4:])))
-    return out
-
-
 def make(task, item):
     if task in ("add", "sub", "mul"):
         a, b = item
@@ -87,25 +79,25 @@ def make(task, item):
         return f"Reverse: {item}", item[::-1]
     if task == "count":
         return f"How many letters are in {item}?", str(len(item))
-    if task == "verse":
-        return f"Complete the verse: {item[0]}", item[1]
     if task == "greet":
         return item, GREETINGS[item]
     raise ValueError(task)
 
 
 def main():
-    rng = random.Random(SEED)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=SEED, help="split and sampling seed (default %(default)s: the committed files)")
+    ap.add_argument("--out", type=Path, default=ROOT / "data", help="output folder (default: data/)")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
     lines = load_corpus()
     words_train, words_test = split(words_from(lines), rng)
-    verses_train, verses_test = split(verses_from(lines), rng)
     pools = {}
-    pools["add"] = split([(a, b) for a in range(13) for b in range(13)], rng)
-    pools["sub"] = split([(a, b) for a in range(13) for b in range(a + 1)], rng)
-    pools["mul"] = split([(a, b) for a in range(10) for b in range(10)], rng)
+    pools["add"] = split([(a, b) for a in range(21) for b in range(21)], rng)
+    pools["sub"] = split([(a, b) for a in range(21) for b in range(a + 1)], rng)
+    pools["mul"] = split([(a, b) for a in range(13) for b in range(13)], rng)
     for t in ("copy", "upper", "reverse", "count"):
         pools[t] = (words_train, words_test)
-    pools["verse"] = (verses_train, verses_test)
     greet = sorted(GREETINGS)
     pools["greet"] = (greet, greet)
     tasks = sorted(pools)
@@ -133,11 +125,12 @@ def main():
             prompt, answer = make(task, item)
             test.append({"task": task, "prompt": prompt, "response": answer})
 
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, rows in (("instructions-train.jsonl", train), ("instructions-test.jsonl", test)):
-        with open(ROOT / "data" / name, "w", encoding="utf-8", newline="\n") as f:
+        with open(args.out / name, "w", encoding="utf-8", newline="\n") as f:
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        print(f"data/{name}: {len(rows)} lines")
+        print(f"{args.out / name}: {len(rows)} lines")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ namespace Dllm.Cli;
 /// <c>dllm accuracy</c>: exact-match accuracy of a chat model on held-out instructions
 /// (<c>{"task","prompt","response"}</c> JSONL, e.g. data/instructions-test.jsonl), per task and overall.
 /// Decoding takes every knob flag of <c>dllm generate</c> (<see cref="KnobOptions"/>); only the lengths
-/// default differently: 48 positions in 3 blocks of 16, one token per step (the answers are short).
+/// default differently: 48 positions in 3 blocks of 16 (a block diffusion model: its own blocks, as its family
+/// recommends), one token per step (the answers are short).
+/// An autoregressive checkpoint (the AR twin of a recipe) is scored too: greedy, at most --gen-length tokens.
 /// </summary>
 internal static class AccuracyCommand
 {
@@ -34,9 +36,16 @@ internal static class AccuracyCommand
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
-            string dir = ModelOption.ResolveDiffusion(r.GetValue(model));
+            string dir = ModelOption.Resolve(r.GetValue(model));
+            ModelConfig config = ModelOption.Config(dir);
+            bool autoregressive = config.Kind == ModelKind.Autoregressive;
+            if (!autoregressive) ModelOption.ResolveDiffusion(r.GetValue(model)); // refuses continuous checkpoints
             List<ExactMatchCase> cases = ExactMatchEvaluator.Load(r.GetValue(data)!.FullName);
-            DecodingKnobs knobs = knobOptions.Read(r, new DecodingKnobs { GenLength = DefaultGenLength, BlockLength = DefaultBlockLength });
+            // The family's recommended decoding, with this command's lengths (a block diffusion model keeps its own blocks).
+            DecodingKnobs defaults = ModelOption.RecommendedKnobs(dir);
+            defaults.GenLength = DefaultGenLength;
+            if (config.Kind != ModelKind.BlockDiffusion) defaults.BlockLength = DefaultBlockLength;
+            DecodingKnobs knobs = knobOptions.Read(r, defaults);
             using Transformer lm = Transformer.Load(dir);
             DecodingOptions options = knobs.Build(lm.Config.EosTokenId);
             ITokenizer tok = TokenizerLoader.Load(dir);
@@ -44,7 +53,7 @@ internal static class AccuracyCommand
             List<ExactMatchOutcome> outcomes = ExactMatchEvaluator.Run(lm, lm.Config.MaskTokenId, tok, cases, options, r.GetValue(batch), o =>
             {
                 if (v) Console.WriteLine($"{(o.Correct ? "ok  " : "MISS")} [{o.Case.Task}] {o.Case.Prompt} → {o.Answer}{(o.Correct ? "" : $"   (expected {o.Case.Expected})")}");
-            });
+            }, autoregressive: autoregressive);
             Console.WriteLine($"{"task",-10} {"correct",9} {"accuracy",9}");
             foreach (var g in outcomes.GroupBy(o => o.Case.Task).OrderBy(g => g.Key))
                 Console.WriteLine($"{g.Key,-10} {g.Count(o => o.Correct),4}/{g.Count(),-4} {100.0 * g.Count(o => o.Correct) / g.Count(),8:F1}%");

@@ -5,7 +5,8 @@ using Dllm.Training;
 namespace Dllm.Cli;
 
 /// <summary><c>dllm adapt</c>: an autoregressive checkpoint continues training as a masked or block diffusion model
-/// (<see cref="Trainer.Adapt"/>: DiffuLLaMA's shift and mask annealing, Fast-dLLM v2's complementary masks).</summary>
+/// (<see cref="Trainer.Adapt"/>: DiffuLLaMA's shift and mask annealing, Fast-dLLM v2's complementary masks), or, on
+/// prompt/response pairs, with the SFT objective of the target kind (<see cref="Trainer.AdaptSft"/>).</summary>
 internal static class AdaptCommand
 {
     public static Command Create()
@@ -13,7 +14,7 @@ internal static class AdaptCommand
         var from = new Option<DirectoryInfo>("--from") { Description = "Autoregressive checkpoint (dllm train --objective ar, or a Qwen2/Qwen3 directory)", Required = true };
         var to = new Option<string>("--to") { Description = "mdm (masked diffusion) | bd3 (block diffusion)", Required = true };
         to.AcceptOnlyFromAmong("mdm", "bd3");
-        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line, or one *.jsonl of {\"prompt\",\"response\"} pairs (adapted with the SFT objective)", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory of the adapted model", Required = true };
         var blockSize = new Option<int>("--block-size") { DefaultValueFactory = _ => 0, Description = "Block size of --to bd3 (divides --seq-len)" };
         var anneal = new Option<int>("--anneal-steps") { DefaultValueFactory = _ => 0, Description = "--to mdm: widen attention from causal to bidirectional over this many steps" };
@@ -44,7 +45,16 @@ internal static class AdaptCommand
                 WarmupSteps = r.GetValue(warmup), Seed = r.GetValue(seed), SaveEvery = r.GetValue(saveEvery),
                 BlockSize = r.GetValue(blockSize), AnnealSteps = r.GetValue(anneal), Complementary = r.GetValue(complementary),
             };
-            TextCorpus corpus = TextCorpus.Load(r.GetValue(data)!.Select(x => x.FullName).ToArray(), tokenizer, options.SeqLen);
+            string[] dataPaths = [.. r.GetValue(data)!.Select(x => x.FullName)];
+            if (dataPaths.Length == 1 && SftDataset.IsPairFile(dataPaths[0]))
+            {
+                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen, "--seq-len");
+                Console.Error.WriteLine($"adapting {fromDir} → {options.Objective} with the SFT objective, {examples.Count} prompt/response pairs → {outDir}");
+                TrainingProgressView.Run($"adapt → {options.Objective} (sft)", onStep => Trainer.AdaptSft(options, examples, tokenizer, fromDir, outDir, r.GetValue(resume), onStep));
+                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm adapt --to {options.Objective} (sft)")}");
+                return 0;
+            }
+            TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);
             Console.Error.WriteLine($"adapting {fromDir} → {options.Objective}, corpus {corpus.Tokens.Length:N0} tokens → {outDir}");
             TrainingProgressView.Run($"adapt → {options.Objective}", onStep => Trainer.Adapt(options, corpus, tokenizer, fromDir, outDir, r.GetValue(resume), onStep));
             Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm adapt --to {options.Objective}")}");

@@ -8,12 +8,14 @@ namespace Dllm.Cli;
 /// <summary><c>dllm train</c>: a LLaDA-architecture model from scratch on text files, byte-level tokens (or
 /// whole words with <c>--tokenizer word</c>); with <c>--objective diffusion-lm | diffuseq | ssd-lm</c> one of
 /// the continuous diffusion families on the same backbone (diffuseq on prompt/response JSONL); with
-/// <c>--experts</c>, a LLaDA-MoE (mixture-of-experts) model in LLaDA-MoE's published layout.</summary>
+/// <c>--experts</c>, a LLaDA-MoE (mixture-of-experts) model in LLaDA-MoE's published layout. Given one JSONL
+/// file of prompt/response pairs (or "messages"), mdm/ar/bd3 train from scratch with the SFT objective of
+/// their kind (prompt never masked, EOS-padded answers), as <c>dllm sft</c> fine-tunes.</summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<FileInfo[]>("--data") { Description = "UTF-8 text file(s), or *.jsonl with one {\"text\": ...} document per line, or one *.jsonl of {\"prompt\",\"response\"} / {\"messages\"} pairs (trained with the SFT objective from scratch)", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Checkpoint directory (Hugging Face layout + optimizer state)", Required = true };
         var objective = new Option<string>("--objective")
         {
@@ -66,7 +68,10 @@ internal static class TrainCommand
             int d = r.GetValue(dModel), h = r.GetValue(heads), kv = r.GetValue(kvHeads), f = r.GetValue(mlp);
             string[] dataPaths = r.GetValue(data)!.Select(x => x.FullName).ToArray();
             string objectiveName = r.GetValue(objective)!;
-            bool pairs = objectiveName == "diffuseq", continuous = objectiveName is "diffusion-lm" or "diffuseq" or "ssd-lm";
+            bool continuous = objectiveName is "diffusion-lm" or "diffuseq" or "ssd-lm";
+            // Instruction pairs train mdm/ar/bd3 with their SFT objective from scratch; diffuseq always takes pairs.
+            bool sftPairs = !continuous && dataPaths.Length == 1 && SftDataset.IsPairFile(dataPaths[0]);
+            bool pairs = objectiveName == "diffuseq" || sftPairs;
             if (continuous) CheckContinuousFlags(objectiveName, r.GetValue(diffusionSteps), r.GetValue(ssdBlock), r.GetValue(seqLen), r.GetValue(experts));
             if (pairs && dataPaths.Length != 1) throw new ArgumentException("--objective diffuseq takes one --data JSONL file of {\"prompt\", \"response\"} pairs");
             ITokenizer tokenizer = CreateTokenizer(r.GetValue(tokenizerKind)!, dataPaths, r.GetValue(output)!.FullName, r.GetValue(resume),
@@ -98,12 +103,22 @@ internal static class TrainCommand
             };
             options.Validate();
             string outDir = r.GetValue(output)!.FullName;
-            if (pairs)
+            if (objectiveName == "diffuseq")
             {
-                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen);
+                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen, "--seq-len");
                 Console.Error.WriteLine($"training diffuseq model: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
                 TrainingProgressView.Run("train diffuseq", onStep => Trainer.RunContinuous(options, examples, tokenizer, outDir, r.GetValue(resume), onStep));
                 Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm train --objective diffuseq")}");
+                return 0;
+            }
+            if (sftPairs)
+            {
+                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen, "--seq-len");
+                int bd = objectiveName == "bd3" ? options.BlockSize : 0;
+                Console.Error.WriteLine($"training {objectiveName} model with the SFT objective: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
+                TrainingProgressView.Run($"train {objectiveName} (sft)", onStep => Trainer.RunSft(options, examples, tokenizer, outDir, r.GetValue(resume), initFrom: null, onStep,
+                    autoregressive: objectiveName == "ar", blockSize: bd));
+                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm train --objective {objectiveName} (sft)")}");
                 return 0;
             }
             TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);

@@ -37,9 +37,11 @@ public static class ExactMatchEvaluator
     /// <param name="batchSize">Prompts per sampler call.</param>
     /// <param name="onOutcome">Called once per case, in order.</param>
     /// <param name="ct">Cancels between sampler steps.</param>
+    /// <param name="autoregressive">A causal model (the AR twin): greedy left to right, at most
+    /// <c>options.GenLength</c> new tokens, the other decoding options unused.</param>
     /// <exception cref="ArgumentException">Invalid options, or a prompt too long for the model.</exception>
     public static List<ExactMatchOutcome> Run(IDenoisingModel model, int maskId, ITokenizer tok, IReadOnlyList<ExactMatchCase> cases,
-        DecodingOptions options, int batchSize = 16, Action<ExactMatchOutcome>? onOutcome = null, CancellationToken ct = default)
+        DecodingOptions options, int batchSize = 16, Action<ExactMatchOutcome>? onOutcome = null, CancellationToken ct = default, bool autoregressive = false)
     {
         if (batchSize < 1) throw new ArgumentException($"batch size must be positive, got {batchSize}");
         var sampler = new DiffusionSampler(model, maskId);
@@ -48,10 +50,13 @@ public static class ExactMatchEvaluator
         {
             var batch = cases.Skip(start).Take(batchSize).ToList();
             var prompts = batch.Select(c => (IReadOnlyList<int>)ChatTemplate.Apply(tok, [new ChatMessage("user", c.Prompt)])).ToList();
-            IReadOnlyList<GenerationResult> results = sampler.GenerateBatch(prompts, options, tok.EosId, cancellationToken: ct);
+            IReadOnlyList<int[]> answers = autoregressive
+                ? [.. new AutoregressiveDecoder(model).GreedyBatch(prompts, options.GenLength, tok.EosId, tok.EosId).Select(r => r.Answer)]
+                : [.. sampler.GenerateBatch(prompts, options, tok.EosId, cancellationToken: ct).Select(r => r.Answer.ToArray())];
+            ct.ThrowIfCancellationRequested();
             for (int i = 0; i < batch.Count; i++)
             {
-                string answer = tok.Decode(GeneratedText.TrimAtEos(tok, results[i].Answer.ToArray()), skipSpecialTokens: true);
+                string answer = tok.Decode(GeneratedText.TrimAtEos(tok, answers[i]), skipSpecialTokens: true);
                 var outcome = new ExactMatchOutcome(batch[i], answer);
                 outcomes.Add(outcome);
                 onOutcome?.Invoke(outcome);

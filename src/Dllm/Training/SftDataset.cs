@@ -15,7 +15,8 @@ public static class SftDataset
 {
     /// <exception cref="InvalidDataException">Invalid JSON, a missing field, or an example longer than
     /// <paramref name="maxLength"/>; the message names the file and line.</exception>
-    public static List<(int[] Prompt, int[] Answer)> Load(string path, ITokenizer tok, int maxLength)
+    /// <param name="limitName">What <paramref name="maxLength"/> is, for the error message.</param>
+    public static List<(int[] Prompt, int[] Answer)> Load(string path, ITokenizer tok, int maxLength, string limitName = "the model's")
     {
         int? eot = tok.EndOfTurnId; // the tokenizer says which token ends a turn (<|eot_id|>, <|im_end|>, ...)
         var examples = new List<(int[], int[])>();
@@ -24,11 +25,21 @@ public static class SftDataset
             int[] prompt = [.. ChatTemplate.Apply(tok, history)];
             int[] answer = [.. tok.Encode(response.Trim()), .. eot is int t ? new[] { t } : []];
             if (prompt.Length + answer.Length > maxLength)
-                throw new InvalidDataException($"{where}: example has {prompt.Length + answer.Length} tokens, longer than the model's {maxLength}");
+                throw new InvalidDataException($"{where}: example has {prompt.Length + answer.Length} tokens, longer than {limitName} {maxLength}");
             examples.Add((prompt, answer));
         }
         if (examples.Count == 0) throw new InvalidDataException($"data file '{path}' has no examples");
         return examples;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is a JSONL file whose first object is an SFT example
+    /// (<c>"prompt"</c> or <c>"messages"</c>) rather than a <c>{"text"}</c> document.</summary>
+    public static bool IsPairFile(string path)
+    {
+        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return false;
+        foreach (var (e, _) in JsonLines.Objects(path))
+            return e.TryGetProperty("prompt", out _) || e.TryGetProperty("messages", out _);
+        return false;
     }
 
     /// <summary>Every text of the file a tokenizer has to know (the roles, "assistant" included, and the

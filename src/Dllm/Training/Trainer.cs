@@ -135,6 +135,27 @@ public static class Trainer
         return Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null, initFrom: fromDir);
     }
 
+    /// <summary>
+    /// <see cref="Adapt(TrainerOptions, TextCorpus, ITokenizer, string, string, bool, Action{TrainProgress}?, CancellationToken)"/>
+    /// on prompt/response pairs: the AR checkpoint (e.g. one trained by <c>dllm train --objective ar</c> on the same pairs)
+    /// continues with the SFT objective of the target kind (<see cref="RunSft"/>: prompt never masked, EOS-padded
+    /// answers), logits kept shifted, so what the AR model learned about reading the prompt carries over.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The source is not an autoregressive checkpoint.</exception>
+    /// <exception cref="ArgumentException">Mask annealing or complementary masks asked for (pretraining only).</exception>
+    public static TrainableModel AdaptSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer, string fromDir,
+        string outDir, bool resume, Action<TrainProgress>? onStep = null, CancellationToken ct = default)
+    {
+        ModelConfig source = ModelConfig.Load(Path.Combine(fromDir, "config.json"));
+        if (source.Kind != ModelKind.Autoregressive)
+            throw new InvalidDataException($"--from {fromDir} is a {source.KindName} checkpoint; adaptation starts from an autoregressive one");
+        if (o.Objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{o.Objective}'");
+        if (o.AnnealSteps > 0 || o.Complementary) throw new ArgumentException("--anneal-steps and --complementary adapt on text; on prompt/response pairs leave them out");
+        int blockSize = o.Objective == "bd3" ? o.BlockSize : 0;
+        o = o with { Config = ModelConfigFor(source, o.Objective, tokenizer, blockSize) with { AdaptedShift = true, SourcePath = null } };
+        return RunSft(o, examples, tokenizer, outDir, resume, initFrom: fromDir, onStep, ct, autoregressive: false, blockSize: blockSize);
+    }
+
 
     /// <summary>
     /// DiffuSeq (objective "diffuseq") on prompt/response pairs: each batch EOS-padded to its longest example

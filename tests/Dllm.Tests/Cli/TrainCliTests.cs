@@ -47,6 +47,47 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void TrainOnPromptResponsePairsUsesTheSftObjectiveOfEachKindAndAccuracyScoresThem()
+    {
+        string pairs = Write("pairs.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i => $"{{\"prompt\": \"What is {i} + 1?\", \"response\": \"{i + 1}\"}}")) + "\n");
+        string test = Write("test.jsonl", "{\"task\": \"add\", \"prompt\": \"What is 3 + 1?\", \"response\": \"4\"}\n");
+        string[] flags = [.. Tiny];
+        flags[Array.IndexOf(flags, "--seq-len") + 1] = "64"; // the chat template's tokens count
+        string arDir = "";
+        foreach (var (objective, recorded) in new[] { ("mdm", "sft"), ("ar", "ar-sft"), ("bd3", "bd3-sft") })
+        {
+            string dir = Path.Combine(TestPaths.TempDir(), objective);
+            if (objective == "ar") arDir = dir;
+            string[] extra = objective == "bd3" ? ["--block-size", "4"] : [];
+            var (code, _, err) = CliTests.Run(["train", "--data", pairs, "--out", dir, "--objective", objective, .. flags, .. extra]);
+            Assert.True(code == 0, err);
+            Assert.Contains("with the SFT objective", err);
+            Assert.Contains($"\"Objective\":\"{recorded}\"", File.ReadAllText(Path.Combine(dir, "trainer_state.json")));
+            var (accCode, accOut, accErr) = CliTests.Run("accuracy", "--model", dir, "--data", test, "--gen-length", "8", "--threads", "1");
+            Assert.True(accCode == 0, accErr);
+            Assert.Matches(@"all +[01]/1 ", accOut);
+        }
+        // The AR model adapted on the same pairs: SFT objective, logits kept shifted.
+        string adapted = Path.Combine(TestPaths.TempDir(), "adapted");
+        var (adCode, _, adErr) = CliTests.Run("adapt", "--from", arDir, "--to", "mdm", "--data", pairs, "--out", adapted,
+            "--seq-len", "64", "--steps", "3", "--warmup", "1", "--batch-size", "2", "--threads", "1");
+        Assert.True(adCode == 0, adErr);
+        Assert.Contains("\"Objective\":\"sft\"", File.ReadAllText(Path.Combine(adapted, "trainer_state.json")));
+        Assert.Contains("\"shift_logits\": true", File.ReadAllText(Path.Combine(adapted, "config.json")));
+        var (adAcc, adOut, adAccErr) = CliTests.Run("accuracy", "--model", adapted, "--data", test, "--gen-length", "8", "--threads", "1");
+        Assert.True(adAcc == 0, adAccErr);
+        Assert.Matches(@"all +[01]/1 ", adOut);
+        var (annealed, _, annealErr) = CliTests.Run("adapt", "--from", arDir, "--to", "mdm", "--data", pairs,
+            "--out", Path.Combine(TestPaths.TempDir(), "annealed"), "--seq-len", "64", "--steps", "3", "--warmup", "1", "--anneal-steps", "2", "--threads", "1");
+        Assert.Equal(1, annealed);
+        Assert.Contains("--anneal-steps and --complementary adapt on text", annealErr);
+
+        var (tooLong, _, longErr) = CliTests.Run(["train", "--data", pairs, "--out", Path.Combine(TestPaths.TempDir(), "short"), .. Tiny]);
+        Assert.Equal(1, tooLong);
+        Assert.Contains("longer than --seq-len 16", longErr);
+    }
+
+    [Fact]
     public void TrainWithWordTokenizerWritesAHfWordLevelTokenizerThatEvalAndGenerateUse()
     {
         string data = Write("words.jsonl", string.Join("\n", Enumerable.Range(0, 30).Select(i => $"{{\"text\": \"alice gives bob {i % 7} apples , carol has {i % 5} .\"}}")) + "\n");

@@ -32,6 +32,24 @@ public class ExactMatchEvaluatorTests
         }
     }
 
+    [Fact]
+    public void ACausalModelIsScoredLeftToRight()
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "t.jsonl");
+        File.WriteAllText(path, "{\"task\": \"add\", \"prompt\": \"What is 3 + 4?\", \"response\": \"7\"}\n"
+            + "{\"task\": \"add\", \"prompt\": \"What is 10 + 5?\", \"response\": \"15\"}\n");
+        // A scripted causal model: after the assistant header it writes "7", then EOS (asked for the last position only).
+        var model = new Dllm.Tests.Sampling.FakeModel(Tok.VocabSize, (view, pos, row) =>
+        {
+            int start = Array.LastIndexOf(view, ByteTokenizer.EndHeader) + 3;
+            Dllm.Tests.Sampling.Rows.WithProbability(row, pos == start - 1 ? '7' : ByteTokenizer.Eos, 0.9);
+        });
+        var options = new DecodingOptions { GenLength = 8, Steps = 8, BlockLength = 8 };
+        List<ExactMatchOutcome> outcomes = ExactMatchEvaluator.Run(model, ByteTokenizer.Mask, Tok, ExactMatchEvaluator.Load(path), options, 2, autoregressive: true);
+        Assert.Equal(["7", "7"], outcomes.Select(o => o.Answer));
+        Assert.Equal([true, false], outcomes.Select(o => o.Correct));
+    }
+
     [Theory]
     [InlineData("{\"prompt\": \"a\"}\n", "t.jsonl:1: missing string field \"response\"")]
     [InlineData("{\"prompt\": \"a\", \"response\": \"b\"}\nnot json\n", "t.jsonl:2: invalid JSON")]
