@@ -82,6 +82,21 @@ public sealed unsafe class GgufFile : IDisposable
         return MatrixView.RowMajor(GetPointer(t), t.DType, rows, cols);
     }
 
+    /// <summary>Row-major view of slice <paramref name="index"/> of a stacked tensor that must be
+    /// [<paramref name="count"/>, <paramref name="rows"/>, <paramref name="cols"/>] (llama.cpp's mixture-of-experts
+    /// <c>ffn_*_exps</c>: GGUF ne = {cols, rows, count}, expert after expert; a quantized slice is whole rows of blocks).</summary>
+    /// <exception cref="InvalidDataException">Missing, or another shape.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> outside [0, count).</exception>
+    public MatrixView GetStackedMatrix(string name, int count, int index, int rows, int cols)
+    {
+        TensorInfo t = Get(name);
+        if (t.Rank != 3 || t.Shape[0] != count || t.Shape[1] != rows || t.Shape[2] != cols)
+            throw new InvalidDataException($"{Path}: tensor '{name}' has shape {t.ShapeString}, expected [{count}, {rows}, {cols}]");
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, count);
+        return MatrixView.RowMajor(GetPointer(t) + (nint)(t.ByteLength / count * index), t.DType, rows, cols);
+    }
+
     /// <summary>A float32 copy of a tensor that must hold <paramref name="expectedElements"/> values.</summary>
     /// <exception cref="InvalidDataException">Missing, or another element count.</exception>
     public float[] ReadSingle(string name, long expectedElements)

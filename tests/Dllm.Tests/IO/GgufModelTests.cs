@@ -13,7 +13,7 @@ namespace Dllm.Tests.IO;
 public sealed class GgufModelTests(ITestOutputHelper output)
 {
     /// <summary>Max |a − b| relative to max |a|; the GGUF stores rope base and eps as f32, which moves logits ~1e-7.</summary>
-    private static double MaxRel(IDenoisingModel a, IDenoisingModel b, int mask)
+    internal static double MaxRel(IDenoisingModel a, IDenoisingModel b, int mask)
     {
         var rng = new Random(3);
         int v = a.VocabSize, length = 24;
