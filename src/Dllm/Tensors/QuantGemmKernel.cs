@@ -35,19 +35,43 @@ internal static unsafe class QuantGemmKernel
     /// <summary>
     /// Unpacks rows [j0, j0 + rows) of <paramref name="w"/> (rows past <paramref name="rows"/> are zero) into
     /// qw [nb × 256] (AVX-VNNI and portable: interleaved; AVX2: row layout), aux [nb × 256] (AVX-VNNI: 8 int32 −128·Σw
-    /// per block at aux + 256b; AVX2: |w| in the row layout; portable: unused) and dw [nb × 8] scales.
+    /// per block at aux + 256b; AVX2: |w| in the row layout; portable: unused) and dw [nb × 8] scales, per block of 32.
+    /// Q4_K: block b is sub-block b % 8 of super-block b / 8; its codes q (0..15) are the int8 values, dw = d·sc, and
+    /// mw [nb × 8] gets the offset −dmin·m (value = dw·q + mw); for the other types <paramref name="mw"/> is not written.
     /// </summary>
     [SkipLocalsInit]
-    public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, QuantKernelKind kind)
+    public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, float* mw, QuantKernelKind kind)
     {
         int bb = w.DType.BlockBytes();
+        bool k4 = w.DType == DType.Q4_K;
         sbyte* v = stackalloc sbyte[32];
         for (int r = 0; r < NW; r++)
         {
             byte* p = r < rows ? (byte*)w.At(j0 + r, 0) : null;
             for (int b = 0; b < nb; b++)
             {
-                if (p == null) new Span<sbyte>(v, 32).Clear();
+                if (p == null)
+                {
+                    new Span<sbyte>(v, 32).Clear();
+                    if (k4) mw[b * NW + r] = 0;
+                }
+                else if (k4)
+                {
+                    // ggml dequantize_row_q4_K: sub-block j of a super-block reads nibble half (j & 1) of qs[32·(j/2) ..].
+                    byte* sb = p + (long)(b / 8) * bb;
+                    int j = b % 8;
+                    var (sc, m) = QuantBlocks.ScaleMinK4(j, sb + 4);
+                    dw[b * NW + r] = QuantBlocks.Scale(sb) * sc;
+                    mw[b * NW + r] = -(QuantBlocks.Scale(sb + 2) * m);
+                    byte* nib = sb + 16 + 32 * (j / 2);
+                    if (kind != QuantKernelKind.Portable)
+                    {
+                        Vector256<byte> packed = Avx.LoadVector256(nib);
+                        Avx.Store((byte*)v, (j & 1) == 0 ? packed & Vector256.Create((byte)0xF) : Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0xF));
+                    }
+                    else
+                        for (int i = 0; i < 32; i++) v[i] = (sbyte)((nib[i] >> (4 * (j & 1))) & 0xF);
+                }
                 else
                 {
                     byte* blk = p + (long)b * bb;
@@ -93,13 +117,15 @@ internal static unsafe class QuantGemmKernel
         }
     }
 
-    /// <summary>The MR × NW tile: <paramref name="tile"/>[r·NW + j] = Σ_b float(dot_b(r, j))·(dx[r,b]·dw[j,b]), fused per block.
-    /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx: their MR × nb scales.</summary>
-    public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* tile)
+    /// <summary>The MR × NW tile: <paramref name="tile"/>[r·NW + j] = Σ_b float(dot_b(r, j))·(dx[r,b]·dw[j,b]), fused per block,
+    /// and with an offset (<paramref name="mw"/> non-null, Q4_K) then per block + mw[j,b]·sx[r,b], fused, where sx[r,b] =
+    /// dx[r,b]·Σ_t qx[r,b,t] (the activation block's sum: Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx).
+    /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx and sx: their MR × nb scales and sums.</summary>
+    public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
     {
-        if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, tile);
-        else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, tile);
-        else TilePortable(qx, dx, nb, k, qw, dw, tile);
+        if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
+        else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
+        else TilePortable(qx, dx, nb, k, qw, dw, mw, sx, tile);
     }
 
     /// <summary>
@@ -108,7 +134,7 @@ internal static unsafe class QuantGemmKernel
     /// whose lane j is row j's exact block dot (without AVX-VNNI the broadcast scheme would cost 4 instructions
     /// per 4 bytes; this costs 3 per 32 bytes plus 9 per 8 rows).
     /// </summary>
-    private static void TileAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* tile)
+    private static void TileAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
     {
         Vector256<short> ones = Vector256.Create((short)1);
         for (int r = 0; r < MR; r++)
@@ -127,6 +153,7 @@ internal static unsafe class QuantGemmKernel
                 // s0's low 128 bits hold rows 0..3's sums over bytes 0..15, its high 128 bits over bytes 16..31; s1 rows 4..7.
                 Vector256<int> dot = Avx2.Add(Avx2.Permute2x128(s0, s1, 0x20), Avx2.Permute2x128(s0, s1, 0x31));
                 f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Avx.Multiply(Avx.LoadVector256(dw + b * NW), Vector256.Create(dx[r * nb + b])), f);
+                if (mw != null) f = Fma.MultiplyAdd(Avx.LoadVector256(mw + b * NW), Vector256.Create(sx[r * nb + b]), f);
             }
             Avx.Store(tile + r * NW, f);
         }
@@ -137,7 +164,7 @@ internal static unsafe class QuantGemmKernel
         => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(a), Avx2.Sign(x, Avx.LoadVector256(w))), ones);
 
     /// <summary>AVX-VNNI on the interleaved layout: one vpdpbusd per 4 activation bytes advances 8 rows' block dots.</summary>
-    private static void TileVnni(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* tile)
+    private static void TileVnni(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
     {
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (int b = 0; b < nb; b++)
@@ -160,11 +187,19 @@ internal static unsafe class QuantGemmKernel
             f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Avx.Multiply(sw, Vector256.Create(dx[nb + b])), f1);
             f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), Avx.Multiply(sw, Vector256.Create(dx[2 * nb + b])), f2);
             f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), Avx.Multiply(sw, Vector256.Create(dx[3 * nb + b])), f3);
+            if (mw != null)
+            {
+                Vector256<float> mv = Avx.LoadVector256(mw + b * NW);
+                f0 = Fma.MultiplyAdd(mv, Vector256.Create(sx[b]), f0);
+                f1 = Fma.MultiplyAdd(mv, Vector256.Create(sx[nb + b]), f1);
+                f2 = Fma.MultiplyAdd(mv, Vector256.Create(sx[2 * nb + b]), f2);
+                f3 = Fma.MultiplyAdd(mv, Vector256.Create(sx[3 * nb + b]), f3);
+            }
         }
         Avx.Store(tile, f0); Avx.Store(tile + NW, f1); Avx.Store(tile + 2 * NW, f2); Avx.Store(tile + 3 * NW, f3);
     }
 
-    private static void TilePortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, float* tile)
+    private static void TilePortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, float* mw, float* sx, float* tile)
     {
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < NW; j++)
@@ -178,6 +213,7 @@ internal static unsafe class QuantGemmKernel
                     for (int t = 0; t < 8; t++)
                         for (int e = 0; e < 4; e++) dot += x[b * 32 + 4 * t + e] * wb[t * 32 + e];
                     acc = MathF.FusedMultiplyAdd(dot, dw[b * NW + j] * dx[r * nb + b], acc);
+                    if (mw != null) acc = MathF.FusedMultiplyAdd(mw[b * NW + j], sx[r * nb + b], acc);
                 }
                 tile[r * NW + j] = acc;
             }

@@ -37,13 +37,13 @@ internal static class RandomCheckpoint
         return dir;
     }
 
-    /// <summary>A random Dream (Qwen2 block, q/k/v biases, shifted logits) or LLaDA-MoE (q/k norms, 8 experts of 64, top 2)
-    /// of d 128, 4 heads, 2 KV heads, 2 layers, vocabulary 300 (eos 298, mask 299).</summary>
-    public static ModelConfig Family(ModelFamily family)
+    /// <summary>A random LLaDA, Dream (Qwen2 block, q/k/v biases, shifted logits) or LLaDA-MoE (q/k norms, 8 experts of 64, top 2)
+    /// of width <paramref name="d"/>, FFN width <paramref name="hidden"/>, 4 heads, 2 KV heads, 2 layers, vocabulary 300 (eos 298, mask 299).</summary>
+    public static ModelConfig Family(ModelFamily family, int d = 128, int hidden = 256)
     {
         var c = new ModelConfig
         {
-            DModel = 128, NHeads = 4, NKvHeads = 2, NLayers = 2, MlpHiddenSize = 256, VocabSize = 300, EmbeddingSize = 300,
+            DModel = d, NHeads = 4, NKvHeads = 2, NLayers = 2, MlpHiddenSize = hidden, VocabSize = 300, EmbeddingSize = 300,
             MaxSequenceLength = 128, RopeTheta = 10000, RmsNormEps = 1e-6, EosTokenId = 298, PadTokenId = 298, MaskTokenId = 299, Rope = true,
             QkNorm = family == ModelFamily.LladaMoe,
         };

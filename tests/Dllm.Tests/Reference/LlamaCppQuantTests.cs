@@ -9,27 +9,37 @@ namespace Dllm.Tests.Reference;
 
 /// <summary>
 /// Quantized weights against llama.cpp's <c>libllama</c>: a <c>dllm quantize</c> checkpoint exported to GGUF keeps its
-/// Q8_0 / Q4_0 blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
+/// Q8_0 / Q4_0 / Q4_K blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
 /// within what the two engines' activation rounding allows (both quantize activations to Q8_0 blocks; ggml rounds
-/// their scales to f16, Dllm keeps them f32), and (2) Dllm's error against the f32 model is not worse than llama.cpp's.
+/// their scales to f16, Dllm keeps them f32; for Q4_K ggml quantizes them per 256 (block_q8_K), Dllm per 32), and
+/// (2) Dllm's error against the f32 model is not worse than llama.cpp's (by more than the case's allowance).
 /// </summary>
 public sealed class LlamaCppQuantTests(ITestOutputHelper output)
 {
-    public static TheoryData<string, string, double> Cases => new()
+    public static TheoryData<string, string, double, double> Cases => new()
     {
-        // model, type, max |Dllm − llama.cpp| relative to the largest |logit|. Measured (2026-12-03, libllama 0.30.0 CPU):
-        // kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2, random q4_0 2.3e-2 (the random model's logits are
-        // near-flat, so the same absolute activation-rounding difference is a larger share of them).
-        { "kjv-mdm-3m", "q8_0", 1e-2 },
-        { "kjv-mdm-3m", "q4_0", 1e-2 },
-        { "random", "q8_0", 5e-2 },
-        { "random", "q4_0", 5e-2 },
+        // model, type, max |Dllm − llama.cpp| relative to the largest |logit|, allowed ratio of Dllm's rel L2 error vs f32
+        // to llama.cpp's. Measured (2026-12-03, libllama 0.30.0 CPU): kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2,
+        // random q4_0 2.3e-2 (the random model's logits are near-flat, so the same absolute activation-rounding difference
+        // is a larger share of them), kjv q4_k 2.7e-2, random256 q4_k 4.3e-2. Errors vs f32 (Dllm / llama.cpp): kjv q8_0
+        // 4.27e-3 / 4.09e-3, q4_0 4.38e-2 / 4.38e-2, q4_k 2.64e-2 / 2.21e-2; random256 q4_k 0.169 / 0.170.
+        // kjv q4_k is the one case where llama.cpp is closer (×1.19): against the model with the same dequantized
+        // weights in f32, Dllm's activation rounding adds 9.5e-3 and llama.cpp's 5.1e-3, although per-32 activation
+        // blocks are twice as precise as ggml's per-256 ones on synthetic data and on random256 (1.41e-2 / 1.94e-2);
+        // quantizing one kind of layer at a time moves either engine's figure by up to ×1.7 (q_proj: 9.2e-3 / 5.5e-3,
+        // k_proj: 1.00e-2 / 1.06e-2), so on this small model the figure is dominated by a few sensitive positions.
+        { "kjv-mdm-3m", "q8_0", 1e-2, 1.10 },
+        { "kjv-mdm-3m", "q4_0", 1e-2, 1.10 },
+        { "random", "q8_0", 5e-2, 1.10 },
+        { "random", "q4_0", 5e-2, 1.10 },
+        { "kjv-mdm-3m", "q4_k", 5e-2, 1.25 },
+        { "random256", "q4_k", 5e-2, 1.10 },
     };
 
     [Theory, MemberData(nameof(Cases))]
-    public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance)
+    public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance, double ratio)
     {
-        string src = model == "random" ? CheckpointQuantizerTests.WriteRandomModel() : CheckpointQuantizerTests.BundledMdm();
+        string src = CheckpointQuantizerTests.Source(model);
         string q = Path.Combine(TestPaths.TempDir(), "q");
         CheckpointQuantizer.Quantize(src, CheckpointQuantizer.ParseType(type), q);
         using var f32 = Transformer.Load(src);
@@ -52,9 +62,9 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         output.WriteLine($"{model} {type}: |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32: Dllm rel L2 {ours.RelL2:E2} max {ours.MaxAbs:E2} top-1 {ours.Top1:P1}, " +
             $"llama.cpp rel L2 {theirs.RelL2:E2} max {theirs.MaxAbs:E2} top-1 {theirs.Top1:P1}");
         Assert.True(diff / scale <= tolerance, $"{model} {type}: max |Dllm − llama.cpp| = {diff:E2}, {diff / scale:E2} of the largest |logit| (tolerance {tolerance:E0})");
-        // Measured: kjv q8_0 4.27e-3 vs llama.cpp 4.09e-3 (+4 %), the others within ±1 %; 10 % leaves room for
-        // another CPU backend of libllama, not for a real regression.
-        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2})");
+        // Measured: kjv q8_0 4.27e-3 vs llama.cpp 4.09e-3 (+4 %), kjv q4_k +19 % (see Cases), the others within ±1 %;
+        // 10 % leaves room for another CPU backend of libllama, not for a real regression.
+        Assert.True(ours.RelL2 <= theirs.RelL2 * ratio, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2}) by more than ×{ratio}");
     }
 
     /// <summary>
@@ -65,9 +75,10 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     [Theory]
     [InlineData(LLamaFtype.MOSTLY_Q8_0, DType.Q8_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_0, DType.Q4_0)]
+    [InlineData(LLamaFtype.MOSTLY_Q4_K_M, DType.Q4_K)] // pure: every matrix Q4_K (kjv's FFN width 704 is not 256-blocks, so a random d 256 model)
     public void Llama_cpp_quantized_gguf_loads_in_dllm_with_llama_cpps_logits(LLamaFtype ftype, DType type)
     {
-        string src = CheckpointQuantizerTests.BundledMdm(), tmp = TestPaths.TempDir();
+        string src = CheckpointQuantizerTests.Source(type == DType.Q4_K ? "random256" : "kjv-mdm-3m"), tmp = TestPaths.TempDir();
         string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
         GgufExport.Write(src, f32Path);
         LlamaCppModel.Quantize(f32Path, qPath, ftype);
@@ -75,17 +86,17 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
 
         int matrices = 0;
-        using (var ours = GgufFile.Open(f32Path))
-        using (var theirs = GgufFile.Open(qPath))
-            foreach (TensorInfo t in theirs.Tensors.Values)
+        using (var mineFile = GgufFile.Open(f32Path))
+        using (var theirFile = GgufFile.Open(qPath))
+            foreach (TensorInfo t in theirFile.Tensors.Values)
             {
                 if (t.Rank != 2) { Assert.Equal(DType.F32, t.DType); continue; }
                 Assert.Equal(type, t.DType);
-                byte[] mine = QuantBlocks.Quantize(ours.ReadSingle(t.Name, t.ElementCount), type);
-                unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirs.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
+                byte[] mine = QuantBlocks.Quantize(mineFile.ReadSingle(t.Name, t.ElementCount), type);
+                unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirFile.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
                 matrices++;
             }
-        Assert.True(matrices >= 4 * 7 + 2);
+        Assert.True(matrices >= (type == DType.Q4_K ? 2 : 4) * 7 + 2);
 
         int mask = dllm.Config.MaskTokenId, v = dllm.VocabSize, length = 32;
         var rng = new Random(9);
@@ -96,8 +107,13 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         cpp.Logits(tokens, 1, length, positions, b);
         double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
         for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
-        output.WriteLine($"llama.cpp-quantized {type}: {matrices} matrices byte-identical to Dllm's quantizer; max |Dllm − llama.cpp| {diff / scale:E2} of max |logit|");
-        Assert.True(diff / scale <= 1e-2, $"{type}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
+        using var f32 = Transformer.Load(src);
+        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
+        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
+        output.WriteLine($"llama.cpp-quantized {type}: {matrices} matrices byte-identical to Dllm's quantizer; max |Dllm − llama.cpp| {diff / scale:E2} of max |logit|; " +
+            $"vs f32 on this file: Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
+        Assert.True(diff / scale <= (type == DType.Q4_K ? 5e-2 : 1e-2), $"{type}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
+        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2}) on the same file");
     }
 
     /// <summary>

@@ -86,6 +86,7 @@ public class LoaderFuzzTests
     [Theory]
     [InlineData("tiny-f32", null)]
     [InlineData("kjv-mdm-3m", "q4_0")]
+    [InlineData("kjv-mdm-3m", "q4_k")]
     [InlineData("qwen/dream-f32", null)]
     [InlineData("lladamoe/tiny-qknorm", "q8_0")]
     public void Gguf_headers(string model, string? quantize)
