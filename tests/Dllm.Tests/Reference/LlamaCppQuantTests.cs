@@ -12,32 +12,37 @@ namespace Dllm.Tests.Reference;
 /// Q8_0 / Q4_0 / Q4_K blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
 /// within what the two engines' activation rounding allows (both quantize activations to Q8_0 blocks; ggml rounds
 /// their scales to f16, Dllm keeps them f32; for Q4_K ggml quantizes them per 256 (block_q8_K), Dllm per 32), and
-/// (2) Dllm's error against the f32 model is not worse than llama.cpp's (by more than the case's allowance).
+/// (2) Dllm's error against the f32 model is not worse than llama.cpp's.
 /// </summary>
 public sealed class LlamaCppQuantTests(ITestOutputHelper output)
 {
-    public static TheoryData<string, string, double, double> Cases => new()
+    public static TheoryData<string, string, double> Cases => new()
     {
-        // model, type, max |Dllm − llama.cpp| relative to the largest |logit|, allowed ratio of Dllm's rel L2 error vs f32
-        // to llama.cpp's. Measured (2026-12-03, libllama 0.30.0 CPU): kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2,
-        // random q4_0 2.3e-2 (the random model's logits are near-flat, so the same absolute activation-rounding difference
-        // is a larger share of them), kjv q4_k 2.7e-2, random256 q4_k 4.3e-2. Errors vs f32 (Dllm / llama.cpp): kjv q8_0
-        // 4.27e-3 / 4.09e-3, q4_0 4.38e-2 / 4.38e-2, q4_k 2.64e-2 / 2.21e-2; random256 q4_k 0.169 / 0.170.
-        // kjv q4_k is the one case where llama.cpp is closer (×1.19): against the model with the same dequantized
-        // weights in f32, Dllm's activation rounding adds 9.5e-3 and llama.cpp's 5.1e-3, although per-32 activation
-        // blocks are twice as precise as ggml's per-256 ones on synthetic data and on random256 (1.41e-2 / 1.94e-2);
-        // quantizing one kind of layer at a time moves either engine's figure by up to ×1.7 (q_proj: 9.2e-3 / 5.5e-3,
-        // k_proj: 1.00e-2 / 1.06e-2), so on this small model the figure is dominated by a few sensitive positions.
-        { "kjv-mdm-3m", "q8_0", 1e-2, 1.10 },
-        { "kjv-mdm-3m", "q4_0", 1e-2, 1.10 },
-        { "random", "q8_0", 5e-2, 1.10 },
-        { "random", "q4_0", 5e-2, 1.10 },
-        { "kjv-mdm-3m", "q4_k", 5e-2, 1.25 },
-        { "random256", "q4_k", 5e-2, 1.10 },
+        // model, type, max |Dllm − llama.cpp| relative to the largest |logit|. Measured (2026-12-03, libllama 0.30.0 CPU):
+        // kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2, random q4_0 2.3e-2 (the random model's logits are
+        // near-flat, so the same absolute activation-rounding difference is a larger share of them), kjv q4_k 2.7e-2,
+        // random256 q4_k 4.3e-2 (ggml quantizes Q4_K's activations per 256, Dllm per 32).
+        { "kjv-mdm-3m", "q8_0", 1e-2 },
+        { "kjv-mdm-3m", "q4_0", 1e-2 },
+        { "random", "q8_0", 5e-2 },
+        { "random", "q4_0", 5e-2 },
+        { "kjv-mdm-3m", "q4_k", 5e-2 },
+        { "random256", "q4_k", 5e-2 },
     };
 
+    /// <summary>Rel. L2 error and top-1 agreement against <paramref name="reference"/>, averaged over <see cref="ErrorSeeds"/>
+    /// sets of canvases: on a model this small one set is dominated by a few sensitive positions (kjv Q4_K: 1.4e-2 to
+    /// 5.0e-2 across sets, with either engine the closer one in some), the mean is not.</summary>
+    private static (double RelL2, double Top1) MeanError(IDenoisingModel reference, IDenoisingModel other, int mask)
+    {
+        var e = Enumerable.Range(1, ErrorSeeds).Select(seed => CheckpointQuantizerTests.Compare(reference, other, mask, seed)).ToArray();
+        return (e.Average(x => x.RelL2), e.Average(x => x.Top1));
+    }
+
+    private const int ErrorSeeds = 6;
+
     [Theory, MemberData(nameof(Cases))]
-    public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance, double ratio)
+    public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance)
     {
         string src = CheckpointQuantizerTests.Source(model);
         string q = Path.Combine(TestPaths.TempDir(), "q");
@@ -57,14 +62,14 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
         for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
 
-        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
-        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
-        output.WriteLine($"{model} {type}: |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32: Dllm rel L2 {ours.RelL2:E2} max {ours.MaxAbs:E2} top-1 {ours.Top1:P1}, " +
-            $"llama.cpp rel L2 {theirs.RelL2:E2} max {theirs.MaxAbs:E2} top-1 {theirs.Top1:P1}");
+        var ours = MeanError(f32, dllm, mask);
+        var theirs = MeanError(f32, cpp, mask);
+        output.WriteLine($"{model} {type}: |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32 (mean of {ErrorSeeds} canvas sets): " +
+            $"Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
         Assert.True(diff / scale <= tolerance, $"{model} {type}: max |Dllm − llama.cpp| = {diff:E2}, {diff / scale:E2} of the largest |logit| (tolerance {tolerance:E0})");
-        // Measured: kjv q8_0 4.27e-3 vs llama.cpp 4.09e-3 (+4 %), kjv q4_k +19 % (see Cases), the others within ±1 %;
+        // Measured (means): kjv q8_0 8.27e-3 vs llama.cpp 8.27e-3, q4_0 3.80e-2 vs 3.82e-2, q4_k 2.98e-2 vs 3.07e-2;
         // 10 % leaves room for another CPU backend of libllama, not for a real regression.
-        Assert.True(ours.RelL2 <= theirs.RelL2 * ratio, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2}) by more than ×{ratio}");
+        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2})");
     }
 
     /// <summary>
@@ -108,10 +113,10 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
         for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
         using var f32 = Transformer.Load(src);
-        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
-        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
+        var ours = MeanError(f32, dllm, mask);
+        var theirs = MeanError(f32, cpp, mask);
         output.WriteLine($"llama.cpp-quantized {type}: {matrices} matrices byte-identical to Dllm's quantizer; max |Dllm − llama.cpp| {diff / scale:E2} of max |logit|; " +
-            $"vs f32 on this file: Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
+            $"vs f32 on this file (mean of {ErrorSeeds} canvas sets): Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
         Assert.True(diff / scale <= (type == DType.Q4_K ? 5e-2 : 1e-2), $"{type}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
         Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2}) on the same file");
     }
@@ -149,8 +154,8 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         cpp.Logits(tokens, 1, length, positions, b);
         double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
         for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
-        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
-        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
+        var ours = MeanError(f32, dllm, mask);
+        var theirs = MeanError(f32, cpp, mask);
         output.WriteLine($"{family} llama.cpp-quantized Q8_0 ({types}): |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32: " +
             $"Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
         Assert.True(diff / scale <= 5e-2, $"{family}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
