@@ -149,6 +149,14 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes(text), .. new byte[34]]);
         var e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path).Dispose());
         Assert.Contains("last dimension must be a multiple of 32", e.Message);
+
+        // Q4_K: 4 rows of 64 values are one whole super-block in total, but a row is a quarter of one (same header length)
+        SafeTensorsWriter.Write(path, [new SafeTensorsWriter.Entry("w", DType.Q4_K, [1, 256], new byte[144])]);
+        text = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(path)).Replace("[1,256]", "[4, 64]");
+        File.WriteAllText(path, text, new System.Text.UTF8Encoding(false));
+        e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path).Dispose());
+        Assert.Contains("last dimension must be a multiple of 256", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 }
 
