@@ -12,11 +12,12 @@ namespace Dllm.Tests.IO;
 /// </summary>
 public sealed class GgufModelTests(ITestOutputHelper output)
 {
-    /// <summary>Max |a − b| relative to max |a|; the GGUF stores rope base and eps as f32, which moves logits ~1e-7.</summary>
-    internal static double MaxRel(IDenoisingModel a, IDenoisingModel b, int mask)
+    /// <summary>Max |a − b| relative to max |a| on one random canvas of <paramref name="length"/> tokens, a third masked;
+    /// the GGUF stores rope base and eps as f32, which moves logits ~1e-7.</summary>
+    internal static double MaxRel(IDenoisingModel a, IDenoisingModel b, int mask, int length = 24, int seed = 3)
     {
-        var rng = new Random(3);
-        int v = a.VocabSize, length = 24;
+        var rng = new Random(seed);
+        int v = a.VocabSize;
         int[] tokens = [.. Enumerable.Range(0, length).Select(_ => rng.Next(3) == 0 ? mask : rng.Next(Math.Min(v, mask)))];
         int[] positions = [.. Enumerable.Range(0, length)];
         float[] x = new float[length * v], y = new float[length * v];
