@@ -36,7 +36,7 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Maps <paramref name="path"/> and validates its header.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a GGUF file, or a corrupt or truncated one; the message names the file and the problem.</exception>
-    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q6_K).</exception>
+    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q5_K).</exception>
     public static GgufFile Open(string path)
     {
         path = System.IO.Path.GetFullPath(path);

@@ -20,6 +20,9 @@ public enum DType
     /// f16 dmin, 12 bytes of 6-bit scale sc and min m for each of the 8 sub-blocks of 32, then 128 bytes of nibbles;
     /// value = d·sc·q − dmin·m (see <see cref="QuantBlocks"/>).</summary>
     Q4_K,
+    /// <summary>ggml's Q6_K (ggml-common.h <c>block_q6_K</c>): super-blocks of 256 values (210 bytes): 128 bytes of low
+    /// nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales (one per 16 values), f16 d; value = d·sc·(q − 32), q = 0..63.</summary>
+    Q6_K,
 }
 
 /// <summary>Facts about <see cref="DType"/> values.</summary>
@@ -34,14 +37,14 @@ public static class DTypeInfo
 
     /// <summary>True for the block-quantized types (<see cref="DType.Q8_0"/>, <see cref="DType.Q4_0"/>, <see cref="DType.Q4_K"/>), whose
     /// elements are not individually addressable: views over them must be row-contiguous and start rows at block boundaries.</summary>
-    public static bool IsQuantized(this DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K;
+    public static bool IsQuantized(this DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K;
 
-    /// <summary>Values per (super-)block of a quantized type: 32 for Q8_0 and Q4_0, 256 for Q4_K; 1 for the plain types.
+    /// <summary>Values per (super-)block of a quantized type: 32 for Q8_0 and Q4_0, 256 for Q4_K and Q6_K; 1 for the plain types.
     /// A quantized row must be whole blocks.</summary>
     public static int BlockValues(this DType t) => t switch
     {
         DType.Q8_0 or DType.Q4_0 => QuantBlock,
-        DType.Q4_K => SuperBlock,
+        DType.Q4_K or DType.Q6_K => SuperBlock,
         _ => 1,
     };
 
@@ -52,16 +55,17 @@ public static class DTypeInfo
         DType.F32 => 4,
         DType.F16 => 2,
         DType.BF16 => 2,
-        DType.Q8_0 or DType.Q4_0 or DType.Q4_K => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is a block format with no per-element size"),
+        DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is a block format with no per-element size"),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
-    /// <summary>Bytes of one block of a quantized type (<see cref="BlockValues"/> values; Q8_0: 34, Q4_0: 18, Q4_K: 144).</summary>
+    /// <summary>Bytes of one block of a quantized type (<see cref="BlockValues"/> values; Q8_0: 34, Q4_0: 18, Q4_K: 144, Q6_K: 210).</summary>
     public static int BlockBytes(this DType t) => t switch
     {
         DType.Q8_0 => 2 + QuantBlock,
         DType.Q4_0 => 2 + QuantBlock / 2,
         DType.Q4_K => 2 + 2 + 12 + SuperBlock / 2,
+        DType.Q6_K => SuperBlock / 2 + SuperBlock / 4 + SuperBlock / 16 + 2,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is not a block-quantized dtype"),
     };
 
@@ -76,7 +80,7 @@ public static class DTypeInfo
         return checked(elements / n * t.BlockBytes());
     }
 
-    /// <summary>The safetensors spelling ("F32", "F16", "BF16"; "Q8_0", "Q4_0" and "Q4_K" are a Dllm extension, see <see cref="TryParseSafeTensors"/>).</summary>
+    /// <summary>The safetensors spelling ("F32", "F16", "BF16"; "Q8_0", "Q4_0", "Q4_K" and "Q6_K" are a Dllm extension, see <see cref="TryParseSafeTensors"/>).</summary>
     public static string SafeTensorsName(this DType t) => t switch
     {
         DType.F32 => "F32",
@@ -85,11 +89,12 @@ public static class DTypeInfo
         DType.Q8_0 => "Q8_0",
         DType.Q4_0 => "Q4_0",
         DType.Q4_K => "Q4_K",
+        DType.Q6_K => "Q6_K",
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
     /// <summary>Parses a safetensors dtype name; returns false for anything this engine cannot compute with.
-    /// "Q8_0", "Q4_0" and "Q4_K" are not safetensors types: <c>dllm quantize</c> writes them (shape = the logical
+    /// "Q8_0", "Q4_0", "Q4_K" and "Q6_K" are not safetensors types: <c>dllm quantize</c> writes them (shape = the logical
     /// [rows, cols], data = ggml's block layout row after row, cols a multiple of the block); other readers reject such files.</summary>
     public static bool TryParseSafeTensors(string name, out DType t)
     {
@@ -101,6 +106,7 @@ public static class DTypeInfo
             case "Q8_0": t = DType.Q8_0; return true;
             case "Q4_0": t = DType.Q4_0; return true;
             case "Q4_K": t = DType.Q4_K; return true;
+            case "Q6_K": t = DType.Q6_K; return true;
             default: t = default; return false;
         }
     }

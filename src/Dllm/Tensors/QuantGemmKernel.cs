@@ -23,8 +23,9 @@ namespace Dllm.Tensors;
 /// vpmaddubsw(|w|, x·sign(w)) then vpmaddwd against ones (llama.cpp's trick; |w| ≤ 128 and |x| ≤ 127, so no 16-bit
 /// pair saturates), and a horizontal-add tree gathers the 8 rows' block dots into one vector (<see cref="TileAvx2"/>).
 /// </para>
+/// <para>Q6_K's blocks of 32 carry two int8 scales (one per 16 values): see <c>QuantGemmKernel.Halves.cs</c>.</para>
 /// </summary>
-internal static unsafe class QuantGemmKernel
+internal static unsafe partial class QuantGemmKernel
 {
     /// <summary>Weight rows per chunk (int32 lanes of a 256-bit vector) and activation rows per tile.</summary>
     public const int NW = 8, MR = 4;
@@ -38,12 +39,15 @@ internal static unsafe class QuantGemmKernel
     /// per block at aux + 256b; AVX2: |w| in the row layout; portable: unused) and dw [nb × 8] scales, per block of 32.
     /// Q4_K: block b is sub-block b % 8 of super-block b / 8; its codes q (0..15) are the int8 values, dw = d·sc, and
     /// mw [nb × 8] gets the offset −dmin·m (value = dw·q + mw); for the other types <paramref name="mw"/> is not written.
+    /// Q6_K: block b is 32-value block b % 8 of super-block b / 8, its codes q − 32 the int8 values, dw = d, and its two
+    /// int8 scales go to hs [nb × <see cref="HalfScaleInts"/>] (<see cref="SetHalfScales"/>); AVX-VNNI's aux then holds
+    /// −128·Σw of each half (at aux + 256b and aux + 256b + 32).
     /// </summary>
     [SkipLocalsInit]
-    public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, float* mw, QuantKernelKind kind)
+    public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, float* mw, int* hs, QuantKernelKind kind)
     {
         int bb = w.DType.BlockBytes();
-        bool k4 = w.DType == DType.Q4_K;
+        bool k4 = w.DType == DType.Q4_K, k6 = w.DType == DType.Q6_K;
         sbyte* v = stackalloc sbyte[32];
         for (int r = 0; r < NW; r++)
         {
@@ -54,6 +58,14 @@ internal static unsafe class QuantGemmKernel
                 {
                     new Span<sbyte>(v, 32).Clear();
                     if (k4) mw[b * NW + r] = 0;
+                    if (k6) SetHalfScales(hs, b, r, 0, 0);
+                }
+                else if (k6)
+                {
+                    byte* sb = p + (long)(b / 8) * bb;
+                    var (lo, hi) = QuantBlocks.Q6KBlockCodes(sb, b % 8, v);
+                    dw[b * NW + r] = QuantBlocks.Scale(sb + 208);
+                    SetHalfScales(hs, b, r, lo, hi);
                 }
                 else if (k4)
                 {
@@ -101,7 +113,14 @@ internal static unsafe class QuantGemmKernel
                 }
                 byte* q = qw + (long)b * ChunkBlockBytes + r * 4;
                 for (int t = 0; t < 8; t++) *(int*)(q + t * 32) = *(int*)(v + 4 * t);
-                if (kind == QuantKernelKind.AvxVnni)
+                if (kind == QuantKernelKind.AvxVnni && k6)
+                {
+                    int lo = 0, hi = 0;
+                    for (int e = 0; e < 16; e++) { lo += v[e]; hi += v[e + 16]; }
+                    ((int*)(aux + (long)b * ChunkBlockBytes))[r] = -128 * lo;
+                    ((int*)(aux + (long)b * ChunkBlockBytes + 32))[r] = -128 * hi;
+                }
+                else if (kind == QuantKernelKind.AvxVnni)
                 {
                     // Σw of the block by vpdpbusd against 1s, then the 8 lanes added.
                     Vector256<int> l = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)1), Avx.LoadVector256(v));
@@ -121,8 +140,9 @@ internal static unsafe class QuantGemmKernel
     /// and with an offset (<paramref name="mw"/> non-null, Q4_K) then per block + mw[j,b]·sx[r,b], fused, where sx[r,b] =
     /// dx[r,b]·Σ_t qx[r,b,t] (the activation block's sum: Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx).
     /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx and sx: their MR × nb scales and sums.</summary>
-    public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
+    public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)
     {
+        if (hs != null) { TileHalves(kind, qx, dx, nb, k, qw, aux, dw, hs, tile); return; }
         if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
         else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
         else TilePortable(qx, dx, nb, k, qw, dw, mw, sx, tile);

@@ -78,9 +78,11 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     [InlineData(LLamaFtype.MOSTLY_Q8_0, DType.Q8_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_0, DType.Q4_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_K_M, DType.Q4_K)] // pure: every matrix Q4_K (kjv's FFN width 704 is not 256-blocks, so a random d 256 model)
+    [InlineData(LLamaFtype.MOSTLY_Q6_K, DType.Q6_K)]
     public void Llama_cpp_quantized_gguf_loads_in_dllm_with_llama_cpps_logits(LLamaFtype ftype, DType type)
     {
-        string src = CheckpointQuantizerTests.Source(type == DType.Q4_K ? "random256" : "kjv-mdm-3m"), tmp = TestPaths.TempDir();
+        bool kQuant = type.BlockValues() == DTypeInfo.SuperBlock;
+        string src = CheckpointQuantizerTests.Source(kQuant ? "random256" : "kjv-mdm-3m"), tmp = TestPaths.TempDir();
         string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
         GgufExport.Write(src, f32Path);
         LlamaCppModel.Quantize(f32Path, qPath, ftype);
@@ -98,11 +100,35 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
                 unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirFile.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
                 matrices++;
             }
-        Assert.True(matrices >= (type == DType.Q4_K ? 2 : 4) * 7 + 2);
+        Assert.True(matrices >= (kQuant ? 2 : 4) * 7 + 2);
 
         using var f32 = Transformer.Load(src);
         AgreesWithLlamaCpp($"llama.cpp-quantized {type} ({matrices} matrices byte-identical to Dllm's quantizer)", f32, dllm, cpp,
-            type == DType.Q4_K ? 5e-2 : 1e-2, seed: 9);
+            kQuant ? 5e-2 : 1e-2, seed: 9);
+    }
+
+    /// <summary>
+    /// A Q4_K_M file as llama.cpp makes it (not pure: its own mix of Q4_K and Q6_K, the output matrix Q6_K): Dllm loads it
+    /// and agrees with libllama running it, with an error against f32 not worse than llama.cpp's.
+    /// </summary>
+    [Fact]
+    public void Llama_cpp_q4_k_m_gguf_loads_in_dllm_with_llama_cpps_logits()
+    {
+        string src = CheckpointQuantizerTests.Source("random256"), tmp = TestPaths.TempDir();
+        string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
+        GgufExport.Write(src, f32Path);
+        LlamaCppModel.Quantize(f32Path, qPath, LLamaFtype.MOSTLY_Q4_K_M, pure: false);
+        string types;
+        using (var f = GgufFile.Open(qPath))
+        {
+            Assert.Equal(DType.Q6_K, f.Get("output.weight").DType);
+            Assert.Equal(DType.Q4_K, f.Get("blk.0.attn_q.weight").DType);
+            types = string.Join(", ", f.Tensors.Values.Where(t => t.Rank > 1).GroupBy(t => t.DType).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}"));
+        }
+        using var f32 = Transformer.Load(src);
+        using var dllm = GgufModel.Load(qPath);
+        using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
+        AgreesWithLlamaCpp($"llama.cpp Q4_K_M ({types})", f32, dllm, cpp, 5e-2, seed: 9);
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ using Xunit;
 namespace Dllm.Tests.Tensors;
 
 /// <summary>
-/// The Q8_0 / Q4_0 / Q4_K block formats and the int8 GEMM. Kernels are checked against an independent
+/// The Q8_0 / Q4_0 / Q4_K / Q6_K block formats and the int8 GEMM. Kernels are checked against an independent
 /// double-precision reference of the same computation (activations quantized per 32-value block with
 /// scale max|x|/127 and round-half-even, integer block dots, summed in double), over odd shapes, for every
 /// kernel this CPU can run (<see cref="QuantGemm.Kind"/> is lowered to force AVX2 and portable on a VNNI
@@ -13,9 +13,9 @@ namespace Dllm.Tests.Tensors;
 [Collection(nameof(GemmCollection))]
 public sealed unsafe class QuantGemmTests
 {
-    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0, DType.Q4_K];
+    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
 
-    /// <summary><paramref name="k"/> rounded up to whole blocks of <paramref name="t"/> (Q4_K rows are multiples of 256).</summary>
+    /// <summary><paramref name="k"/> rounded up to whole blocks of <paramref name="t"/> (K-quant rows are multiples of 256).</summary>
     private static int Whole(int k, DType t) => (k + t.BlockValues() - 1) / t.BlockValues() * t.BlockValues();
 
     private static IEnumerable<QuantKernelKind> Kinds => Enum.GetValues<QuantKernelKind>().Where(k => k <= QuantGemm.Best);
