@@ -9,9 +9,10 @@ namespace Dllm.Tensors;
 /// weight row j is the exact integer sc_lo[j]·Σ_{t&lt;16} qx·w + sc_hi[j]·Σ_{t≥16} qx·w, then
 /// C[r, j] = fma(float(dot), dx[r,b]·dw[j,b], C[r, j]) per block in order, as for Q8_0; all kinds agree bit for bit.
 /// <para>AVX-VNNI: the interleaved groups t = 0..3 hold values 0..15, t = 4..7 values 16..31, so each half gets its own
-/// accumulator (started at −128·Σw of the half) and the two are combined with vpmulld. AVX2: lanes 0..3 of a row's
-/// vpmaddwd result hold values 0..15, lanes 4..7 values 16..31, so the 8 partial sums are multiplied by
-/// [sc_lo ×4, sc_hi ×4] before the horizontal-add tree. |w| ≤ 32, so no 16-bit pair saturates.</para>
+/// accumulator (started at −128·Σw of the half) and the two are combined with vpmulld. AVX2 (<c>TileAvx2</c>, shared
+/// with the other formats): lanes 0..3 of a row's vpmaddwd result hold values 0..15, lanes 4..7 values 16..31, so the 8
+/// partial sums are multiplied by [sc_lo ×4, sc_hi ×4] before the horizontal-add tree. |w| ≤ 32, so no 16-bit pair
+/// saturates. Portable: <c>TilePortable</c> sums the two halves apart.</para>
 /// </summary>
 internal static unsafe partial class QuantGemmKernel
 {
@@ -26,13 +27,6 @@ internal static unsafe partial class QuantGemmKernel
         for (int lane = 0; lane < 8; lane++) h[r * 8 + lane] = lane < 4 ? lo : hi;
         h[64 + r] = lo;
         h[72 + r] = hi;
-    }
-
-    private static void TileHalves(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, int* hs, float* tile)
-    {
-        if (kind == QuantKernelKind.AvxVnni) TileHalvesVnni(qx, dx, nb, k, qw, aux, dw, hs, tile);
-        else if (kind == QuantKernelKind.Avx2) TileHalvesAvx2(qx, dx, nb, k, qw, aux, dw, hs, tile);
-        else TileHalvesPortable(qx, dx, nb, k, qw, dw, hs, tile);
     }
 
     private static void TileHalvesVnni(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, int* hs, float* tile)
@@ -66,60 +60,5 @@ internal static unsafe partial class QuantGemmKernel
             f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(Avx2.MultiplyLow(l3, sl), Avx2.MultiplyLow(h3, sh))), Avx.Multiply(sw, Vector256.Create(dx[3 * nb + b])), f3);
         }
         Avx.Store(tile, f0); Avx.Store(tile + NW, f1); Avx.Store(tile + 2 * NW, f2); Avx.Store(tile + 3 * NW, f3);
-    }
-
-    private static void TileHalvesAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, int* hs, float* tile)
-    {
-        Vector256<short> ones = Vector256.Create((short)1);
-        for (int r = 0; r < MR; r++)
-        {
-            Vector256<float> f = default;
-            sbyte* xr = (sbyte*)qx + (long)r * k;
-            for (int b = 0; b < nb; b++)
-            {
-                Vector256<sbyte> x = Avx.LoadVector256(xr + b * 32);
-                sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes;
-                byte* ab = aux + (long)b * ChunkBlockBytes;
-                int* h = hs + (long)b * HalfScaleInts;
-                Vector256<int> v0 = Scaled(x, wb, ab, ones, h), v1 = Scaled(x, wb + 32, ab + 32, ones, h + 8);
-                Vector256<int> v2 = Scaled(x, wb + 64, ab + 64, ones, h + 16), v3 = Scaled(x, wb + 96, ab + 96, ones, h + 24);
-                Vector256<int> v4 = Scaled(x, wb + 128, ab + 128, ones, h + 32), v5 = Scaled(x, wb + 160, ab + 160, ones, h + 40);
-                Vector256<int> v6 = Scaled(x, wb + 192, ab + 192, ones, h + 48), v7 = Scaled(x, wb + 224, ab + 224, ones, h + 56);
-                Vector256<int> s0 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v0, v1), Avx2.HorizontalAdd(v2, v3));
-                Vector256<int> s1 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v4, v5), Avx2.HorizontalAdd(v6, v7));
-                Vector256<int> dot = Avx2.Add(Avx2.Permute2x128(s0, s1, 0x20), Avx2.Permute2x128(s0, s1, 0x31));
-                f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Avx.Multiply(Avx.LoadVector256(dw + b * NW), Vector256.Create(dx[r * nb + b])), f);
-            }
-            Avx.Store(tile + r * NW, f);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Scaled(Vector256<sbyte> x, sbyte* w, byte* a, Vector256<short> ones, int* scales)
-        => Avx2.MultiplyLow(Dot(x, w, a, ones), Avx.LoadVector256(scales));
-
-    private static void TileHalvesPortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, int* hs, float* tile)
-    {
-        for (int r = 0; r < MR; r++)
-            for (int j = 0; j < NW; j++)
-            {
-                float acc = 0;
-                sbyte* x = (sbyte*)qx + (long)r * k;
-                for (int b = 0; b < nb; b++)
-                {
-                    sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes + j * 4;
-                    int lo = 0, hi = 0;
-                    for (int t = 0; t < 8; t++)
-                        for (int e = 0; e < 4; e++)
-                        {
-                            int p = x[b * 32 + 4 * t + e] * wb[t * 32 + e];
-                            if (t < 4) lo += p; else hi += p;
-                        }
-                    int* h = hs + (long)b * HalfScaleInts;
-                    int dot = h[64 + j] * lo + h[72 + j] * hi;
-                    acc = MathF.FusedMultiplyAdd(dot, dw[b * NW + j] * dx[r * nb + b], acc);
-                }
-                tile[r * NW + j] = acc;
-            }
     }
 }

@@ -142,19 +142,20 @@ internal static unsafe partial class QuantGemmKernel
     /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx and sx: their MR × nb scales and sums.</summary>
     public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)
     {
-        if (hs != null) { TileHalves(kind, qx, dx, nb, k, qw, aux, dw, hs, tile); return; }
-        if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
-        else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
-        else TilePortable(qx, dx, nb, k, qw, dw, mw, sx, tile);
+        if (kind == QuantKernelKind.AvxVnni && hs != null) TileHalvesVnni(qx, dx, nb, k, qw, aux, dw, hs, tile);
+        else if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
+        else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, mw, sx, hs, tile);
+        else TilePortable(qx, dx, nb, k, qw, dw, mw, sx, hs, tile);
     }
 
     /// <summary>
     /// AVX2 on the row layout: per activation row and block, vpmaddubsw(|w_j|, x·sign(w_j)) then vpmaddwd against ones
     /// gives 8 partial int32 sums for each of the 8 weight rows; a horizontal-add tree turns the 8 vectors into one
     /// whose lane j is row j's exact block dot (without AVX-VNNI the broadcast scheme would cost 4 instructions
-    /// per 4 bytes; this costs 3 per 32 bytes plus 9 per 8 rows).
+    /// per 4 bytes; this costs 3 per 32 bytes plus 9 per 8 rows). With half scales (<paramref name="hs"/>, Q6_K) each row's
+    /// 8 partial sums are first multiplied by [sc_lo ×4, sc_hi ×4] (<c>QuantGemmKernel.Halves.cs</c>).
     /// </summary>
-    private static void TileAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
+    private static void TileAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)
     {
         Vector256<short> ones = Vector256.Create((short)1);
         for (int r = 0; r < MR; r++)
@@ -166,8 +167,9 @@ internal static unsafe partial class QuantGemmKernel
                 Vector256<sbyte> x = Avx.LoadVector256(xr + b * 32);
                 sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes;
                 byte* ab = aux + (long)b * ChunkBlockBytes;
-                Vector256<int> v0 = Dot(x, wb, ab, ones), v1 = Dot(x, wb + 32, ab + 32, ones), v2 = Dot(x, wb + 64, ab + 64, ones), v3 = Dot(x, wb + 96, ab + 96, ones);
-                Vector256<int> v4 = Dot(x, wb + 128, ab + 128, ones), v5 = Dot(x, wb + 160, ab + 160, ones), v6 = Dot(x, wb + 192, ab + 192, ones), v7 = Dot(x, wb + 224, ab + 224, ones);
+                int* h = hs == null ? null : hs + (long)b * HalfScaleInts;
+                Vector256<int> v0 = Dot(x, wb, ab, ones, h, 0), v1 = Dot(x, wb, ab, ones, h, 1), v2 = Dot(x, wb, ab, ones, h, 2), v3 = Dot(x, wb, ab, ones, h, 3);
+                Vector256<int> v4 = Dot(x, wb, ab, ones, h, 4), v5 = Dot(x, wb, ab, ones, h, 5), v6 = Dot(x, wb, ab, ones, h, 6), v7 = Dot(x, wb, ab, ones, h, 7);
                 Vector256<int> s0 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v0, v1), Avx2.HorizontalAdd(v2, v3));
                 Vector256<int> s1 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v4, v5), Avx2.HorizontalAdd(v6, v7));
                 // s0's low 128 bits hold rows 0..3's sums over bytes 0..15, its high 128 bits over bytes 16..31; s1 rows 4..7.
@@ -179,9 +181,14 @@ internal static unsafe partial class QuantGemmKernel
         }
     }
 
+    /// <summary>Weight row <paramref name="j"/>'s 8 partial block sums (lane i: bytes 4i..4i+3), times its half scales when
+    /// <paramref name="hs"/> is not null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<sbyte> x, sbyte* w, byte* a, Vector256<short> ones)
-        => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(a), Avx2.Sign(x, Avx.LoadVector256(w))), ones);
+    private static Vector256<int> Dot(Vector256<sbyte> x, sbyte* w, byte* a, Vector256<short> ones, int* hs, int j)
+    {
+        Vector256<int> d = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(a + 32 * j), Avx2.Sign(x, Avx.LoadVector256(w + 32 * j))), ones);
+        return hs == null ? d : Avx2.MultiplyLow(d, Avx.LoadVector256(hs + 8 * j));
+    }
 
     /// <summary>AVX-VNNI on the interleaved layout: one vpdpbusd per 4 activation bytes advances 8 rows' block dots.</summary>
     private static void TileVnni(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
@@ -219,7 +226,8 @@ internal static unsafe partial class QuantGemmKernel
         Avx.Store(tile, f0); Avx.Store(tile + NW, f1); Avx.Store(tile + 2 * NW, f2); Avx.Store(tile + 3 * NW, f3);
     }
 
-    private static void TilePortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, float* mw, float* sx, float* tile)
+    /// <summary>Scalar; with half scales (<paramref name="hs"/>, Q6_K) the block dot is sc_lo·(values 0..15) + sc_hi·(16..31).</summary>
+    private static void TilePortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, float* mw, float* sx, int* hs, float* tile)
     {
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < NW; j++)
@@ -229,9 +237,14 @@ internal static unsafe partial class QuantGemmKernel
                 for (int b = 0; b < nb; b++)
                 {
                     sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes + j * 4;
-                    int dot = 0;
+                    int lo = 0, hi = 0; // values 0..15 (groups 0..3) and 16..31
                     for (int t = 0; t < 8; t++)
-                        for (int e = 0; e < 4; e++) dot += x[b * 32 + 4 * t + e] * wb[t * 32 + e];
+                        for (int e = 0; e < 4; e++)
+                        {
+                            int p = x[b * 32 + 4 * t + e] * wb[t * 32 + e];
+                            if (t < 4) lo += p; else hi += p;
+                        }
+                    int dot = hs == null ? lo + hi : hs[b * HalfScaleInts + 64 + j] * lo + hs[b * HalfScaleInts + 72 + j] * hi;
                     acc = MathF.FusedMultiplyAdd(dot, dw[b * NW + j] * dx[r * nb + b], acc);
                     if (mw != null) acc = MathF.FusedMultiplyAdd(mw[b * NW + j], sx[r * nb + b], acc);
                 }
