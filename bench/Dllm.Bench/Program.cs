@@ -25,7 +25,7 @@ internal static class Program
                 Console.Error.WriteLine("  generate --model DIR --prompt-ids IDS [--threads N]  one reference generate (see GenerateBench.cs)");
                 Console.Error.WriteLine("  realsize --model DIR [--threads 2] [--steps 128] ...   load, one forward, an answer, peak memory (see RealSizeBench.cs)");
                 Console.Error.WriteLine("  load [--random 512x8] [--clients 16,64] [--requests 64]  the server batched vs one-at-a-time under concurrent clients (see LoadBench.cs)");
-                Console.Error.WriteLine("  quant [--model DIR] [--canvas 32,160] [--threads 1,2]   forward ms: stored vs Q8_0 vs Q4_0 weights (see QuantBench.cs)");
+                Console.Error.WriteLine("  quant [--model DIR] [--canvas 32,160] [--threads 1,2]   forward ms: stored vs Q8_0 vs Q4_0 vs Q4_K weights (see QuantBench.cs)");
                 Console.Error.WriteLine("  peak [--threads 1,2]                                   the CPU's f32 FMA and int8 dot peaks (see PeakBench.cs)");
                 return mode == "" || mode is "-h" or "--help" ? 0 : 2;
         }

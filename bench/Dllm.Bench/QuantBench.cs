@@ -7,7 +7,8 @@ namespace Dllm.Bench;
 
 /// <summary>
 /// One forward (all canvas positions' logits) of the same model with its weights as stored (f32/bf16) and as
-/// <c>dllm quantize</c> Q8_0 and Q4_0 copies (written to a temporary folder), side by side: median and best
+/// <c>dllm quantize</c> Q8_0, Q4_0 and Q4_K copies (written to a temporary folder; Q4_K keeps rows that are not whole
+/// 256-value super-blocks in Q8_0), side by side: median and best
 /// milliseconds per forward for each canvas and thread count, and the weight bytes. Options:
 /// --model DIR (default: the bundled models/kjv-mdm-3m) --canvas 32,160 --threads 1,2 --seconds 1 (per cell)
 /// --qkernel avxvnni|avx2|portable. Run it on a quiet machine: every cell is wall-clock time.
@@ -36,7 +37,7 @@ internal static class QuantBench
         try
         {
             var models = new List<(string Type, string Dir)> { ("stored", dir) };
-            foreach (DType t in new[] { DType.Q8_0, DType.Q4_0 })
+            foreach (DType t in new[] { DType.Q8_0, DType.Q4_0, DType.Q4_K })
             {
                 string q = Path.Combine(tmp, t.SafeTensorsName());
                 CheckpointQuantizer.Quantize(dir, t, q);

@@ -5,11 +5,11 @@ namespace Dllm.IO;
 
 /// <summary>
 /// <c>dllm quantize</c>: writes a copy of a checkpoint directory whose weight matrices are stored in a
-/// block-quantized <see cref="DType"/> (Q8_0 or Q4_0), so that loading memory-maps them as is and the
+/// block-quantized <see cref="DType"/> (Q8_0, Q4_0 or Q4_K), so that loading memory-maps them as is and the
 /// linear layers run the int8 <see cref="QuantGemm"/>.
 /// <para>
 /// Container: the output is an ordinary checkpoint directory (config.json, tokenizer and every other
-/// non-weight file copied unchanged) whose <c>model.safetensors</c> uses the dtypes "Q8_0" / "Q4_0", a Dllm
+/// non-weight file copied unchanged) whose <c>model.safetensors</c> uses the dtypes "Q8_0" / "Q4_0" / "Q4_K", a Dllm
 /// extension of safetensors (see <see cref="DTypeInfo.TryParseSafeTensors"/>): shape = the logical [rows, cols],
 /// data = ggml's blocks row after row. This keeps the tokenizer, chat template and config next to the weights
 /// for every verb; GGUF (<see cref="GgufExport"/>, <c>GgufFile</c>) is the interchange format with llama.cpp.
@@ -23,6 +23,11 @@ namespace Dllm.IO;
 /// quantized too, but never below Q8_0: with <c>--type q4_0</c> they are Q8_0 (llama.cpp likewise keeps its
 /// output tensor at a higher precision, Q6_K, in its Q4_0 files).
 /// </para>
+/// <para>
+/// Q4_K needs rows of whole 256-value super-blocks: a matrix whose column count is a multiple of 32 but not of 256
+/// (e.g. an FFN width of 704 in down_proj) is stored Q8_0 instead (llama.cpp falls back to Q5_0 there, which Dllm
+/// does not read).
+/// </para>
 /// </summary>
 public static class CheckpointQuantizer
 {
@@ -32,7 +37,7 @@ public static class CheckpointQuantizer
     /// <exception cref="InvalidDataException">A bad config or checkpoint (the usual loader messages).</exception>
     public static string Quantize(string inputDirectory, DType type, string outputDirectory)
     {
-        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0 or q4_0, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
+        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0, q4_0 or q4_k, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
         string input = Path.GetFullPath(inputDirectory), output = Path.GetFullPath(outputDirectory);
         if (string.Equals(Path.TrimEndingDirectorySeparator(input), Path.TrimEndingDirectorySeparator(output), StringComparison.Ordinal))
             throw new ArgumentException($"--out must differ from --model ({input})");
@@ -50,7 +55,7 @@ public static class CheckpointQuantizer
         {
             bool router = t.Name.EndsWith(".mlp.gate.weight", StringComparison.Ordinal); // a MoE router picks experts: kept, as llama.cpp keeps ffn_gate_inp
             DType target = router || !matrices.Contains(t.Name) || t.Rank != 2 || t.Shape[1] % DTypeInfo.QuantBlock != 0 ? t.DType
-                : t.Name == c.Names.Embedding || t.Name == head ? DType.Q8_0 : type;
+                : t.Name == c.Names.Embedding || t.Name == head || t.Shape[1] % type.BlockValues() != 0 ? DType.Q8_0 : type;
             byte[] data;
             if (target == t.DType)
             {
@@ -78,12 +83,13 @@ public static class CheckpointQuantizer
         return string.Join(", ", counts.Select(kv => $"{kv.Value} tensor(s) {kv.Key}"));
     }
 
-    /// <summary>Parses a <c>--type</c> value: q8_0 or q4_0 (any case).</summary>
+    /// <summary>Parses a <c>--type</c> value: q8_0, q4_0 or q4_k (any case).</summary>
     /// <exception cref="ArgumentException">Anything else, naming the accepted values.</exception>
     public static DType ParseType(string value) => value.ToLowerInvariant() switch
     {
         "q8_0" => DType.Q8_0,
         "q4_0" => DType.Q4_0,
-        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0 or q4_0"),
+        "q4_k" => DType.Q4_K,
+        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0, q4_0 or q4_k"),
     };
 }

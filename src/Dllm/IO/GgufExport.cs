@@ -14,8 +14,8 @@ namespace Dllm.IO;
 /// (+ <c>.bias</c> of q/k/v for Dream; <c>attn_q_norm</c>, <c>attn_k_norm</c>, <c>ffn_gate_inp</c> and the
 /// stacked experts <c>ffn_{gate,up,down}_exps</c> [E × out × in] for LLaDA-MoE), <c>output_norm</c>,
 /// <c>output</c> (the embedding again when tied). Every tensor is widened to float32, except a matrix stored Q8_0 or
-/// Q4_0 (a <c>dllm quantize</c> checkpoint; not the stacked MoE experts), which is written as is: ggml's block layouts
-/// are the ones Dllm stores.</para>
+/// Q4_0 (a <c>dllm quantize</c> checkpoint), which is written as is: ggml's block layouts are the ones Dllm stores
+/// (a layer's experts are stacked in their quantized type when all of them share it).</para>
 /// <para>LLaDA's q/k rows are permuted per head (pairs (i, i + hd/2) become adjacent rows 2i, 2i + 1), as
 /// llama.cpp's converter does: its <c>llada</c> graph rotates adjacent pairs while the Hugging Face model
 /// rotates halves. Dream and LLaDA-MoE use the NEOX (halves) rotation and are written unpermuted.</para>
@@ -118,6 +118,20 @@ public static class GgufExport
             unsafe { new ReadOnlySpan<byte>((void*)ckpt.GetPointer(name), raw.Length).CopyTo(raw); }
             g.AddTensor(gguf, [rows, cols], t.DType, permuteHeads > 0 ? PermuteRowBytes(raw, permuteHeads, hd, (int)(raw.Length / rows)) : raw);
         }
+        // The experts of a layer stacked [E, rows, cols], expert after expert: their common quantized type kept, else F32.
+        void Experts(string gguf, int count, long rows, long cols, Func<int, string> name)
+        {
+            DType t = ckpt.Get(name(0)).DType;
+            bool keep = t.IsQuantized() && Enumerable.Range(0, count).All(j => ckpt.Get(name(j)).DType == t);
+            if (!keep) { g.AddTensor(gguf, [count, rows, cols], Stack(count, j => Read(name(j)))); return; }
+            g.AddTensor(gguf, [count, rows, cols], t, Stack(count, j =>
+            {
+                TensorInfo x = ckpt.Get(name(j));
+                byte[] raw = new byte[x.ByteLength];
+                unsafe { new ReadOnlySpan<byte>((void*)ckpt.GetPointer(name(j)), raw.Length).CopyTo(raw); }
+                return raw;
+            }));
+        }
         Matrix("token_embd.weight", n.Embedding, vocab, d);
         for (int i = 0; i < c.NLayers; i++)
         {
@@ -145,9 +159,9 @@ public static class GgufExport
                 string mlp = p + "mlp.";
                 int e = moe.Experts, h = moe.ExpertHidden;
                 g.AddTensor(b + "ffn_gate_inp.weight", [e, d], Read(mlp + "gate.weight"));
-                g.AddTensor(b + "ffn_gate_exps.weight", [e, h, d], Stack(e, j => Read($"{mlp}experts.{j}.gate_proj.weight")));
-                g.AddTensor(b + "ffn_up_exps.weight", [e, h, d], Stack(e, j => Read($"{mlp}experts.{j}.up_proj.weight")));
-                g.AddTensor(b + "ffn_down_exps.weight", [e, d, h], Stack(e, j => Read($"{mlp}experts.{j}.down_proj.weight")));
+                Experts(b + "ffn_gate_exps.weight", e, h, d, j => $"{mlp}experts.{j}.gate_proj.weight");
+                Experts(b + "ffn_up_exps.weight", e, h, d, j => $"{mlp}experts.{j}.up_proj.weight");
+                Experts(b + "ffn_down_exps.weight", e, d, h, j => $"{mlp}experts.{j}.down_proj.weight");
             }
             else
             {
@@ -194,12 +208,12 @@ public static class GgufExport
         return h * headDim + 2 * i + j;
     }
 
-    private static float[] Stack(int count, Func<int, float[]> part)
+    private static T[] Stack<T>(int count, Func<int, T[]> part)
     {
-        float[][] parts = [.. Enumerable.Range(0, count).Select(part)];
-        var r = new float[parts.Sum(x => (long)x.Length)];
+        T[][] parts = [.. Enumerable.Range(0, count).Select(part)];
+        var r = new T[parts.Sum(x => (long)x.Length)];
         int at = 0;
-        foreach (float[] x in parts) { x.CopyTo(r, at); at += x.Length; }
+        foreach (T[] x in parts) { x.CopyTo(r, at); at += x.Length; }
         return r;
     }
 

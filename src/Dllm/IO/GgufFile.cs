@@ -4,7 +4,7 @@ namespace Dllm.IO;
 
 /// <summary>
 /// A GGUF file (llama.cpp's container) mapped read-only: the reader next to <see cref="GgufWriter"/>. Tensor data is
-/// never copied: <see cref="GetMatrix"/> points into the mapping, so a Q8_0 or Q4_0 tensor is used in place by
+/// never copied: <see cref="GetMatrix"/> points into the mapping, so a Q8_0, Q4_0 or Q4_K tensor is used in place by
 /// <see cref="QuantGemm"/>. The header is validated completely on <see cref="Open"/> (<see cref="GgufHeader"/>).
 /// </summary>
 /// <remarks>
@@ -36,7 +36,7 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Maps <paramref name="path"/> and validates its header.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a GGUF file, or a corrupt or truncated one; the message names the file and the problem.</exception>
-    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q4_K).</exception>
+    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q5_K).</exception>
     public static GgufFile Open(string path)
     {
         path = System.IO.Path.GetFullPath(path);
@@ -80,6 +80,21 @@ public sealed unsafe class GgufFile : IDisposable
         bool ok = t.Rank == 2 ? t.Shape[0] == rows && t.Shape[1] == cols : t.Rank == 1 && rows == 1 && t.Shape[0] == cols;
         if (!ok) throw new InvalidDataException($"{Path}: tensor '{name}' has shape {t.ShapeString}, expected [{rows}, {cols}]");
         return MatrixView.RowMajor(GetPointer(t), t.DType, rows, cols);
+    }
+
+    /// <summary>Row-major view of slice <paramref name="index"/> of a stacked tensor that must be
+    /// [<paramref name="count"/>, <paramref name="rows"/>, <paramref name="cols"/>] (llama.cpp's mixture-of-experts
+    /// <c>ffn_*_exps</c>: GGUF ne = {cols, rows, count}, expert after expert; a quantized slice is whole rows of blocks).</summary>
+    /// <exception cref="InvalidDataException">Missing, or another shape.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> outside [0, count).</exception>
+    public MatrixView GetStackedMatrix(string name, int count, int index, int rows, int cols)
+    {
+        TensorInfo t = Get(name);
+        if (t.Rank != 3 || t.Shape[0] != count || t.Shape[1] != rows || t.Shape[2] != cols)
+            throw new InvalidDataException($"{Path}: tensor '{name}' has shape {t.ShapeString}, expected [{count}, {rows}, {cols}]");
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, count);
+        return MatrixView.RowMajor(GetPointer(t) + (nint)(t.ByteLength / count * index), t.DType, rows, cols);
     }
 
     /// <summary>A float32 copy of a tensor that must hold <paramref name="expectedElements"/> values.</summary>

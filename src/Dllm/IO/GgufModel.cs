@@ -5,23 +5,25 @@ using Dllm.Tensors;
 namespace Dllm.IO;
 
 /// <summary>
-/// Loads a GGUF file of llama.cpp's <c>llada</c> architecture (as its converter, <c>convert_hf_to_gguf.py</c>, or
-/// <see cref="GgufExport"/> writes it) as a <see cref="Transformer"/>: the config from the <c>llada.*</c> and
-/// <c>tokenizer.ggml.*</c> metadata, the tensors by llama.cpp's names (<c>token_embd</c>, <c>blk.N.attn_q</c>, …,
-/// <c>output_norm</c>, <c>output</c>; no <c>output</c> means a tied head), bound through
-/// <see cref="TransformerWeights.Bind(ModelConfig, Func{string, int, int, MatrixView}, Func{string, int, ReadOnlyMemory{float}}, Func{string, int, ReadOnlyMemory{float}})"/>.
-/// <para>Matrices stay in the mapping in their stored type (F32, F16, BF16, Q8_0, Q4_0), except attn_q and attn_k:
-/// the converter permuted their rows per head for llama.cpp's adjacent-pair RoPE (<see cref="GgufExport.PermuteRows"/>),
-/// so they are copied once, rows put back in the Hugging Face order (still in their stored type), into native memory
-/// owned by the model. Norm weights are widened to float32 copies.</para>
+/// Loads a GGUF file of llama.cpp's <c>llada</c>, <c>dream</c> or <c>llada-moe</c> architecture (as its converter,
+/// <c>convert_hf_to_gguf.py</c>, or <see cref="GgufExport"/> writes it) as a <see cref="Transformer"/>: the config from the
+/// <c>{arch}.*</c> and <c>tokenizer.ggml.*</c> metadata (<see cref="ConfigOf"/>), the tensors by llama.cpp's names
+/// (llama-arch.cpp: <c>token_embd</c>, <c>blk.N.attn_{norm,q,k,v,output}</c>, Dream's <c>attn_{q,k,v}.bias</c>,
+/// LLaDA-MoE's <c>attn_{q,k}_norm</c>, <c>ffn_gate_inp</c> and stacked <c>ffn_{gate,up,down}_exps</c> [E, out, in],
+/// <c>ffn_norm</c>, <c>ffn_{gate,up,down}</c>, <c>output_norm</c>, <c>output</c>; no <c>output</c> means a tied head),
+/// bound through <see cref="TransformerWeights.Bind(ModelConfig, Func{string, int, int, MatrixView}, Func{string, int, ReadOnlyMemory{float}}, Func{string, int, ReadOnlyMemory{float}})"/>.
+/// <para>Matrices stay in the mapping in their stored type (F32, F16, BF16, Q8_0, Q4_0, Q4_K); expert j of a stacked
+/// tensor is a view of its j-th [out, in] slice. The exception is llada's attn_q and attn_k: the converter permuted
+/// their rows per head for llama.cpp's adjacent-pair RoPE (<see cref="GgufExport.PermuteRows"/>), so they are copied
+/// once, rows put back in the Hugging Face order (still in their stored type), into native memory owned by the model.
+/// dream and llada-moe use the NEOX (halves) rotation, as the Hugging Face models do, and are not permuted.
+/// Norm weights and biases are widened to float32 copies.</para>
 /// <para>Only the weights are read: the GGUF's tokenizer is not (use the token-id interfaces, or keep the Hugging Face
-/// tokenizer next to it). Other architectures (dream, llada-moe, causal models) are refused by name.</para>
+/// tokenizer next to it). Other architectures (causal models) are refused by name; a tensor the config does not call
+/// for, or one missing or misshapen, is one line naming it.</para>
 /// </summary>
-public static class GgufModel
+public static partial class GgufModel
 {
-    /// <summary>The architecture this reader understands.</summary>
-    public const string Architecture = "llada";
-
     /// <summary>True when <paramref name="path"/> names an existing file ending in <c>.gguf</c> (any case): what
     /// <see cref="Transformer.Load"/> and the CLI's <c>--model</c> treat as a GGUF rather than a checkpoint directory.</summary>
     public static bool IsGgufPath(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && File.Exists(path);
@@ -46,82 +48,66 @@ public static class GgufModel
         }
     }
 
-    /// <summary>The <see cref="ModelConfig"/> a llada GGUF describes.</summary>
-    /// <exception cref="InvalidDataException">Required metadata missing or inconsistent.</exception>
-    /// <exception cref="NotSupportedException">general.architecture is not llada.</exception>
-    public static ModelConfig ConfigOf(GgufFile f)
-    {
-        string arch = f.GetString("general.architecture");
-        if (arch != Architecture)
-            throw new NotSupportedException($"{f.Path}: GGUF architecture '{arch}' is not supported (Dllm reads '{Architecture}' GGUF files; convert other models from their Hugging Face directory)");
-        string a = arch + ".";
-        int d = f.GetCount(a + "embedding_length"), heads = f.GetCount(a + "attention.head_count");
-        if (heads == 0 || d % heads != 0) throw new InvalidDataException($"{f.Path}: {a}embedding_length {d} is not a multiple of {a}attention.head_count {heads}");
-        int? keyLength = f.TryGetCount(a + "attention.key_length");
-        int vocab = (int)f.Get("token_embd.weight").Shape[0];
-        int Token(string key, int fallback)
-        {
-            int id = f.TryGetCount("tokenizer.ggml." + key) ?? fallback;
-            return id < vocab ? id : throw new InvalidDataException($"{f.Path}: tokenizer.ggml.{key} {id} is outside the vocabulary of {vocab} (token_embd rows)");
-        }
-        var defaults = new ModelConfig { DModel = 1, NHeads = 1, NLayers = 1, VocabSize = 1 };
-        int eos = Token("eos_token_id", defaults.EosTokenId);
-        var c = new ModelConfig
-        {
-            DModel = d, NHeads = heads, NKvHeads = f.TryGetCount(a + "attention.head_count_kv") ?? heads,
-            NLayers = f.GetCount(a + "block_count"), MlpHiddenSize = f.GetCount(a + "feed_forward_length"),
-            ExplicitHeadDim = keyLength is int k && k != d / heads ? k : null,
-            VocabSize = vocab, EmbeddingSize = vocab, MaxSequenceLength = f.TryGetCount(a + "context_length") ?? defaults.MaxSequenceLength,
-            RopeTheta = f.GetFloat(a + "rope.freq_base", 10000), RmsNormEps = f.GetFloat(a + "attention.layer_norm_rms_epsilon", 1e-5),
-            EosTokenId = eos, PadTokenId = Token("padding_token_id", eos), MaskTokenId = Token("mask_token_id", defaults.MaskTokenId),
-            BosTokenId = f.TryGetCount("tokenizer.ggml.bos_token_id") is int bos ? Token("bos_token_id", bos) : null,
-            WeightTying = !f.Contains("output.weight"),
-            SourcePath = f.Path,
-        };
-        try { c.Validate(); }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException) { throw new InvalidDataException($"{f.Path}: {e.Message}", e); }
-        return c;
-    }
+    /// <summary>Where a Hugging Face tensor lives in the GGUF: its name, the heads whose rows the converter permuted
+    /// (0 = none), and for a stacked expert tensor the expert's index (−1 = a whole tensor).</summary>
+    private readonly record struct Place(string Name, int PermuteHeads = 0, int Expert = -1);
 
     private static TransformerWeights Bind(ModelConfig c, GgufFile f, Owner owned)
     {
         WeightNames n = c.Names;
+        string arch = f.GetString("general.architecture");
+        bool permute = arch == "llada"; // llama.cpp's llada graph rotates adjacent pairs; dream and llada-moe rotate halves
         var used = new HashSet<string>(StringComparer.Ordinal);
-        string Use(string gguf) { used.Add(gguf); return gguf; }
-        // Hugging Face name -> (GGUF name, heads whose rows the converter permuted; 0 = none)
-        (string Name, int Heads) Map(string hf)
+        Place Map(string hf)
         {
-            if (hf == n.Embedding) return ("token_embd.weight", 0);
-            if (hf == n.FinalNorm) return ("output_norm.weight", 0);
-            if (hf == n.Head) return ("output.weight", 0);
+            if (hf == n.Embedding) return new("token_embd.weight");
+            if (hf == n.FinalNorm) return new("output_norm.weight");
+            if (hf == n.Head) return new("output.weight");
             for (int i = 0; i < c.NLayers; i++)
             {
                 string p = string.Format(n.Block, i), b = $"blk.{i}.";
                 if (!hf.StartsWith(p, StringComparison.Ordinal)) continue;
                 string s = hf[p.Length..];
-                if (s == n.AttnNorm) return (b + "attn_norm.weight", 0);
-                if (s == n.Q + ".weight") return (b + "attn_q.weight", c.NHeads);
-                if (s == n.K + ".weight") return (b + "attn_k.weight", c.KvHeads);
-                if (s == n.V + ".weight") return (b + "attn_v.weight", 0);
-                if (s == n.AttnOut) return (b + "attn_output.weight", 0);
-                if (s == n.FfNorm) return (b + "ffn_norm.weight", 0);
-                if (s == n.Gate) return (b + "ffn_gate.weight", 0);
-                if (s == n.Up) return (b + "ffn_up.weight", 0);
-                if (s == n.Down) return (b + "ffn_down.weight", 0);
+                if (s == n.AttnNorm) return new(b + "attn_norm.weight");
+                if (s == n.Q + ".weight") return new(b + "attn_q.weight", permute ? c.NHeads : 0);
+                if (s == n.K + ".weight") return new(b + "attn_k.weight", permute ? c.KvHeads : 0);
+                if (s == n.V + ".weight") return new(b + "attn_v.weight");
+                if (s == n.Q + ".bias") return new(b + "attn_q.bias");
+                if (s == n.K + ".bias") return new(b + "attn_k.bias");
+                if (s == n.V + ".bias") return new(b + "attn_v.bias");
+                if (s == n.QNorm) return new(b + "attn_q_norm.weight");
+                if (s == n.KNorm) return new(b + "attn_k_norm.weight");
+                if (s == n.AttnOut) return new(b + "attn_output.weight");
+                if (s == n.FfNorm) return new(b + "ffn_norm.weight");
+                if (s == n.Gate) return new(b + "ffn_gate.weight");
+                if (s == n.Up) return new(b + "ffn_up.weight");
+                if (s == n.Down) return new(b + "ffn_down.weight");
+                if (s == "mlp.gate.weight") return new(b + "ffn_gate_inp.weight"); // the router (MoeWeights)
+                // mlp.experts.{j}.{gate,up,down}_proj.weight -> slice j of ffn_{gate,up,down}_exps
+                string[] e = s.Split('.');
+                if (e.Length == 5 && e[0] == "mlp" && e[1] == "experts" && int.TryParse(e[2], out int j) && e[4] == "weight" && e[3] is "gate_proj" or "up_proj" or "down_proj")
+                    return new($"{b}ffn_{e[3][..^5]}_exps.weight", Expert: j);
             }
-            throw new NotSupportedException($"{f.Path}: the llada GGUF layout has no tensor for '{hf}'");
+            throw new NotSupportedException($"{f.Path}: the {arch} GGUF layout has no tensor for '{hf}'");
         }
         MatrixView Matrix(string hf, int rows, int cols)
         {
-            var (name, heads) = Map(hf);
-            MatrixView v = f.GetMatrix(Use(name), rows, cols);
-            return heads == 0 ? v : owned.Unpermuted(v, f.Get(name).ByteLength, c.HeadDim);
+            Place at = Map(hf);
+            used.Add(at.Name);
+            if (at.Expert >= 0) return f.GetStackedMatrix(at.Name, c.Moe!.Experts, at.Expert, rows, cols);
+            MatrixView v = f.GetMatrix(at.Name, rows, cols);
+            return at.PermuteHeads == 0 ? v : owned.Unpermuted(v, f.Get(at.Name).ByteLength, c.HeadDim);
         }
-        ReadOnlyMemory<float> Vector(string hf, int length) => f.ReadSingle(Use(Map(hf).Name), length);
+        ReadOnlyMemory<float> Vector(string hf, int length)
+        {
+            string name = Map(hf).Name;
+            used.Add(name);
+            return f.ReadSingle(name, length);
+        }
         TransformerWeights w = TransformerWeights.Bind(c, Matrix, Vector, Vector);
         string? unused = f.Tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).FirstOrDefault();
         if (unused != null)
-            throw new InvalidDataException($"{f.Path}: tensor '{unused}' is not part of the llada model its metadata describes (does {Architecture}.block_count {c.NLayers} match the file?)");
+            throw new InvalidDataException($"{f.Path}: tensor '{unused}' is not part of the {arch} model its metadata describes (does {arch}.block_count {c.NLayers} match the file?)");
         return w;
     }
 

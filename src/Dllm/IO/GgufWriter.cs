@@ -8,7 +8,7 @@ namespace Dllm.IO;
 /// Writes a GGUF v3 file (the container of ggml / llama.cpp): the header (magic <c>GGUF</c>, version 3,
 /// tensor count, metadata count), the typed metadata key/values, the tensor infos, then the tensor data,
 /// each tensor aligned to <see cref="Alignment"/> bytes. Every value is little-endian. Tensors are float32
-/// or already-encoded F16, BF16, Q8_0 or Q4_0 data (ggml's block layouts, which <see cref="DType"/> shares).
+/// or already-encoded F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K data (ggml's block layouts, which <see cref="DType"/> shares).
 /// </summary>
 /// <remarks>
 /// A tensor's GGUF dimensions are listed innermost first: a row-major (rows × cols) matrix is
@@ -26,10 +26,10 @@ public sealed class GgufWriter
         String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
     }
 
-    /// <summary>ggml's type id of a <see cref="DType"/> (ggml.h <c>enum ggml_type</c>): F32 0, F16 1, Q4_0 2, Q8_0 8, BF16 30.</summary>
+    /// <summary>ggml's type id of a <see cref="DType"/> (ggml.h <c>enum ggml_type</c>): F32 0, F16 1, Q4_0 2, Q8_0 8, Q4_K 12, Q6_K 14, BF16 30.</summary>
     public static uint GgmlType(DType t) => t switch
     {
-        DType.F32 => 0, DType.F16 => 1, DType.Q4_0 => 2, DType.Q8_0 => 8, DType.BF16 => 30,
+        DType.F32 => 0, DType.F16 => 1, DType.Q4_0 => 2, DType.Q8_0 => 8, DType.Q4_K => 12, DType.Q6_K => 14, DType.BF16 => 30,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
@@ -93,8 +93,8 @@ public sealed class GgufWriter
             if (s <= 0) throw new ArgumentException($"tensor '{name}': dimension {s} is not positive", nameof(shape));
             n = checked(n * s);
         }
-        if (type.IsQuantized() && shape[^1] % DTypeInfo.QuantBlock != 0)
-            throw new ArgumentException($"tensor '{name}': a {type} row of {shape[^1]} values is not whole blocks of {DTypeInfo.QuantBlock}", nameof(shape));
+        if (type.IsQuantized() && shape[^1] % type.BlockValues() != 0)
+            throw new ArgumentException($"tensor '{name}': a {type} row of {shape[^1]} values is not whole blocks of {type.BlockValues()}", nameof(shape));
         if (type.ByteCount(n) != data.Length)
             throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] has {n} elements, {type.ByteCount(n)} bytes of {type}, but {data.Length} bytes were given", nameof(data));
         if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' added twice", nameof(name));

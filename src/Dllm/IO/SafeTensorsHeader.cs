@@ -138,8 +138,8 @@ internal static class SafeTensorsHeader
         try
         {
             foreach (long d in shape) elements = checked(elements * d);
-            if (dtype.IsQuantized() && (shape.Length == 0 || shape[^1] % DTypeInfo.QuantBlock != 0))
-                throw Bad(path, $"tensor '{name}' of {dtypeName} has shape {TensorInfo.FormatShape(shape)}: a quantized tensor's last dimension must be a multiple of {DTypeInfo.QuantBlock}");
+            if (dtype.IsQuantized() && (shape.Length == 0 || shape[^1] % dtype.BlockValues() != 0))
+                throw Bad(path, $"tensor '{name}' of {dtypeName} has shape {TensorInfo.FormatShape(shape)}: a quantized tensor's last dimension must be a multiple of {dtype.BlockValues()}");
             expectedBytes = dtype.ByteCount(elements);
         }
         catch (OverflowException)

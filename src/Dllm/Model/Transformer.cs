@@ -62,7 +62,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     }
 
     /// <summary>Opens a Hugging Face directory (config.json of a supported family + safetensors, single or sharded),
-    /// or a llada <c>*.gguf</c> file (<see cref="GgufModel.Load"/>).</summary>
+    /// or a llada, dream or llada-moe <c>*.gguf</c> file (<see cref="GgufModel.Load"/>).</summary>
     /// <exception cref="FileNotFoundException">No config.json.</exception>
     /// <exception cref="InvalidDataException">The config or a tensor is invalid (the message names it).</exception>
     public static Transformer Load(string directory)

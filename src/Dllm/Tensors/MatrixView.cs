@@ -43,9 +43,10 @@ public readonly struct MatrixView
     {
         long e = i * RowStride + j * ColStride;
         if (!DType.IsQuantized()) return Data + (nint)(e * DType.SizeOf());
-        if (ColStride != 1 || e % DTypeInfo.QuantBlock != 0)
-            throw new ArgumentException($"{this}: element ({i}, {j}) is not at the start of a {DTypeInfo.QuantBlock}-value block");
-        return Data + (nint)(e / DTypeInfo.QuantBlock * DType.BlockBytes());
+        int n = DType.BlockValues();
+        if (ColStride != 1 || e % n != 0)
+            throw new ArgumentException($"{this}: element ({i}, {j}) is not at the start of a {n}-value block");
+        return Data + (nint)(e / n * DType.BlockBytes());
     }
 
     /// <summary>Rows [start, start+count) as a view.</summary>

@@ -13,22 +13,25 @@ namespace Dllm.Tensors;
 /// </list>
 /// The scale used to quantize is the float before its rounding to f16, as in ggml; an all-zero block has d = 0
 /// and all q = 0 (Q4_0: nibble 8). NaN inputs give unspecified (but in-range) codes, as in ggml.
+/// Q4_K and Q6_K, ggml's 4- and 6-bit K-quants, are in <c>QuantBlocks.Q4K.cs</c> and <c>QuantBlocks.Q6K.cs</c>.
 /// </summary>
-public static unsafe class QuantBlocks
+public static unsafe partial class QuantBlocks
 {
-    /// <summary>Quantizes <paramref name="src"/> (a multiple of 32 values) into whole blocks at <paramref name="dst"/>
+    /// <summary>Quantizes <paramref name="src"/> (whole blocks: a multiple of 32 values, of 256 for Q4_K and Q6_K) into whole blocks at <paramref name="dst"/>
     /// (<see cref="DTypeInfo.ByteCount"/> bytes).</summary>
     /// <exception cref="ArgumentException">Not a quantized type, a length that is not whole blocks, or dst too short.</exception>
     public static void Quantize(ReadOnlySpan<float> src, DType type, Span<byte> dst)
     {
         long bytes = type.ByteCount(src.Length);
         if (dst.Length < bytes) throw new ArgumentException($"destination has {dst.Length} bytes, {bytes} needed", nameof(dst));
-        int bb = type.BlockBytes();
+        int bb = type.BlockBytes(), n = type.BlockValues();
         fixed (float* s = src) fixed (byte* d = dst)
-            for (int b = 0; b < src.Length / DTypeInfo.QuantBlock; b++)
+            for (int b = 0; b < src.Length / n; b++)
             {
                 if (type == DType.Q8_0) Q8Block(s + b * 32, d + (long)b * bb);
-                else Q4Block(s + b * 32, d + (long)b * bb);
+                else if (type == DType.Q4_0) Q4Block(s + b * 32, d + (long)b * bb);
+                else if (type == DType.Q4_K) Q4KBlock(s + (long)b * n, d + (long)b * bb);
+                else Q6KBlock(s + (long)b * n, d + (long)b * bb);
             }
     }
 
@@ -65,11 +68,13 @@ public static unsafe class QuantBlocks
         }
     }
 
-    /// <summary>Widens whole blocks at <paramref name="src"/> to <paramref name="dst"/>.Length (a multiple of 32) floats.</summary>
+    /// <summary>Widens whole blocks at <paramref name="src"/> to <paramref name="dst"/>.Length (a multiple of the block) floats.</summary>
     /// <exception cref="ArgumentException">Not a quantized type or not whole blocks.</exception>
     public static void Dequantize(nint src, DType type, Span<float> dst)
     {
         _ = type.ByteCount(dst.Length);
+        if (type == DType.Q4_K) { DequantizeQ4K((byte*)src, dst); return; }
+        if (type == DType.Q6_K) { DequantizeQ6K((byte*)src, dst); return; }
         int bb = type.BlockBytes();
         byte* p = (byte*)src;
         for (int b = 0; b < dst.Length / 32; b++, p += bb)

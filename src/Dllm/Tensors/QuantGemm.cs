@@ -20,10 +20,17 @@ public enum QuantKernelKind
 
 /// <summary>
 /// C[m×n] (+)= X[m×k] · Wᵀ for float32 activations X and a weight W (n × k) stored in a block-quantized
-/// <see cref="DType"/> (Q8_0, Q4_0), computed as llama.cpp does for these formats: each activation row is
+/// <see cref="DType"/> (Q8_0, Q4_0, Q4_K, Q6_K), computed as llama.cpp does for Q8_0 and Q4_0: each activation row is
 /// quantized per block of 32 to int8 with its own scale dx = max|x|/127 (q = x·127/max|x| rounded half to even,
 /// as ggml's SIMD <c>quantize_row_q8_0</c>; the scale is kept in f32, not rounded to f16 as ggml does), then
 /// C[i, j] = Σ_b dx[i,b]·dw[j,b]·(Σ_t qx[i,b,t]·qw[j,b,t]) with exact integer block dots.
+/// <para>
+/// Q4_K: the same int8 activation blocks of 32 against each 32-value sub-block, whose value is dw·q + mw (dw = d·sc,
+/// mw = −dmin·m, q = 0..15): C[i, j] = Σ_b [dx·dw·(Σ_t qx·q) + mw·(dx·Σ_t qx)], each block's two terms fused in that
+/// order. llama.cpp instead quantizes activations per 256 (block_q8_K); blocks of 32 follow the activations more closely.
+/// Q6_K: codes q − 32 (int8) with two int8 scales per block of 32 (one per 16 values) and dw = d: the block's integer dot
+/// is sc_lo·(dot of values 0..15) + sc_hi·(dot of values 16..31), exact in int32, then fused as for Q8_0.
+/// </para>
 /// <para>
 /// The integer block dots are exact (see <see cref="QuantGemmKernel"/> for the unsigned×signed workarounds of
 /// vpdpbusd and vpmaddubsw); per output and block C = fma(float(dot), dx·dw, C), blocks in order. Every kernel kind
@@ -35,7 +42,7 @@ public enum QuantKernelKind
 /// (this is where Q4_0 nibbles become bytes), and then every activation row is dotted with the chunk while it
 /// sits in L1, 4 activation rows at a time. Threads take disjoint ranges of chunks (columns of C).
 /// </para>
-/// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of 32 (the weight is whole blocks).</para>
+/// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of the weight's block (32; Q4_K, Q6_K: 256).</para>
 /// </summary>
 public static unsafe class QuantGemm
 {
@@ -67,11 +74,11 @@ public static unsafe class QuantGemm
     {
         int m = x.Rows, n = w.Rows, k = x.Cols;
         if (w.Cols != k) throw new ArgumentException($"inner dimensions differ: X is {x.Rows}x{x.Cols}, W is {w.Rows}x{w.Cols}");
-        if (!w.DType.IsQuantized() || !w.IsRowContiguous || w.RowStride % DTypeInfo.QuantBlock != 0)
+        if (!w.DType.IsQuantized() || !w.IsRowContiguous || w.RowStride % w.DType.BlockValues() != 0)
             throw new NotSupportedException($"the int8 GEMM needs a row-contiguous quantized weight, got {w}");
         if (x.DType != DType.F32 || !x.IsRowContiguous)
             throw new NotSupportedException($"a {w.DType} weight multiplies row-contiguous float32 activations only, got {x}");
-        if (k % DTypeInfo.QuantBlock != 0) throw new ArgumentException($"k = {k} is not a multiple of {DTypeInfo.QuantBlock}");
+        if (k % w.DType.BlockValues() != 0) throw new ArgumentException($"k = {k} is not a multiple of {w.DType.BlockValues()} (a {w.DType} block)");
         if (ldc < n) throw new ArgumentException($"ldc ({ldc}) is smaller than n ({n})", nameof(ldc));
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -80,33 +87,40 @@ public static unsafe class QuantGemm
             return;
         }
 
-        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales.
+        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales; for Q4_K also sx [m × k/32] = dx·Σ qx.
         int nb = k / DTypeInfo.QuantBlock;
         int mPad = (m + MR - 1) / MR * MR; // zero rows pad the last tile
-        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, (long)mPad * nb);
+        bool offsets = w.DType == DType.Q4_K, halves = w.DType == DType.Q6_K;
+        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, 2L * mPad * nb);
+        float* sums = offsets ? act.D + (long)mPad * nb : null;
         for (int i = 0; i < m; i++)
-            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb, _kind != QuantKernelKind.Portable, offset: _kind == QuantKernelKind.AvxVnni);
+            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb, _kind != QuantKernelKind.Portable,
+                offset: _kind == QuantKernelKind.AvxVnni, sums: offsets ? sums + (long)i * nb : null);
         new Span<byte>(act.Q + (long)m * k, (mPad - m) * k).Fill(_kind == QuantKernelKind.AvxVnni ? (byte)0x80 : (byte)0); // zero, in stored form
         new Span<float>(act.D + (long)m * nb, (mPad - m) * nb).Clear();
+        if (offsets) new Span<float>(sums + (long)m * nb, (mPad - m) * nb).Clear();
 
         int chunks = (n + NW - 1) / NW;
         int parts = (long)m * n * k < Gemm.ParallelThreshold ? 1 : Math.Min(Parallelism.Threads, chunks);
         MatrixView wv = w;
-        nint qx = (nint)act.Q, dx = (nint)act.D, cp = (nint)c;
+        nint qx = (nint)act.Q, dx = (nint)act.D, sx = (nint)sums, cp = (nint)c;
         QuantKernelKind kind = _kind;
         void Part(int t)
         {
             int q0 = (int)((long)chunks * t / parts), q1 = (int)((long)chunks * (t + 1) / parts);
             long chunkBytes = (long)nb * QuantGemmKernel.ChunkBlockBytes;
-            var wb = Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, (long)NW * nb);
+            var wb = Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, 2L * NW * nb + (long)QuantGemmKernel.HalfScaleInts * nb);
+            float* mw = offsets ? wb.D + (long)NW * nb : null;
+            int* hs = halves ? (int*)(wb.D + 2L * NW * nb) : null;
             float* tile = stackalloc float[MR * NW];
             for (int q = q0; q < q1; q++)
             {
                 int j0 = q * NW, rows = Math.Min(NW, n - j0);
-                QuantGemmKernel.Unpack(wv, j0, rows, nb, wb.Q, wb.Q + chunkBytes, wb.D, kind);
+                QuantGemmKernel.Unpack(wv, j0, rows, nb, wb.Q, wb.Q + chunkBytes, wb.D, mw, hs, kind);
                 for (int i0 = 0; i0 < m; i0 += MR)
                 {
-                    QuantGemmKernel.Tile(kind, (byte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, k, wb.Q, wb.Q + chunkBytes, wb.D, tile);
+                    QuantGemmKernel.Tile(kind, (byte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, k, wb.Q, wb.Q + chunkBytes, wb.D,
+                        mw, mw == null ? null : (float*)sx + (long)i0 * nb, hs, tile);
                     for (int r = 0; r < Math.Min(MR, m - i0); r++)
                     {
                         float* cRow = (float*)cp + (i0 + r) * ldc + j0;
@@ -120,11 +134,19 @@ public static unsafe class QuantGemm
     }
 
     /// <summary>One activation row to Q8 blocks: dx = max|x|/127, q = round-half-even(x·127/max|x|) (0 for an all-zero block),
-    /// stored as q + 128 (q xor 0x80) when <paramref name="offset"/> (the AVX-VNNI kernel's unsigned operand).
+    /// stored as q + 128 (q xor 0x80) when <paramref name="offset"/> (the AVX-VNNI kernel's unsigned operand); with
+    /// <paramref name="sums"/>, sums[b] = dx[b]·float(Σ_t q[b,t]) (the exact integer sum, one rounding).
     /// The vector path (AVX2) gives the same bytes as the scalar one: the same float products, rounded the same way.</summary>
-    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector, bool offset = false)
+    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector, bool offset = false, float* sums = null)
     {
         QuantizeActivations(x, k, q, d, vector);
+        if (sums != null)
+            for (int b = 0; b < k / 32; b++)
+            {
+                int t = 0;
+                for (int i = 0; i < 32; i++) t += (sbyte)q[32 * b + i];
+                sums[b] = d[b] * t;
+            }
         if (offset) for (int i = 0; i < k; i++) q[i] ^= 0x80;
     }
 

@@ -3,13 +3,15 @@ namespace Dllm.Tests.Cli;
 /// <summary><c>dllm quantize</c>, <c>dllm export</c> and <c>--model FILE.gguf</c> as a user runs them.</summary>
 public class QuantizeCliTests
 {
-    [Fact]
-    public void Quantize_export_and_generate_from_the_gguf_give_the_same_answer()
+    [Theory]
+    [InlineData("q4_0", "Q4_0")]
+    [InlineData("q4_k", "Q4_K")]
+    public void Quantize_export_and_generate_from_the_gguf_give_the_same_answer(string type, string shown)
     {
         string tmp = TestPaths.TempDir(), q = Path.Combine(tmp, "q"), gguf = Path.Combine(tmp, "q.gguf");
-        var (code, output, err) = CliTests.Run("quantize", "--model", IO.CheckpointQuantizerTests.BundledMdm(), "--type", "q4_0", "--out", q);
+        var (code, output, err) = CliTests.Run("quantize", "--model", IO.CheckpointQuantizerTests.BundledMdm(), "--type", type, "--out", q);
         Assert.True(code == 0, err);
-        Assert.Contains("Q4_0", output);
+        Assert.Contains(shown, output);
         (code, _, err) = CliTests.Run("export", "--model", q, "--out", gguf);
         Assert.True(code == 0, err);
         string[] gen = ["generate", "--prompt-ids", "1,2,3", "--gen-length", "16", "--steps", "16", "--output", "ids"];
@@ -20,7 +22,22 @@ public class QuantizeCliTests
     }
 
     [Theory]
-    [InlineData("quantize", "--type", "q4_k", "unknown quantization type 'q4_k'")]
+    [InlineData("qwen/dream-f32")]
+    [InlineData("lladamoe/tiny-qknorm")]
+    public void Family_gguf_generates_what_its_checkpoint_generates(string golden)
+    {
+        string dir = TestPaths.Golden(golden.Split('/')), gguf = Path.Combine(TestPaths.TempDir(), "m.gguf");
+        var (code, _, err) = CliTests.Run("export", "--model", dir, "--out", gguf);
+        Assert.True(code == 0, err);
+        string[] gen = ["generate", "--prompt-ids", "1,2,3", "--gen-length", "8", "--steps", "8", "--output", "ids"];
+        var fromDir = CliTests.Run([.. gen, "--model", dir]);
+        var fromGguf = CliTests.Run([.. gen, "--model", gguf]);
+        Assert.True(fromDir.Code == 0 && fromGguf.Code == 0, fromDir.Err + fromGguf.Err);
+        Assert.Equal(fromDir.Out, fromGguf.Out);
+    }
+
+    [Theory]
+    [InlineData("quantize", "--type", "q6_k", "unknown quantization type 'q6_k'")]
     [InlineData("generate", "--prompt", "hi", "not its tokenizer")]
     [InlineData("generate", "--prompt-ids", "1", "bad magic")]
     public void Bad_input_is_one_error_line(string verb, string flag, string value, string message)

@@ -18,6 +18,15 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         return Path.Combine(Path.GetDirectoryName(chat)!, "kjv-mdm-3m");
     }
 
+    /// <summary>The f32 source of a test case: "random" (<see cref="WriteRandomModel"/>), "random256" (a random LLaDA of d 256,
+    /// FFN 512, whose every matrix is whole Q4_K super-blocks) or the bundled kjv-mdm-3m.</summary>
+    internal static string Source(string model) => model switch
+    {
+        "random" => WriteRandomModel(),
+        "random256" => RandomCheckpoint.Write(RandomCheckpoint.Family(Dllm.Model.ModelFamily.Llada, d: 256, hidden: 512)),
+        _ => BundledMdm(),
+    };
+
     /// <summary>A random f32 LLaDA (d 128, 3 layers, GQA, untied head), weights ~ U(±1/√fan_in)·√3.</summary>
     internal static string WriteRandomModel(int seed = 5)
     {
@@ -88,24 +97,27 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
     {
         // model, type, max relative L2, min top-1 agreement. Measured (2026-12-03): kjv q8_0 4.3e-3 / 100 %,
         // kjv q4_0 4.4e-2 / 90.6 %, random q8_0 1.8e-2 / 96.9 %, random q4_0 0.17 / 78 % (uniform random weights
-        // and near-flat logits are the hard case for a 4-bit format).
+        // and near-flat logits are the hard case for a 4-bit format); kjv q4_k 2.6e-2 / 95.3 % (its FFN-out rows of 704
+        // are Q8_0), random256 q4_k 0.17 / 76.6 %.
         { "kjv-mdm-3m", "q8_0", 0.012, 0.95 },
         { "kjv-mdm-3m", "q4_0", 0.10, 0.80 },
         { "random", "q8_0", 0.04, 0.90 },
         { "random", "q4_0", 0.35, 0.60 },
+        { "kjv-mdm-3m", "q4_k", 0.06, 0.85 },
+        { "random256", "q4_k", 0.35, 0.60 },
     };
 
     [Theory, MemberData(nameof(Cases))]
     public void Quantized_copy_loads_and_its_logits_stay_close_to_f32(string model, string type, double maxRelL2, double minTop1)
     {
-        string src = model == "random" ? WriteRandomModel() : BundledMdm();
+        string src = Source(model);
         string dst = Path.Combine(TestPaths.TempDir(), "q");
         DType t = CheckpointQuantizer.ParseType(type);
         string summary = CheckpointQuantizer.Quantize(src, t, dst);
         using var f32 = Transformer.Load(src);
         using var q = Transformer.Load(dst);
         Assert.Equal(t, q.Weights.Blocks[0].Q.DType);
-        Assert.Equal(t, q.Weights.Blocks[^1].FfOut.DType);
+        Assert.Equal(q.Weights.Blocks[^1].FfOut.Cols % t.BlockValues() == 0 ? t : DType.Q8_0, q.Weights.Blocks[^1].FfOut.DType); // Q4_K: rows of 704 are Q8_0
         Assert.Equal(DType.Q8_0, q.Weights.Embedding.DType); // never below Q8_0
         Assert.Equal(DType.Q8_0, q.Weights.Head.DType);
         Assert.Equal(f32.Weights.FinalNorm.ToArray(), q.Weights.FinalNorm.ToArray()); // norms kept exactly
@@ -120,10 +132,10 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
     [Fact]
     public void Bad_type_and_output_over_input_are_refused()
     {
-        Assert.Contains("use q8_0 or q4_0", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q4_k")).Message);
+        Assert.Contains("use q8_0, q4_0 or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q6_k")).Message);
         string src = WriteRandomModel();
         Assert.Contains("--out must differ", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.Q8_0, src + "/")).Message);
-        Assert.Contains("q8_0 or q4_0", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
+        Assert.Contains("q8_0, q4_0 or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
     }
 
     [Fact]
@@ -137,6 +149,14 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes(text), .. new byte[34]]);
         var e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path).Dispose());
         Assert.Contains("last dimension must be a multiple of 32", e.Message);
+
+        // Q4_K: 4 rows of 64 values are one whole super-block in total, but a row is a quarter of one (same header length)
+        SafeTensorsWriter.Write(path, [new SafeTensorsWriter.Entry("w", DType.Q4_K, [1, 256], new byte[144])]);
+        text = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(path)).Replace("[1,256]", "[4, 64]");
+        File.WriteAllText(path, text, new System.Text.UTF8Encoding(false));
+        e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path).Dispose());
+        Assert.Contains("last dimension must be a multiple of 256", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 }
 

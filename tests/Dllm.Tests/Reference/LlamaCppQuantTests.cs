@@ -9,9 +9,10 @@ namespace Dllm.Tests.Reference;
 
 /// <summary>
 /// Quantized weights against llama.cpp's <c>libllama</c>: a <c>dllm quantize</c> checkpoint exported to GGUF keeps its
-/// Q8_0 / Q4_0 blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
+/// Q8_0 / Q4_0 / Q4_K blocks, libllama runs the file, and (1) its logits agree with Dllm's on the same quantized weights
 /// within what the two engines' activation rounding allows (both quantize activations to Q8_0 blocks; ggml rounds
-/// their scales to f16, Dllm keeps them f32), and (2) Dllm's error against the f32 model is not worse than llama.cpp's.
+/// their scales to f16, Dllm keeps them f32; for Q4_K ggml quantizes them per 256 (block_q8_K), Dllm per 32), and
+/// (2) Dllm's error against the f32 model is not worse than llama.cpp's.
 /// </summary>
 public sealed class LlamaCppQuantTests(ITestOutputHelper output)
 {
@@ -19,42 +20,53 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     {
         // model, type, max |Dllm − llama.cpp| relative to the largest |logit|. Measured (2026-12-03, libllama 0.30.0 CPU):
         // kjv q8_0 4.1e-3, kjv q4_0 2.7e-3, random q8_0 1.9e-2, random q4_0 2.3e-2 (the random model's logits are
-        // near-flat, so the same absolute activation-rounding difference is a larger share of them).
+        // near-flat, so the same absolute activation-rounding difference is a larger share of them), kjv q4_k 2.7e-2,
+        // random256 q4_k 4.3e-2 (ggml quantizes Q4_K's activations per 256, Dllm per 32).
         { "kjv-mdm-3m", "q8_0", 1e-2 },
         { "kjv-mdm-3m", "q4_0", 1e-2 },
         { "random", "q8_0", 5e-2 },
         { "random", "q4_0", 5e-2 },
+        { "kjv-mdm-3m", "q4_k", 5e-2 },
+        { "random256", "q4_k", 5e-2 },
     };
+
+    /// <summary>Rel. L2 error and top-1 agreement against <paramref name="reference"/>, averaged over <see cref="ErrorSeeds"/>
+    /// sets of canvases: on a model this small one set is dominated by a few sensitive positions (kjv Q4_K: 1.4e-2 to
+    /// 5.0e-2 across sets, with either engine the closer one in some), the mean is not.</summary>
+    private static (double RelL2, double Top1) MeanError(IDenoisingModel reference, IDenoisingModel other, int mask)
+    {
+        var e = Enumerable.Range(1, ErrorSeeds).Select(seed => CheckpointQuantizerTests.Compare(reference, other, mask, seed)).ToArray();
+        return (e.Average(x => x.RelL2), e.Average(x => x.Top1));
+    }
+
+    private const int ErrorSeeds = 6;
+
+    /// <summary>The two engines on the same quantized weights: max |Dllm − llama.cpp| on one 32-token canvas within
+    /// <paramref name="tolerance"/> of the largest |logit|, and Dllm's mean error against <paramref name="f32"/> not worse
+    /// than llama.cpp's by more than 10 % (room for another CPU backend of libllama, not for a real regression).</summary>
+    private void AgreesWithLlamaCpp(string what, Transformer f32, IDenoisingModel dllm, IDenoisingModel cpp, double tolerance, int seed)
+    {
+        int mask = f32.Config.MaskTokenId;
+        double rel = GgufModelTests.MaxRel(dllm, cpp, mask, length: 32, seed: seed);
+        var ours = MeanError(f32, dllm, mask);
+        var theirs = MeanError(f32, cpp, mask);
+        output.WriteLine($"{what}: |Dllm − llama.cpp| ≤ {rel:E2} of max |logit|; vs f32 (mean of {ErrorSeeds} canvas sets): " +
+            $"Dllm rel L2 {ours.RelL2:E2} top-1 {ours.Top1:P1}, llama.cpp rel L2 {theirs.RelL2:E2} top-1 {theirs.Top1:P1}");
+        Assert.True(rel <= tolerance, $"{what}: max |Dllm − llama.cpp| = {rel:E2} of the largest |logit| (tolerance {tolerance:E0})");
+        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"{what}: Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2})");
+    }
 
     [Theory, MemberData(nameof(Cases))]
     public void Quantized_gguf_runs_in_llama_cpp_like_in_dllm(string model, string type, double tolerance)
     {
-        string src = model == "random" ? CheckpointQuantizerTests.WriteRandomModel() : CheckpointQuantizerTests.BundledMdm();
+        string src = CheckpointQuantizerTests.Source(model);
         string q = Path.Combine(TestPaths.TempDir(), "q");
         CheckpointQuantizer.Quantize(src, CheckpointQuantizer.ParseType(type), q);
         using var f32 = Transformer.Load(src);
         using var dllm = Transformer.Load(q);
         using var cpp = LlamaCppModel.Export(q);
-        int mask = f32.Config.MaskTokenId;
-
-        var rng = new Random(8);
-        int v = f32.VocabSize, length = 32;
-        int[] tokens = [.. Enumerable.Range(0, length).Select(_ => rng.Next(3) == 0 ? mask : rng.Next(Math.Min(v, mask)))];
-        int[] positions = [.. Enumerable.Range(0, length)];
-        float[] a = new float[length * v], b = new float[length * v];
-        dllm.Logits(tokens, 1, length, positions, a);
-        cpp.Logits(tokens, 1, length, positions, b);
-        double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
-        for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
-
-        var ours = CheckpointQuantizerTests.Compare(f32, dllm, mask);
-        var theirs = CheckpointQuantizerTests.Compare(f32, cpp, mask);
-        output.WriteLine($"{model} {type}: |Dllm − llama.cpp| ≤ {diff / scale:E2} of max |logit|; vs f32: Dllm rel L2 {ours.RelL2:E2} max {ours.MaxAbs:E2} top-1 {ours.Top1:P1}, " +
-            $"llama.cpp rel L2 {theirs.RelL2:E2} max {theirs.MaxAbs:E2} top-1 {theirs.Top1:P1}");
-        Assert.True(diff / scale <= tolerance, $"{model} {type}: max |Dllm − llama.cpp| = {diff:E2}, {diff / scale:E2} of the largest |logit| (tolerance {tolerance:E0})");
-        // Measured: kjv q8_0 4.27e-3 vs llama.cpp 4.09e-3 (+4 %), the others within ±1 %; 10 % leaves room for
-        // another CPU backend of libllama, not for a real regression.
-        Assert.True(ours.RelL2 <= theirs.RelL2 * 1.10, $"Dllm's error vs f32 ({ours.RelL2:E2}) is worse than llama.cpp's ({theirs.RelL2:E2})");
+        // Measured (means): kjv q8_0 8.27e-3 vs llama.cpp 8.27e-3, q4_0 3.80e-2 vs 3.82e-2, q4_k 2.98e-2 vs 3.07e-2.
+        AgreesWithLlamaCpp($"{model} {type}", f32, dllm, cpp, tolerance, seed: 8);
     }
 
     /// <summary>
@@ -65,9 +77,12 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     [Theory]
     [InlineData(LLamaFtype.MOSTLY_Q8_0, DType.Q8_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_0, DType.Q4_0)]
+    [InlineData(LLamaFtype.MOSTLY_Q4_K_M, DType.Q4_K)] // pure: every matrix Q4_K (kjv's FFN width 704 is not 256-blocks, so a random d 256 model)
+    [InlineData(LLamaFtype.MOSTLY_Q6_K, DType.Q6_K)]
     public void Llama_cpp_quantized_gguf_loads_in_dllm_with_llama_cpps_logits(LLamaFtype ftype, DType type)
     {
-        string src = CheckpointQuantizerTests.BundledMdm(), tmp = TestPaths.TempDir();
+        bool kQuant = type.BlockValues() == DTypeInfo.SuperBlock;
+        string src = CheckpointQuantizerTests.Source(kQuant ? "random256" : "kjv-mdm-3m"), tmp = TestPaths.TempDir();
         string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
         GgufExport.Write(src, f32Path);
         LlamaCppModel.Quantize(f32Path, qPath, ftype);
@@ -75,28 +90,71 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
         using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
 
         int matrices = 0;
-        using (var ours = GgufFile.Open(f32Path))
-        using (var theirs = GgufFile.Open(qPath))
-            foreach (TensorInfo t in theirs.Tensors.Values)
+        using (var mineFile = GgufFile.Open(f32Path))
+        using (var theirFile = GgufFile.Open(qPath))
+            foreach (TensorInfo t in theirFile.Tensors.Values)
             {
                 if (t.Rank != 2) { Assert.Equal(DType.F32, t.DType); continue; }
                 Assert.Equal(type, t.DType);
-                byte[] mine = QuantBlocks.Quantize(ours.ReadSingle(t.Name, t.ElementCount), type);
-                unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirs.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
+                byte[] mine = QuantBlocks.Quantize(mineFile.ReadSingle(t.Name, t.ElementCount), type);
+                unsafe { Assert.True(new ReadOnlySpan<byte>((void*)theirFile.GetPointer(t), (int)t.ByteLength).SequenceEqual(mine), $"{t.Name}: Dllm's {type} bytes differ from llama.cpp's"); }
                 matrices++;
             }
-        Assert.True(matrices >= 4 * 7 + 2);
+        Assert.True(matrices >= (kQuant ? 2 : 4) * 7 + 2);
 
-        int mask = dllm.Config.MaskTokenId, v = dllm.VocabSize, length = 32;
-        var rng = new Random(9);
-        int[] tokens = [.. Enumerable.Range(0, length).Select(_ => rng.Next(3) == 0 ? mask : rng.Next(Math.Min(v, mask)))];
-        int[] positions = [.. Enumerable.Range(0, length)];
-        float[] a = new float[length * v], b = new float[length * v];
-        dllm.Logits(tokens, 1, length, positions, a);
-        cpp.Logits(tokens, 1, length, positions, b);
-        double scale = a.Max(x => Math.Abs((double)x)), diff = 0;
-        for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
-        output.WriteLine($"llama.cpp-quantized {type}: {matrices} matrices byte-identical to Dllm's quantizer; max |Dllm − llama.cpp| {diff / scale:E2} of max |logit|");
-        Assert.True(diff / scale <= 1e-2, $"{type}: max |Dllm − llama.cpp| = {diff / scale:E2} of the largest |logit|");
+        using var f32 = Transformer.Load(src);
+        AgreesWithLlamaCpp($"llama.cpp-quantized {type} ({matrices} matrices byte-identical to Dllm's quantizer)", f32, dllm, cpp,
+            kQuant ? 5e-2 : 1e-2, seed: 9);
+    }
+
+    /// <summary>
+    /// A Q4_K_M file as llama.cpp makes it (not pure: its own mix of Q4_K and Q6_K, the output matrix Q6_K): Dllm loads it
+    /// and agrees with libllama running it, with an error against f32 not worse than llama.cpp's.
+    /// </summary>
+    [Fact]
+    public void Llama_cpp_q4_k_m_gguf_loads_in_dllm_with_llama_cpps_logits()
+    {
+        string src = CheckpointQuantizerTests.Source("random256"), tmp = TestPaths.TempDir();
+        string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
+        GgufExport.Write(src, f32Path);
+        LlamaCppModel.Quantize(f32Path, qPath, LLamaFtype.MOSTLY_Q4_K_M, pure: false);
+        string types;
+        using (var f = GgufFile.Open(qPath))
+        {
+            Assert.Equal(DType.Q6_K, f.Get("output.weight").DType);
+            Assert.Equal(DType.Q4_K, f.Get("blk.0.attn_q.weight").DType);
+            types = string.Join(", ", f.Tensors.Values.Where(t => t.Rank > 1).GroupBy(t => t.DType).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}"));
+        }
+        using var f32 = Transformer.Load(src);
+        using var dllm = GgufModel.Load(qPath);
+        using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
+        AgreesWithLlamaCpp($"llama.cpp Q4_K_M ({types})", f32, dllm, cpp, 5e-2, seed: 9);
+    }
+
+    /// <summary>
+    /// Dream and LLaDA-MoE GGUFs quantized by llama.cpp itself (Q8_0, every matrix): Dllm loads the file (Dream's
+    /// biases, LLaDA-MoE's q/k norms and stacked experts, unpermuted) and its logits agree with libllama running it
+    /// within the activation rounding of the two engines, and its error against the f32 model is not worse than llama.cpp's.
+    /// Random models at d 128 (<see cref="RandomCheckpoint"/>): the golden tiny LLaDA-MoE's experts (width 16) are not
+    /// whole blocks, which llama.cpp's Q8_0 cannot quantize.
+    /// </summary>
+    [Theory]
+    [InlineData(ModelFamily.Dream)]
+    [InlineData(ModelFamily.LladaMoe)]
+    public void Llama_cpp_quantized_family_gguf_loads_in_dllm_with_llama_cpps_logits(ModelFamily family)
+    {
+        string src = RandomCheckpoint.Write(RandomCheckpoint.Family(family)), tmp = TestPaths.TempDir();
+        string f32Path = Path.Combine(tmp, "f32.gguf"), qPath = Path.Combine(tmp, "q.gguf");
+        GgufExport.Write(src, f32Path);
+        LlamaCppModel.Quantize(f32Path, qPath, LLamaFtype.MOSTLY_Q8_0);
+        using var f32 = Transformer.Load(src);
+        using var dllm = GgufModel.Load(qPath);
+        using var cpp = LlamaCppModel.Open(qPath, dllm.Config);
+        Assert.Equal(family, dllm.Config.Family);
+        string types;
+        using (var f = GgufFile.Open(qPath))
+            types = string.Join(", ", f.Tensors.Values.Where(t => t.Rank > 1).GroupBy(t => t.DType).Select(g => $"{g.Count()} {g.Key}"));
+
+        AgreesWithLlamaCpp($"{family} llama.cpp-quantized Q8_0 ({types})", f32, dllm, cpp, 5e-2, seed: 9);
     }
 }

@@ -156,14 +156,15 @@ internal sealed class LlamaCppModel : IDenoisingModel, IDisposable
     /// <summary>Loads a GGUF file as is (e.g. one libllama quantized); <paramref name="config"/> says its architecture.</summary>
     public static LlamaCppModel Open(string ggufPath, ModelConfig config) => new(ggufPath, GgufExport.ArchitectureOf(config), config.ShiftLogits);
 
-    /// <summary>libllama's own quantizer (<c>llama_model_quantize</c>) with <c>pure</c> set: every matrix, the embedding and
-    /// output included, in <paramref name="ftype"/>; norms stay F32.</summary>
-    public static void Quantize(string input, string output, LLamaFtype ftype)
+    /// <summary>libllama's own quantizer (<c>llama_model_quantize</c>); with <paramref name="pure"/> every matrix, the embedding
+    /// and output included, in <paramref name="ftype"/>, else llama.cpp's own mix for the ftype (Q4_K_M: Q6_K output and
+    /// some attn_v / ffn_down); norms stay F32.</summary>
+    public static void Quantize(string input, string output, LLamaFtype ftype, bool pure = true)
     {
         Native.EnsureLoaded();
         LLamaModelQuantizeParams p = LLamaModelQuantizeParams.Default();
         p.ftype = ftype;
-        p.pure = true;
+        p.pure = pure;
         p.nthread = 1;
         uint rc = NativeApi.llama_model_quantize(input, output, ref p);
         if (rc != 0) throw new InvalidOperationException($"llama_model_quantize returned {rc}\n{Native.RecentLog()}");

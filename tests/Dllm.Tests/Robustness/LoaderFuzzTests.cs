@@ -86,9 +86,12 @@ public class LoaderFuzzTests
     [Theory]
     [InlineData("tiny-f32", null)]
     [InlineData("kjv-mdm-3m", "q4_0")]
+    [InlineData("kjv-mdm-3m", "q4_k")]
+    [InlineData("qwen/dream-f32", null)]
+    [InlineData("lladamoe/tiny-qknorm", "q8_0")]
     public void Gguf_headers(string model, string? quantize)
     {
-        string src = model == "kjv-mdm-3m" ? IO.CheckpointQuantizerTests.BundledMdm() : TestPaths.Golden(model);
+        string src = model == "kjv-mdm-3m" ? IO.CheckpointQuantizerTests.BundledMdm() : TestPaths.Golden(model.Split('/'));
         if (quantize != null)
         {
             string q = Path.Combine(TestPaths.TempDir(), "q");

@@ -4,7 +4,7 @@ using Xunit;
 namespace Dllm.Tests.Tensors;
 
 /// <summary>
-/// The Q8_0 / Q4_0 block formats and the int8 GEMM. Kernels are checked against an independent
+/// The Q8_0 / Q4_0 / Q4_K / Q6_K block formats and the int8 GEMM. Kernels are checked against an independent
 /// double-precision reference of the same computation (activations quantized per 32-value block with
 /// scale max|x|/127 and round-half-even, integer block dots, summed in double), over odd shapes, for every
 /// kernel this CPU can run (<see cref="QuantGemm.Kind"/> is lowered to force AVX2 and portable on a VNNI
@@ -13,7 +13,10 @@ namespace Dllm.Tests.Tensors;
 [Collection(nameof(GemmCollection))]
 public sealed unsafe class QuantGemmTests
 {
-    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0];
+    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+
+    /// <summary><paramref name="k"/> rounded up to whole blocks of <paramref name="t"/> (K-quant rows are multiples of 256).</summary>
+    private static int Whole(int k, DType t) => (k + t.BlockValues() - 1) / t.BlockValues() * t.BlockValues();
 
     private static IEnumerable<QuantKernelKind> Kinds => Enum.GetValues<QuantKernelKind>().Where(k => k <= QuantGemm.Best);
 
@@ -48,7 +51,7 @@ public sealed unsafe class QuantGemmTests
         Assert.Equal(14f, back[31]);
     }
 
-    [Theory, MemberData(nameof(Formats))]
+    [Theory, InlineData(DType.Q8_0), InlineData(DType.Q4_0)]
     public void Dequantized_values_are_within_half_a_step(DType t)
     {
         var rng = new Random(1);
@@ -73,6 +76,36 @@ public sealed unsafe class QuantGemmTests
     }
 
     [Fact]
+    public void Q4_K_block_layout_and_error()
+    {
+        var rng = new Random(2);
+        float[] x = [.. Enumerable.Range(0, 256 * 3).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(3) + 1))];
+        for (int j = 256; j < 512; j++) x[j] = 0;   // an all-zero super-block
+        for (int j = 512; j < 544; j++) x[j] = 0.5f; // a constant positive sub-block: min 0, all codes equal
+        byte[] q = QuantBlocks.Quantize(x, DType.Q4_K);
+        Assert.Equal(3 * 144, q.Length);
+        float[] back = new float[x.Length];
+        fixed (byte* p = q) Widen.ToSingle((nint)p, DType.Q4_K, back);
+        Assert.All(back.AsSpan(256, 256).ToArray(), v => Assert.Equal(0f, v));
+        Assert.All(q.AsSpan(144, 144).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(back.AsSpan(512, 32).ToArray(), v => Assert.Equal(back[512], v)); // (within a step of 0.5: the 6-bit sc is relative to the block's largest)
+        // Every value within one step d·sc of its sub-block (the least-squares fit may clip an extreme by up to a step).
+        for (int b = 0; b < 3; b++)
+            fixed (byte* p = q)
+                for (int j = 0; j < 8; j++)
+                {
+                    float step = (float)BitConverter.ToHalf(q, b * 144) * QuantBlocksScale(p + b * 144 + 4, j);
+                    for (int i = 0; i < 32; i++)
+                    {
+                        int e = b * 256 + 32 * j + i;
+                        Assert.True(Math.Abs(back[e] - x[e]) <= step * 1.01f + 1e-6f, $"element {e}: {x[e]} came back as {back[e]} (step {step})");
+                    }
+                }
+    }
+
+    private static int QuantBlocksScale(byte* scales, int j) => j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+
+    [Fact]
     public void Quantize_rejects_partial_blocks() =>
         Assert.Contains("not whole Q8_0 blocks", Assert.Throws<ArgumentException>(() => QuantBlocks.Quantize(new float[40], DType.Q8_0)).Message);
 
@@ -81,8 +114,9 @@ public sealed unsafe class QuantGemmTests
     {
         (int m, int n, int k)[] shapes = [(1, 1, 32), (5, 3, 96), (13, 7, 352), (3, 33, 64), (37, 133, 416), (2, 5, 1024)];
         var rng = new Random(7);
-        foreach (var (m, n, k) in shapes)
+        foreach (var (m, n, k0) in shapes)
         {
+            int k = Whole(k0, t);
             float[] x = Random(rng, m * k), wf = Random(rng, n * k);
             if (m > 1) Array.Clear(x, k, Math.Min(32, k)); // an all-zero activation block
             byte[] w = QuantBlocks.Quantize(wf, t);
@@ -105,7 +139,7 @@ public sealed unsafe class QuantGemmTests
     public void Accumulate_adds_onto_C_and_padding_is_untouched(DType t)
     {
         var rng = new Random(3);
-        int m = 4, n = 6, k = 64, ldc = 9;
+        int m = 4, n = 6, k = Whole(64, t), ldc = 9;
         float[] x = Random(rng, m * k), w = Random(rng, n * k);
         byte[] q = QuantBlocks.Quantize(w, t);
         double[] expected = Reference(x, q, t, m, n, k);
@@ -131,7 +165,7 @@ public sealed unsafe class QuantGemmTests
     public void LinearForward_dispatches_a_quantized_weight_and_stays_close_to_f32(DType t)
     {
         var rng = new Random(5);
-        int m = 9, n = 40, k = 160;
+        int m = 9, n = 40, k = Whole(160, t);
         float[] x = Random(rng, m * k), w = Random(rng, n * k);
         byte[] q = QuantBlocks.Quantize(w, t);
         float[] viaGemm = new float[m * n], exactF32 = new float[m * n];
