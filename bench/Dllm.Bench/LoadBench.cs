@@ -16,14 +16,14 @@ namespace Dllm.Bench;
 /// <remarks>
 /// Usage: <c>Dllm.Bench load [--model DIR | --random 512x8] [--clients 16,64] [--requests 64] [--seconds 120] [--max-tokens 32]
 /// [--steps 16] [--batch-rows 16] [--threads N] [--knobs '"cache":"dual","block_length":8'] [--cli PATH/Dllm.Cli.dll]</c>. Defaults: the bundled
-/// models/kjv-chat-3m and the Release CLI build, both found above the working directory. Heavy: run it on a quiet machine.
+/// models/chat-1m and the Release CLI build, both found above the working directory. Heavy: run it on a quiet machine.
 /// </remarks>
 internal static class LoadBench
 {
     public static int Run(string[] args)
     {
         string? Arg(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-        string model = Arg("--model") ?? Find(Path.Combine("models", "kjv-chat-3m"));
+        string model = Arg("--model") ?? Find(Path.Combine("models", "chat-1m"));
         if (Arg("--random") is string shape) model = RandomModel(model, shape);
         string cli = Arg("--cli") ?? Find(Path.Combine("src", "Dllm.Cli", "bin", "Release", "net10.0", "Dllm.Cli.dll"));
         int[] clients = [.. (Arg("--clients") ?? "16,64").Split(',').Select(int.Parse)];

@@ -4,14 +4,14 @@ namespace Dllm.Cli;
 
 /// <summary>
 /// The shared <c>--model</c> flag of the verbs that run a checkpoint. Left out, it means the bundled
-/// chat model <c>models/kjv-chat-3m</c> of this repository, found by walking up from the current
+/// chat model <c>models/chat-1m</c> of this repository, found by walking up from the current
 /// directory and from the executable's directory (so <c>./dllm chat</c> works from anywhere in
 /// the checkout, and the test binaries find it too).
 /// </summary>
 internal static class ModelOption
 {
     /// <summary>The bundled default, relative to the repository root.</summary>
-    public static readonly string BundledRelative = Path.Combine("models", "kjv-chat-3m");
+    public static readonly string BundledRelative = Path.Combine("models", "chat-1m");
 
     public static Option<DirectoryInfo?> Create() => new("--model", "-m")
     {

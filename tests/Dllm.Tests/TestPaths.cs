@@ -6,15 +6,15 @@ internal static class TestPaths
     public static string Golden(params string[] parts)
         => Path.Combine([AppContext.BaseDirectory, "golden", .. parts]);
 
-    /// <summary>The bundled chat model (models/kjv-chat-3m), found by walking up from the test binary.</summary>
+    /// <summary>The bundled chat model (models/chat-1m), found by walking up from the test binary.</summary>
     public static string BundledModel()
     {
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
-            string candidate = Path.Combine(d.FullName, "models", "kjv-chat-3m");
+            string candidate = Path.Combine(d.FullName, "models", "chat-1m");
             if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
         }
-        throw new DirectoryNotFoundException("models/kjv-chat-3m not found above the test binary");
+        throw new DirectoryNotFoundException("models/chat-1m not found above the test binary");
     }
 
     /// <summary>A fresh empty directory under the system temp folder.</summary>

@@ -34,7 +34,7 @@ public class ChatCanvasViewTests
     public void WithoutModelFlagTheBundledChatModelIsUsedAndAMissingDirectoryIsNamed()
     {
         string found = ModelOption.Resolve(null);
-        Assert.EndsWith(Path.Combine("models", "kjv-chat-3m"), found);
+        Assert.EndsWith(Path.Combine("models", "chat-1m"), found);
         Assert.True(File.Exists(Path.Combine(found, "model.safetensors")));
         var e = Assert.Throws<DirectoryNotFoundException>(() => ModelOption.Resolve(new DirectoryInfo("/no/such/model")));
         Assert.Contains("'/no/such/model' does not exist", e.Message);
