@@ -70,6 +70,8 @@ public sealed class DecodingKnobs
             (k, v) => k.With(o => o with { Cache = (CacheMode?)(int?)v ?? Defaults.Cache }), k => (int)k._options.Cache, CacheNames),
         new(KnobNames.RefreshInterval, Kind.Int, "with a cache, also refresh every N steps; 0 = block starts only",
             (k, v) => k.With(o => o with { RefreshInterval = (int?)v ?? Defaults.RefreshInterval }), k => k._options.RefreshInterval),
+        new(KnobNames.ReusePrefix, Kind.Bool, "with a cache, a refresh reuses the cached rows of a prompt prefix seen before (approximate on bidirectional models)",
+            (k, v) => k.With(o => o with { ReusePrefix = (bool?)v ?? Defaults.ReusePrefix }), k => k._options.ReusePrefix),
         new(KnobNames.EarlyStop, Kind.Bool, "stop once the answer ends in EOS with nothing masked before it",
             (k, v) => k.With(o => o with { EarlyStop = (bool?)v ?? Defaults.EarlyStop }), k => k._options.EarlyStop),
         new(KnobNames.Remdm, Kind.Int, "ReMDM loop: re-mask N committed tokens per late step; 0 = off",

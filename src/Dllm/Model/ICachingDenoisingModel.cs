@@ -11,9 +11,12 @@ namespace Dllm.Model;
 /// </summary>
 public interface ICachingDenoisingModel : IDenoisingModel
 {
-    /// <summary>Full forward of [batch × length] tokens, storing K/V; logits as <see cref="IDenoisingModel.Logits"/>.</summary>
+    /// <summary>Full forward of [batch × length] tokens, storing K/V; logits as <see cref="IDenoisingModel.Logits"/>.
+    /// With <paramref name="reusePrefix"/> and a single canvas, leading rows whose tokens equal those the cache last
+    /// stored (before the first position asked for) keep their cached K/V instead of being recomputed
+    /// (<see cref="Sampling.DecodingOptions.ReusePrefix"/>: approximate under bidirectional attention).</summary>
     void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
-        Span<float> logits, ReadOnlySpan<byte> keyMask = default);
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default, bool reusePrefix = false);
 
     /// <summary>
     /// Forward of the window rows only. <paramref name="tokens"/> is the whole current canvas

@@ -105,15 +105,21 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     }
 
     public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions,
-        Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+        Span<float> logits, ReadOnlySpan<byte> keyMask = default, bool reusePrefix = false)
     {
         Check(tokens, batch, length, 0, length, positions, logits, keyMask);
         lock (_gate)
         {
-            _cache.Ensure(Config.NLayers, (long)batch * length * Config.KvHeads * Config.HeadDim, keep: 0, zeroRest: false);
+            int kvDim = Config.KvHeads * Config.HeadDim;
+            // Prefix reuse (one canvas, opt-in): rows [0, from) keep what the cache holds for the same tokens; the rest is
+            // computed as a window over them. Rows of one canvas sit at the same offsets whatever its length.
+            int from = reusePrefix && batch == 1 && _cache.Batch == 1 ? _cache.ReusablePrefix(tokens, MinOrEnd(positions, length), 1) : 0;
+            _cache.Ensure(Config.NLayers, (long)batch * length * kvDim, keep: (long)from * kvDim, zeroRest: false);
             _cache.Batch = batch; _cache.Length = length;
-            _cache.Forget();
-            LogitsOf(tokens, batch, length, 0, length, positions, logits, keyMask, CacheUse.Store);
+            _cache.ReusedRows += from;
+            LogitsOf(tokens, batch, length, from, length, positions, logits, keyMask, from > 0 ? CacheUse.Read : CacheUse.Store);
+            if (batch == 1) _cache.Record(tokens, from, length);
+            else _cache.Forget();
         }
     }
 
@@ -140,7 +146,7 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
             }
             _cache.ReusedRows += from - start;
             LogitsOf(tokens, batch, length, from, end, positions, logits, keyMask, CacheUse.Read);
-            if (batch == 1 && grid > 0) _cache.Record(tokens, from, end);
+            if (batch == 1) _cache.Record(tokens, from, end); // rows [0, end) now hold these tokens' keys (exact on a block grid)
             else _cache.Forget();
         }
     }

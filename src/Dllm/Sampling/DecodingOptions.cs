@@ -97,6 +97,15 @@ public sealed record DecodingOptions
     public int RefreshInterval { get; init; }
 
     /// <summary>
+    /// With a cache on a bidirectional model (<c>reuse_prefix</c>): a refresh of a single canvas reuses the cached keys
+    /// and values of the leading rows whose tokens equal those the cache last stored (a chat's history, a shared system
+    /// prompt), up to the first position asked for, and recomputes only the rest. Approximate, like the cache itself:
+    /// under full attention those rows also depend on the tokens after them, which may have changed. Block diffusion
+    /// models always reuse (exactly), so this changes nothing for them. Needs a cache.
+    /// </summary>
+    public bool ReusePrefix { get; init; }
+
+    /// <summary>
     /// For <see cref="DiffusionSampler.Fill"/> (<c>infill_block_length</c>, no knob): split the span from the first
     /// mask to the end into blocks of this many positions, decoded left to right (semi-autoregressive infilling).
     /// Null = one block. &gt; 0.
@@ -188,6 +197,8 @@ public sealed record DecodingOptions
         if (RefreshInterval < 0) throw Bad(KnobNames.RefreshInterval, $"{KnobNames.RefreshInterval} must be ≥ 0, got {RefreshInterval}");
         if (RefreshInterval > 0 && Cache == CacheMode.None)
             throw Bad(KnobNames.RefreshInterval, $"{KnobNames.RefreshInterval} needs a cache ({KnobNames.Cache} prefix or dual)");
+        if (ReusePrefix && Cache == CacheMode.None)
+            throw Bad(KnobNames.ReusePrefix, $"{KnobNames.ReusePrefix} needs a cache ({KnobNames.Cache} prefix or dual)");
         if (InfillBlockLength is <= 0)
             throw Bad(KnobNames.InfillBlockLength, $"{KnobNames.InfillBlockLength} must be positive, got {InfillBlockLength}");
         if (EditThreshold is double et && !(et >= 0 && et < 1))

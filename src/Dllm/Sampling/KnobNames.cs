@@ -28,6 +28,7 @@ internal static class KnobNames
     public static readonly KnobName DreamEps = new("dream_eps");
     public static readonly KnobName Cache = new("cache");
     public static readonly KnobName RefreshInterval = new("refresh_interval");
+    public static readonly KnobName ReusePrefix = new("reuse_prefix");
     public static readonly KnobName EarlyStop = new("early_stop");
     public static readonly KnobName EosId = new("eos_id");
     public static readonly KnobName Remdm = new("remdm");

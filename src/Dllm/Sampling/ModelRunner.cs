@@ -29,7 +29,7 @@ internal sealed class ModelRunner
     private readonly ICachingDenoisingModel? _caching;
     private readonly CacheMode _mode;
     private readonly int _refreshInterval, _maskId, _padId;
-    private readonly bool _cfg;
+    private readonly bool _cfg, _reusePrefix;
     private readonly double _cfgScale;
     private readonly int _grid;
     private List<SequenceState>? _cached;
@@ -46,6 +46,7 @@ internal sealed class ModelRunner
         _model = model;
         _mode = options.Cache;
         _refreshInterval = options.RefreshInterval;
+        _reusePrefix = options.ReusePrefix;
         _cfgScale = options.CfgScale;
         _cfg = _cfgScale > 0;
         _maskId = maskId;
@@ -201,7 +202,7 @@ internal sealed class ModelRunner
         int count = positions.Length, needed = batch * count * vocab;
         if (_logits.Length < needed) _logits = new float[needed];
         Span<float> logits = _logits.AsSpan(0, needed);
-        if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask);
+        if (refresh) _caching!.Refresh(tokens, batch, length, positions, logits, keyMask, _reusePrefix);
         else _caching!.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask);
         // Rows of a block depend on every token of that block (attention is bidirectional inside it): only
         // rows before the earliest current block's grid start are final.

@@ -186,8 +186,8 @@ public class BlockDiffusionDecodingTests
         public void Logits(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
         { FullCalls++; inner.Logits(tokens, batch, length, positions, logits, keyMask); }
 
-        public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
-        { FullCalls++; inner.Refresh(tokens, batch, length, positions, logits, keyMask); }
+        public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default, bool reusePrefix = false)
+        { FullCalls++; inner.Refresh(tokens, batch, length, positions, logits, keyMask, reusePrefix); }
 
         public void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
         { Windows.Add((start, end)); inner.LogitsInWindow(tokens, batch, length, start, end, positions, logits, keyMask); }

@@ -191,10 +191,10 @@ internal sealed class GatedCachingModel(ICachingDenoisingModel inner, ManualRese
         gate.Wait(TimeSpan.FromSeconds(30));
         inner.Logits(tokens, batch, length, positions, logits, keyMask);
     }
-    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default, bool reusePrefix = false)
     {
         gate.Wait(TimeSpan.FromSeconds(30));
-        inner.Refresh(tokens, batch, length, positions, logits, keyMask);
+        inner.Refresh(tokens, batch, length, positions, logits, keyMask, reusePrefix);
     }
     public void LogitsInWindow(ReadOnlySpan<int> tokens, int batch, int length, int start, int end, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
     {

@@ -33,7 +33,7 @@ internal class FakeModel(int vocab, Action<int[], int, Span<float>> row, int max
         Compute(tokens.ToArray(), batch, length, positions, logits, keyMask);
     }
 
-    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default)
+    public void Refresh(ReadOnlySpan<int> tokens, int batch, int length, ReadOnlySpan<int> positions, Span<float> logits, ReadOnlySpan<byte> keyMask = default, bool reusePrefix = false)
     {
         Record("refresh", tokens, batch, length, positions, 0, length, keyMask);
         _cachedTokens = tokens.ToArray();
