@@ -24,7 +24,7 @@ public sealed class SudokuExperiment : IExperiment
         List<TaskExample> test = SudokuTask.Generate(4, nTest * 2, testSeed).Where(e => !seen.Contains(e.Prompt)).Take(nTest).ToList();
         var config = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 3, BatchSize = 4, Warmup = 1, Seed = o.Seed }
-            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 700, BatchSize = 32, LearningRate = 1.5e-3, Warmup = 50, Seed = o.Seed };
+            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 6000, BatchSize = 32, LearningRate = 1.5e-3, Warmup = 50, Seed = o.Seed };
         TwinModels m = TwinRun.Train(o, config, train, test, log, ct);
 
         var tok = new ByteTokenizer();
