@@ -37,7 +37,7 @@ public static class CheckpointQuantizer
     /// <exception cref="InvalidDataException">A bad config or checkpoint (the usual loader messages).</exception>
     public static string Quantize(string inputDirectory, DType type, string outputDirectory)
     {
-        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0, q4_0 or q4_k, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
+        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0, q4_0, q4_k or q6_k, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
         string input = Path.GetFullPath(inputDirectory), output = Path.GetFullPath(outputDirectory);
         if (string.Equals(Path.TrimEndingDirectorySeparator(input), Path.TrimEndingDirectorySeparator(output), StringComparison.Ordinal))
             throw new ArgumentException($"--out must differ from --model ({input})");
@@ -83,13 +83,14 @@ public static class CheckpointQuantizer
         return string.Join(", ", counts.Select(kv => $"{kv.Value} tensor(s) {kv.Key}"));
     }
 
-    /// <summary>Parses a <c>--type</c> value: q8_0, q4_0 or q4_k (any case).</summary>
+    /// <summary>Parses a <c>--type</c> value: q8_0, q4_0, q4_k or q6_k (any case).</summary>
     /// <exception cref="ArgumentException">Anything else, naming the accepted values.</exception>
     public static DType ParseType(string value) => value.ToLowerInvariant() switch
     {
         "q8_0" => DType.Q8_0,
         "q4_0" => DType.Q4_0,
         "q4_k" => DType.Q4_K,
-        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0, q4_0 or q4_k"),
+        "q6_k" => DType.Q6_K,
+        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0, q4_0, q4_k or q6_k"),
     };
 }

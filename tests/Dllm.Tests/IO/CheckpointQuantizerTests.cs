@@ -98,13 +98,15 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         // model, type, max relative L2, min top-1 agreement. Measured (2026-12-03): kjv q8_0 4.3e-3 / 100 %,
         // kjv q4_0 4.4e-2 / 90.6 %, random q8_0 1.8e-2 / 96.9 %, random q4_0 0.17 / 78 % (uniform random weights
         // and near-flat logits are the hard case for a 4-bit format); kjv q4_k 2.6e-2 / 95.3 % (its FFN-out rows of 704
-        // are Q8_0), random256 q4_k 0.17 / 76.6 %.
+        // are Q8_0), random256 q4_k 0.17 / 76.6 %; q6_k: 5.7e-2 relative L2 on random256 in the llama.cpp comparison.
         { "kjv-mdm-3m", "q8_0", 0.012, 0.95 },
         { "kjv-mdm-3m", "q4_0", 0.10, 0.80 },
         { "random", "q8_0", 0.04, 0.90 },
         { "random", "q4_0", 0.35, 0.60 },
         { "kjv-mdm-3m", "q4_k", 0.06, 0.85 },
         { "random256", "q4_k", 0.35, 0.60 },
+        { "kjv-mdm-3m", "q6_k", 0.03, 0.90 },
+        { "random256", "q6_k", 0.15, 0.80 },
     };
 
     [Theory, MemberData(nameof(Cases))]
@@ -132,10 +134,10 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
     [Fact]
     public void Bad_type_and_output_over_input_are_refused()
     {
-        Assert.Contains("use q8_0, q4_0 or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q6_k")).Message);
+        Assert.Contains("use q8_0, q4_0, q4_k or q6_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q5_k")).Message);
         string src = WriteRandomModel();
         Assert.Contains("--out must differ", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.Q8_0, src + "/")).Message);
-        Assert.Contains("q8_0, q4_0 or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
+        Assert.Contains("q8_0, q4_0, q4_k or q6_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
     }
 
     [Fact]
