@@ -15,7 +15,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment(), new FamiliesExperiment()];
 
     public static Command Create()
     {
