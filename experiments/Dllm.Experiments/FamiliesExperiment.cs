@@ -47,6 +47,7 @@ public sealed class FamiliesExperiment : IExperiment
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 4, BatchSize = 4, Warmup = 1, Seed = o.Seed, Checkpoints = 2 }
             : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 8000, BatchSize = 32, LearningRate = 2e-3, Warmup = 50, Seed = o.Seed, Checkpoints = 4 };
         config = TwinRun.Effective(o, config);
+        if (o.LearningRate is double lr) config = config with { LearningRate = lr };
         int T = quick ? 20 : 200, block = 4, samples = quick ? 2 : 8;
         int[] discreteSteps = [4, 2, 1], continuousSteps = quick ? [2, 5] : [10, 50, 200];
         int defaultContinuous = continuousSteps[^2];
