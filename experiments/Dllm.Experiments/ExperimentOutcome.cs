@@ -22,6 +22,8 @@ public sealed record ExperimentRunOptions
     public required string OutDir { get; init; }
     /// <summary>Overrides the recipe's training steps (both models).</summary>
     public int? Steps { get; init; }
+    /// <summary>Overrides the recipe's peak learning rate (families only). Null = the recipe's.</summary>
+    public double? LearningRate { get; init; }
     /// <summary>Overrides the task size: pairs of names (reversal), poems (poem). Null = the recipe's.</summary>
     public int? Size { get; init; }
     /// <summary>A text file for the likelihood experiment (default data/kjv-excerpt.txt under the working directory).</summary>

@@ -15,7 +15,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment(), new FamiliesExperiment()];
 
     public static Command Create()
     {
@@ -32,20 +32,23 @@ internal static class ExperimentCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
-        var size = new Option<int?>("--size") { Description = "reversal/poem only: number of name pairs / poems (default 150 / 120)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem: number of name pairs / poems (default 150 / 120); families: training pairs (default 1200)" };
         var data = new Option<FileInfo>("--data") { Description = "likelihood, speed-rot13: the text to train and score on / cut passages from (default data/kjv-excerpt.txt)" };
+        var lr = new Option<double?>("--lr") { Description = "families only: peak learning rate of every family (default 2e-3)" };
         var threads = ThreadsOption.Create();
         var cmd = new Command(e.Name, e.Description) { quick, seed, output, steps, size, data, threads };
+        if (e is FamiliesExperiment) cmd.Options.Add(lr);
         cmd.SetAction(r => CliRunner.Run(() =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(steps) is int s && s <= 0) throw new ArgumentException($"--steps must be positive, got {s}");
             if (r.GetValue(size) is int z && z <= 0) throw new ArgumentException($"--size must be positive, got {z}");
+            if (r.GetValue(lr) is double l && !(l > 0 && l < 1)) throw new ArgumentException($"--lr must be in (0, 1), got {l}");
             string outDir = r.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("experiments", e.Name));
             Directory.CreateDirectory(outDir);
             string command = "dllm experiment " + e.Name + (r.GetValue(quick) ? " --quick" : "") + $" --seed {r.GetValue(seed)}"
-                + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(size) is int sz ? $" --size {sz}" : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
-            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Size = r.GetValue(size), Data = r.GetValue(data)?.FullName, Command = command };
+                + (r.GetValue(steps) is int st ? $" --steps {st}" : "") + (r.GetValue(size) is int sz ? $" --size {sz}" : "") + (r.GetValue(lr) is double lv ? string.Create(CultureInfo.InvariantCulture, $" --lr {lv:G3}") : "") + (r.GetValue(output) is not null ? $" --out {r.GetValue(output)!.Name}" : "");
+            var options = new ExperimentRunOptions { Quick = r.GetValue(quick), Seed = r.GetValue(seed), OutDir = outDir, Steps = r.GetValue(steps), Size = r.GetValue(size), Data = r.GetValue(data)?.FullName, LearningRate = r.GetValue(lr), Command = command };
             var sw = System.Diagnostics.Stopwatch.StartNew();
             ExperimentOutcome outcome = e.Run(options, msg => Console.Error.WriteLine($"[{sw.Elapsed:mm\\:ss}] {msg}"));
             string md = outcome.Markdown + string.Create(CultureInfo.InvariantCulture, $"\nTotal wall-clock of the command: {sw.Elapsed.TotalMinutes:F1} min.\n");

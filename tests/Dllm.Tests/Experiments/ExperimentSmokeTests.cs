@@ -77,6 +77,24 @@ public class ExperimentSmokeTests
     }
 
     [Fact]
+    public void Families_quick_trains_all_six_families_and_scores_each()
+    {
+        var (o, dir) = Quick(new FamiliesExperiment());
+        var kinds = new Dictionary<string, Dllm.Model.ModelKind>
+        {
+            ["ar"] = Dllm.Model.ModelKind.Autoregressive, ["mdm"] = Dllm.Model.ModelKind.MaskedDiffusion, ["bd3"] = Dllm.Model.ModelKind.BlockDiffusion,
+            ["diffuseq"] = Dllm.Model.ModelKind.DiffuSeq, ["diffusion-lm"] = Dllm.Model.ModelKind.DiffusionLm, ["ssd-lm"] = Dllm.Model.ModelKind.SsdLm,
+        };
+        foreach (var (name, kind) in kinds)
+            Assert.Equal(kind, Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", name, "config.json")).Kind);
+        foreach (string row in new[] { "| AR |", "| MDM |", "| BD3 |", "| DiffuSeq |", "| Diffusion-LM |", "| SSD-LM |", "(exact NLL)", "(ELBO bound)", "not a bound" })
+            Assert.Contains(row, o.Markdown);
+        Assert.Equal(6, o.Plot.Series.Count);
+        Assert.Empty(TaskExample.ReadJsonl(Path.Combine(dir, "data", "test.jsonl")).Select(e => e.Prompt)
+            .Intersect(TaskExample.ReadJsonl(Path.Combine(dir, "data", "train.jsonl")).Select(e => e.Prompt)));
+    }
+
+    [Fact]
     public void Speed_without_a_trained_sudoku_model_says_what_to_run()
     {
         string dir = Path.Combine(TestPaths.TempDir(), "speed");
