@@ -42,7 +42,7 @@ internal static class AccuracyCommand
             if (!autoregressive) ModelOption.ResolveDiffusion(r.GetValue(model)); // refuses continuous checkpoints
             List<ExactMatchCase> cases = ExactMatchEvaluator.Load(r.GetValue(data)!.FullName);
             // The family's recommended decoding, with this command's lengths (a block diffusion model keeps its own blocks).
-            DecodingKnobs defaults = ModelOption.RecommendedKnobs(dir);
+            DecodingKnobs defaults = RecommendedDecoding.For(config);
             defaults.GenLength = DefaultGenLength;
             if (config.Kind != ModelKind.BlockDiffusion) defaults.BlockLength = DefaultBlockLength;
             DecodingKnobs knobs = knobOptions.Read(r, defaults);

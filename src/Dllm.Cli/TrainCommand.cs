@@ -103,22 +103,21 @@ internal static class TrainCommand
             };
             options.Validate();
             string outDir = r.GetValue(output)!.FullName;
-            if (objectiveName == "diffuseq")
+            if (pairs)
             {
+                // DiffuSeq, or the SFT objective of mdm/ar/bd3 from scratch: one loader, one progress view.
                 var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen, "--seq-len");
-                Console.Error.WriteLine($"training diffuseq model: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
-                TrainingProgressView.Run("train diffuseq", onStep => Trainer.RunContinuous(options, examples, tokenizer, outDir, r.GetValue(resume), onStep));
-                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, "dllm train --objective diffuseq")}");
-                return 0;
-            }
-            if (sftPairs)
-            {
-                var examples = SftDataset.Load(dataPaths[0], tokenizer, options.SeqLen, "--seq-len");
-                int bd = objectiveName == "bd3" ? options.BlockSize : 0;
-                Console.Error.WriteLine($"training {objectiveName} model with the SFT objective: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
-                TrainingProgressView.Run($"train {objectiveName} (sft)", onStep => Trainer.RunSft(options, examples, tokenizer, outDir, r.GetValue(resume), initFrom: null, onStep,
-                    autoregressive: objectiveName == "ar", blockSize: bd));
-                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm train --objective {objectiveName} (sft)")}");
+                string what = sftPairs ? $"{objectiveName} model with the SFT objective" : "diffuseq model";
+                string title = sftPairs ? $"{objectiveName} (sft)" : objectiveName;
+                Console.Error.WriteLine($"training {what}: {shape.DModel}d × {shape.NLayers} layers, {examples.Count} prompt/response pairs of at most {options.SeqLen} tokens → {outDir}");
+                TrainingProgressView.Run($"train {title}", onStep =>
+                {
+                    if (sftPairs)
+                        Trainer.RunSft(options, examples, tokenizer, outDir, r.GetValue(resume), initFrom: null, onStep,
+                            autoregressive: objectiveName == "ar", blockSize: objectiveName == "bd3" ? options.BlockSize : 0);
+                    else Trainer.RunContinuous(options, examples, tokenizer, outDir, r.GetValue(resume), onStep);
+                });
+                Console.Error.WriteLine($"loss curve: {LossPlot.Write(outDir, $"dllm train --objective {title}")}");
                 return 0;
             }
             TextCorpus corpus = TextCorpus.Load(dataPaths, tokenizer, options.SeqLen);

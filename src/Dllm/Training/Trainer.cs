@@ -127,11 +127,7 @@ public static class Trainer
     public static TrainableModel Adapt(TrainerOptions o, TextCorpus corpus, ITokenizer tokenizer, string fromDir, string outDir, bool resume,
         Action<TrainProgress>? onStep = null, CancellationToken ct = default)
     {
-        ModelConfig source = ModelConfig.Load(Path.Combine(fromDir, "config.json"));
-        if (source.Kind != ModelKind.Autoregressive)
-            throw new InvalidDataException($"--from {fromDir} is a {source.KindName} checkpoint; adaptation starts from an autoregressive one");
-        if (o.Objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{o.Objective}'");
-        o = o with { Config = ModelConfigFor(source, o.Objective, tokenizer, o.BlockSize) with { AdaptedShift = true, SourcePath = null } };
+        o = o with { Config = AdaptedConfig(o.Objective, tokenizer, fromDir, o.BlockSize) };
         return Run(o, corpus, tokenizer, outDir, resume, onStep, ct, afterSaveOperation: null, initFrom: fromDir);
     }
 
@@ -146,14 +142,22 @@ public static class Trainer
     public static TrainableModel AdaptSft(TrainerOptions o, IReadOnlyList<(int[] Prompt, int[] Answer)> examples, ITokenizer tokenizer, string fromDir,
         string outDir, bool resume, Action<TrainProgress>? onStep = null, CancellationToken ct = default)
     {
+        int blockSize = o.Objective == "bd3" ? o.BlockSize : 0;
+        ModelConfig config = AdaptedConfig(o.Objective, tokenizer, fromDir, blockSize);
+        if (o.AnnealSteps > 0 || o.Complementary) throw new ArgumentException("--anneal-steps and --complementary adapt on text; on prompt/response pairs leave them out");
+        return RunSft(o with { Config = config }, examples, tokenizer, outDir, resume, initFrom: fromDir, onStep, ct, autoregressive: false, blockSize: blockSize);
+    }
+
+    /// <summary>What an adaptation trains: the autoregressive source's shape as the target kind, logits kept shifted.</summary>
+    /// <exception cref="InvalidDataException">The source is not an autoregressive checkpoint.</exception>
+    /// <exception cref="ArgumentException">A target other than mdm or bd3.</exception>
+    private static ModelConfig AdaptedConfig(string objective, ITokenizer tokenizer, string fromDir, int blockSize)
+    {
         ModelConfig source = ModelConfig.Load(Path.Combine(fromDir, "config.json"));
         if (source.Kind != ModelKind.Autoregressive)
             throw new InvalidDataException($"--from {fromDir} is a {source.KindName} checkpoint; adaptation starts from an autoregressive one");
-        if (o.Objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{o.Objective}'");
-        if (o.AnnealSteps > 0 || o.Complementary) throw new ArgumentException("--anneal-steps and --complementary adapt on text; on prompt/response pairs leave them out");
-        int blockSize = o.Objective == "bd3" ? o.BlockSize : 0;
-        o = o with { Config = ModelConfigFor(source, o.Objective, tokenizer, blockSize) with { AdaptedShift = true, SourcePath = null } };
-        return RunSft(o, examples, tokenizer, outDir, resume, initFrom: fromDir, onStep, ct, autoregressive: false, blockSize: blockSize);
+        if (objective is not ("mdm" or "bd3")) throw new ArgumentException($"--to must be mdm or bd3, got '{objective}'");
+        return ModelConfigFor(source, objective, tokenizer, blockSize) with { AdaptedShift = true, SourcePath = null };
     }
 
 
