@@ -4,7 +4,7 @@ using Dllm.IO;
 namespace Dllm.Cli;
 
 /// <summary><c>dllm export --model DIR --out FILE.gguf</c>: a GGUF that llama.cpp (and Dllm) loads (<see cref="GgufExport"/>:
-/// F32, or the Q8_0/Q4_0 blocks of a <c>dllm quantize</c> checkpoint as they are; a synthetic token-id vocabulary).</summary>
+/// F32, or the Q8_0/Q4_0 blocks of a <c>dllm quantize</c> checkpoint as they are; the checkpoint's tokenizer when GGUF can carry it, else a placeholder token-id vocabulary).</summary>
 internal static class ExportCommand
 {
     public static Command Create()
@@ -19,8 +19,8 @@ internal static class ExportCommand
             string dir = ModelOption.Resolve(r.GetValue(model));
             if (GgufModel.IsGgufPath(dir)) throw new ArgumentException($"--model {dir} is already a GGUF file");
             string path = r.GetValue(output)!.FullName;
-            GgufExport.Write(dir, path);
-            Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / (1024.0 * 1024.0):F1} MiB)");
+            string tokenizer = GgufExport.Write(dir, path);
+            Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / (1024.0 * 1024.0):F1} MiB); {tokenizer}");
             return 0;
         }));
         return cmd;

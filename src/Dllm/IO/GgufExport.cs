@@ -20,8 +20,9 @@ namespace Dllm.IO;
 /// llama.cpp's converter does: its <c>llada</c> graph rotates adjacent pairs while the Hugging Face model
 /// rotates halves. Dream and LLaDA-MoE use the NEOX (halves) rotation and are written unpermuted.</para>
 /// <para>The rope base is always written (<c>{arch}.rope.freq_base</c> missing silently means 10000). The
-/// tokenizer is a synthetic one of the right size (<c>gpt2</c> model, tokens <c>t0</c>..<c>tN</c>, no merges):
-/// the file is for feeding token ids, not text.</para>
+/// tokenizer is the checkpoint's own when GGUF can carry it (a byte-level BPE tokenizer.json whose pre-tokenizer
+/// llama.cpp names, or Dllm's byte tokenizer), otherwise a placeholder of the right size (<c>gpt2</c> model, tokens
+/// <c>t0</c>..<c>tN</c>, no merges) that takes token ids, not text: see <see cref="GgufTokenizerExport"/>.</para>
 /// </remarks>
 public static class GgufExport
 {
@@ -56,23 +57,34 @@ public static class GgufExport
         }
     }
 
-    /// <summary>Exports the Hugging Face directory <paramref name="checkpointDirectory"/> (config.json + safetensors) to <paramref name="ggufPath"/>.</summary>
+    /// <summary>Exports the Hugging Face directory <paramref name="checkpointDirectory"/> (config.json + safetensors, and its
+    /// tokenizer files when present) to <paramref name="ggufPath"/>.</summary>
+    /// <returns>One line saying which tokenizer was written (the real one or the placeholder, and why).</returns>
     /// <exception cref="NotSupportedException">See <see cref="ArchitectureOf"/>.</exception>
-    /// <exception cref="InvalidDataException">The config or a tensor is invalid.</exception>
-    public static void Write(string checkpointDirectory, string ggufPath)
+    /// <exception cref="InvalidDataException">The config, a tensor or the tokenizer files are invalid.</exception>
+    public static string Write(string checkpointDirectory, string ggufPath)
     {
         ModelConfig config = ModelConfig.Load(Path.Combine(checkpointDirectory, "config.json"));
         using Checkpoint ckpt = Checkpoint.Open(checkpointDirectory);
-        Write(config, ckpt, ggufPath);
+        return Write(config, ckpt, ggufPath);
     }
 
     /// <summary>Exports <paramref name="ckpt"/>, described by <paramref name="c"/>, to <paramref name="ggufPath"/>.</summary>
+    /// <returns>One line saying which tokenizer was written.</returns>
     /// <exception cref="NotSupportedException">See <see cref="ArchitectureOf"/>.</exception>
     /// <exception cref="InvalidDataException">A tensor the config calls for is missing, misshapen or left unused.</exception>
-    public static void Write(ModelConfig c, Checkpoint ckpt, string ggufPath) => Build(c, ckpt).Write(ggufPath);
+    public static string Write(ModelConfig c, Checkpoint ckpt, string ggufPath)
+    {
+        GgufWriter g = Build(c, ckpt, out string tokenizer);
+        g.Write(ggufPath);
+        return tokenizer;
+    }
 
     /// <summary>The GGUF contents of <paramref name="ckpt"/> (metadata and tensors), unwritten.</summary>
-    public static GgufWriter Build(ModelConfig c, Checkpoint ckpt)
+    public static GgufWriter Build(ModelConfig c, Checkpoint ckpt) => Build(c, ckpt, out _);
+
+    /// <summary>The GGUF contents of <paramref name="ckpt"/>, unwritten; <paramref name="tokenizer"/> says which tokenizer they hold.</summary>
+    public static GgufWriter Build(ModelConfig c, Checkpoint ckpt, out string tokenizer)
     {
         c.Validate();
         string arch = ArchitectureOf(c);
@@ -101,7 +113,7 @@ public static class GgufExport
              .AddUInt32($"{arch}.expert_used_count", (uint)m.TopK)
              .AddUInt32($"{arch}.expert_feed_forward_length", (uint)m.ExpertHidden);
         g.AddBool("diffusion.shift_logits", c.ShiftLogits);
-        AddSyntheticVocab(g, c);
+        tokenizer = GgufTokenizerExport.Add(g, c, ckpt.Directory);
 
         WeightNames n = c.Names;
         float[] Read(string name) => ckpt.ReadSingle(name);
@@ -215,19 +227,5 @@ public static class GgufExport
         int at = 0;
         foreach (T[] x in parts) { x.CopyTo(r, at); at += x.Length; }
         return r;
-    }
-
-    /// <summary>A vocabulary of the embedding's size with no text behind it: tokens t0..tN, all normal, no merges, the config's special ids.</summary>
-    private static void AddSyntheticVocab(GgufWriter g, ModelConfig c)
-    {
-        int vocab = c.EmbeddingRows;
-        g.AddString("tokenizer.ggml.model", "gpt2")
-         .AddStringArray("tokenizer.ggml.tokens", [.. Enumerable.Range(0, vocab).Select(i => "t" + i)])
-         .AddInt32Array("tokenizer.ggml.token_type", [.. Enumerable.Repeat(1, vocab)])
-         .AddStringArray("tokenizer.ggml.merges", []);
-        if (c.BosTokenId is int bos) g.AddUInt32("tokenizer.ggml.bos_token_id", (uint)bos);
-        if (c.EosTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.eos_token_id", (uint)c.EosTokenId);
-        if (c.PadTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.padding_token_id", (uint)c.PadTokenId);
-        if (c.MaskTokenId != ModelConfig.NoToken) g.AddUInt32("tokenizer.ggml.mask_token_id", (uint)c.MaskTokenId);
     }
 }

@@ -87,8 +87,16 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <exception cref="Jinja.TemplateException">The chat template does not parse.</exception>
     public static HfBpeTokenizer Load(string tokenizerJsonPath, TokenizerConfig? config, TokenizerOptions? options = null,
         (string Source, string Name)? chatTemplate = null)
+        => Create(TokenizerJsonData.Read(tokenizerJsonPath), tokenizerJsonPath, config, options, chatTemplate);
+
+    /// <summary>
+    /// Builds the tokenizer from data already read (a tokenizer.json, or a GGUF's <c>tokenizer.ggml.*</c> metadata
+    /// turned into the same shape by <see cref="GgufTokenizer"/>); <paramref name="origin"/> names it in errors.
+    /// </summary>
+    internal static HfBpeTokenizer Create(TokenizerJsonData data, string origin, TokenizerConfig? config,
+        TokenizerOptions? options, (string Source, string Name)? chatTemplate)
     {
-        TokenizerJsonData data = TokenizerJsonData.Read(tokenizerJsonPath);
+        string tokenizerJsonPath = origin;
         chatTemplate ??= config?.ChatTemplate is { } t ? (t, config.Path + " chat_template") : null;
         SpecialTokenIds ids = SpecialTokenIds.Resolve(data.FindId, tokenizerJsonPath, config, chatTemplate?.Source,
             options ?? new TokenizerOptions());

@@ -41,6 +41,17 @@ internal sealed class PreTokenizerSpec
     /// <summary>Unicode normalization applied before splitting (FormC or FormD), or null.</summary>
     public NormalizationForm? Normalization { get; private set; }
 
+    /// <summary>The splitting regexes in the order they are applied (their .NET source text).</summary>
+    public IReadOnlyList<string> Patterns => [.. _splits.Select(r => r.ToString())];
+
+    /// <summary>True when <paramref name="other"/> splits every text as this one does because it is the same
+    /// configuration: same regexes (textually) in the same order, prefix space and normalization.</summary>
+    /// <remarks>Textual: two different but equivalent regexes are reported as different (the caller then refuses
+    /// rather than guessing).</remarks>
+    public bool SameAs(PreTokenizerSpec other)
+        => AddPrefixSpace == other.AddPrefixSpace && Normalization == other.Normalization
+           && Patterns.SequenceEqual(other.Patterns, StringComparer.Ordinal);
+
     /// <summary>Reads the <c>normalizer</c> and <c>pre_tokenizer</c> values (either may be null/absent).</summary>
     public static PreTokenizerSpec Parse(JsonElement? normalizer, JsonElement? preTokenizer)
     {

@@ -22,8 +22,11 @@ public static class TokenizerLoader
     /// <c>&lt;|mdm_mask|&gt;</c> or <c>&lt;|mask|&gt;</c>). The end-of-turn token is the first known one
     /// (<c>&lt;|eot_id|&gt;</c>, <c>&lt;|im_end|&gt;</c>, <c>&lt;|role_end|&gt;</c>...) that the chat template
     /// writes.</para>
+    /// <para>A <c>*.gguf</c> path loads the tokenizer the file carries (<see cref="GgufTokenizer"/>: byte-level BPE only;
+    /// a file without one, or with Dllm's placeholder vocabulary, is an <see cref="InvalidDataException"/> suggesting
+    /// <c>--prompt-ids</c>).</para>
     /// </remarks>
-    /// <param name="modelDirectory">The model directory; a path to a tokenizer.json file is accepted too.</param>
+    /// <param name="modelDirectory">The model directory; a path to a tokenizer.json file, or a GGUF file, is accepted too.</param>
     /// <param name="options">Overrides of the special ids (e.g. a mask id for a release whose files name none).</param>
     /// <exception cref="FileNotFoundException">No tokenizer.json (the message suggests <c>--prompt-ids</c>).</exception>
     /// <exception cref="InvalidDataException">Malformed file, or a special token it names that is not in the
@@ -33,8 +36,7 @@ public static class TokenizerLoader
     public static ITokenizer Load(string modelDirectory, TokenizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
-        if (Dllm.IO.GgufModel.IsGgufPath(modelDirectory))
-            throw new NotSupportedException($"{modelDirectory}: Dllm reads a GGUF's weights but not its tokenizer; pass --prompt-ids (and --output ids), or use the model's Hugging Face directory");
+        if (Dllm.IO.GgufModel.IsGgufPath(modelDirectory)) return GgufTokenizer.Load(modelDirectory, options);
         string path = File.Exists(modelDirectory) ? modelDirectory : Path.Combine(modelDirectory, "tokenizer.json");
         if (!File.Exists(path))
             throw new FileNotFoundException(

@@ -38,7 +38,7 @@ public class QuantizeCliTests
 
     [Theory]
     [InlineData("quantize", "--type", "q5_k", "unknown quantization type 'q5_k'")]
-    [InlineData("generate", "--prompt", "hi", "not its tokenizer")]
+    [InlineData("generate", "--prompt", "hi", "carries no tokenizer")]
     [InlineData("generate", "--prompt-ids", "1", "bad magic")]
     public void Bad_input_is_one_error_line(string verb, string flag, string value, string message)
     {
