@@ -19,7 +19,7 @@ namespace Dllm.Text;
 /// control, so decoding with <c>skipSpecialTokens</c> drops it where the tokenizer.json path keeps it.</para>
 /// <para>Special ids go through <see cref="SpecialTokenIds.Resolve"/> exactly as a tokenizer.json's do: the GGUF's
 /// bos/eos/pad/unk ids play tokenizer_config.json's token names (a GGUF without a bos id has no BOS), its mask id plays
-/// config.json's <c>mask_token_id</c>, and without one the known mask names are tried; the caller's <see cref="TokenizerOptions"/> win.</para>
+/// config.json's <c>mask_token_id</c> (it may be an unused row, as config.json's may lie past the tokenizer), and without one the known mask names are tried; the caller's <see cref="TokenizerOptions"/> win.</para>
 /// <para>A file written by Dllm for a checkpoint without a GGUF-representable tokenizer (tokens <c>t0</c>..<c>tN</c>, no
 /// merges) is refused as carrying no tokenizer.</para>
 /// </remarks>
@@ -111,8 +111,9 @@ internal static class GgufTokenizer
             CleanUpTokenizationSpaces = clean,
         };
         options ??= new TokenizerOptions();
-        if (options.ModelMaskId is null && Token("tokenizer.ggml.mask_token_id") is not null)
-            options = options with { ModelMaskId = f.TryGetCount("tokenizer.ggml.mask_token_id") };
+        // The mask may be a row past the tokenizer's last token (a model's config.json can name one), so only its range is checked.
+        if (options.ModelMaskId is null && f.TryGetCount("tokenizer.ggml.mask_token_id") is int mask)
+            options = options with { ModelMaskId = mask < tokens.Length ? mask : throw Bad("tokenizer.ggml.mask_token_id", $"= {mask} is outside the {tokens.Length} tokens") };
         return HfBpeTokenizer.Create(data, path, config, options, template is null ? null : (template, path + " tokenizer.chat_template"));
     }
 

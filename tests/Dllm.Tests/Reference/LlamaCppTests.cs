@@ -197,7 +197,7 @@ internal sealed class LlamaCppModel : IDenoisingModel, IDisposable
     }
 
     /// <summary>Loading the native library once, with its log kept for error messages (not printed).</summary>
-    private static class Native
+    internal static class Native
     {
         private static readonly ConcurrentQueue<string> Log = new();
         private static readonly Lazy<Exception?> Loaded = new(Load);
