@@ -15,7 +15,7 @@ internal static class ModelOption
 
     public static Option<DirectoryInfo?> Create() => new("--model", "-m")
     {
-        Description = $"Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json), or a llada, dream or llada-moe *.gguf file (weights only: use --prompt-ids and --output ids); default: the bundled {BundledRelative.Replace('\\', '/')}",
+        Description = $"Hugging Face LLaDA directory (config.json, *.safetensors, tokenizer.json), or a llada, dream or llada-moe *.gguf file (its tokenizer read when it is a byte-level BPE; else use --prompt-ids and --output ids); default: the bundled {BundledRelative.Replace('\\', '/')}",
     };
 
     /// <summary>The model directory to load: the flag's value, or the bundled model.</summary>

@@ -18,8 +18,8 @@ namespace Dllm.IO;
 /// once, rows put back in the Hugging Face order (still in their stored type), into native memory owned by the model.
 /// dream and llada-moe use the NEOX (halves) rotation, as the Hugging Face models do, and are not permuted.
 /// Norm weights and biases are widened to float32 copies.</para>
-/// <para>Only the weights are read: the GGUF's tokenizer is not (use the token-id interfaces, or keep the Hugging Face
-/// tokenizer next to it). Other architectures (causal models) are refused by name; a tensor the config does not call
+/// <para>Only the weights are read here; the file's tokenizer is read by <see cref="Dllm.Text.TokenizerLoader"/> (byte-level
+/// BPE only; see <see cref="Dllm.Text.GgufTokenizer"/>). Other architectures (causal models) are refused by name; a tensor the config does not call
 /// for, or one missing or misshapen, is one line naming it.</para>
 /// </summary>
 public static partial class GgufModel
