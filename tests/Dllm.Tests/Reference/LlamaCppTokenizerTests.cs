@@ -44,4 +44,52 @@ public sealed class LlamaCppTokenizerTests(ITestOutputHelper output)
         output.WriteLine($"{name}: {compared} texts tokenized identically by libllama and Dllm ({skipped} non-NFC texts skipped)");
     }
 
+
+    /// <summary>Every pre-tokenizer name Dllm implements splits text as llama.cpp's does: the Llama-3 vocabulary and merges
+    /// re-labelled with each name (a vocabulary-only file: the metadata without tensors).</summary>
+    [Theory]
+    [InlineData("llama-bpe")]
+    [InlineData("qwen2")]
+    [InlineData("gpt-2")]
+    [InlineData("default")]
+    public void Llama_cpp_splits_as_dllm_under_each_pre_name(string pre)
+    {
+        string path = Path.Combine(TestPaths.TempDir(), pre + ".gguf");
+        using (var source = Dllm.IO.GgufFile.Open(ExportedTokenizers.Gguf("llama3")))
+        {
+            var g = new Dllm.IO.GgufWriter();
+            foreach (var (key, value) in source.Metadata)
+            {
+                object v = key == "tokenizer.ggml.pre" ? pre : value;
+                switch (v)
+                {
+                    case string x: g.AddString(key, x); break;
+                    case uint x: g.AddUInt32(key, x); break;
+                    case int x: g.AddInt32(key, x); break;
+                    case float x: g.AddFloat32(key, x); break;
+                    case bool x: g.AddBool(key, x); break;
+                    case object[] a when a.All(e => e is string): g.AddStringArray(key, [.. a.Cast<string>()]); break;
+                    case object[] a: g.AddInt32Array(key, [.. a.Cast<int>()]); break;
+                    default: throw new InvalidOperationException($"{key}: {v.GetType().Name}");
+                }
+            }
+            g.Write(path);
+        }
+        ITokenizer dllm = TokenizerLoader.Load(path);
+        LlamaCppModel.Native.EnsureLoaded();
+        LLamaModelParams mp = LLamaModelParams.Default();
+        mp.n_gpu_layers = 0;
+        mp.vocab_only = true;
+        using SafeLlamaModelHandle model = SafeLlamaModelHandle.LoadFromFile(path, mp);
+        int compared = 0;
+        foreach (string text in ExportedTokenizers.Texts("llama3"))
+        {
+            if (pre == "qwen2" && Nfc.Normalize(text) != text) continue;
+            int[] theirs = [.. model.Tokenize(text, false, true, Encoding.UTF8).Select(t => (int)t)];
+            IReadOnlyList<int> ours = dllm.Encode(text);
+            Assert.True(ours.SequenceEqual(theirs), $"{pre}: \"{text}\"\n Dllm      [{string.Join(' ', ours)}]\n llama.cpp [{string.Join(' ', theirs)}]");
+            compared++;
+        }
+        output.WriteLine($"{pre}: {compared} texts tokenized identically");
+    }
 }
