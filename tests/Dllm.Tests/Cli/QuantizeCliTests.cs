@@ -36,6 +36,20 @@ public class QuantizeCliTests
         Assert.Equal(fromDir.Out, fromGguf.Out);
     }
 
+    [Fact]
+    public void The_bundled_chat_model_answers_a_text_prompt_from_its_gguf_alone()
+    {
+        string model = TestPaths.BundledModel(), gguf = Path.Combine(TestPaths.TempDir(), "chat.gguf");
+        var (code, output, err) = CliTests.Run("export", "--model", model, "--out", gguf);
+        Assert.True(code == 0, err);
+        Assert.Contains("tokenizer written", output);
+        string[] gen = ["generate", "--prompt", "Hello, who are you?", "--gen-length", "16", "--steps", "16"];
+        var fromDir = CliTests.Run([.. gen, "--model", model]);
+        var fromGguf = CliTests.Run([.. gen, "--model", gguf]);
+        Assert.True(fromDir.Code == 0 && fromGguf.Code == 0, fromDir.Err + fromGguf.Err);
+        Assert.Equal(fromDir.Out, fromGguf.Out);
+    }
+
     [Theory]
     [InlineData("quantize", "--type", "q5_k", "unknown quantization type 'q5_k'")]
     [InlineData("generate", "--prompt", "hi", "carries no tokenizer")]
