@@ -30,8 +30,8 @@ internal static class GgufTokenizerExport
     /// <summary>Adds the tokenizer metadata of <paramref name="checkpointDirectory"/> (or the placeholder) to <paramref name="g"/>.</summary>
     /// <returns>One line saying what was written, e.g. "tokenizer gpt2/llama-bpe, 128256 tokens, chat template" or
     /// "placeholder vocabulary t0..t96 (no tokenizer.json): the file takes token ids, not text".</returns>
-    /// <exception cref="InvalidDataException">A tokenizer.json or tokenizer_config.json that is malformed (as
-    /// <see cref="TokenizerLoader.Load"/> reports it): a broken tokenizer is not silently replaced.</exception>
+    /// <remarks>A tokenizer that <see cref="TokenizerLoader.Load"/> refuses (malformed, unsupported, no mask) gets the
+    /// placeholder too; the returned line carries the loader's message.</remarks>
     public static string Add(GgufWriter g, ModelConfig c, string checkpointDirectory)
     {
         string? why = TryAddReal(g, c, checkpointDirectory, out string written);
@@ -47,8 +47,13 @@ internal static class GgufTokenizerExport
         string jsonPath = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(jsonPath)) return "no tokenizer.json";
         ITokenizer tok;
+        // A tokenizer Dllm cannot load (no mask it can find, a kind it does not implement, a template that does not parse)
+        // must not stop the weights from being exported; the returned line says why the placeholder was written.
         try { tok = TokenizerLoader.Load(dir); }
-        catch (NotSupportedException e) { return "tokenizer not supported: " + e.Message; }
+        catch (Exception e) when (e is NotSupportedException or InvalidDataException or Text.Jinja.TemplateException)
+        {
+            return "the tokenizer does not load: " + e.Message.Split('\n')[0];
+        }
         TokenizerJsonData data;
         TokenizerConfig? config = null;
         string? pre;

@@ -55,6 +55,30 @@ public class GgufTokenizerTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    public static TheoryData<string, string> Unwritable => new()
+    {
+        { """{"type": "Split", "pattern": {"Regex": "\\p{L}+"}, "behavior": "Isolated"}""", "not one llama.cpp knows by name" },
+        { """{"type": "ByteLevel", "add_prefix_space": false}""", "ids up to 200, past the embedding's 97 rows" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Unwritable))]
+    public void A_tokenizer_gguf_cannot_carry_gets_the_placeholder_and_says_why(string preTokenizer, string why)
+    {
+        string dir = TestPaths.TempDir();
+        foreach (string f in new[] { "config.json", "model.safetensors" }) File.Copy(TestPaths.Golden("tiny-f32", f), Path.Combine(dir, f));
+        int high = why.Contains("200") ? 200 : 4;
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), $$$"""
+            {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+             "added_tokens": [{"id": 3, "content": "<|endoftext|>", "special": true}, {"id": {{{high}}}, "content": "<|mdm_mask|>", "special": true}],
+             "pre_tokenizer": {{{preTokenizer}}}, "decoder": {"type": "ByteLevel"}}
+            """);
+        Assert.Equal([2, 3], TokenizerLoader.Load(dir).Encode("ab<|endoftext|>")); // Dllm reads it
+        string note = GgufExport.Write(dir, Path.Combine(dir, "m.gguf"));
+        Assert.Contains("placeholder", note);
+        Assert.Contains(why, note);
+    }
+
     public static TheoryData<string, string, string> BadMetadata => new()
     {
         { "no-model", "tokenizer.ggml.model", "is missing" },
