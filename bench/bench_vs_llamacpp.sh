@@ -12,6 +12,8 @@
 # Files: F32 by `dllm export` (Dllm's exporter writes F32 only), then BF16, Q8_0 and Q4_K_M by llama.cpp's own
 # quantizer (Dllm.Bench llamaquantize = llama_model_quantize, llama.cpp's default per-tensor mix, as llama-quantize
 # makes them; its Q4_K_M has Q6_K matrices). Existing files are reused; nothing is written inside the repository.
+# Quiet machine only: libllama here is an OpenMP build whose barriers spin, and on oversubscribed cores its 2-thread
+# forwards slow down ~100x (OMP_WAIT_POLICY=passive avoids that but is not llama.cpp's default; see VsLlamaBench.cs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-36m}; rounds=${2:-5}

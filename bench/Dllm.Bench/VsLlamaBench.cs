@@ -28,6 +28,10 @@ namespace Dllm.Bench;
 /// reported on stderr and the run goes on with the next (exit code 1 at the end). Bad options: one line, exit code 2.</para>
 /// <para>Options: --gguf FILE[,FILE...] (required) --canvas 32,160,512 --threads 1,2 --rounds 5 --gap-ms 20 --warmup-s 0.5.
 /// Wall-clock numbers: run it on a quiet machine (the header prints the load average at the start and the end).</para>
+/// <para>LLamaSharp's libllama is built with OpenMP (the header's <c>OPENMP = 1</c>), whose threads spin at every graph
+/// barrier: when the cores are oversubscribed a 2-thread tiny forward took ~340 ms instead of ~2 ms (load 7 on 2 cores,
+/// 2026-12-03; <c>OMP_WAIT_POLICY=passive</c> brought it back to 2.4 ms). Left at OpenMP's default, which is what
+/// llama.cpp users get; a busy machine shows up as llama.cpp CPU ms ≈ wall ms far above its 1-thread time.</para>
 /// </remarks>
 internal static class VsLlamaBench
 {
