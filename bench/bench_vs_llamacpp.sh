@@ -7,7 +7,8 @@
 #   CANVAS=32,160,512 THREADS=1,2 override the cells; BENCH_DIR=/tmp/... where the checkpoint and files go.
 # Model sizes: 36m = bench/bench_generate.sh's LLaDA (d 512, 8 layers, MLP 1536, vocab 8192; built with
 # scripts/bench_generate_torch.py's builder, stored F32); 8b = LLaDA-8B's shape (scripts/make_random_checkpoint.py,
-# BF16 weights; the F32 GGUF is ~32 GB, all four files ~62 GB of disk, and each engine maps the file it runs);
+# BF16 weights; the F32 GGUF is ~32 GB, all four files ~62 GB of disk, `dllm export` builds the F32 file in memory
+# (~32 GB of RAM: GgufWriter holds every tensor), and each engine maps the file it runs);
 # tiny = d 256, 2 layers, MLP 512, vocab 1024 (a smoke test of the pipeline; its timings mean nothing).
 # Files: F32 by `dllm export` (Dllm's exporter writes F32 only), then BF16, Q8_0 and Q4_K_M by llama.cpp's own
 # quantizer (Dllm.Bench llamaquantize = llama_model_quantize, llama.cpp's default per-tensor mix, as llama-quantize
