@@ -107,6 +107,10 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         { "random256", "q4_k", 0.35, 0.60 },
         { "kjv-mdm-3m", "q6_k", 0.03, 0.90 },
         { "random256", "q6_k", 0.15, 0.80 },
+        { "kjv-mdm-3m", "q5_0", 0.05, 0.88 },
+        { "random", "q5_0", 0.20, 0.70 },
+        { "kjv-mdm-3m", "q5_k", 0.04, 0.88 },
+        { "random256", "q5_k", 0.20, 0.70 },
     };
 
     [Theory, MemberData(nameof(Cases))]
@@ -119,7 +123,7 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
         using var f32 = Transformer.Load(src);
         using var q = Transformer.Load(dst);
         Assert.Equal(t, q.Weights.Blocks[0].Q.DType);
-        Assert.Equal(q.Weights.Blocks[^1].FfOut.Cols % t.BlockValues() == 0 ? t : DType.Q8_0, q.Weights.Blocks[^1].FfOut.DType); // Q4_K: rows of 704 are Q8_0
+        Assert.Equal(q.Weights.Blocks[^1].FfOut.Cols % t.BlockValues() == 0 ? t : DType.Q8_0, q.Weights.Blocks[^1].FfOut.DType); // K-quants: rows of 704 are Q8_0
         Assert.Equal(DType.Q8_0, q.Weights.Embedding.DType); // never below Q8_0
         Assert.Equal(DType.Q8_0, q.Weights.Head.DType);
         Assert.Equal(f32.Weights.FinalNorm.ToArray(), q.Weights.FinalNorm.ToArray()); // norms kept exactly
@@ -134,10 +138,10 @@ public sealed class CheckpointQuantizerTests(ITestOutputHelper output)
     [Fact]
     public void Bad_type_and_output_over_input_are_refused()
     {
-        Assert.Contains("use q8_0, q4_0, q4_k or q6_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q5_k")).Message);
+        Assert.Contains("use q8_0, q5_0, q4_0, q6_k, q5_k or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.ParseType("q3_k")).Message);
         string src = WriteRandomModel();
         Assert.Contains("--out must differ", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.Q8_0, src + "/")).Message);
-        Assert.Contains("q8_0, q4_0, q4_k or q6_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
+        Assert.Contains("q8_0, q5_0, q4_0, q6_k, q5_k or q4_k", Assert.Throws<ArgumentException>(() => CheckpointQuantizer.Quantize(src, DType.BF16, src + "x")).Message);
     }
 
     [Fact]
