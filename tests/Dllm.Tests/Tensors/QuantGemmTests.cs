@@ -127,6 +127,32 @@ public sealed unsafe class QuantGemmTests
                 }
     }
 
+    [Fact]
+    public void Q5_K_block_built_by_hand_dequantizes_as_ggml_lays_it_out()
+    {
+        // d = 1, dmin = 0.5; sub-block j: sc = j + 1, m = 2j (6-bit, packed as Q4_K's: no high bits needed here);
+        // code of value 32j + l: (l + j) % 32, its fifth bit in bit j of qh[l], its low nibble in qs[32·(j/2) + l] (low for even j).
+        byte[] b = new byte[176];
+        BitConverter.TryWriteBytes(b.AsSpan(0), (Half)1f);
+        BitConverter.TryWriteBytes(b.AsSpan(2), (Half)0.5f);
+        for (int j = 0; j < 8; j++)
+        {
+            if (j < 4) { b[4 + j] = (byte)(j + 1); b[4 + j + 4] = (byte)(2 * j); }
+            else b[4 + j + 4] = (byte)(((j + 1) & 0xF) | ((2 * j) & 0xF) << 4);
+            for (int l = 0; l < 32; l++)
+            {
+                int q = (l + j) % 32;
+                b[16 + l] |= (byte)((q >> 4) << j);
+                b[48 + 32 * (j / 2) + l] |= (byte)((q & 0xF) << (4 * (j & 1)));
+            }
+        }
+        float[] back = new float[256];
+        fixed (byte* p = b) QuantBlocks.Dequantize((nint)p, DType.Q5_K, back);
+        for (int j = 0; j < 8; j++)
+            for (int l = 0; l < 32; l++)
+                Assert.Equal((j + 1) * ((l + j) % 32) - 0.5f * (2 * j), back[32 * j + l]);
+    }
+
     private static int QuantBlocksScale(byte* scales, int j) => j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
 
     [Fact]
