@@ -118,7 +118,8 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A Q4_K_M / Q5_K_M file as llama.cpp makes it (not pure: its own mix of Q4_K or Q5_K and Q6_K, the output matrix Q6_K):
+    /// A Q4_K_M / Q5_K_M / Q4_K_S / Q5_K_S file as llama.cpp makes it (not pure: its own mix of Q4_K or Q5_K and Q6_K, Q4_K_S
+    /// with some Q5_K, the output matrix Q6_K):
     /// Dllm loads it and agrees with libllama running it, with an error against f32 not worse than llama.cpp's. On kjv-mdm-3m
     /// (FFN 704, not whole 256-blocks) llama.cpp's Q4_K_M falls back to Q5_0 for the ffn_down rows (and Q8_0 where it wanted Q6_K).
     /// </summary>
@@ -126,6 +127,8 @@ public sealed class LlamaCppQuantTests(ITestOutputHelper output)
     [InlineData("random256", LLamaFtype.MOSTLY_Q4_K_M, DType.Q4_K)]
     [InlineData("random256", LLamaFtype.MOSTLY_Q5_K_M, DType.Q5_K)]
     [InlineData("kjv-mdm-3m", LLamaFtype.MOSTLY_Q4_K_M, DType.Q4_K)]
+    [InlineData("random256", LLamaFtype.MOSTLY_Q4_K_S, DType.Q4_K)]
+    [InlineData("random256", LLamaFtype.MOSTLY_Q5_K_S, DType.Q5_K)]
     public void Llama_cpp_k_m_mix_gguf_loads_in_dllm_with_llama_cpps_logits(string model, LLamaFtype ftype, DType type)
     {
         string src = CheckpointQuantizerTests.Source(model), tmp = TestPaths.TempDir();
