@@ -71,7 +71,11 @@ internal static unsafe partial class QuantGemmKernel
                 else if (k5)
                 {
                     // Codes 0..31 fit int8 as they are; the min term goes through mw as for Q4_K.
-                    var (dj, offset) = QuantBlocks.Q5KSubBlockCodes(p + (long)(b / 8) * bb, b % 8, v);
+                    byte* sb = p + (long)(b / 8) * bb;
+                    var (dj, offset) = kind != QuantKernelKind.Portable
+                        ? QuantBlocks.Q5KSubBlockScale(sb, b % 8) // codes below, as the scalar reading gives them (QuantGemmKernel.Q5.cs)
+                        : QuantBlocks.Q5KSubBlockCodes(sb, b % 8, v);
+                    if (kind != QuantKernelKind.Portable) Q5KCodesAvx2(sb, b % 8, v);
                     dw[b * NW + r] = dj;
                     mw[b * NW + r] = offset;
                 }
@@ -97,6 +101,7 @@ internal static unsafe partial class QuantGemmKernel
                     byte* blk = p + (long)b * bb;
                     dw[b * NW + r] = QuantBlocks.Scale(blk);
                     if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(v, blk + 2, 32);
+                    else if (w.DType == DType.Q5_0 && kind != QuantKernelKind.Portable) Q50CodesAvx2(blk, v);
                     else if (w.DType == DType.Q5_0) QuantBlocks.Q50Codes(blk, v);
                     else if (kind != QuantKernelKind.Portable)
                     {
