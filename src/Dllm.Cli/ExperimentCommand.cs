@@ -15,7 +15,7 @@ namespace Dllm.Cli;
 /// </summary>
 internal static class ExperimentCommand
 {
-    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment(), new FamiliesExperiment()];
+    internal static readonly IExperiment[] All = [new SudokuExperiment(), new ReversalExperiment(), new ReversalExperiment(poems: true), new SpeedExperiment(), new SpeedExperiment(rot13: true), new LikelihoodExperiment(), new MultiplicationExperiment(), new AdaptExperiment(), new FamiliesExperiment(), new FamiliesTextExperiment()];
 
     public static Command Create()
     {
@@ -32,7 +32,7 @@ internal static class ExperimentCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed of the data and the training" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output directory (default experiments/NAME)" };
         var steps = new Option<int?>("--steps") { Description = "Override the training steps (both models)" };
-        var size = new Option<int?>("--size") { Description = "reversal/poem: number of name pairs / poems (default 150 / 120); families: training pairs (default 1200)" };
+        var size = new Option<int?>("--size") { Description = "reversal/poem: number of name pairs / poems (default 150 / 120); families: training pairs (default 1200); sudoku: 4 or 9 (grid size, default 4)" };
         var data = new Option<FileInfo>("--data") { Description = "likelihood, speed-rot13: the text to train and score on / cut passages from (default data/kjv-excerpt.txt)" };
         var lr = new Option<double?>("--lr") { Description = "families only: peak learning rate of every family (default 2e-3)" };
         var threads = ThreadsOption.Create();

@@ -46,6 +46,7 @@ internal static class GenerateCommand
             using Transformer lm = Transformer.Load(dir);
             ITokenizer? tokenizer = null;
             IReadOnlyList<int> promptTokens = [];
+            bool printIds = r.GetValue(output) == "ids";
             if (template is not null) { }
             else if (ids is not null) promptTokens = ParseIds(ids, lm.VocabSize);
             else
@@ -71,13 +72,16 @@ internal static class GenerateCommand
             else
             {
                 decoding = knobs.Build(lm.Config.EosTokenId);
+                // Fail before decoding, not after it: the answer is printed as text only with a tokenizer.
+                if (tokenizer is null && !printIds && !TokenizerLoader.Exists(dir))
+                    throw new ArgumentException($"{dir} has no tokenizer to print the answer as text: add --output ids");
                 sw.Start();
                 result = sampler.Generate(promptTokens, decoding);
             }
             sw.Stop();
             // An answer is capped at --max-tokens; an infilled canvas is printed whole.
             int[] answer = template is null ? result.Answer[..decoding.MaxAnswerTokens].ToArray() : result.Canvas;
-            if (r.GetValue(output) == "ids") Console.WriteLine(string.Join(",", answer));
+            if (printIds) Console.WriteLine(string.Join(",", answer));
             else
             {
                 tokenizer ??= TokenizerLoader.Load(dir);

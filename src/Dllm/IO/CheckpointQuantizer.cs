@@ -5,11 +5,11 @@ namespace Dllm.IO;
 
 /// <summary>
 /// <c>dllm quantize</c>: writes a copy of a checkpoint directory whose weight matrices are stored in a
-/// block-quantized <see cref="DType"/> (Q8_0, Q4_0 or Q4_K), so that loading memory-maps them as is and the
+/// block-quantized <see cref="DType"/> (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K), so that loading memory-maps them as is and the
 /// linear layers run the int8 <see cref="QuantGemm"/>.
 /// <para>
 /// Container: the output is an ordinary checkpoint directory (config.json, tokenizer and every other
-/// non-weight file copied unchanged) whose <c>model.safetensors</c> uses the dtypes "Q8_0" / "Q4_0" / "Q4_K", a Dllm
+/// non-weight file copied unchanged) whose <c>model.safetensors</c> uses the dtypes "Q8_0" / "Q4_0" / "Q5_0" / "Q4_K" / "Q5_K" / "Q6_K", a Dllm
 /// extension of safetensors (see <see cref="DTypeInfo.TryParseSafeTensors"/>): shape = the logical [rows, cols],
 /// data = ggml's blocks row after row. This keeps the tokenizer, chat template and config next to the weights
 /// for every verb; GGUF (<see cref="GgufExport"/>, <c>GgufFile</c>) is the interchange format with llama.cpp.
@@ -20,13 +20,13 @@ namespace Dllm.IO;
 /// binds whose column count is a multiple of 32. Norm weights and biases stay as stored (llama.cpp also keeps
 /// them f32), and so do a mixture-of-experts router (its scores pick the experts; llama.cpp keeps <c>ffn_gate_inp</c>
 /// unquantized too) and a matrix whose rows are not whole blocks. The token embedding and the LM head are
-/// quantized too, but never below Q8_0: with <c>--type q4_0</c> they are Q8_0 (llama.cpp likewise keeps its
+/// quantized too, but never below Q8_0: with <c>--type q4_0</c> (or any type but q8_0) they are Q8_0 (llama.cpp likewise keeps its
 /// output tensor at a higher precision, Q6_K, in its Q4_0 files).
 /// </para>
 /// <para>
-/// Q4_K needs rows of whole 256-value super-blocks: a matrix whose column count is a multiple of 32 but not of 256
-/// (e.g. an FFN width of 704 in down_proj) is stored Q8_0 instead (llama.cpp falls back to Q5_0 there, which Dllm
-/// does not read).
+/// The K-quants (Q4_K, Q5_K, Q6_K) need rows of whole 256-value super-blocks: a matrix whose column count is a multiple of
+/// 32 but not of 256 (e.g. an FFN width of 704 in down_proj) is stored Q8_0 instead (llama.cpp falls back to Q5_0 for Q4_K,
+/// Q5_1 for Q5_K and Q8_0 for Q6_K; Dllm reads its Q5_0 but keeps one fallback, Q8_0, for all three).
 /// </para>
 /// </summary>
 public static class CheckpointQuantizer
@@ -37,7 +37,7 @@ public static class CheckpointQuantizer
     /// <exception cref="InvalidDataException">A bad config or checkpoint (the usual loader messages).</exception>
     public static string Quantize(string inputDirectory, DType type, string outputDirectory)
     {
-        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0, q4_0, q4_k or q6_k, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
+        if (!type.IsQuantized()) throw new ArgumentException($"--type must be q8_0, q5_0, q4_0, q6_k, q5_k or q4_k, not {type.SafeTensorsName().ToLowerInvariant()}", nameof(type));
         string input = Path.GetFullPath(inputDirectory), output = Path.GetFullPath(outputDirectory);
         if (string.Equals(Path.TrimEndingDirectorySeparator(input), Path.TrimEndingDirectorySeparator(output), StringComparison.Ordinal))
             throw new ArgumentException($"--out must differ from --model ({input})");
@@ -83,14 +83,16 @@ public static class CheckpointQuantizer
         return string.Join(", ", counts.Select(kv => $"{kv.Value} tensor(s) {kv.Key}"));
     }
 
-    /// <summary>Parses a <c>--type</c> value: q8_0, q4_0, q4_k or q6_k (any case).</summary>
+    /// <summary>Parses a <c>--type</c> value: q8_0, q5_0, q4_0, q6_k, q5_k or q4_k (any case).</summary>
     /// <exception cref="ArgumentException">Anything else, naming the accepted values.</exception>
     public static DType ParseType(string value) => value.ToLowerInvariant() switch
     {
         "q8_0" => DType.Q8_0,
         "q4_0" => DType.Q4_0,
+        "q5_0" => DType.Q5_0,
+        "q5_k" => DType.Q5_K,
         "q4_k" => DType.Q4_K,
         "q6_k" => DType.Q6_K,
-        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0, q4_0, q4_k or q6_k"),
+        _ => throw new ArgumentException($"unknown quantization type '{value}': use q8_0, q5_0, q4_0, q6_k, q5_k or q4_k"),
     };
 }

@@ -4,7 +4,7 @@ namespace Dllm.IO;
 
 /// <summary>
 /// A GGUF file (llama.cpp's container) mapped read-only: the reader next to <see cref="GgufWriter"/>. Tensor data is
-/// never copied: <see cref="GetMatrix"/> points into the mapping, so a Q8_0, Q4_0 or Q4_K tensor is used in place by
+/// never copied: <see cref="GetMatrix"/> points into the mapping, so a quantized tensor is used in place by
 /// <see cref="QuantGemm"/>. The header is validated completely on <see cref="Open"/> (<see cref="GgufHeader"/>).
 /// </summary>
 /// <remarks>
@@ -36,7 +36,7 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>Maps <paramref name="path"/> and validates its header.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a GGUF file, or a corrupt or truncated one; the message names the file and the problem.</exception>
-    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q5_K).</exception>
+    /// <exception cref="NotSupportedException">A well-formed file with a tensor type Dllm does not compute with (e.g. Q3_K).</exception>
     public static GgufFile Open(string path)
     {
         path = System.IO.Path.GetFullPath(path);

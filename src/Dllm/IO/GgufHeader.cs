@@ -11,7 +11,7 @@ namespace Dllm.IO;
 /// data section at the next multiple of <c>general.alignment</c> (default 32).
 /// <para>Every count, length and offset is checked against the bytes that are really there before anything is
 /// allocated, so a truncated or corrupt file is one <see cref="InvalidDataException"/> naming the problem, never an
-/// out-of-memory or an out-of-bounds read. Tensor types Dllm cannot compute with are refused by name (e.g. Q5_K).</para>
+/// out-of-memory or an out-of-bounds read. Tensor types Dllm cannot compute with are refused by name (e.g. Q3_K).</para>
 /// </summary>
 internal ref struct GgufHeader
 {
@@ -72,7 +72,7 @@ internal ref struct GgufHeader
                 shape[nd - 1 - d] = (long)dim; // GGUF lists the innermost first
             }
             uint typeId = h.U32($"type of '{name}'");
-            DType type = TypeOf(typeId) ?? throw h.Bad($"tensor '{name}' has ggml type {TypeName(typeId)}, which Dllm cannot compute with (it reads F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K)", notSupported: true);
+            DType type = TypeOf(typeId) ?? throw h.Bad($"tensor '{name}' has ggml type {TypeName(typeId)}, which Dllm cannot compute with (it reads F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K)", notSupported: true);
             if (type.IsQuantized() && shape[^1] % type.BlockValues() != 0)
                 throw h.Bad($"tensor '{name}' of {type} has rows of {shape[^1]} values, not whole blocks of {type.BlockValues()}");
             ulong offset = h.U64($"offset of '{name}'");
@@ -104,7 +104,7 @@ internal ref struct GgufHeader
     /// <summary>The <see cref="DType"/> of a ggml type id, or null when Dllm has none.</summary>
     public static DType? TypeOf(uint ggmlType) => ggmlType switch
     {
-        0 => DType.F32, 1 => DType.F16, 2 => DType.Q4_0, 8 => DType.Q8_0, 12 => DType.Q4_K, 14 => DType.Q6_K, 30 => DType.BF16, _ => null,
+        0 => DType.F32, 1 => DType.F16, 2 => DType.Q4_0, 6 => DType.Q5_0, 8 => DType.Q8_0, 12 => DType.Q4_K, 13 => DType.Q5_K, 14 => DType.Q6_K, 30 => DType.BF16, _ => null,
     };
 
     /// <summary>ggml's name for a type id (ggml.h), for messages.</summary>

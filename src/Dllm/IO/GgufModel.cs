@@ -12,7 +12,7 @@ namespace Dllm.IO;
 /// LLaDA-MoE's <c>attn_{q,k}_norm</c>, <c>ffn_gate_inp</c> and stacked <c>ffn_{gate,up,down}_exps</c> [E, out, in],
 /// <c>ffn_norm</c>, <c>ffn_{gate,up,down}</c>, <c>output_norm</c>, <c>output</c>; no <c>output</c> means a tied head),
 /// bound through <see cref="TransformerWeights.Bind(ModelConfig, Func{string, int, int, MatrixView}, Func{string, int, ReadOnlyMemory{float}}, Func{string, int, ReadOnlyMemory{float}})"/>.
-/// <para>Matrices stay in the mapping in their stored type (F32, F16, BF16, Q8_0, Q4_0, Q4_K); expert j of a stacked
+/// <para>Matrices stay in the mapping in their stored type (F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K); expert j of a stacked
 /// tensor is a view of its j-th [out, in] slice. The exception is llada's attn_q and attn_k: the converter permuted
 /// their rows per head for llama.cpp's adjacent-pair RoPE (<see cref="GgufExport.PermuteRows"/>), so they are copied
 /// once, rows put back in the Hugging Face order (still in their stored type), into native memory owned by the model.

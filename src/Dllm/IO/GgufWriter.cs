@@ -8,7 +8,7 @@ namespace Dllm.IO;
 /// Writes a GGUF v3 file (the container of ggml / llama.cpp): the header (magic <c>GGUF</c>, version 3,
 /// tensor count, metadata count), the typed metadata key/values, the tensor infos, then the tensor data,
 /// each tensor aligned to <see cref="Alignment"/> bytes. Every value is little-endian. Tensors are float32
-/// or already-encoded F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K data (ggml's block layouts, which <see cref="DType"/> shares).
+/// or already-encoded F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K data (ggml's block layouts, which <see cref="DType"/> shares).
 /// </summary>
 /// <remarks>
 /// A tensor's GGUF dimensions are listed innermost first: a row-major (rows × cols) matrix is
@@ -26,10 +26,10 @@ public sealed class GgufWriter
         String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
     }
 
-    /// <summary>ggml's type id of a <see cref="DType"/> (ggml.h <c>enum ggml_type</c>): F32 0, F16 1, Q4_0 2, Q8_0 8, Q4_K 12, Q6_K 14, BF16 30.</summary>
+    /// <summary>ggml's type id of a <see cref="DType"/> (ggml.h <c>enum ggml_type</c>): F32 0, F16 1, Q4_0 2, Q5_0 6, Q8_0 8, Q4_K 12, Q5_K 13, Q6_K 14, BF16 30.</summary>
     public static uint GgmlType(DType t) => t switch
     {
-        DType.F32 => 0, DType.F16 => 1, DType.Q4_0 => 2, DType.Q8_0 => 8, DType.Q4_K => 12, DType.Q6_K => 14, DType.BF16 => 30,
+        DType.F32 => 0, DType.F16 => 1, DType.Q4_0 => 2, DType.Q5_0 => 6, DType.Q8_0 => 8, DType.Q4_K => 12, DType.Q5_K => 13, DType.Q6_K => 14, DType.BF16 => 30,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 

@@ -23,6 +23,14 @@ public enum DType
     /// <summary>ggml's Q6_K (ggml-common.h <c>block_q6_K</c>): super-blocks of 256 values (210 bytes): 128 bytes of low
     /// nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales (one per 16 values), f16 d; value = d·sc·(q − 32), q = 0..63.</summary>
     Q6_K,
+    /// <summary>ggml's Q5_0 (ggml-common.h <c>block_q5_0</c>): blocks of 32 values (22 bytes): f16 d, 4 bytes qh (bit j = the
+    /// high bit of value j, little-endian), 16 bytes of low nibbles (byte j: value j low, value j + 16 high);
+    /// value = d·(q − 16), q = 0..31 (see <c>QuantBlocks.Q50.cs</c>).</summary>
+    Q5_0,
+    /// <summary>ggml's Q5_K (ggml-common.h <c>block_q5_K</c>): super-blocks of 256 values (176 bytes): f16 d, f16 dmin, 12 bytes
+    /// of 6-bit scales and mins packed as in <see cref="Q4_K"/>, 32 bytes qh (high bits), 128 bytes of low nibbles;
+    /// value = d·sc·q − dmin·m, q = 0..31 (see <c>QuantBlocks.Q5K.cs</c>).</summary>
+    Q5_K,
 }
 
 /// <summary>Facts about <see cref="DType"/> values.</summary>
@@ -35,16 +43,16 @@ public static class DTypeInfo
     /// <summary>Values per super-block of the K-quants (ggml's QK_K = 256).</summary>
     public const int SuperBlock = 256;
 
-    /// <summary>True for the block-quantized types (<see cref="DType.Q8_0"/>, <see cref="DType.Q4_0"/>, <see cref="DType.Q4_K"/>), whose
+    /// <summary>True for the block-quantized types (Q8_0, Q5_0, Q4_0, Q6_K, Q5_K, Q4_K), whose
     /// elements are not individually addressable: views over them must be row-contiguous and start rows at block boundaries.</summary>
-    public static bool IsQuantized(this DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K;
+    public static bool IsQuantized(this DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K or DType.Q5_0 or DType.Q5_K;
 
-    /// <summary>Values per (super-)block of a quantized type: 32 for Q8_0 and Q4_0, 256 for Q4_K and Q6_K; 1 for the plain types.
+    /// <summary>Values per (super-)block of a quantized type: 32 for Q8_0, Q5_0 and Q4_0, 256 for Q4_K, Q5_K and Q6_K; 1 for the plain types.
     /// A quantized row must be whole blocks.</summary>
     public static int BlockValues(this DType t) => t switch
     {
-        DType.Q8_0 or DType.Q4_0 => QuantBlock,
-        DType.Q4_K or DType.Q6_K => SuperBlock,
+        DType.Q8_0 or DType.Q4_0 or DType.Q5_0 => QuantBlock,
+        DType.Q4_K or DType.Q6_K or DType.Q5_K => SuperBlock,
         _ => 1,
     };
 
@@ -55,17 +63,19 @@ public static class DTypeInfo
         DType.F32 => 4,
         DType.F16 => 2,
         DType.BF16 => 2,
-        DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is a block format with no per-element size"),
+        DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K or DType.Q5_0 or DType.Q5_K => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is a block format with no per-element size"),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
-    /// <summary>Bytes of one block of a quantized type (<see cref="BlockValues"/> values; Q8_0: 34, Q4_0: 18, Q4_K: 144, Q6_K: 210).</summary>
+    /// <summary>Bytes of one block of a quantized type (<see cref="BlockValues"/> values; Q8_0: 34, Q4_0: 18, Q5_0: 22, Q4_K: 144, Q5_K: 176, Q6_K: 210).</summary>
     public static int BlockBytes(this DType t) => t switch
     {
         DType.Q8_0 => 2 + QuantBlock,
         DType.Q4_0 => 2 + QuantBlock / 2,
         DType.Q4_K => 2 + 2 + 12 + SuperBlock / 2,
         DType.Q6_K => SuperBlock / 2 + SuperBlock / 4 + SuperBlock / 16 + 2,
+        DType.Q5_0 => 2 + 4 + QuantBlock / 2,
+        DType.Q5_K => 2 + 2 + 12 + SuperBlock / 8 + SuperBlock / 2,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, $"{t} is not a block-quantized dtype"),
     };
 
@@ -80,7 +90,7 @@ public static class DTypeInfo
         return checked(elements / n * t.BlockBytes());
     }
 
-    /// <summary>The safetensors spelling ("F32", "F16", "BF16"; "Q8_0", "Q4_0", "Q4_K" and "Q6_K" are a Dllm extension, see <see cref="TryParseSafeTensors"/>).</summary>
+    /// <summary>The safetensors spelling ("F32", "F16", "BF16"; "Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q5_K" and "Q6_K" are a Dllm extension, see <see cref="TryParseSafeTensors"/>).</summary>
     public static string SafeTensorsName(this DType t) => t switch
     {
         DType.F32 => "F32",
@@ -90,11 +100,13 @@ public static class DTypeInfo
         DType.Q4_0 => "Q4_0",
         DType.Q4_K => "Q4_K",
         DType.Q6_K => "Q6_K",
+        DType.Q5_0 => "Q5_0",
+        DType.Q5_K => "Q5_K",
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
     /// <summary>Parses a safetensors dtype name; returns false for anything this engine cannot compute with.
-    /// "Q8_0", "Q4_0", "Q4_K" and "Q6_K" are not safetensors types: <c>dllm quantize</c> writes them (shape = the logical
+    /// "Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q5_K" and "Q6_K" are not safetensors types: <c>dllm quantize</c> writes them (shape = the logical
     /// [rows, cols], data = ggml's block layout row after row, cols a multiple of the block); other readers reject such files.</summary>
     public static bool TryParseSafeTensors(string name, out DType t)
     {
@@ -107,6 +119,8 @@ public static class DTypeInfo
             case "Q4_0": t = DType.Q4_0; return true;
             case "Q4_K": t = DType.Q4_K; return true;
             case "Q6_K": t = DType.Q6_K; return true;
+            case "Q5_0": t = DType.Q5_0; return true;
+            case "Q5_K": t = DType.Q5_K; return true;
             default: t = default; return false;
         }
     }

@@ -23,7 +23,7 @@ namespace Dllm.Tensors;
 /// whatever the split, so results are bit-identical for any thread count. Problems under ~2·10⁶ multiply-adds run on
 /// the calling thread only, since waking a worker costs more than it saves.
 /// </para>
-/// <para>A block-quantized B (Q8_0, Q4_0, Q4_K) must be the transpose of a row-contiguous weight and goes to
+/// <para>A block-quantized B (Q8_0, Q4_0, Q5_0 or a K-quant) must be the transpose of a row-contiguous weight and goes to
 /// <see cref="QuantGemm"/> (int8 dot products, llama.cpp's numerics, not the exact f32 path); a quantized A is refused.</para>
 /// <para>Edge cases: m = 0 or n = 0 does nothing; k = 0 zeroes C (or leaves it, when accumulating).
 /// C must not overlap A or B. Strides may be anything, including 0 and negative, as long as every

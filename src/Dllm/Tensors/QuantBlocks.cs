@@ -13,11 +13,12 @@ namespace Dllm.Tensors;
 /// </list>
 /// The scale used to quantize is the float before its rounding to f16, as in ggml; an all-zero block has d = 0
 /// and all q = 0 (Q4_0: nibble 8). NaN inputs give unspecified (but in-range) codes, as in ggml.
-/// Q4_K and Q6_K, ggml's 4- and 6-bit K-quants, are in <c>QuantBlocks.Q4K.cs</c> and <c>QuantBlocks.Q6K.cs</c>.
+/// Q5_0 is in <c>QuantBlocks.Q50.cs</c>; Q4_K, Q5_K and Q6_K, ggml's 4-, 5- and 6-bit K-quants, in <c>QuantBlocks.Q4K.cs</c>,
+/// <c>QuantBlocks.Q5K.cs</c> and <c>QuantBlocks.Q6K.cs</c>.
 /// </summary>
 public static unsafe partial class QuantBlocks
 {
-    /// <summary>Quantizes <paramref name="src"/> (whole blocks: a multiple of 32 values, of 256 for Q4_K and Q6_K) into whole blocks at <paramref name="dst"/>
+    /// <summary>Quantizes <paramref name="src"/> (whole blocks: a multiple of 32 values, of 256 for the K-quants) into whole blocks at <paramref name="dst"/>
     /// (<see cref="DTypeInfo.ByteCount"/> bytes).</summary>
     /// <exception cref="ArgumentException">Not a quantized type, a length that is not whole blocks, or dst too short.</exception>
     public static void Quantize(ReadOnlySpan<float> src, DType type, Span<byte> dst)
@@ -28,10 +29,17 @@ public static unsafe partial class QuantBlocks
         fixed (float* s = src) fixed (byte* d = dst)
             for (int b = 0; b < src.Length / n; b++)
             {
-                if (type == DType.Q8_0) Q8Block(s + b * 32, d + (long)b * bb);
-                else if (type == DType.Q4_0) Q4Block(s + b * 32, d + (long)b * bb);
-                else if (type == DType.Q4_K) Q4KBlock(s + (long)b * n, d + (long)b * bb);
-                else Q6KBlock(s + (long)b * n, d + (long)b * bb);
+                float* x = s + (long)b * n;
+                byte* y = d + (long)b * bb;
+                switch (type)
+                {
+                    case DType.Q8_0: Q8Block(x, y); break;
+                    case DType.Q4_0: Q4Block(x, y); break;
+                    case DType.Q5_0: Q50Block(x, y); break;
+                    case DType.Q4_K: Q4KBlock(x, y); break;
+                    case DType.Q5_K: Q5KBlock(x, y); break;
+                    default: Q6KBlock(x, y); break;
+                }
             }
     }
 
@@ -75,6 +83,8 @@ public static unsafe partial class QuantBlocks
         _ = type.ByteCount(dst.Length);
         if (type == DType.Q4_K) { DequantizeQ4K((byte*)src, dst); return; }
         if (type == DType.Q6_K) { DequantizeQ6K((byte*)src, dst); return; }
+        if (type == DType.Q5_0) { DequantizeQ50((byte*)src, dst); return; }
+        if (type == DType.Q5_K) { DequantizeQ5K((byte*)src, dst); return; }
         int bb = type.BlockBytes();
         byte* p = (byte*)src;
         for (int b = 0; b < dst.Length / 32; b++, p += bb)

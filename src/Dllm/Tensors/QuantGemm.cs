@@ -20,7 +20,7 @@ public enum QuantKernelKind
 
 /// <summary>
 /// C[m×n] (+)= X[m×k] · Wᵀ for float32 activations X and a weight W (n × k) stored in a block-quantized
-/// <see cref="DType"/> (Q8_0, Q4_0, Q4_K, Q6_K), computed as llama.cpp does for Q8_0 and Q4_0: each activation row is
+/// <see cref="DType"/> (Q8_0, Q5_0, Q4_0, Q6_K, Q5_K, Q4_K), computed as llama.cpp does for Q8_0 and Q4_0: each activation row is
 /// quantized per block of 32 to int8 with its own scale dx = max|x|/127 (q = x·127/max|x| rounded half to even,
 /// as ggml's SIMD <c>quantize_row_q8_0</c>; the scale is kept in f32, not rounded to f16 as ggml does), then
 /// C[i, j] = Σ_b dx[i,b]·dw[j,b]·(Σ_t qx[i,b,t]·qw[j,b,t]) with exact integer block dots.
@@ -28,6 +28,8 @@ public enum QuantKernelKind
 /// Q4_K: the same int8 activation blocks of 32 against each 32-value sub-block, whose value is dw·q + mw (dw = d·sc,
 /// mw = −dmin·m, q = 0..15): C[i, j] = Σ_b [dx·dw·(Σ_t qx·q) + mw·(dx·Σ_t qx)], each block's two terms fused in that
 /// order. llama.cpp instead quantizes activations per 256 (block_q8_K); blocks of 32 follow the activations more closely.
+/// Q5_K is the same with codes q = 0..31 (the fifth bit joined to the nibble at unpack). Q5_0: codes q − 16 as int8, dw = d,
+/// then as Q8_0 (llama.cpp's <c>vec_dot_q5_0_q8_0</c> does the same per-32 dot).
 /// Q6_K: codes q − 32 (int8) with two int8 scales per block of 32 (one per 16 values) and dw = d: the block's integer dot
 /// is sc_lo·(dot of values 0..15) + sc_hi·(dot of values 16..31), exact in int32, then fused as for Q8_0.
 /// </para>
@@ -39,10 +41,10 @@ public enum QuantKernelKind
 /// </para>
 /// <para>
 /// Blocking: the weight is walked in chunks of 8 rows, unpacked once per chunk into an interleaved int8 layout
-/// (this is where Q4_0 nibbles become bytes), and then every activation row is dotted with the chunk while it
+/// (this is where Q4_0 nibbles, and Q5 nibbles with their fifth bits, become bytes), and then every activation row is dotted with the chunk while it
 /// sits in L1, 4 activation rows at a time. Threads take disjoint ranges of chunks (columns of C).
 /// </para>
-/// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of the weight's block (32; Q4_K, Q6_K: 256).</para>
+/// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of the weight's block (32; the K-quants: 256).</para>
 /// </summary>
 public static unsafe class QuantGemm
 {
@@ -87,10 +89,10 @@ public static unsafe class QuantGemm
             return;
         }
 
-        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales; for Q4_K also sx [m × k/32] = dx·Σ qx.
+        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales; for Q4_K and Q5_K also sx [m × k/32] = dx·Σ qx.
         int nb = k / DTypeInfo.QuantBlock;
         int mPad = (m + MR - 1) / MR * MR; // zero rows pad the last tile
-        bool offsets = w.DType == DType.Q4_K, halves = w.DType == DType.Q6_K;
+        bool offsets = w.DType is DType.Q4_K or DType.Q5_K, halves = w.DType == DType.Q6_K;
         var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, 2L * mPad * nb);
         float* sums = offsets ? act.D + (long)mPad * nb : null;
         for (int i = 0; i < m; i++)

@@ -39,6 +39,7 @@ internal static unsafe partial class QuantGemmKernel
     /// per block at aux + 256b; AVX2: |w| in the row layout; portable: unused) and dw [nb × 8] scales, per block of 32.
     /// Q4_K: block b is sub-block b % 8 of super-block b / 8; its codes q (0..15) are the int8 values, dw = d·sc, and
     /// mw [nb × 8] gets the offset −dmin·m (value = dw·q + mw); for the other types <paramref name="mw"/> is not written.
+    /// Q5_K likewise, with codes 0..31. Q5_0: codes q − 16 (−16..15), dw = d.
     /// Q6_K: block b is 32-value block b % 8 of super-block b / 8, its codes q − 32 the int8 values, dw = d, and its two
     /// int8 scales go to hs [nb × <see cref="HalfScaleInts"/>] (<see cref="SetHalfScales"/>); AVX-VNNI's aux then holds
     /// −128·Σw of each half (at aux + 256b and aux + 256b + 32).
@@ -47,7 +48,7 @@ internal static unsafe partial class QuantGemmKernel
     public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, float* mw, int* hs, QuantKernelKind kind)
     {
         int bb = w.DType.BlockBytes();
-        bool k4 = w.DType == DType.Q4_K, k6 = w.DType == DType.Q6_K;
+        bool k4 = w.DType == DType.Q4_K, k5 = w.DType == DType.Q5_K, k6 = w.DType == DType.Q6_K;
         sbyte* v = stackalloc sbyte[32];
         for (int r = 0; r < NW; r++)
         {
@@ -57,7 +58,7 @@ internal static unsafe partial class QuantGemmKernel
                 if (p == null)
                 {
                     new Span<sbyte>(v, 32).Clear();
-                    if (k4) mw[b * NW + r] = 0;
+                    if (k4 || k5) mw[b * NW + r] = 0;
                     if (k6) SetHalfScales(hs, b, r, 0, 0);
                 }
                 else if (k6)
@@ -66,6 +67,17 @@ internal static unsafe partial class QuantGemmKernel
                     var (lo, hi) = QuantBlocks.Q6KBlockCodes(sb, b % 8, v);
                     dw[b * NW + r] = QuantBlocks.Scale(sb + 208);
                     SetHalfScales(hs, b, r, lo, hi);
+                }
+                else if (k5)
+                {
+                    // Codes 0..31 fit int8 as they are; the min term goes through mw as for Q4_K.
+                    byte* sb = p + (long)(b / 8) * bb;
+                    var (dj, offset) = kind != QuantKernelKind.Portable
+                        ? QuantBlocks.Q5KSubBlockScale(sb, b % 8) // codes below, as the scalar reading gives them (QuantGemmKernel.Q5.cs)
+                        : QuantBlocks.Q5KSubBlockCodes(sb, b % 8, v);
+                    if (kind != QuantKernelKind.Portable) Q5KCodesAvx2(sb, b % 8, v);
+                    dw[b * NW + r] = dj;
+                    mw[b * NW + r] = offset;
                 }
                 else if (k4)
                 {
@@ -89,6 +101,8 @@ internal static unsafe partial class QuantGemmKernel
                     byte* blk = p + (long)b * bb;
                     dw[b * NW + r] = QuantBlocks.Scale(blk);
                     if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(v, blk + 2, 32);
+                    else if (w.DType == DType.Q5_0 && kind != QuantKernelKind.Portable) Q50CodesAvx2(blk, v);
+                    else if (w.DType == DType.Q5_0) QuantBlocks.Q50Codes(blk, v);
                     else if (kind != QuantKernelKind.Portable)
                     {
                         Vector128<byte> packed = Sse2.LoadVector128(blk + 2), low = Vector128.Create((byte)0xF);
@@ -137,7 +151,7 @@ internal static unsafe partial class QuantGemmKernel
     }
 
     /// <summary>The MR × NW tile: <paramref name="tile"/>[r·NW + j] = Σ_b float(dot_b(r, j))·(dx[r,b]·dw[j,b]), fused per block,
-    /// and with an offset (<paramref name="mw"/> non-null, Q4_K) then per block + mw[j,b]·sx[r,b], fused, where sx[r,b] =
+    /// and with an offset (<paramref name="mw"/> non-null, Q4_K and Q5_K) then per block + mw[j,b]·sx[r,b], fused, where sx[r,b] =
     /// dx[r,b]·Σ_t qx[r,b,t] (the activation block's sum: Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx).
     /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx and sx: their MR × nb scales and sums.</summary>
     public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)

@@ -24,7 +24,7 @@ public static unsafe class Widen
             case DType.BF16:
                 Bf16ToSingle(new ReadOnlySpan<ushort>((void*)src, dst.Length), dst);
                 break;
-            case DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K:
+            case DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K or DType.Q5_0 or DType.Q5_K:
                 QuantBlocks.Dequantize(src, type, dst); // whole blocks only
                 break;
             default:

@@ -33,6 +33,12 @@ public static class TokenizerLoader
     /// vocabulary; the message names the file and field.</exception>
     /// <exception cref="NotSupportedException">A tokenizer kind this engine does not implement.</exception>
     /// <exception cref="Jinja.TemplateException">The chat template does not parse (message names the file and line).</exception>
+    /// <summary>True when <see cref="Load"/> would find a tokenizer file for <paramref name="modelDirectory"/> (a GGUF never has one
+    /// Dllm reads); whether it parses is <see cref="Load"/>'s to say.</summary>
+    public static bool Exists(string modelDirectory)
+        => !Dllm.IO.GgufModel.IsGgufPath(modelDirectory)
+           && (File.Exists(modelDirectory) || File.Exists(Path.Combine(modelDirectory, "tokenizer.json")));
+
     public static ITokenizer Load(string modelDirectory, TokenizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);

@@ -56,6 +56,16 @@ public class CliTests
     }
 
     [Fact]
+    public void PromptIdsWithoutATokenizerAskForIdOutput()
+    {
+        var (code, output, err) = Run("generate", "--model", TestPaths.Golden("tiny-f32"), "--prompt-ids", "1,2,3", "--gen-length", "8", "--steps", "8");
+        Assert.Equal(1, code);
+        Assert.Contains("no tokenizer to print the answer as text: add --output ids", err);
+        Assert.Equal("", output.Trim());
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
     public void UnknownOptionAndMissingModelAreRejected()
     {
         Assert.NotEqual(0, Run("generate", "--bogus").Code);

@@ -95,6 +95,20 @@ public class ExperimentSmokeTests
     }
 
     [Fact]
+    public void Families_text_quick_trains_all_six_families_on_text_and_scores_each()
+    {
+        string text = Path.Combine(TestPaths.TempDir(), "kjv.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("In the beginning God created the heaven and the earth.\n", 40)));
+        var (o, dir) = Quick(new FamiliesTextExperiment(), text);
+        Assert.Equal(Dllm.Model.ModelKind.BlockDiffusion, Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", "bd3", "config.json")).Kind);
+        Assert.Equal(Dllm.Model.ModelKind.DiffuSeq, Dllm.Model.ModelConfig.Load(Path.Combine(dir, "models", "diffuseq", "config.json")).Kind);
+        foreach (string row in new[] { "| AR |", "| MDM |", "| BD3 |", "| DiffuSeq |", "| Diffusion-LM |", "| SSD-LM |", "(exact NLL)", "(ELBO bound)", "not a bound" })
+            Assert.Contains(row, o.Markdown);
+        Assert.Equal(6, o.Plot.Series.Count);
+        Assert.All(o.Plot.Series.SelectMany(s => s.Values), v => Assert.InRange(v, 0, 100));
+    }
+
+    [Fact]
     public void Speed_without_a_trained_sudoku_model_says_what_to_run()
     {
         string dir = Path.Combine(TestPaths.TempDir(), "speed");

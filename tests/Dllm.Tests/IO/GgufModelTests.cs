@@ -113,8 +113,8 @@ public sealed class GgufModelTests(ITestOutputHelper output)
         Assert.Contains("truncated", Fails<InvalidDataException>(good[..(good.Length / 3)]));
         Assert.Contains("truncated", Fails<InvalidDataException>(good[..(good.Length - 40)])); // the last tensor's data cut
         int at = After(good, "blk.0.ffn_up.weight"); // n_dims u32, 2 dims u64, type u32
-        b = (byte[])good.Clone(); BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 4 + 16), 13);
-        Assert.Contains("Q5_K", Fails<NotSupportedException>(b));
+        b = (byte[])good.Clone(); BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 4 + 16), 11);
+        Assert.Contains("Q3_K", Fails<NotSupportedException>(b));
         b = (byte[])good.Clone(); BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(at + 4 + 16 + 4), 1UL << 40);
         Assert.Contains("beyond the end of the file", Fails<InvalidDataException>(b));
         b = (byte[])good.Clone(); BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), 7);

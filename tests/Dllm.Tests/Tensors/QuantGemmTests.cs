@@ -4,7 +4,7 @@ using Xunit;
 namespace Dllm.Tests.Tensors;
 
 /// <summary>
-/// The Q8_0 / Q4_0 / Q4_K / Q6_K block formats and the int8 GEMM. Kernels are checked against an independent
+/// The Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K block formats and the int8 GEMM. Kernels are checked against an independent
 /// double-precision reference of the same computation (activations quantized per 32-value block with
 /// scale max|x|/127 and round-half-even, integer block dots, summed in double), over odd shapes, for every
 /// kernel this CPU can run (<see cref="QuantGemm.Kind"/> is lowered to force AVX2 and portable on a VNNI
@@ -13,7 +13,7 @@ namespace Dllm.Tests.Tensors;
 [Collection(nameof(GemmCollection))]
 public sealed unsafe class QuantGemmTests
 {
-    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
+    public static TheoryData<DType> Formats => [DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q4_K, DType.Q5_K, DType.Q6_K];
 
     /// <summary><paramref name="k"/> rounded up to whole blocks of <paramref name="t"/> (K-quant rows are multiples of 256).</summary>
     private static int Whole(int k, DType t) => (k + t.BlockValues() - 1) / t.BlockValues() * t.BlockValues();
@@ -51,7 +51,29 @@ public sealed unsafe class QuantGemmTests
         Assert.Equal(14f, back[31]);
     }
 
-    [Theory, InlineData(DType.Q8_0), InlineData(DType.Q4_0)]
+    [Theory, InlineData(-1f), InlineData(1f)]
+    public void Q5_0_block_matches_ggml_rounding_by_hand(float sign)
+    {
+        // x_j = sign·(j − 16): the value of largest magnitude is x_0 = −16·sign, so d = x_0 / −16 = sign and
+        // q = min(31, trunc(x/d + 16.5)) = trunc(j + 0.5) = j: every code is its index and the block round-trips exactly.
+        float[] x = [.. Enumerable.Range(0, 32).Select(j => sign * (j - 16))];
+        byte[] b = QuantBlocks.Quantize(x, DType.Q5_0);
+        Assert.Equal(22, b.Length);
+        Assert.Equal((Half)sign, BitConverter.ToHalf(b, 0));
+        Assert.Equal(0xFFFF0000u, BitConverter.ToUInt32(b, 2)); // codes 16..31 (values 16..31) have the fifth bit
+        for (int j = 0; j < 16; j++) Assert.Equal((byte)(j | j << 4), b[6 + j]); // low nibbles of j and j + 16
+        float[] back = new float[32];
+        fixed (byte* p = b) QuantBlocks.Dequantize((nint)p, DType.Q5_0, back);
+        Assert.Equal(x, back);
+        // +16 steps clip to code 31: x = (−8, 8, 0 …) gives d = 0.5, codes 0, 31 (not 32), 16.
+        float[] clip = new float[32];
+        clip[0] = -8; clip[1] = 8;
+        b = QuantBlocks.Quantize(clip, DType.Q5_0);
+        fixed (byte* p = b) QuantBlocks.Dequantize((nint)p, DType.Q5_0, back);
+        Assert.Equal([-8f, 7.5f, 0f], back[..3]);
+    }
+
+    [Theory, InlineData(DType.Q8_0), InlineData(DType.Q4_0), InlineData(DType.Q5_0)]
     public void Dequantized_values_are_within_half_a_step(DType t)
     {
         var rng = new Random(1);
@@ -66,41 +88,69 @@ public sealed unsafe class QuantGemmTests
             for (int j = 0; j < 32; j++)
             {
                 int i = b * 32 + j;
-                // half a step (a whole one where Q4_0 clips +8 steps to code 15 = +7 steps), plus the f16
+                // half a step (a whole one where Q4_0 clips +8 steps to +7, Q5_0 +16 to +15), plus the f16
                 // rounding of the scale times the largest code
-                float step = t == DType.Q4_0 && Math.Abs(Math.Abs(back[i]) - 7 * d) < 1e-6f ? d : d * 0.5f;
+                int clipped = t == DType.Q4_0 ? 7 : t == DType.Q5_0 ? 15 : int.MaxValue;
+                float step = Math.Abs(Math.Abs(back[i]) - clipped * d) < 1e-6f ? d : d * 0.5f;
                 Assert.True(Math.Abs(back[i] - x[i]) <= step + d * 8e-4f * 128 + 1e-7f, $"{t} element {i}: {x[i]} came back as {back[i]} (d {d})");
             }
         }
         Assert.All(back.AsSpan(64, 32).ToArray(), v => Assert.Equal(0f, v));
     }
 
-    [Fact]
-    public void Q4_K_block_layout_and_error()
+    [Theory, InlineData(DType.Q4_K), InlineData(DType.Q5_K)]
+    public void K_quant_with_mins_block_layout_and_error(DType t)
     {
         var rng = new Random(2);
+        int bb = t.BlockBytes();
         float[] x = [.. Enumerable.Range(0, 256 * 3).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(3) + 1))];
         for (int j = 256; j < 512; j++) x[j] = 0;   // an all-zero super-block
         for (int j = 512; j < 544; j++) x[j] = 0.5f; // a constant positive sub-block: min 0, all codes equal
-        byte[] q = QuantBlocks.Quantize(x, DType.Q4_K);
-        Assert.Equal(3 * 144, q.Length);
+        byte[] q = QuantBlocks.Quantize(x, t);
+        Assert.Equal(3 * (t == DType.Q4_K ? 144 : 176), q.Length);
         float[] back = new float[x.Length];
-        fixed (byte* p = q) Widen.ToSingle((nint)p, DType.Q4_K, back);
+        fixed (byte* p = q) Widen.ToSingle((nint)p, t, back);
         Assert.All(back.AsSpan(256, 256).ToArray(), v => Assert.Equal(0f, v));
-        Assert.All(q.AsSpan(144, 144).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(q.AsSpan(bb, bb).ToArray(), b => Assert.Equal(0, b));
         Assert.All(back.AsSpan(512, 32).ToArray(), v => Assert.Equal(back[512], v)); // (within a step of 0.5: the 6-bit sc is relative to the block's largest)
         // Every value within one step d·sc of its sub-block (the least-squares fit may clip an extreme by up to a step).
         for (int b = 0; b < 3; b++)
             fixed (byte* p = q)
                 for (int j = 0; j < 8; j++)
                 {
-                    float step = (float)BitConverter.ToHalf(q, b * 144) * QuantBlocksScale(p + b * 144 + 4, j);
+                    float step = (float)BitConverter.ToHalf(q, b * bb) * QuantBlocksScale(p + b * bb + 4, j);
                     for (int i = 0; i < 32; i++)
                     {
                         int e = b * 256 + 32 * j + i;
-                        Assert.True(Math.Abs(back[e] - x[e]) <= step * 1.01f + 1e-6f, $"element {e}: {x[e]} came back as {back[e]} (step {step})");
+                        Assert.True(Math.Abs(back[e] - x[e]) <= step * 1.01f + 1e-6f, $"{t} element {e}: {x[e]} came back as {back[e]} (step {step})");
                     }
                 }
+    }
+
+    [Fact]
+    public void Q5_K_block_built_by_hand_dequantizes_as_ggml_lays_it_out()
+    {
+        // d = 1, dmin = 0.5; sub-block j: sc = j + 1, m = 2j (6-bit, packed as Q4_K's: no high bits needed here);
+        // code of value 32j + l: (l + j) % 32, its fifth bit in bit j of qh[l], its low nibble in qs[32·(j/2) + l] (low for even j).
+        byte[] b = new byte[176];
+        BitConverter.TryWriteBytes(b.AsSpan(0), (Half)1f);
+        BitConverter.TryWriteBytes(b.AsSpan(2), (Half)0.5f);
+        for (int j = 0; j < 8; j++)
+        {
+            if (j < 4) { b[4 + j] = (byte)(j + 1); b[4 + j + 4] = (byte)(2 * j); }
+            else b[4 + j + 4] = (byte)(((j + 1) & 0xF) | ((2 * j) & 0xF) << 4);
+            for (int l = 0; l < 32; l++)
+            {
+                int q = (l + j) % 32;
+                b[16 + l] |= (byte)((q >> 4) << j);
+                b[48 + 32 * (j / 2) + l] |= (byte)((q & 0xF) << (4 * (j & 1)));
+            }
+        }
+        float[] back = new float[256];
+        fixed (byte* p = b) QuantBlocks.Dequantize((nint)p, DType.Q5_K, back);
+        for (int j = 0; j < 8; j++)
+            for (int l = 0; l < 32; l++)
+                Assert.Equal((j + 1) * ((l + j) % 32) - 0.5f * (2 * j), back[32 * j + l]);
     }
 
     private static int QuantBlocksScale(byte* scales, int j) => j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
