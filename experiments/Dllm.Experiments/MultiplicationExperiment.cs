@@ -26,7 +26,7 @@ public sealed class MultiplicationExperiment : IExperiment
         int nTrain = o.Quick ? 48 : 6000, nTestPerKind = o.Quick ? 2 : 100;
         var config = o.Quick
             ? new TwinConfig { DModel = 32, Layers = 1, Heads = 2, Steps = 3, BatchSize = 4, Warmup = 1, Seed = o.Seed }
-            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 500, BatchSize = 32, LearningRate = 1.5e-3, Warmup = 50, Seed = o.Seed };
+            : new TwinConfig { DModel = 128, Layers = 4, Heads = 4, Steps = 3000, BatchSize = 32, LearningRate = 1.5e-3, Warmup = 50, Seed = o.Seed };
         var tok = new ByteTokenizer();
         var rows = new List<(string Model, string Kind, double Accuracy, int Correct, int Total)>();
         var headers = new List<string>();

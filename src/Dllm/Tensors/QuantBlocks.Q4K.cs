@@ -103,10 +103,16 @@ public static unsafe partial class QuantBlocks
         ? (s[j] & 63, s[j + 4] & 63)
         : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
 
+    /// <summary>
+    /// The part ggml's <c>quantize_row_q4_K_ref</c> and <c>quantize_row_q5_K_ref</c> share: fits each 32-value sub-block of the
+    /// 256 values at <paramref name="x"/> with codes 0..<paramref name="nmax"/> (<see cref="MakeQkx2"/> with that rmin and
+    /// step count), writes the super-block header at <paramref name="y"/> (f16 d and dmin, then the eight 6-bit scales and
+    /// mins packed into 12 bytes, each quantized against the largest) and puts into <paramref name="l"/> the final codes
+    /// against the header's rounded scales (a sub-block whose scale rounds to 0 keeps its fit's codes).
+    /// </summary>
     [SkipLocalsInit]
-    private static void Q4KBlock(float* x, byte* y)
+    private static void FitScalesAndMinsK(float* x, byte* y, byte* l, int nmax, float rmin, int nstep)
     {
-        byte* l = stackalloc byte[QK];
         byte* laux = stackalloc byte[32];
         float* weights = stackalloc float[32];
         float* mins = stackalloc float[8];
@@ -119,7 +125,7 @@ public static unsafe partial class QuantBlocks
             for (int i = 0; i < 32; i++) sumX2 += xj[i] * xj[i];
             float avX = MathF.Sqrt(sumX2 / 32);
             for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xj[i]);
-            scales[j] = MakeQkx2(32, 15, xj, weights, l + 32 * j, out mins[j], laux, -1f, 0.1f, 20);
+            scales[j] = MakeQkx2(32, nmax, xj, weights, l + 32 * j, out mins[j], laux, rmin, 0.1f, nstep);
             if (scales[j] > maxScale) maxScale = scales[j];
             if (mins[j] > maxMin) maxMin = mins[j];
         }
@@ -134,7 +140,7 @@ public static unsafe partial class QuantBlocks
                 sc[j] = ls;
                 sc[j + 4] = lm;
             }
-            else
+            else // sub-blocks 4..7: low 4 bits in bytes 8..11, high 2 bits in the top of bytes 0..7
             {
                 sc[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
                 sc[j - 4] |= (byte)((ls >> 4) << 6);
@@ -150,8 +156,15 @@ public static unsafe partial class QuantBlocks
             float dj = d * s;
             if (dj == 0) continue;
             float dm = dmin * m;
-            for (int i = 0; i < 32; i++) l[32 * j + i] = (byte)Math.Max(0, Math.Min(15, NearestInt((x[32 * j + i] + dm) / dj)));
+            for (int i = 0; i < 32; i++) l[32 * j + i] = (byte)Math.Max(0, Math.Min(nmax, NearestInt((x[32 * j + i] + dm) / dj)));
         }
+    }
+
+    [SkipLocalsInit]
+    private static void Q4KBlock(float* x, byte* y)
+    {
+        byte* l = stackalloc byte[QK];
+        FitScalesAndMinsK(x, y, l, nmax: 15, rmin: -1f, nstep: 20);
         byte* q = y + 16;
         for (int j = 0; j < QK; j += 64, q += 32)
             for (int i = 0; i < 32; i++) q[i] = (byte)(l[j + i] | (l[j + i + 32] << 4));

@@ -25,52 +25,7 @@ public static unsafe partial class QuantBlocks
     private static void Q5KBlock(float* x, byte* y)
     {
         byte* l = stackalloc byte[QK];
-        byte* laux = stackalloc byte[32];
-        float* weights = stackalloc float[32];
-        float* mins = stackalloc float[8];
-        float* scales = stackalloc float[8];
-        float maxScale = 0, maxMin = 0;
-        for (int j = 0; j < 8; j++)
-        {
-            float* xj = x + 32 * j;
-            float sumX2 = 0;
-            for (int i = 0; i < 32; i++) sumX2 += xj[i] * xj[i];
-            float avX = MathF.Sqrt(sumX2 / 32);
-            for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xj[i]);
-            scales[j] = MakeQkx2(32, 31, xj, weights, l + 32 * j, out mins[j], laux, -0.5f, 0.1f, 15);
-            if (scales[j] > maxScale) maxScale = scales[j];
-            if (mins[j] > maxMin) maxMin = mins[j];
-        }
-        float invScale = maxScale > 0 ? 63f / maxScale : 0f, invMin = maxMin > 0 ? 63f / maxMin : 0f;
-        byte* sc = y + 4;
-        new Span<byte>(sc, 12).Clear(); // the packing below ORs high bits in
-        for (int j = 0; j < 8; j++)
-        {
-            byte ls = Math.Min((byte)63, unchecked((byte)NearestInt(invScale * scales[j])));
-            byte lm = Math.Min((byte)63, unchecked((byte)NearestInt(invMin * mins[j])));
-            if (j < 4)
-            {
-                sc[j] = ls;
-                sc[j + 4] = lm;
-            }
-            else
-            {
-                sc[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
-                sc[j - 4] |= (byte)((ls >> 4) << 6);
-                sc[j] |= (byte)((lm >> 4) << 6);
-            }
-        }
-        *(Half*)y = (Half)(maxScale / 63f);
-        *(Half*)(y + 2) = (Half)(maxMin / 63f);
-        float d = Scale(y), dmin = Scale(y + 2);
-        for (int j = 0; j < 8; j++)
-        {
-            var (s, m) = ScaleMinK4(j, sc);
-            float dj = d * s;
-            if (dj == 0) continue;
-            float dm = dmin * m;
-            for (int i = 0; i < 32; i++) l[32 * j + i] = (byte)Math.Max(0, Math.Min(31, NearestInt((x[32 * j + i] + dm) / dj)));
-        }
+        FitScalesAndMinsK(x, y, l, nmax: 31, rmin: -0.5f, nstep: 15);
         byte* qh = y + 16, q = y + 48;
         new Span<byte>(qh, 32).Clear();
         for (int j = 0; j < QK; j += 64, q += 32)
