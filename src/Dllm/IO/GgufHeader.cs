@@ -42,7 +42,7 @@ internal ref struct GgufHeader
         var meta = new Dictionary<string, object>(StringComparer.Ordinal);
         for (ulong i = 0; i < kvCount; i++)
         {
-            string key = h.Str("metadata key");
+            string key = h.Name("metadata key");
             uint type = h.U32($"type of '{key}'");
             object value = h.Value(type, key, depth: 0);
             if (!meta.TryAdd(key, value)) throw h.Bad($"metadata key '{key}' appears twice");
@@ -60,7 +60,7 @@ internal ref struct GgufHeader
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (ulong i = 0; i < tensorCount; i++)
         {
-            string name = h.Str("tensor name");
+            string name = h.Name("tensor name");
             if (!names.Add(name)) throw h.Bad($"tensor '{name}' appears twice");
             uint nd = h.U32($"dimension count of '{name}'");
             if (nd is 0 or > 4) throw h.Bad($"tensor '{name}' has {nd} dimensions (GGUF allows 1 to 4)");
@@ -140,6 +140,16 @@ internal ref struct GgufHeader
         ReadOnlySpan<byte> s = Take((long)n, what);
         try { return new UTF8Encoding(false, true).GetString(s); }
         catch (DecoderFallbackException) { throw Bad($"{what} at byte {_pos - (int)n} is not valid UTF-8"); }
+    }
+
+    /// <summary>A metadata key or tensor name: a string without control characters (they would break the one-line errors
+    /// that name it, and no key or tensor llama.cpp writes has one; string values such as a chat template may).</summary>
+    private string Name(string what)
+    {
+        int at = _pos;
+        string s = Str(what);
+        if (PrintableText.HasControl(s)) throw Bad($"{what} at byte {at} has control characters: \"{PrintableText.Escape(s)}\"");
+        return s;
     }
 
     private object Value(uint type, string key, int depth)

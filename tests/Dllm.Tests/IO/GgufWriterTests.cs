@@ -56,4 +56,21 @@ public class GgufWriterTests
         Assert.Throws<ArgumentException>(() => g.AddTensor("t", [2], [1, 2]));
         Assert.Throws<ArgumentException>(() => g.AddTensor("u", [3], [1, 2]));
     }
+
+    [Theory]
+    [InlineData("tensor")]
+    [InlineData("key")]
+    public void A_name_with_control_characters_is_one_line_naming_it(string which)
+    {
+        // A corrupt file can put a newline in a tensor name or key; the error that names it must stay one line.
+        string path = Path.Combine(TestPaths.TempDir(), "c.gguf");
+        var g = new GgufWriter().AddString("general.architecture", "llada");
+        if (which == "key") g.AddUInt32("llada.block\ncount", 1).AddTensor("a", [1], [1]);
+        else g.AddTensor("blk.0\nattn", [1], [1]);
+        g.Write(path);
+        var e = Assert.Throws<InvalidDataException>(() => { using var f = GgufFile.Open(path); });
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("control characters", e.Message);
+        Assert.Contains("\\u000a", e.Message);
+    }
 }
