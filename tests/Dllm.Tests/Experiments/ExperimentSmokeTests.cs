@@ -29,6 +29,37 @@ public class ExperimentSmokeTests
     }
 
     [Fact]
+    public void Sudoku_9x9_quick_keeps_36_clues_and_scores_blank_cells()
+    {
+        string dir = TestPaths.TempDir();
+        ExperimentOutcome o = new SudokuExperiment().Run(new ExperimentRunOptions { Quick = true, OutDir = dir, Size = 9, Command = "test" }, _ => { });
+        Assert.Contains("# Sudoku 9×9", o.Markdown);
+        Assert.Contains("blank cells right", o.Markdown);
+        var test = TaskExample.ReadJsonl(Path.Combine(dir, "data", "test.jsonl"));
+        Assert.All(test, e =>
+        {
+            Assert.Equal(SudokuExperiment.Clues9, e.Prompt.Count(c => c is >= '1' and <= '9'));
+            Assert.True(SudokuTask.IsValidSolution(e.Prompt, e.Response));
+            Assert.Equal(1, SudokuTask.CountSolutions(e.Prompt));
+        });
+        Assert.Throws<ArgumentException>(() => new SudokuExperiment().Run(new ExperimentRunOptions { Quick = true, OutDir = dir, Size = 5 }, _ => { }));
+    }
+
+    [Fact]
+    public void Multiplication_quick_adapts_each_AR_twin_and_reports_six_models()
+    {
+        var (o, dir) = Quick(new MultiplicationExperiment());
+        foreach (string variant in new[] { "direct", "cot" })
+        {
+            var adapted = Dllm.Model.ModelConfig.Load(Path.Combine(dir, variant, "models", "mdm-adapted", "config.json"));
+            Assert.Equal(Dllm.Model.ModelKind.MaskedDiffusion, adapted.Kind);
+            Assert.True(adapted.ShiftLogits); // adapted from AR: logits stay shifted
+        }
+        Assert.Contains("| n × n digits | MDM direct | AR direct | MDM←AR direct | MDM CoT | AR CoT | MDM←AR CoT |", o.Markdown);
+        Assert.Equal(6, o.Plot.Series.Count);
+    }
+
+    [Fact]
     public void Reversal_quick_reports_every_question_kind()
     {
         var (o, _) = Quick(new ReversalExperiment());
