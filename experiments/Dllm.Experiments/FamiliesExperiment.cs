@@ -25,9 +25,11 @@ public sealed class FamiliesExperiment : IExperiment
     public string Name => "families";
     public string Description => "Every family (AR, MDM, BD3, DiffuSeq, Diffusion-LM, SSD-LM) on one seq2seq task and its held-out examples at equal compute";
 
-    private static readonly string[] Families = ["ar", "mdm", "bd3", "diffuseq", "diffusion-lm", "ssd-lm"];
+    /// <summary>Every family, in the order tables list them.</summary>
+    internal static readonly string[] Families = ["ar", "mdm", "bd3", "diffuseq", "diffusion-lm", "ssd-lm"];
 
-    private static string Label(string f) => f switch
+    /// <summary>A family's name in tables and plots ("ar" → "AR", "diffusion-lm" → "Diffusion-LM", ...).</summary>
+    internal static string Label(string f) => f switch
     {
         "ar" => "AR", "mdm" => "MDM", "bd3" => "BD3", "diffuseq" => "DiffuSeq", "diffusion-lm" => "Diffusion-LM", _ => "SSD-LM",
     };

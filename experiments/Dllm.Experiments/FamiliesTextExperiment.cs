@@ -31,13 +31,7 @@ public sealed class FamiliesTextExperiment : IExperiment
     public string Description => "Every family (AR, MDM, BD3, DiffuSeq, Diffusion-LM, SSD-LM) on held-out text at equal compute";
 
     // BD3's two-halves forward is the slowest: first, so the pairs finish together.
-    private static readonly string[] Families = ["bd3", "ar", "mdm", "diffuseq", "diffusion-lm", "ssd-lm"];
-    private static readonly string[] Shown = ["ar", "mdm", "bd3", "diffuseq", "diffusion-lm", "ssd-lm"];
-
-    private static string Label(string f) => f switch
-    {
-        "ar" => "AR", "mdm" => "MDM", "bd3" => "BD3", "diffuseq" => "DiffuSeq", "diffusion-lm" => "Diffusion-LM", _ => "SSD-LM",
-    };
+    private static readonly string[] TrainingOrder = ["bd3", "ar", "mdm", "diffuseq", "diffusion-lm", "ssd-lm"];
 
     public ExperimentOutcome Run(ExperimentRunOptions o, Action<string> log, CancellationToken ct = default)
     {
@@ -68,7 +62,7 @@ public sealed class FamiliesTextExperiment : IExperiment
         var heldWindows = Enumerable.Range(0, windows).Select(i => held.EvenChunk(i, windows, seqLen).ToArray()).ToList();
         string models = Path.Combine(o.OutDir, "models");
         string Dir(string f) => Path.Combine(models, f);
-        foreach (string f in Families)
+        foreach (string f in TrainingOrder)
             if (Directory.Exists(Dir(f))) Directory.Delete(Dir(f), recursive: true);
         Directory.CreateDirectory(Path.Combine(o.OutDir, "data"));
         File.WriteAllText(Path.Combine(o.OutDir, "data", "train.txt"), trainText);
@@ -93,11 +87,11 @@ public sealed class FamiliesTextExperiment : IExperiment
         var minutes = new ConcurrentDictionary<string, double>();
         var finalLoss = new ConcurrentDictionary<string, double>();
         int saved = Parallelism.Threads, workers = Math.Clamp(saved, 1, 2);
-        log($"{Families.Length} families × {config.Steps} steps × {config.BatchSize} windows of {seqLen} bytes, {workers} at a time, one kernel thread each");
+        log($"{TrainingOrder.Length} families × {config.Steps} steps × {config.BatchSize} windows of {seqLen} bytes, {workers} at a time, one kernel thread each");
         Parallelism.Threads = 1;
         try
         {
-            Parallel.ForEach(Families, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, f =>
+            Parallel.ForEach(TrainingOrder, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, f =>
             {
                 double evalSeconds = 0;
                 var losses = new List<double>();
@@ -121,15 +115,15 @@ public sealed class FamiliesTextExperiment : IExperiment
                 log($"{f}: {minutes[f]:F2} min of training");
             });
 
-            var outputs = Shown.ToDictionary(f => f, f => Continue(f, Dir(f), heldWindows, half, continuousSteps, o.Seed, ct));
-            foreach (string f in Shown) curve[(f, config.Steps)] = ByteAccuracy(outputs[f], heldWindows, half);
+            var outputs = FamiliesExperiment.Families.ToDictionary(f => f, f => Continue(f, Dir(f), heldWindows, half, continuousSteps, o.Seed, ct));
+            foreach (string f in FamiliesExperiment.Families) curve[(f, config.Steps)] = ByteAccuracy(outputs[f], heldWindows, half);
             using var judge = Transformer.Load(Dir("ar"));
             double Judged(IReadOnlyList<int[]> cont) => heldWindows.Select((w, i) =>
                 AutoregressiveObjective.NegativeLogLikelihood(judge, w.AsSpan(0, half), cont[i]) / cont[i].Length).Average();
-            var judged = Shown.ToDictionary(f => f, f => Judged(outputs[f]));
+            var judged = FamiliesExperiment.Families.ToDictionary(f => f, f => Judged(outputs[f]));
             double reference = Judged([.. heldWindows.Select(w => w[half..])]);
-            var likelihood = Shown.ToDictionary(f => f, f => Likelihood(f, Dir(f), held, tok, seqLen, half, windows, samples, o.Seed));
-            foreach (string f in Shown)
+            var likelihood = FamiliesExperiment.Families.ToDictionary(f => f, f => Likelihood(f, Dir(f), held, tok, seqLen, half, windows, samples, o.Seed));
+            foreach (string f in FamiliesExperiment.Families)
                 log(string.Create(CultureInfo.InvariantCulture, $"{f}: continuation {Markdown.Percent(curve[(f, config.Steps)])} bytes right, judged {judged[f]:F3} nats/byte; held-out {likelihood[f]:F3}"));
             return Report(o, path, config, shape, T, block, seqLen, windows, continuousSteps, curve, judged, reference, likelihood, minutes, finalLoss,
                 tok, heldWindows[0], outputs.ToDictionary(kv => kv.Key, kv => kv.Value[0]), half);
@@ -219,24 +213,24 @@ public sealed class FamiliesTextExperiment : IExperiment
             .Append(Inv($"Every model: {config.Describe(shape, parameters)}; random windows of {seqLen} bytes (DiffuSeq: the training text cut into "))
             .Append(Inv($"{seqLen}-byte windows, each a {half}-byte prefix → continuation pair). Trained two at a time, one kernel thread each; minutes exclude the checkpoint evaluations.\n\n"))
             .Append(Markdown.Table(["family", "trained on", "training min", "final loss (last 10 %)"],
-                Shown.Select(f => (IReadOnlyList<string>)[Label(f), Trained(f), Markdown.Num(minutes[f]), Markdown.Num(finalLoss[f], "F3")])))
+                FamiliesExperiment.Families.Select(f => (IReadOnlyList<string>)[FamiliesExperiment.Label(f), Trained(f), Markdown.Num(minutes[f]), Markdown.Num(finalLoss[f], "F3")])))
             .Append("\n## Held-out continuation against training steps\n\n")
             .Append(Inv($"{windows} evenly spaced held-out windows: the first {half} bytes given, the family writes the next {seqLen - half}; the cell is the fraction of "))
             .Append(Inv($"bytes equal to the text's. AR greedy; MDM one block, one byte per step; BD3 its blocks of {block}, one byte per step; DiffuSeq, "))
             .Append(Inv($"Diffusion-LM (prefix anchored, approximate for a model trained unconditionally) and SSD-LM (prefix as clean context) {continuousSteps} reverse steps, seed {o.Seed}.\n\n"))
             .Append(Markdown.Table(["family", .. steps.Select(s => Inv($"step {s}"))],
-                Shown.Select(f => (IReadOnlyList<string>)[Label(f), .. steps.Select(s => curve.TryGetValue((f, s), out double a) ? Markdown.Percent(a) : "—")])))
+                FamiliesExperiment.Families.Select(f => (IReadOnlyList<string>)[FamiliesExperiment.Label(f), .. steps.Select(s => curve.TryGetValue((f, s), out double a) ? Markdown.Percent(a) : "—")])))
             .Append("\n## Held-out text, final checkpoint\n\n")
             .Append(Inv($"Judged: nats per byte of the family's continuations under the final AR model given the prefix (generative NLL; lower = more plausible to the judge; "))
             .Append(Inv($"the AR family is judged by itself, which favours it; the text's own continuations score {reference:F3}). Likelihood: nats per byte of "))
             .Append(Inv($"{windows} held-out windows of {seqLen} bytes; only AR, MDM and BD3 are likelihoods (bounds) and compare with each other.\n\n"))
             .Append(Markdown.Table(["family", "continuation bytes right", "judged (nats/byte)", "held-out nats/byte"],
-                Shown.Select(f => (IReadOnlyList<string>)[Label(f), Markdown.Percent(curve[(f, config.Steps)]), Markdown.Num(judged[f], "F3"), HeldCell(f)])))
+                FamiliesExperiment.Families.Select(f => (IReadOnlyList<string>)[FamiliesExperiment.Label(f), Markdown.Percent(curve[(f, config.Steps)]), Markdown.Num(judged[f], "F3"), HeldCell(f)])))
             .Append("\n## One continuation each (first held-out window)\n\n")
             .Append($"Prefix {Shown1(firstWindow[..half])}, the text goes on {Shown1(firstWindow[half..])}.\n\n")
-            .Append(Markdown.Table(["family", "continuation"], Shown.Select(f => (IReadOnlyList<string>)[Label(f), Shown1(firstOutputs[f])])));
+            .Append(Markdown.Table(["family", "continuation"], FamiliesExperiment.Families.Select(f => (IReadOnlyList<string>)[FamiliesExperiment.Label(f), Shown1(firstOutputs[f])])));
         var plot = new PlotSpec("Held-out continuation bytes right vs training steps", "optimizer steps", "bytes right (%)", [],
-            [.. Shown.Select(f => (Label(f), steps.Select(s => 100 * (curve.TryGetValue((f, s), out double a) ? a : double.NaN)).ToArray()))],
+            [.. FamiliesExperiment.Families.Select(f => (FamiliesExperiment.Label(f), steps.Select(s => 100 * (curve.TryGetValue((f, s), out double a) ? a : double.NaN)).ToArray()))],
             [.. steps.Select(s => (double)s)]);
         return new ExperimentOutcome(md.ToString(), plot);
     }

@@ -73,8 +73,9 @@ internal static class GenerateCommand
             {
                 decoding = knobs.Build(lm.Config.EosTokenId);
                 // Fail before decoding, not after it: the answer is printed as text only with a tokenizer.
-                if (tokenizer is null && !printIds && !TokenizerLoader.Exists(dir))
-                    throw new ArgumentException($"{dir} has no tokenizer to print the answer as text: add --output ids");
+                if (tokenizer is null && !printIds)
+                    tokenizer = TokenizerLoader.Exists(dir) ? TokenizerLoader.Load(dir)
+                        : throw new ArgumentException($"{dir} has no tokenizer to print the answer as text: add --output ids");
                 sw.Start();
                 result = sampler.Generate(promptTokens, decoding);
             }

@@ -160,6 +160,15 @@ public static unsafe partial class QuantBlocks
         }
     }
 
+    /// <summary>Sub-block <paramref name="j"/> (0..7) of a Q4_K or Q5_K super-block at <paramref name="sb"/> (the two share the
+    /// header: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins): its scale d·sc and offset −dmin·m (value = scale·q + offset).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (float Scale, float Offset) KSubBlockScale(byte* sb, int j)
+    {
+        var (s, m) = ScaleMinK4(j, sb + 4);
+        return (Scale(sb) * s, -(Scale(sb + 2) * m));
+    }
+
     [SkipLocalsInit]
     private static void Q4KBlock(float* x, byte* y)
     {

@@ -48,15 +48,7 @@ public static unsafe partial class QuantBlocks
         byte* qh = sb + 16, q = sb + 48 + 32 * (j / 2);
         int shift = 4 * (j & 1);
         for (int i = 0; i < 32; i++) v[i] = (sbyte)(((q[i] >> shift) & 0xF) | (((qh[i] >> j) & 1) << 4));
-        return Q5KSubBlockScale(sb, j);
-    }
-
-    /// <summary>Sub-block <paramref name="j"/>'s scale d·sc and offset −dmin·m (value = scale·q + offset).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static (float Scale, float Offset) Q5KSubBlockScale(byte* sb, int j)
-    {
-        var (s, m) = ScaleMinK4(j, sb + 4);
-        return (Scale(sb) * s, -(Scale(sb + 2) * m));
+        return KSubBlockScale(sb, j);
     }
 
     /// <summary>ggml's <c>dequantize_row_q5_K</c>: value = (d·sc)·q − dmin·m, in that float order.</summary>

@@ -72,21 +72,17 @@ internal static unsafe partial class QuantGemmKernel
                 {
                     // Codes 0..31 fit int8 as they are; the min term goes through mw as for Q4_K.
                     byte* sb = p + (long)(b / 8) * bb;
-                    var (dj, offset) = kind != QuantKernelKind.Portable
-                        ? QuantBlocks.Q5KSubBlockScale(sb, b % 8) // codes below, as the scalar reading gives them (QuantGemmKernel.Q5.cs)
-                        : QuantBlocks.Q5KSubBlockCodes(sb, b % 8, v);
+                    // The vector kinds build the same codes as the scalar reading, 32 at a time (QuantGemmKernel.Q5.cs).
                     if (kind != QuantKernelKind.Portable) Q5KCodesAvx2(sb, b % 8, v);
-                    dw[b * NW + r] = dj;
-                    mw[b * NW + r] = offset;
+                    else QuantBlocks.Q5KSubBlockCodes(sb, b % 8, v);
+                    (dw[b * NW + r], mw[b * NW + r]) = QuantBlocks.KSubBlockScale(sb, b % 8);
                 }
                 else if (k4)
                 {
                     // ggml dequantize_row_q4_K: sub-block j of a super-block reads nibble half (j & 1) of qs[32·(j/2) ..].
                     byte* sb = p + (long)(b / 8) * bb;
                     int j = b % 8;
-                    var (sc, m) = QuantBlocks.ScaleMinK4(j, sb + 4);
-                    dw[b * NW + r] = QuantBlocks.Scale(sb) * sc;
-                    mw[b * NW + r] = -(QuantBlocks.Scale(sb + 2) * m);
+                    (dw[b * NW + r], mw[b * NW + r]) = QuantBlocks.KSubBlockScale(sb, j);
                     byte* nib = sb + 16 + 32 * (j / 2);
                     if (kind != QuantKernelKind.Portable)
                     {

@@ -47,7 +47,7 @@ internal static class GgufTokenizer
             throw Bad("tokenizer.ggml.model", "is missing: the file carries no tokenizer; pass --prompt-ids (and --output ids)");
         string model = f.GetString("tokenizer.ggml.model");
         if (model != "gpt2")
-            throw new NotSupportedException($"{path}: tokenizer.ggml.model '{Dllm.IO.PrintableText.Escape(model)}' is not supported: Dllm reads a GGUF's byte-level BPE tokenizer (\"gpt2\") only{(model == "llama" ? " (\"llama\" is SentencePiece)" : "")}; pass --prompt-ids, or use the model's Hugging Face directory");
+            throw new NotSupportedException($"{path}: tokenizer.ggml.model '{PrintableText.Escape(model)}' is not supported: Dllm reads a GGUF's byte-level BPE tokenizer (\"gpt2\") only{(model == "llama" ? " (\"llama\" is SentencePiece)" : "")}; pass --prompt-ids, or use the model's Hugging Face directory");
 
         string[] tokens = Strings(f, "tokenizer.ggml.tokens") ?? throw Bad("tokenizer.ggml.tokens", "is missing");
         if (tokens.Length == 0) throw Bad("tokenizer.ggml.tokens", "is empty");
@@ -86,7 +86,7 @@ internal static class GgufTokenizer
 
         string pre = f.Metadata.ContainsKey("tokenizer.ggml.pre") ? f.GetString("tokenizer.ggml.pre") : "default";
         var (spec, ignoreMerges) = GgufPreTokenizers.Find(pre)
-            ?? throw new NotSupportedException($"{path}: tokenizer.ggml.pre '{Dllm.IO.PrintableText.Escape(pre)}' is not a pre-tokenizer Dllm implements ({string.Join(", ", GgufPreTokenizers.Known)}); pass --prompt-ids");
+            ?? throw new NotSupportedException($"{path}: tokenizer.ggml.pre '{PrintableText.Escape(pre)}' is not a pre-tokenizer Dllm implements ({string.Join(", ", GgufPreTokenizers.Known)}); pass --prompt-ids");
         var data = new TokenizerJsonData { Vocab = vocab, Merges = merges, AddedTokens = added, PreTokenizer = spec, IgnoreMerges = ignoreMerges };
 
         string? Token(string key)

@@ -96,9 +96,8 @@ public sealed class HfBpeTokenizer : ITokenizer
     internal static HfBpeTokenizer Create(TokenizerJsonData data, string origin, TokenizerConfig? config,
         TokenizerOptions? options, (string Source, string Name)? chatTemplate)
     {
-        string tokenizerJsonPath = origin;
         chatTemplate ??= config?.ChatTemplate is { } t ? (t, config.Path + " chat_template") : null;
-        SpecialTokenIds ids = SpecialTokenIds.Resolve(data.FindId, tokenizerJsonPath, config, chatTemplate?.Source,
+        SpecialTokenIds ids = SpecialTokenIds.Resolve(data.FindId, origin, config, chatTemplate?.Source,
             options ?? new TokenizerOptions());
         ModelChatTemplate? template = chatTemplate is var (source, name)
             ? new ModelChatTemplate(source, name, config?.SpecialTokenVariables() ?? new Dictionary<string, string>())
@@ -119,7 +118,7 @@ public sealed class HfBpeTokenizer : ITokenizer
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"{tokenizerJsonPath}: BPE vocabulary/merges rejected: {e.Message}", e);
+            throw new InvalidDataException($"{origin}: BPE vocabulary/merges rejected: {e.Message}", e);
         }
         return new HfBpeTokenizer(data, bpe, ids, config, template);
     }

@@ -6,6 +6,12 @@ namespace Dllm.Text;
 /// <summary>Picks and loads the tokenizer of a model directory.</summary>
 public static class TokenizerLoader
 {
+    /// <summary>True when there is a file for <see cref="Load"/> to read for <paramref name="modelDirectory"/>: a tokenizer.json in
+    /// the directory, or the path itself (a tokenizer.json or a GGUF file); whether it holds a tokenizer Dllm reads is
+    /// <see cref="Load"/>'s to say.</summary>
+    public static bool Exists(string modelDirectory)
+        => File.Exists(modelDirectory) || File.Exists(Path.Combine(modelDirectory, "tokenizer.json"));
+
     /// <summary>
     /// Loads <c>DIR/tokenizer.json</c>: a <see cref="ByteTokenizer"/> when the file is a Dllm byte-tokenizer
     /// descriptor (<c>"dllm_tokenizer": "byte"</c>), a <see cref="WordLevelTokenizer"/> when its model is
@@ -33,12 +39,6 @@ public static class TokenizerLoader
     /// vocabulary; the message names the file and field.</exception>
     /// <exception cref="NotSupportedException">A tokenizer kind this engine does not implement.</exception>
     /// <exception cref="Jinja.TemplateException">The chat template does not parse (message names the file and line).</exception>
-    /// <summary>True when <see cref="Load"/> would find a tokenizer file for <paramref name="modelDirectory"/> (a GGUF never has one
-    /// Dllm reads); whether it parses is <see cref="Load"/>'s to say.</summary>
-    public static bool Exists(string modelDirectory)
-        => !Dllm.IO.GgufModel.IsGgufPath(modelDirectory)
-           && (File.Exists(modelDirectory) || File.Exists(Path.Combine(modelDirectory, "tokenizer.json")));
-
     public static ITokenizer Load(string modelDirectory, TokenizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);

@@ -25,11 +25,7 @@ public sealed class LlamaCppTokenizerTests(ITestOutputHelper output)
     {
         string path = ExportedTokenizers.Gguf(name);
         ITokenizer dllm = TokenizerLoader.Load(path);
-        LlamaCppModel.Native.EnsureLoaded();
-        LLamaModelParams mp = LLamaModelParams.Default();
-        mp.n_gpu_layers = 0;
-        mp.vocab_only = true;
-        using SafeLlamaModelHandle model = SafeLlamaModelHandle.LoadFromFile(path, mp);
+        using SafeLlamaModelHandle model = LoadVocabulary(path);
         Assert.True(model.Vocab.Count >= dllm.VocabSize, $"libllama has {model.Vocab.Count} tokens, Dllm {dllm.VocabSize}"); // libllama also counts the [PADn] rows
         int compared = 0, skipped = 0;
         foreach (string text in ExportedTokenizers.Texts(name))
@@ -76,11 +72,7 @@ public sealed class LlamaCppTokenizerTests(ITestOutputHelper output)
             g.Write(path);
         }
         ITokenizer dllm = TokenizerLoader.Load(path);
-        LlamaCppModel.Native.EnsureLoaded();
-        LLamaModelParams mp = LLamaModelParams.Default();
-        mp.n_gpu_layers = 0;
-        mp.vocab_only = true;
-        using SafeLlamaModelHandle model = SafeLlamaModelHandle.LoadFromFile(path, mp);
+        using SafeLlamaModelHandle model = LoadVocabulary(path);
         int compared = 0;
         foreach (string text in ExportedTokenizers.Texts("llama3"))
         {
@@ -91,5 +83,15 @@ public sealed class LlamaCppTokenizerTests(ITestOutputHelper output)
             compared++;
         }
         output.WriteLine($"{pre}: {compared} texts tokenized identically");
+    }
+
+    /// <summary>libllama's view of a GGUF's vocabulary only (no tensors are read).</summary>
+    private static SafeLlamaModelHandle LoadVocabulary(string path)
+    {
+        LlamaCppModel.Native.EnsureLoaded();
+        LLamaModelParams mp = LLamaModelParams.Default();
+        mp.n_gpu_layers = 0;
+        mp.vocab_only = true;
+        return SafeLlamaModelHandle.LoadFromFile(path, mp);
     }
 }
