@@ -16,7 +16,8 @@ namespace Dllm.Bench;
 /// --cpu (time 0.3 s samples by process CPU time instead of wall clock: for 1 thread on a shared machine)
 /// --kernel avx512|avx2|portable (default: the best the CPU has)
 /// --types f32,bf16,q8_0,q4_0 (default f32,bf16; the quantized types run the Linear cases only, through
-/// <see cref="QuantGemm"/>) --qkernel avxvnni|avx2|portable (the int8 kernel; default the best).</para>
+/// <see cref="QuantGemm"/>) --qkernel avxvnni|avx2|portable (the int8 kernel; default the best)
+/// --m N (every case with N activation rows) --packed (the Linear weights packed once, as a loaded model's are).</para>
 /// </summary>
 internal static unsafe class GemmBench
 {
@@ -68,6 +69,8 @@ internal static unsafe class GemmBench
                 case "--cpu": s_cpuTime = true; break;
                 case "--kernel": GemmMicroKernel.Kind = Enum.Parse<GemmKernelKind>(args[++i], ignoreCase: true); break;
                 case "--qkernel": QuantGemm.Kind = Enum.Parse<QuantKernelKind>(args[++i], ignoreCase: true); break;
+                case "--m": s_m = int.Parse(args[++i]); break;
+                case "--packed": s_packed = true; break;
                 case "--types": types = [.. args[++i].Split(',').Select(t => Enum.Parse<DType>(t, ignoreCase: true))]; break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
@@ -80,13 +83,15 @@ internal static unsafe class GemmBench
                 {
                     if (quick && m * (long)n * k > 1L << 30) continue;
                     if (bt.IsQuantized() && layout != Layout.Linear) continue; // a quantized matrix is only ever a linear weight
-                    var (best, median) = Measure(m, n, k, layout, bt, t);
-                    Console.WriteLine($"{name},{m},{n},{k},{bt.ToString().ToLowerInvariant()},{t},{best:F1},{median:F1}");
+                    if (bt.IsQuantized() && k % bt.BlockValues() != 0) continue; // rows of whole blocks only (K-quants: 256)
+                    var (best, median) = Measure(s_m ?? m, n, k, layout, bt, t);
+                    Console.WriteLine($"{name},{s_m ?? m},{n},{k},{bt.ToString().ToLowerInvariant()},{t},{best:F1},{median:F1}");
                 }
         return 0;
     }
 
-    private static bool s_cpuTime;
+    private static bool s_cpuTime, s_packed;
+    private static int? s_m;
 
     /// <summary>Seconds on the chosen clock: wall, or (--cpu) the process's CPU time, which on a shared
     /// machine is what an undisturbed core would take (meaningful with 1 thread).</summary>
@@ -117,6 +122,8 @@ internal static unsafe class GemmBench
             var bv = layout == Layout.Linear ? MatrixView.RowMajor((nint)b, bt, n, k).T : MatrixView.RowMajor((nint)b, bt, k, n);
             Parallelism.Threads = threads;
             double flops = 2.0 * m * n * k;
+            using PackedWeight? packed = s_packed && layout == Layout.Linear ? PackedWeight.TryPack(MatrixView.RowMajor((nint)b, bt, n, k)) : null;
+            packed?.Register();
 
             Gemm.Multiply(av, bv, c, n);
             var sw = Stopwatch.StartNew();

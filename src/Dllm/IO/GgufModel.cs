@@ -36,14 +36,18 @@ public static partial class GgufModel
     {
         GgufFile f = GgufFile.Open(path);
         var owned = new Owner(f);
+        Transformer? model = null;
         try
         {
             ModelConfig c = ConfigOf(f);
-            return new Transformer(c, Bind(c, f, owned), owned);
+            model = new Transformer(c, Bind(c, f, owned), owned);
+            // The un-permuted q/k copies are not the file's pages: they are packed but never released.
+            if (Transformer.PackWeightsAtLoad) model.PackWeights(w => !owned.IsCopy(w.Data));
+            return model;
         }
         catch
         {
-            owned.Dispose();
+            if (model is null) owned.Dispose(); else model.Dispose();
             throw;
         }
     }
@@ -126,6 +130,9 @@ public static partial class GgufModel
                 Buffer.MemoryCopy((byte*)v.Data + GgufExport.UnpermuteRow(r, headDim) * rowBytes, dst + r * rowBytes, rowBytes, rowBytes);
             return MatrixView.RowMajor((nint)dst, v.DType, v.Rows, v.Cols);
         }
+
+        /// <summary>Whether <paramref name="data"/> is one of the native copies (not a view of the file).</summary>
+        public bool IsCopy(nint data) => _blocks.Contains(data);
 
         public void Dispose()
         {

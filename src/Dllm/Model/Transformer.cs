@@ -40,8 +40,9 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     private PackedWeight[] _packed = [];
 
     /// <summary>Whether <see cref="Load"/> packs the linear weights once (<see cref="PackedWeight"/>: in their
-    /// stored precision, the checkpoint's own pages then released, so resident memory stays about the file's
-    /// size). Default true; false gives the per-call packing path (same results, bit for bit), for benchmarks.</summary>
+    /// stored precision, or for block-quantized ones in the int8 kernels' layout at about their stored size, the
+    /// checkpoint's own pages then released, so resident memory stays about the file's size; a GGUF file too).
+    /// Default true; false gives the per-call packing path (same results, bit for bit), for benchmarks.</summary>
     public static bool PackWeightsAtLoad { get; set; } = true;
 
     public ModelConfig Config { get; }
@@ -375,15 +376,17 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
         RmsNorm.Forward(selIn, Weights.FinalNorm.Span, eps, selNorm, sel);
     }
 
-    /// <summary>Packs every f32/bf16 linear weight (only for a read-only memory-mapped checkpoint: the weights
-    /// must never change, and each source's pages are dropped from the resident set once packed).</summary>
-    private void PackWeights()
+    /// <summary>Packs every f32/bf16 and block-quantized linear weight (only for weights that never change: a read-only
+    /// memory-mapped checkpoint). A source for which <paramref name="releasable"/> says so (default: all) has its pages
+    /// dropped from the resident set once packed: only views of a file mapping may be released (anonymous memory would
+    /// read back as zeros).</summary>
+    internal void PackWeights(Func<MatrixView, bool>? releasable = null)
     {
         var packed = new List<PackedWeight>();
         try
         {
             foreach (MatrixView w in Weights.LinearWeights())
-                if (PackedWeight.TryPack(w, releaseSource: true) is { } p)
+                if (PackedWeight.TryPack(w, releaseSource: releasable?.Invoke(w) ?? true) is { } p)
                 {
                     packed.Add(p);
                     p.Register();

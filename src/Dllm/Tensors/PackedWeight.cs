@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Dllm.Tensors;
 
@@ -18,6 +19,9 @@ namespace Dllm.Tensors;
 /// <para>Only for weights that never change while registered (a memory-mapped checkpoint): a trainer's
 /// parameters are never packed, so an optimiser step is always seen. A packing made for another
 /// micro-kernel shape (the kernel was switched after packing) is ignored, not misread.</para>
+/// <para>A block-quantized W is packed into <see cref="QuantPacking"/>'s chunks instead (one layout for every int8
+/// kernel kind, about the stored size: Q8_0 +6 %, Q4_0 +11 %, Q4_K +6 %; the 5- and 6-bit formats take a byte a code),
+/// which <see cref="QuantGemm"/> reads in place (<see cref="FindQuantized"/>).</para>
 /// </summary>
 public sealed unsafe class PackedWeight : IDisposable
 {
@@ -26,7 +30,7 @@ public sealed unsafe class PackedWeight : IDisposable
 
     /// <summary>The weight this was packed from (W, not Wᵀ).</summary>
     public MatrixView Source { get; }
-    /// <summary>Panel width it was packed for (<see cref="GemmMicroKernel.Shape"/>'s NR).</summary>
+    /// <summary>Panel width it was packed for (<see cref="GemmMicroKernel.Shape"/>'s NR); 0 for a quantized W.</summary>
     internal int NR { get; }
     /// <summary>Columns of B = Wᵀ rounded up to whole panels.</summary>
     internal long NPad { get; }
@@ -83,15 +87,50 @@ public sealed unsafe class PackedWeight : IDisposable
         finally { NativeMemory.AlignedFree(tmp); NativeMemory.AlignedFree(scratch); }
     }
 
-    /// <summary>Packs W for the current micro-kernel, or returns null when W cannot be packed: not f32/bf16,
-    /// not row-contiguous (ColStride ≠ 1), or empty.</summary>
+    private PackedWeight(MatrixView w, bool releaseSource)
+    {
+        Source = w;
+        int nb = w.Cols / DTypeInfo.QuantBlock, chunks = (w.Rows + QuantGemmKernel.NW - 1) / QuantGemmKernel.NW;
+        long chunkBytes = QuantPacking.ChunkBytes(w.DType, nb);
+        Bytes = chunks * chunkBytes;
+        _data = NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        byte* dst = (byte*)_data;
+        bool vector = Avx2.IsSupported;
+        // Rows in passes of ColumnChunk, the chunks of a pass spread over the threads; then the pass's source released.
+        int perPass = ColumnChunk / QuantGemmKernel.NW;
+        for (int c0 = 0; c0 < chunks; c0 += perPass)
+        {
+            int c1 = Math.Min(chunks, c0 + perPass), parts = Math.Min(Parallelism.Threads, c1 - c0);
+            MatrixView src = w;
+            Parallelism.For(0, parts, part =>
+            {
+                int a = c0 + (int)((long)(c1 - c0) * part / parts), e = c0 + (int)((long)(c1 - c0) * (part + 1) / parts);
+                for (int c = a; c < e; c++)
+                {
+                    int j0 = c * QuantGemmKernel.NW;
+                    QuantPacking.PackChunk(src, j0, Math.Min(QuantGemmKernel.NW, src.Rows - j0), nb, dst + c * chunkBytes, vector);
+                }
+            });
+            if (releaseSource)
+            {
+                int j0 = c0 * QuantGemmKernel.NW;
+                ReleasePages(w.SliceRows(j0, Math.Min(w.Rows, c1 * QuantGemmKernel.NW) - j0));
+            }
+        }
+    }
+
+    /// <summary>Packs W for the current micro-kernel (f32/bf16) or the int8 kernels (a block-quantized W with whole
+    /// blocks per row), or returns null when W cannot be packed: another dtype, not row-contiguous (ColStride ≠ 1), or empty.</summary>
     /// <param name="releaseSource">Drop W's pages from the resident set as they are packed (Linux
     /// <c>madvise(MADV_DONTNEED)</c>, whole pages inside W's extent; elsewhere nothing), so the packed copy does
     /// not double a memory-mapped checkpoint's memory. Only for a read-only file mapping: pages read later
     /// (embedding rows of a tied head) come back from the file; on anonymous memory it would zero them.</param>
     public static PackedWeight? TryPack(in MatrixView w, bool releaseSource = false)
     {
-        if (w.DType is not (DType.F32 or DType.BF16) || w.ColStride != 1 || w.Rows == 0 || w.Cols == 0 || w.Data == 0) return null;
+        if (w.ColStride != 1 || w.Rows == 0 || w.Cols == 0 || w.Data == 0) return null;
+        if (w.DType.IsQuantized())
+            return w.Cols % w.DType.BlockValues() == 0 && w.RowStride % w.DType.BlockValues() == 0 ? new PackedWeight(w, releaseSource && w.RowStride == w.Cols) : null;
+        if (w.DType is not (DType.F32 or DType.BF16)) return null;
         int nr = GemmMicroKernel.Shape(GemmMicroKernel.Kind).NR;
         return new PackedWeight(w, nr, releaseSource && w.RowStride == w.Cols);
     }
@@ -118,6 +157,15 @@ public sealed unsafe class PackedWeight : IDisposable
         return p.NR == nr && s.DType == b.DType && s.Rows == b.Cols && s.Cols == b.Rows && s.RowStride == b.ColStride ? p : null;
     }
 
+    /// <summary>The registered packing of the quantized weight <paramref name="w"/> (same address, dtype, shape and row
+    /// stride), or null.</summary>
+    internal static byte* FindQuantized(in MatrixView w)
+    {
+        if (s_count == 0 || !s_registry.TryGetValue(w.Data, out var p)) return null;
+        MatrixView s = p.Source;
+        return p.NR == 0 && s.DType == w.DType && s.Rows == w.Rows && s.Cols == w.Cols && s.RowStride == w.RowStride && w.ColStride == 1 ? (byte*)p._data : null;
+    }
+
     /// <summary>Unregisters (if registered) and frees the packed copy. Call only when no GEMM is using it.</summary>
     public void Dispose()
     {
@@ -132,7 +180,7 @@ public sealed unsafe class PackedWeight : IDisposable
     {
         if (!OperatingSystem.IsLinux()) return;
         long page = Environment.SystemPageSize;
-        long start = (long)w.Data, end = start + (long)w.Rows * w.Cols * w.DType.SizeOf();
+        long start = (long)w.Data, end = start + w.DType.ByteCount((long)w.Rows * w.Cols);
         long a = (start + page - 1) / page * page, e = end / page * page;
         if (e > a) _ = madvise((nint)a, (nuint)(e - a), 4 /* MADV_DONTNEED */);
     }

@@ -28,7 +28,7 @@ public enum QuantKernelKind
 /// Q4_K: the same int8 activation blocks of 32 against each 32-value sub-block, whose value is dw·q + mw (dw = d·sc,
 /// mw = −dmin·m, q = 0..15): C[i, j] = Σ_b [dx·dw·(Σ_t qx·q) + mw·(dx·Σ_t qx)], each block's two terms fused in that
 /// order. llama.cpp instead quantizes activations per 256 (block_q8_K); blocks of 32 follow the activations more closely.
-/// Q5_K is the same with codes q = 0..31 (the fifth bit joined to the nibble at unpack). Q5_0: codes q − 16 as int8, dw = d,
+/// Q5_K is the same with codes q = 0..31 (the fifth bit joined to the nibble when packed). Q5_0: codes q − 16 as int8, dw = d,
 /// then as Q8_0 (llama.cpp's <c>vec_dot_q5_0_q8_0</c> does the same per-32 dot).
 /// Q6_K: codes q − 32 (int8) with two int8 scales per block of 32 (one per 16 values) and dw = d: the block's integer dot
 /// is sc_lo·(dot of values 0..15) + sc_hi·(dot of values 16..31), exact in int32, then fused as for Q8_0.
@@ -40,9 +40,11 @@ public enum QuantKernelKind
 /// element is computed by one thread in that order whatever the thread count.
 /// </para>
 /// <para>
-/// Blocking: the weight is walked in chunks of 8 rows, unpacked once per chunk into an interleaved int8 layout
-/// (this is where Q4_0 nibbles, and Q5 nibbles with their fifth bits, become bytes), and then every activation row is dotted with the chunk while it
-/// sits in L1, 4 activation rows at a time. Threads take disjoint ranges of chunks (columns of C).
+/// Blocking: the weight is walked in chunks of 8 rows in <see cref="QuantPacking"/>'s layout (codes unsigned and
+/// interleaved for the int8 dot instructions, 4-bit codes still two a byte): read in place when the weight was packed at
+/// load (<see cref="PackedWeight"/>), else packed one chunk at a time into a thread's buffer. Every activation row is
+/// dotted with the chunk while it sits in L1, 4 activation rows at a time. Threads take disjoint ranges of chunks
+/// (columns of C).
 /// </para>
 /// <para>Edge cases: m = 0 or n = 0 does nothing; k must be a multiple of the weight's block (32; the K-quants: 256).</para>
 /// </summary>
@@ -89,44 +91,67 @@ public static unsafe class QuantGemm
             return;
         }
 
-        // Quantize the activations once: qx [m × k] int8, dx [m × k/32] scales; for Q4_K and Q5_K also sx [m × k/32] = dx·Σ qx.
+        // Quantize the activations once: qx [m × k] int8, dx [m × nb] scales, and the per-block terms the weight's format
+        // needs: corr (−o·Σqx, Q6_K per half) for the unsigned codes, sx = dx·Σqx for Q4_K/Q5_K's mins.
+        DType t = w.DType;
+        QuantKernelKind kind = _kind;
         int nb = k / DTypeInfo.QuantBlock;
         int mPad = (m + MR - 1) / MR * MR; // zero rows pad the last tile
-        bool offsets = w.DType is DType.Q4_K or DType.Q5_K, halves = w.DType == DType.Q6_K;
-        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, 2L * mPad * nb);
-        float* sums = offsets ? act.D + (long)mPad * nb : null;
+        bool withMins = t is DType.Q4_K or DType.Q5_K, halves = t == DType.Q6_K;
+        int cs = halves ? 2 * nb : nb, o = QuantGemmKernel.Corrected(kind, t) ? QuantPacking.CodeOffset(t) : 0;
+        long floats = 2L * mPad * nb + (long)mPad * cs;
+        var act = Scratch.ForThisThread(ref t_act, (long)mPad * k, floats + 2L * nb);
+        float* sx = act.D + (long)mPad * nb;
+        int* corr = (int*)(act.D + 2L * mPad * nb), hs = (int*)(act.D + floats);
+        new Span<float>(act.D, (int)floats).Clear(); // the padding rows' scales, sums and corrections
         for (int i = 0; i < m; i++)
-            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, act.D + (long)i * nb, _kind != QuantKernelKind.Portable,
-                offset: _kind == QuantKernelKind.AvxVnni, sums: offsets ? sums + (long)i * nb : null);
-        new Span<byte>(act.Q + (long)m * k, (mPad - m) * k).Fill(_kind == QuantKernelKind.AvxVnni ? (byte)0x80 : (byte)0); // zero, in stored form
-        new Span<float>(act.D + (long)m * nb, (mPad - m) * nb).Clear();
-        if (offsets) new Span<float>(sums + (long)m * nb, (mPad - m) * nb).Clear();
+        {
+            float* d = act.D + (long)i * nb;
+            QuantizeActivations((float*)x.At(i, 0), k, act.Q + (long)i * k, d, hs, kind != QuantKernelKind.Portable);
+            for (int b = 0; b < nb; b++)
+            {
+                int s = hs[2 * b] + hs[2 * b + 1];
+                if (withMins) sx[(long)i * nb + b] = d[b] * s;
+                if (halves) { corr[(long)i * cs + 2 * b] = -o * hs[2 * b]; corr[(long)i * cs + 2 * b + 1] = -o * hs[2 * b + 1]; }
+                else corr[(long)i * cs + b] = -o * s;
+            }
+        }
+        new Span<byte>(act.Q + (long)m * k, (mPad - m) * k).Clear();
 
         int chunks = (n + NW - 1) / NW;
-        int parts = (long)m * n * k < Gemm.ParallelThreshold ? 1 : Math.Min(Parallelism.Threads, chunks);
+        int parts = (long)m * n * k < Gemm.ParallelThreshold ? 1 : Math.Min(Parallelism.Threads, (chunks + 1) / 2);
         MatrixView wv = w;
-        nint qx = (nint)act.Q, dx = (nint)act.D, sx = (nint)sums, cp = (nint)c;
-        QuantKernelKind kind = _kind;
-        void Part(int t)
+        long chunkBytes = QuantPacking.ChunkBytes(t, nb);
+        byte* packed = PackedWeight.FindQuantized(w);
+        nint qx = (nint)act.Q, dx = (nint)act.D, sxp = (nint)sx, cp = (nint)c, pk = (nint)packed, cr = (nint)corr;
+        void Part(int part)
         {
-            int q0 = (int)((long)chunks * t / parts), q1 = (int)((long)chunks * (t + 1) / parts);
-            long chunkBytes = (long)nb * QuantGemmKernel.ChunkBlockBytes;
-            var wb = Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, 2L * NW * nb + (long)QuantGemmKernel.HalfScaleInts * nb);
-            float* mw = offsets ? wb.D + (long)NW * nb : null;
-            int* hs = halves ? (int*)(wb.D + 2L * NW * nb) : null;
-            float* tile = stackalloc float[MR * NW];
-            for (int q = q0; q < q1; q++)
+            // Chunks go in pairs (one tile reads two); a part's range starts on a pair.
+            int pairs = (chunks + 1) / 2;
+            int q0 = 2 * (int)((long)pairs * part / parts), q1 = Math.Min(chunks, 2 * (int)((long)pairs * (part + 1) / parts));
+            byte* own = pk == 0 ? Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, 0).Q : null;
+            float* tile = stackalloc float[MR * 2 * NW];
+            for (int q = q0; q < q1; q += 2)
             {
-                int j0 = q * NW, rows = Math.Min(NW, n - j0);
-                QuantGemmKernel.Unpack(wv, j0, rows, nb, wb.Q, wb.Q + chunkBytes, wb.D, mw, hs, kind);
+                bool two = q + 1 < q1;
+                int j0 = q * NW, cols = Math.Min(two ? 2 * NW : NW, n - j0);
+                byte* a, b;
+                if (pk != 0) { a = (byte*)pk + q * chunkBytes; b = two ? a + chunkBytes : a; }
+                else
+                {
+                    a = own; b = two ? own + chunkBytes : own;
+                    QuantPacking.PackChunk(wv, j0, Math.Min(NW, n - j0), nb, a, kind != QuantKernelKind.Portable);
+                    if (two) QuantPacking.PackChunk(wv, j0 + NW, Math.Min(NW, n - j0 - NW), nb, b, kind != QuantKernelKind.Portable);
+                }
                 for (int i0 = 0; i0 < m; i0 += MR)
                 {
-                    QuantGemmKernel.Tile(kind, (byte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, nb, k, wb.Q, wb.Q + chunkBytes, wb.D,
-                        mw, mw == null ? null : (float*)sx + (long)i0 * nb, hs, tile);
+                    QuantGemmKernel.Tile(kind, t, (sbyte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, (int*)cr + (long)i0 * cs,
+                        (float*)sxp + (long)i0 * nb, nb, k, a, b, tile);
                     for (int r = 0; r < Math.Min(MR, m - i0); r++)
                     {
                         float* cRow = (float*)cp + (i0 + r) * ldc + j0;
-                        for (int j = 0; j < rows; j++) cRow[j] = accumulate ? cRow[j] + tile[r * NW + j] : tile[r * NW + j];
+                        float* tRow = tile + r * 2 * NW;
+                        for (int j = 0; j < cols; j++) cRow[j] = accumulate ? cRow[j] + tRow[j] : tRow[j];
                     }
                 }
             }
@@ -136,23 +161,9 @@ public static unsafe class QuantGemm
     }
 
     /// <summary>One activation row to Q8 blocks: dx = max|x|/127, q = round-half-even(x·127/max|x|) (0 for an all-zero block),
-    /// stored as q + 128 (q xor 0x80) when <paramref name="offset"/> (the AVX-VNNI kernel's unsigned operand); with
-    /// <paramref name="sums"/>, sums[b] = dx[b]·float(Σ_t q[b,t]) (the exact integer sum, one rounding).
+    /// and the exact integer sums of each block's halves: halfSums[2b] = Σ_{t&lt;16} q[b,t], halfSums[2b + 1] = Σ_{t≥16} q[b,t].
     /// The vector path (AVX2) gives the same bytes as the scalar one: the same float products, rounded the same way.</summary>
-    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector, bool offset = false, float* sums = null)
-    {
-        QuantizeActivations(x, k, q, d, vector);
-        if (sums != null)
-            for (int b = 0; b < k / 32; b++)
-            {
-                int t = 0;
-                for (int i = 0; i < 32; i++) t += (sbyte)q[32 * b + i];
-                sums[b] = d[b] * t;
-            }
-        if (offset) for (int i = 0; i < k; i++) q[i] ^= 0x80;
-    }
-
-    private static void QuantizeActivations(float* x, int k, byte* q, float* d, bool vector)
+    internal static void QuantizeActivations(float* x, int k, byte* q, float* d, int* halfSums, bool vector)
     {
         for (int b = 0; b < k / 32; b++)
         {
@@ -171,6 +182,9 @@ public static unsafe class QuantGemm
                 Vector256<int> i1 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v1, id)));
                 Vector256<int> i2 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v2, id)));
                 Vector256<int> i3 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Avx.Multiply(v3, id)));
+                // |x·127/max|x|| ≤ 127 after rounding, so the saturating packs change nothing and the sums are the bytes'.
+                halfSums[2 * b] = Vector256.Sum(Avx2.Add(i0, i1));
+                halfSums[2 * b + 1] = Vector256.Sum(Avx2.Add(i2, i3));
                 // The packs interleave 128-bit lanes; the permute puts the 32 bytes back in order.
                 Vector256<sbyte> p = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(i0, i1), Avx2.PackSignedSaturate(i2, i3));
                 Avx.Store(qb, Avx2.PermuteVar8x32(p.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte());
@@ -180,7 +194,14 @@ public static unsafe class QuantGemm
             for (int j = 0; j < 32; j++) amaxScalar = MathF.Max(amaxScalar, MathF.Abs(xb[j]));
             d[b] = amaxScalar / 127f;
             float inv = amaxScalar != 0 ? 127f / amaxScalar : 0f;
-            for (int j = 0; j < 32; j++) qb[j] = (sbyte)MathF.Round(xb[j] * inv, MidpointRounding.ToEven);
+            int lo = 0, hi = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                qb[j] = (sbyte)MathF.Round(xb[j] * inv, MidpointRounding.ToEven);
+                if (j < 16) lo += qb[j]; else hi += qb[j];
+            }
+            halfSums[2 * b] = lo;
+            halfSums[2 * b + 1] = hi;
         }
     }
 

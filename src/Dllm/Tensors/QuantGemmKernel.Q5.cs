@@ -7,15 +7,15 @@ namespace Dllm.Tensors;
 /// <summary>
 /// Q5_0 and Q5_K codes for the vector kinds (AVX2 and AVX-VNNI): the same 32 int8 values as the scalar
 /// <c>QuantBlocks.Q50Codes</c> / <c>QuantBlocks.Q5KSubBlockCodes</c> the portable kind uses (the kernel tests compare the
-/// kinds bit for bit), built 32 at a time because <see cref="Unpack"/> runs once per chunk of 8 weight rows in every GEMM
-/// call, which matters when there are few activation rows (a short canvas).
+/// kinds bit for bit), built 32 at a time for <see cref="QuantPacking.PackChunk"/>, which runs at load and, for a weight
+/// not packed at load, once per chunk of 8 weight rows in every GEMM call.
 /// </summary>
 internal static unsafe partial class QuantGemmKernel
 {
     /// <summary>Sub-block <paramref name="j"/> of a Q5_K super-block: the nibbles as Q4_K's, then bit j of qh[l] as bit 4.
     /// A 16-bit shift right by j (&lt; 8) keeps each byte's own bit j at bit 0, so masking with 1 per byte is exact.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q5KCodesAvx2(byte* sb, int j, sbyte* v)
+    internal static void Q5KCodesAvx2(byte* sb, int j, sbyte* v)
     {
         Vector256<byte> packed = Avx.LoadVector256(sb + 48 + 32 * (j / 2)), low4 = Vector256.Create((byte)0xF), one = Vector256.Create((byte)1);
         Vector256<byte> lo = (j & 1) == 0 ? packed & low4 : Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low4;
@@ -26,7 +26,7 @@ internal static unsafe partial class QuantGemmKernel
     /// <summary>A Q5_0 block: byte j gets qh byte j/8 (vpshufb, per 128-bit lane: the broadcast puts qh's 4 bytes in each
     /// lane), tested against bit j % 8; the nibbles as Q4_0's; minus 16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q50CodesAvx2(byte* blk, sbyte* v)
+    internal static void Q50CodesAvx2(byte* blk, sbyte* v)
     {
         Vector128<byte> packed = Sse2.LoadVector128(blk + 6), low4 = Vector128.Create((byte)0xF);
         Vector256<byte> nib = Vector256.Create(packed & low4, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low4);

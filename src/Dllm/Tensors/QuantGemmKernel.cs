@@ -5,260 +5,295 @@ using System.Runtime.Intrinsics.X86;
 namespace Dllm.Tensors;
 
 /// <summary>
-/// The inner loops of <see cref="QuantGemm"/>: a chunk of <see cref="NW"/> = 8 weight rows is unpacked once into an
-/// interleaved int8 layout, then each tile of <see cref="MR"/> = 4 activation rows × 8 weight rows is computed with
-/// one int32 lane per weight row.
+/// The inner loops of <see cref="QuantGemm"/>: one tile of <see cref="MR"/> = 4 activation rows × <see cref="NW"/> = 8
+/// weight rows, read from a chunk in <see cref="QuantPacking"/>'s layout, with one int32 lane per weight row.
 /// <para>
-/// Interleaved layout (as llama.cpp's repacked "q8_0 8x4" CPU kernels): for block b and 4-byte group t (t = 0..7),
-/// 32 bytes hold w[j, 32b + 4t .. 32b + 4t + 3] for the 8 rows j in order. One int8 dot instruction against the
-/// activation's bytes 4t..4t+3 broadcast to every lane then advances all 8 rows' block dots at once, and after the
-/// 8 groups the int32 lanes hold the exact block dots of the 8 rows: one int→float conversion, one multiply and one
-/// FMA finish 8 outputs' block (instead of per output). Per block and output: C[r, j] = fma(float(dot), dx[r,b]·dw[j,b], C[r, j]),
-/// blocks in order; the portable path performs exactly these float operations, so all kinds agree bit for bit.
+/// Per block b, for group g = 0..3 the 8 rows' codes of values 4g..4g+3 (unsigned) and of values 16+4g..16+4g+3 go
+/// against the activation row's 4 bytes broadcast to every lane: one int8 dot instruction advances all 8 rows' sums of
+/// the block's low half (values 0..15) and one its high half, in two independent accumulators. The low one starts at
+/// the activation block's correction −o·Σx (<see cref="QuantPacking.CodeOffset"/>; Q6_K: each half its own, since each
+/// has its own scale), so after the 4 groups the lanes hold the exact integer dots of the signed codes:
+/// dot = lo + hi (Q6_K: sc_lo·lo + sc_hi·hi). Then per output C[r, j] = fma(float(dot), dw[j]·dx[r], C[r, j]) and, for
+/// Q4_K and Q5_K, C[r, j] = fma(mw[j], sx[r], C[r, j]) with sx = dx·Σ qx (Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx),
+/// blocks in order. Every kind performs exactly these float operations on the same exact integers, so all kinds agree
+/// bit for bit.
 /// </para>
 /// <para>
-/// AVX-VNNI: vpdpbusd multiplies unsigned by signed bytes, so the activations are stored as x + 128 (x xor 0x80)
-/// and each row's accumulator starts at −128·Σw over the block (precomputed at unpack): Σ(x + 128)·w − 128·Σw = Σx·w.
-/// AVX2 has no 4-byte dot: there the chunk is unpacked row by row (8 rows × 32 bytes per block, and |w| likewise) for
-/// vpmaddubsw(|w|, x·sign(w)) then vpmaddwd against ones (llama.cpp's trick; |w| ≤ 128 and |x| ≤ 127, so no 16-bit
-/// pair saturates), and a horizontal-add tree gathers the 8 rows' block dots into one vector (<see cref="TileAvx2"/>).
+/// AVX-VNNI: vpdpbusd (unsigned weight code × signed activation, 4 products added into each int32 lane). AVX2 has no
+/// 4-byte dot: vpmaddubsw then vpmaddwd against ones, added (llama.cpp's emulation); no 16-bit pair saturates for codes
+/// ≤ 63 (2·63·127 &lt; 2¹⁵), and Q8_0's codes (up to 255) go through the sign trick instead: |w|·(x·sign(w)) with the
+/// signed code w = u xor 0x80 and no correction (2·128·127 &lt; 2¹⁵). Portable: scalar sums of the same integers.
 /// </para>
-/// <para>Q6_K's blocks of 32 carry two int8 scales (one per 16 values): see <c>QuantGemmKernel.Halves.cs</c>.</para>
 /// </summary>
 internal static unsafe partial class QuantGemmKernel
 {
     /// <summary>Weight rows per chunk (int32 lanes of a 256-bit vector) and activation rows per tile.</summary>
     public const int NW = 8, MR = 4;
 
-    /// <summary>Bytes of the unpacked chunk per block: 8 groups × 8 rows × 4 bytes.</summary>
-    public const int ChunkBlockBytes = 256;
+    /// <summary>Whether a kind takes the activation correction −o·Σx for <paramref name="t"/> (AVX2's Q8_0 does not:
+    /// it multiplies signed codes).</summary>
+    public static bool Corrected(QuantKernelKind kind, DType t) => QuantPacking.CodeOffset(t) != 0 && !(kind == QuantKernelKind.Avx2 && t == DType.Q8_0);
 
     /// <summary>
-    /// Unpacks rows [j0, j0 + rows) of <paramref name="w"/> (rows past <paramref name="rows"/> are zero) into
-    /// qw [nb × 256] (AVX-VNNI and portable: interleaved; AVX2: row layout), aux [nb × 256] (AVX-VNNI: 8 int32 −128·Σw
-    /// per block at aux + 256b; AVX2: |w| in the row layout; portable: unused) and dw [nb × 8] scales, per block of 32.
-    /// Q4_K: block b is sub-block b % 8 of super-block b / 8; its codes q (0..15) are the int8 values, dw = d·sc, and
-    /// mw [nb × 8] gets the offset −dmin·m (value = dw·q + mw); for the other types <paramref name="mw"/> is not written.
-    /// Q5_K likewise, with codes 0..31. Q5_0: codes q − 16 (−16..15), dw = d.
-    /// Q6_K: block b is 32-value block b % 8 of super-block b / 8, its codes q − 32 the int8 values, dw = d, and its two
-    /// int8 scales go to hs [nb × <see cref="HalfScaleInts"/>] (<see cref="SetHalfScales"/>); AVX-VNNI's aux then holds
-    /// −128·Σw of each half (at aux + 256b and aux + 256b + 32).
+    /// The tile of MR activation rows × two chunks (2·NW weight rows): <paramref name="tile"/>[r·2NW + c·NW + j] = Σ_b (as in
+    /// the class docs) over the nb blocks, for chunk c = 0 (<paramref name="chunkA"/>) and 1 (<paramref name="chunkB"/>; the
+    /// same chunk again when there is no second one, its half of the tile then ignored).
+    /// qx: MR signed activation rows of k bytes; dx, sx: their MR × nb scales and (Q4_K, Q5_K) scaled sums, row stride nb;
+    /// corr: their corrections, row stride nb (Q6_K: 2·nb, low then high half of each block), zero where the kind takes
+    /// none (<see cref="Corrected"/>).
     /// </summary>
-    [SkipLocalsInit]
-    public static void Unpack(in MatrixView w, int j0, int rows, int nb, byte* qw, byte* aux, float* dw, float* mw, int* hs, QuantKernelKind kind)
+    public static void Tile(QuantKernelKind kind, DType t, sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* tile)
     {
-        int bb = w.DType.BlockBytes();
-        bool k4 = w.DType == DType.Q4_K, k5 = w.DType == DType.Q5_K, k6 = w.DType == DType.Q6_K;
-        sbyte* v = stackalloc sbyte[32];
-        for (int r = 0; r < NW; r++)
-        {
-            byte* p = r < rows ? (byte*)w.At(j0 + r, 0) : null;
-            for (int b = 0; b < nb; b++)
+        // One specialised loop per kind and format: the JIT folds the format's choices away (generic struct arguments).
+        if (kind == QuantKernelKind.AvxVnni)
+            switch (t)
             {
-                if (p == null)
-                {
-                    new Span<sbyte>(v, 32).Clear();
-                    if (k4 || k5) mw[b * NW + r] = 0;
-                    if (k6) SetHalfScales(hs, b, r, 0, 0);
-                }
-                else if (k6)
-                {
-                    byte* sb = p + (long)(b / 8) * bb;
-                    var (lo, hi) = QuantBlocks.Q6KBlockCodes(sb, b % 8, v);
-                    dw[b * NW + r] = QuantBlocks.Scale(sb + 208);
-                    SetHalfScales(hs, b, r, lo, hi);
-                }
-                else if (k5)
-                {
-                    // Codes 0..31 fit int8 as they are; the min term goes through mw as for Q4_K.
-                    byte* sb = p + (long)(b / 8) * bb;
-                    // The vector kinds build the same codes as the scalar reading, 32 at a time (QuantGemmKernel.Q5.cs).
-                    if (kind != QuantKernelKind.Portable) Q5KCodesAvx2(sb, b % 8, v);
-                    else QuantBlocks.Q5KSubBlockCodes(sb, b % 8, v);
-                    (dw[b * NW + r], mw[b * NW + r]) = QuantBlocks.KSubBlockScale(sb, b % 8);
-                }
-                else if (k4)
-                {
-                    // ggml dequantize_row_q4_K: sub-block j of a super-block reads nibble half (j & 1) of qs[32·(j/2) ..].
-                    byte* sb = p + (long)(b / 8) * bb;
-                    int j = b % 8;
-                    (dw[b * NW + r], mw[b * NW + r]) = QuantBlocks.KSubBlockScale(sb, j);
-                    byte* nib = sb + 16 + 32 * (j / 2);
-                    if (kind != QuantKernelKind.Portable)
-                    {
-                        Vector256<byte> packed = Avx.LoadVector256(nib);
-                        Avx.Store((byte*)v, (j & 1) == 0 ? packed & Vector256.Create((byte)0xF) : Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0xF));
-                    }
-                    else
-                        for (int i = 0; i < 32; i++) v[i] = (sbyte)((nib[i] >> (4 * (j & 1))) & 0xF);
-                }
-                else
-                {
-                    byte* blk = p + (long)b * bb;
-                    dw[b * NW + r] = QuantBlocks.Scale(blk);
-                    if (w.DType == DType.Q8_0) Unsafe.CopyBlockUnaligned(v, blk + 2, 32);
-                    else if (w.DType == DType.Q5_0 && kind != QuantKernelKind.Portable) Q50CodesAvx2(blk, v);
-                    else if (w.DType == DType.Q5_0) QuantBlocks.Q50Codes(blk, v);
-                    else if (kind != QuantKernelKind.Portable)
-                    {
-                        Vector128<byte> packed = Sse2.LoadVector128(blk + 2), low = Vector128.Create((byte)0xF);
-                        Vector128<byte> lo = packed & low, hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
-                        Avx.Store(v, Avx2.Subtract(Vector256.Create(lo, hi), Vector256.Create((byte)8)).AsSByte());
-                    }
-                    else
-                        for (int j = 0; j < 16; j++)
-                        {
-                            v[j] = (sbyte)((blk[2 + j] & 0xF) - 8);
-                            v[j + 16] = (sbyte)((blk[2 + j] >> 4) - 8);
-                        }
-                }
-                if (p == null) dw[b * NW + r] = 0;
-                if (kind == QuantKernelKind.Avx2)
-                {
-                    // Row layout: 8 rows × 32 bytes per block, |w| likewise.
-                    Vector256<sbyte> vv = Avx.LoadVector256(v);
-                    Avx.Store((sbyte*)qw + (long)b * ChunkBlockBytes + r * 32, vv);
-                    Avx.Store(aux + (long)b * ChunkBlockBytes + r * 32, Avx2.Abs(vv));
-                    continue;
-                }
-                byte* q = qw + (long)b * ChunkBlockBytes + r * 4;
-                for (int t = 0; t < 8; t++) *(int*)(q + t * 32) = *(int*)(v + 4 * t);
-                if (kind == QuantKernelKind.AvxVnni && k6)
-                {
-                    int lo = 0, hi = 0;
-                    for (int e = 0; e < 16; e++) { lo += v[e]; hi += v[e + 16]; }
-                    ((int*)(aux + (long)b * ChunkBlockBytes))[r] = -128 * lo;
-                    ((int*)(aux + (long)b * ChunkBlockBytes + 32))[r] = -128 * hi;
-                }
-                else if (kind == QuantKernelKind.AvxVnni)
-                {
-                    // Σw of the block by vpdpbusd against 1s, then the 8 lanes added.
-                    Vector256<int> l = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)1), Avx.LoadVector256(v));
-                    ((int*)(aux + (long)b * ChunkBlockBytes))[r] = -128 * Vector256.Sum(l);
-                }
-                else
-                {
-                    byte* a = aux + (long)b * ChunkBlockBytes + r * 4;
-                    for (int t = 0; t < 8; t++)
-                        for (int e = 0; e < 4; e++) a[t * 32 + e] = (byte)Math.Abs((int)v[4 * t + e]);
-                }
+                case DType.Q8_0: case DType.Q5_0: TileCore<VnniDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q4_0: TileCore<VnniDot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q4_K: TileCore<VnniDot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q5_K: TileCore<VnniDot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q6_K: TileCore<VnniDot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
             }
-        }
-    }
-
-    /// <summary>The MR × NW tile: <paramref name="tile"/>[r·NW + j] = Σ_b float(dot_b(r, j))·(dx[r,b]·dw[j,b]), fused per block,
-    /// and with an offset (<paramref name="mw"/> non-null, Q4_K and Q5_K) then per block + mw[j,b]·sx[r,b], fused, where sx[r,b] =
-    /// dx[r,b]·Σ_t qx[r,b,t] (the activation block's sum: Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx).
-    /// qx: MR activation rows of k bytes (stored x + 128 for AVX-VNNI), dx and sx: their MR × nb scales and sums.</summary>
-    public static void Tile(QuantKernelKind kind, byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)
-    {
-        if (kind == QuantKernelKind.AvxVnni && hs != null) TileHalvesVnni(qx, dx, nb, k, qw, aux, dw, hs, tile);
-        else if (kind == QuantKernelKind.AvxVnni) TileVnni(qx, dx, nb, k, qw, aux, dw, mw, sx, tile);
-        else if (kind == QuantKernelKind.Avx2) TileAvx2(qx, dx, nb, k, qw, aux, dw, mw, sx, hs, tile);
-        else TilePortable(qx, dx, nb, k, qw, dw, mw, sx, hs, tile);
-    }
-
-    /// <summary>
-    /// AVX2 on the row layout: per activation row and block, vpmaddubsw(|w_j|, x·sign(w_j)) then vpmaddwd against ones
-    /// gives 8 partial int32 sums for each of the 8 weight rows; a horizontal-add tree turns the 8 vectors into one
-    /// whose lane j is row j's exact block dot (without AVX-VNNI the broadcast scheme would cost 4 instructions
-    /// per 4 bytes; this costs 3 per 32 bytes plus 9 per 8 rows). With half scales (<paramref name="hs"/>, Q6_K) each row's
-    /// 8 partial sums are first multiplied by [sc_lo ×4, sc_hi ×4] (<c>QuantGemmKernel.Halves.cs</c>).
-    /// </summary>
-    private static void TileAvx2(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, int* hs, float* tile)
-    {
-        Vector256<short> ones = Vector256.Create((short)1);
-        for (int r = 0; r < MR; r++)
-        {
-            Vector256<float> f = default;
-            sbyte* xr = (sbyte*)qx + (long)r * k;
-            for (int b = 0; b < nb; b++)
+        else if (kind == QuantKernelKind.Avx2)
+            switch (t)
             {
-                Vector256<sbyte> x = Avx.LoadVector256(xr + b * 32);
-                sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes;
-                byte* ab = aux + (long)b * ChunkBlockBytes;
-                int* h = hs == null ? null : hs + (long)b * HalfScaleInts;
-                Vector256<int> v0 = Dot(x, wb, ab, ones, h, 0), v1 = Dot(x, wb, ab, ones, h, 1), v2 = Dot(x, wb, ab, ones, h, 2), v3 = Dot(x, wb, ab, ones, h, 3);
-                Vector256<int> v4 = Dot(x, wb, ab, ones, h, 4), v5 = Dot(x, wb, ab, ones, h, 5), v6 = Dot(x, wb, ab, ones, h, 6), v7 = Dot(x, wb, ab, ones, h, 7);
-                Vector256<int> s0 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v0, v1), Avx2.HorizontalAdd(v2, v3));
-                Vector256<int> s1 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(v4, v5), Avx2.HorizontalAdd(v6, v7));
-                // s0's low 128 bits hold rows 0..3's sums over bytes 0..15, its high 128 bits over bytes 16..31; s1 rows 4..7.
-                Vector256<int> dot = Avx2.Add(Avx2.Permute2x128(s0, s1, 0x20), Avx2.Permute2x128(s0, s1, 0x31));
-                f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Avx.Multiply(Avx.LoadVector256(dw + b * NW), Vector256.Create(dx[r * nb + b])), f);
-                if (mw != null) f = Fma.MultiplyAdd(Avx.LoadVector256(mw + b * NW), Vector256.Create(sx[r * nb + b]), f);
+                case DType.Q8_0: TileCore<Avx2SignedDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q5_0: TileCore<Avx2Dot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q4_0: TileCore<Avx2Dot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q4_K: TileCore<Avx2Dot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q5_K: TileCore<Avx2Dot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q6_K: TileCore<Avx2Dot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
             }
-            Avx.Store(tile + r * NW, f);
-        }
+        TilePortable(t, qx, dx, corr, sx, nb, k, chunkA, tile, 0);
+        TilePortable(t, qx, dx, corr, sx, nb, k, chunkB, tile, NW);
     }
 
-    /// <summary>Weight row <paramref name="j"/>'s 8 partial block sums (lane i: bytes 4i..4i+3), times its half scales when
-    /// <paramref name="hs"/> is not null.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<sbyte> x, sbyte* w, byte* a, Vector256<short> ones, int* hs, int j)
+    private static void TileCore<TDot, TCodes, TScales>(sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* tile)
+        where TDot : struct, IInt8Dot where TCodes : struct, ICodes where TScales : struct, IScales
     {
-        Vector256<int> d = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(a + 32 * j), Avx2.Sign(x, Avx.LoadVector256(w + 32 * j))), ones);
-        return hs == null ? d : Avx2.MultiplyLow(d, Avx.LoadVector256(hs + 8 * j));
-    }
-
-    /// <summary>AVX-VNNI on the interleaved layout: one vpdpbusd per 4 activation bytes advances 8 rows' block dots.</summary>
-    private static void TileVnni(byte* qx, float* dx, int nb, int k, byte* qw, byte* aux, float* dw, float* mw, float* sx, float* tile)
-    {
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        int cb = TCodes.BlockBytes, cs = TScales.Halves ? 2 * nb : nb;
+        byte* scalesA = chunkA + (long)nb * cb, scalesB = chunkB + (long)nb * cb;
+        // f{r}{c}: activation row r against chunk c's 8 weight rows.
+        Vector256<float> f0a = default, f1a = default, f2a = default, f3a = default, f0b = default, f1b = default, f2b = default, f3b = default;
         for (int b = 0; b < nb; b++)
         {
-            byte* wb = qw + (long)b * ChunkBlockBytes, ab = aux + (long)b * ChunkBlockBytes;
-            Vector256<int> start = Avx.LoadVector256((int*)ab); // −128·Σw per row
-            Vector256<int> i0 = start, i1 = start, i2 = start, i3 = start;
-            byte* x = qx + b * 32;
-            for (int t = 0; t < 8; t++)
+            // a: values 0..15 of the block (groups 0..3), started at the correction; h: values 16..31 (groups 4..7),
+            // its own accumulator only when the halves have their own scales (Q6_K), else added into a.
+            int ca = TScales.Halves ? 2 * b : b;
+            Vector256<int> a0a = Vector256.Create(corr[ca]), a1a = Vector256.Create(corr[cs + ca]);
+            Vector256<int> a2a = Vector256.Create(corr[2 * cs + ca]), a3a = Vector256.Create(corr[3 * cs + ca]);
+            Vector256<int> a0b = a0a, a1b = a1a, a2b = a2a, a3b = a3a;
+            Vector256<int> h0a = default, h1a = default, h2a = default, h3a = default, h0b = default, h1b = default, h2b = default, h3b = default;
+            if (TScales.Halves)
             {
-                Vector256<sbyte> w = Avx.LoadVector256((sbyte*)wb + t * 32);
-                int o = t * 4;
-                i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Create(*(int*)(x + o)).AsByte(), w);
-                i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.Create(*(int*)(x + k + o)).AsByte(), w);
-                i2 = AvxVnni.MultiplyWideningAndAdd(i2, Vector256.Create(*(int*)(x + 2 * k + o)).AsByte(), w);
-                i3 = AvxVnni.MultiplyWideningAndAdd(i3, Vector256.Create(*(int*)(x + 3 * k + o)).AsByte(), w);
+                h0a = Vector256.Create(corr[ca + 1]); h1a = Vector256.Create(corr[cs + ca + 1]);
+                h2a = Vector256.Create(corr[2 * cs + ca + 1]); h3a = Vector256.Create(corr[3 * cs + ca + 1]);
+                h0b = h0a; h1b = h1a; h2b = h2a; h3b = h3a;
             }
-            Vector256<float> sw = Avx.LoadVector256(dw + b * NW);
-            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Avx.Multiply(sw, Vector256.Create(dx[b])), f0);
-            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Avx.Multiply(sw, Vector256.Create(dx[nb + b])), f1);
-            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), Avx.Multiply(sw, Vector256.Create(dx[2 * nb + b])), f2);
-            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), Avx.Multiply(sw, Vector256.Create(dx[3 * nb + b])), f3);
-            if (mw != null)
+            byte* wa = chunkA + (long)b * cb, wb = chunkB + (long)b * cb;
+            sbyte* x0 = qx + b * 32, x1 = x0 + k, x2 = x0 + 2 * k, x3 = x0 + 3 * k;
+            for (int g = 0; g < 4; g++)
             {
-                Vector256<float> mv = Avx.LoadVector256(mw + b * NW);
-                f0 = Fma.MultiplyAdd(mv, Vector256.Create(sx[b]), f0);
-                f1 = Fma.MultiplyAdd(mv, Vector256.Create(sx[nb + b]), f1);
-                f2 = Fma.MultiplyAdd(mv, Vector256.Create(sx[2 * nb + b]), f2);
-                f3 = Fma.MultiplyAdd(mv, Vector256.Create(sx[3 * nb + b]), f3);
+                TCodes.Load(wa, g, out Vector256<byte> la, out Vector256<byte> ha);
+                TCodes.Load(wb, g, out Vector256<byte> lb, out Vector256<byte> hb);
+                int o = 4 * g, oh = 16 + 4 * g;
+                a0a = TDot.Dot(a0a, la, x0 + o); a0b = TDot.Dot(a0b, lb, x0 + o);
+                a1a = TDot.Dot(a1a, la, x1 + o); a1b = TDot.Dot(a1b, lb, x1 + o);
+                a2a = TDot.Dot(a2a, la, x2 + o); a2b = TDot.Dot(a2b, lb, x2 + o);
+                a3a = TDot.Dot(a3a, la, x3 + o); a3b = TDot.Dot(a3b, lb, x3 + o);
+                if (TScales.Halves)
+                {
+                    h0a = TDot.Dot(h0a, ha, x0 + oh); h0b = TDot.Dot(h0b, hb, x0 + oh);
+                    h1a = TDot.Dot(h1a, ha, x1 + oh); h1b = TDot.Dot(h1b, hb, x1 + oh);
+                    h2a = TDot.Dot(h2a, ha, x2 + oh); h2b = TDot.Dot(h2b, hb, x2 + oh);
+                    h3a = TDot.Dot(h3a, ha, x3 + oh); h3b = TDot.Dot(h3b, hb, x3 + oh);
+                }
+                else
+                {
+                    a0a = TDot.Dot(a0a, ha, x0 + oh); a0b = TDot.Dot(a0b, hb, x0 + oh);
+                    a1a = TDot.Dot(a1a, ha, x1 + oh); a1b = TDot.Dot(a1b, hb, x1 + oh);
+                    a2a = TDot.Dot(a2a, ha, x2 + oh); a2b = TDot.Dot(a2b, hb, x2 + oh);
+                    a3a = TDot.Dot(a3a, ha, x3 + oh); a3b = TDot.Dot(a3b, hb, x3 + oh);
+                }
+            }
+            if (TScales.Halves)
+            {
+                var (sla, sha) = HalfScales.Of(scalesA, b, nb);
+                var (slb, shb) = HalfScales.Of(scalesB, b, nb);
+                a0a = Combine(a0a, sla, h0a, sha); a1a = Combine(a1a, sla, h1a, sha); a2a = Combine(a2a, sla, h2a, sha); a3a = Combine(a3a, sla, h3a, sha);
+                a0b = Combine(a0b, slb, h0b, shb); a1b = Combine(a1b, slb, h1b, shb); a2b = Combine(a2b, slb, h2b, shb); a3b = Combine(a3b, slb, h3b, shb);
+            }
+            Vector256<float> swa = TScales.Scale(scalesA, b, nb), swb = TScales.Scale(scalesB, b, nb);
+            Vector256<float> d0 = Vector256.Create(dx[b]), d1 = Vector256.Create(dx[nb + b]), d2 = Vector256.Create(dx[2 * nb + b]), d3 = Vector256.Create(dx[3 * nb + b]);
+            f0a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a0a), Avx.Multiply(swa, d0), f0a);
+            f1a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a1a), Avx.Multiply(swa, d1), f1a);
+            f2a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a2a), Avx.Multiply(swa, d2), f2a);
+            f3a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a3a), Avx.Multiply(swa, d3), f3a);
+            f0b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a0b), Avx.Multiply(swb, d0), f0b);
+            f1b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a1b), Avx.Multiply(swb, d1), f1b);
+            f2b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a2b), Avx.Multiply(swb, d2), f2b);
+            f3b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a3b), Avx.Multiply(swb, d3), f3b);
+            if (TScales.Mins)
+            {
+                Vector256<float> ma = MinScales.Min(scalesA, b, nb), mb = MinScales.Min(scalesB, b, nb);
+                Vector256<float> s0 = Vector256.Create(sx[b]), s1 = Vector256.Create(sx[nb + b]), s2 = Vector256.Create(sx[2 * nb + b]), s3 = Vector256.Create(sx[3 * nb + b]);
+                f0a = Fma.MultiplyAdd(ma, s0, f0a); f1a = Fma.MultiplyAdd(ma, s1, f1a); f2a = Fma.MultiplyAdd(ma, s2, f2a); f3a = Fma.MultiplyAdd(ma, s3, f3a);
+                f0b = Fma.MultiplyAdd(mb, s0, f0b); f1b = Fma.MultiplyAdd(mb, s1, f1b); f2b = Fma.MultiplyAdd(mb, s2, f2b); f3b = Fma.MultiplyAdd(mb, s3, f3b);
             }
         }
-        Avx.Store(tile, f0); Avx.Store(tile + NW, f1); Avx.Store(tile + 2 * NW, f2); Avx.Store(tile + 3 * NW, f3);
+        Avx.Store(tile, f0a); Avx.Store(tile + NW, f0b); Avx.Store(tile + 2 * NW, f1a); Avx.Store(tile + 3 * NW, f1b);
+        Avx.Store(tile + 4 * NW, f2a); Avx.Store(tile + 5 * NW, f2b); Avx.Store(tile + 6 * NW, f3a); Avx.Store(tile + 7 * NW, f3b);
     }
 
-    /// <summary>Scalar; with half scales (<paramref name="hs"/>, Q6_K) the block dot is sc_lo·(values 0..15) + sc_hi·(16..31).</summary>
-    private static void TilePortable(byte* qx, float* dx, int nb, int k, byte* qw, float* dw, float* mw, float* sx, int* hs, float* tile)
+    /// <summary>Q6_K's block dot: sc_lo·lo + sc_hi·hi (exact in int32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Combine(Vector256<int> lo, Vector256<int> scLo, Vector256<int> hi, Vector256<int> scHi) =>
+        Avx2.Add(Avx2.MultiplyLow(lo, scLo), Avx2.MultiplyLow(hi, scHi));
+
+    /// <summary>The activation's 4 bytes at <paramref name="x"/> in every int32 lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Bcast(sbyte* x) => Vector256.Create(Unsafe.ReadUnaligned<int>(x)).AsSByte();
+
+    /// <summary>acc + Σ of the 4 adjacent products (weight code × activation byte) in each int32 lane.</summary>
+    private interface IInt8Dot { static abstract Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, sbyte* x); }
+
+    private struct VnniDot : IInt8Dot
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, sbyte* x) => AvxVnni.MultiplyWideningAndAdd(acc, w, Bcast(x));
+    }
+
+    /// <summary>AVX2's vpdpbusd: vpmaddubsw then vpmaddwd against ones (codes ≤ 63: no 16-bit saturation).</summary>
+    private struct Avx2Dot : IInt8Dot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> w, sbyte* x) =>
+            Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, Bcast(x)), Vector256.Create((short)1)));
+    }
+
+    /// <summary>AVX2 on Q8_0's codes u = w + 128: the signed w = u xor 0x80, then |w|·(x·sign(w)) (|w| ≤ 128: no
+    /// saturation), so the dot is of the signed codes and takes no correction.</summary>
+    private struct Avx2SignedDot : IInt8Dot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, sbyte* x)
+        {
+            Vector256<sbyte> w = (u ^ Vector256.Create((byte)0x80)).AsSByte();
+            return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(Bcast(x), w)), Vector256.Create((short)1)));
+        }
+    }
+
+    /// <summary>Group g's codes (values 4g..4g+3 of the 8 rows) and group g + 4's (values 16+4g..) of a block.</summary>
+    private interface ICodes
+    {
+        static abstract int BlockBytes { get; }
+        static abstract void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi);
+    }
+
+    private struct ByteCodes : ICodes
+    {
+        public static int BlockBytes => 256;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi)
+        {
+            lo = Avx.LoadVector256(block + g * 32);
+            hi = Avx.LoadVector256(block + (g + 4) * 32);
+        }
+    }
+
+    private struct NibbleCodes : ICodes
+    {
+        public static int BlockBytes => 128;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi)
+        {
+            Vector256<byte> v = Avx.LoadVector256(block + g * 32), low4 = Vector256.Create((byte)0xF);
+            lo = v & low4;
+            hi = Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4;
+        }
+    }
+
+    /// <summary>A format's per-block weight scales (QuantPacking's scale region).</summary>
+    private interface IScales
+    {
+        /// <summary>Two int8 scales per block (Q6_K).</summary>
+        static abstract bool Halves { get; }
+        /// <summary>An offset term mw·sx per block (Q4_K, Q5_K).</summary>
+        static abstract bool Mins { get; }
+        /// <summary>dw of the 8 rows for block b.</summary>
+        static abstract Vector256<float> Scale(byte* scales, int b, int nb);
+    }
+
+    /// <summary>Q8_0, Q4_0, Q5_0: dw[nb][8].</summary>
+    private struct BlockScales : IScales
+    {
+        public static bool Halves => false;
+        public static bool Mins => false;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(byte* scales, int b, int nb) => Avx.LoadVector256((float*)scales + b * NW);
+    }
+
+    /// <summary>Q4_K, Q5_K: dw = d·sc and mw = (−dmin)·m.</summary>
+    private struct MinScales : IScales
+    {
+        public static bool Halves => false;
+        public static bool Mins => true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(byte* scales, int b, int nb) =>
+            Avx.Multiply(Avx.LoadVector256((float*)scales + b / 8 * NW), Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + nb / 8 * 2 * NW * 4 + b * NW)));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Min(byte* scales, int b, int nb) =>
+            Avx.Multiply(Avx.LoadVector256((float*)scales + (nb / 8 + b / 8) * NW),
+                Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + nb / 8 * 2 * NW * 4 + (long)nb * NW + b * NW)));
+    }
+
+    /// <summary>Q6_K: dw = d of the super-block, and the two int8 scales of block b.</summary>
+    private struct HalfScales : IScales
+    {
+        public static bool Halves => true;
+        public static bool Mins => false;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Scale(byte* scales, int b, int nb) => Avx.LoadVector256((float*)scales + b / 8 * NW);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<int> Low, Vector256<int> High) Of(byte* scales, int b, int nb)
+        {
+            sbyte* s = (sbyte*)(scales + nb / 8 * NW * 4);
+            return (Avx2.ConvertToVector256Int32(s + b * NW), Avx2.ConvertToVector256Int32(s + (long)nb * NW + b * NW));
+        }
+    }
+
+    /// <summary>Scalar: the same integers and float operations as the vector kinds.</summary>
+    private static void TilePortable(DType t, sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunk, float* tile, int column)
+    {
+        bool nibbles = QuantPacking.Nibbles(t), withMins = t is DType.Q4_K or DType.Q5_K, halves = t == DType.Q6_K;
+        int cb = QuantPacking.CodeBytes(t), cs = halves ? 2 * nb : nb, ns = nb / 8;
+        byte* scales = chunk + QuantPacking.ScaleOffset(t, nb);
+        byte* kBytes = scales + ns * 2 * NW * 4;
+        sbyte* q6 = (sbyte*)(scales + ns * NW * 4);
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < NW; j++)
             {
                 float acc = 0;
-                sbyte* x = (sbyte*)qx + (long)r * k;
+                sbyte* x = qx + (long)r * k;
                 for (int b = 0; b < nb; b++)
                 {
-                    sbyte* wb = (sbyte*)qw + (long)b * ChunkBlockBytes + j * 4;
-                    int lo = 0, hi = 0; // values 0..15 (groups 0..3) and 16..31
-                    for (int t = 0; t < 8; t++)
+                    int lo = halves ? corr[r * cs + 2 * b] : corr[r * cs + b], hi = halves ? corr[r * cs + 2 * b + 1] : 0;
+                    byte* wb = chunk + (long)b * cb + j * 4;
+                    for (int g = 0; g < 4; g++)
                         for (int e = 0; e < 4; e++)
                         {
-                            int p = x[b * 32 + 4 * t + e] * wb[t * 32 + e];
-                            if (t < 4) lo += p; else hi += p;
+                            int ul = nibbles ? wb[g * 32 + e] & 0xF : wb[g * 32 + e], uh = nibbles ? wb[g * 32 + e] >> 4 : wb[(g + 4) * 32 + e];
+                            lo += ul * x[b * 32 + 4 * g + e];
+                            hi += uh * x[b * 32 + 16 + 4 * g + e];
                         }
-                    int dot = hs == null ? lo + hi : hs[b * HalfScaleInts + 64 + j] * lo + hs[b * HalfScaleInts + 72 + j] * hi;
-                    acc = MathF.FusedMultiplyAdd(dot, dw[b * NW + j] * dx[r * nb + b], acc);
-                    if (mw != null) acc = MathF.FusedMultiplyAdd(mw[b * NW + j], sx[r * nb + b], acc);
+                    int dot = halves ? q6[b * NW + j] * lo + q6[(long)nb * NW + b * NW + j] * hi : lo + hi;
+                    float dw = halves ? ((float*)scales)[b / 8 * NW + j]
+                        : withMins ? ((float*)scales)[b / 8 * NW + j] * kBytes[b * NW + j]
+                        : ((float*)scales)[b * NW + j];
+                    acc = MathF.FusedMultiplyAdd(dot, dw * dx[r * nb + b], acc);
+                    if (withMins) acc = MathF.FusedMultiplyAdd(((float*)scales)[(ns + b / 8) * NW + j] * kBytes[(long)nb * NW + b * NW + j], sx[r * nb + b], acc);
                 }
-                tile[r * NW + j] = acc;
+                tile[r * 2 * NW + column + j] = acc;
             }
     }
 }

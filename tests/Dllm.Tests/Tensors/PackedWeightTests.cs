@@ -9,7 +9,7 @@ namespace Dllm.Tests.Tensors;
 /// Weights packed once (<see cref="PackedWeight"/>) against the per-call packing path: bit-identical C for
 /// f32 and bf16 weights over odd shapes (edge panels, several k-blocks, both thread splits) and every
 /// micro-kernel; proof that Gemm really reads the packing (changing W afterwards does not change C until
-/// the packing is disposed); and a whole model loaded packed vs unpacked. In <see cref="GemmCollection"/>:
+/// the packing is disposed); and a whole model loaded packed vs unpacked; the same for block-quantized weights. In <see cref="GemmCollection"/>:
 /// it sets Threads and the kernel, and registers packings process-wide.
 /// </summary>
 [Collection(nameof(GemmCollection))]
@@ -126,5 +126,77 @@ public sealed unsafe class PackedWeightTests
             finally { Transformer.PackWeightsAtLoad = true; }
         }
         Assert.Equal(Logits(false), Logits(true));
+    }
+
+    /// <summary>A block-quantized weight packed once into the int8 kernels' chunks against the per-call packing: bit for bit
+    /// for every format, int8 kernel kind and thread count, over n with a partial last chunk and an odd chunk count (the
+    /// paired tile's lone chunk), m not a multiple of the tile; zeroing W while registered changes nothing.</summary>
+    [Theory]
+    [InlineData(DType.Q8_0, 9, 41, 96)]
+    [InlineData(DType.Q4_0, 32, 24, 160)]
+    [InlineData(DType.Q5_0, 5, 17, 64)]
+    [InlineData(DType.Q4_K, 33, 40, 512)]
+    [InlineData(DType.Q5_K, 7, 8, 256)]
+    [InlineData(DType.Q6_K, 13, 57, 256)]
+    public void QuantizedPackedMatchesUnpackedBitForBit(DType type, int m, int n, int k)
+    {
+        var rng = new Random(m * 31 + n + k);
+        float[] x = [.. Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        byte[] wBytes = QuantBlocks.Quantize([.. Enumerable.Range(0, n * k).Select(_ => (float)(rng.NextDouble() * 2 - 1))], type);
+        int oldThreads = Parallelism.Threads;
+        var oldKind = QuantGemm.Kind;
+        try
+        {
+            fixed (byte* pw = wBytes)
+            {
+                var w = MatrixView.RowMajor((nint)pw, type, n, k);
+                foreach (var kind in Enum.GetValues<QuantKernelKind>().Where(q => q <= QuantGemm.Best))
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        QuantGemm.Kind = kind;
+                        Parallelism.Threads = threads;
+                        float[] want = Product(x, m, w, accumulate: false);
+                        byte[] original = [.. wBytes];
+                        using (PackedWeight p = PackedWeight.TryPack(w)!)
+                        {
+                            p.Register();
+                            Array.Clear(wBytes);
+                            Assert.Equal(want, Product(x, m, w, accumulate: false));
+                            original.CopyTo(wBytes, 0);
+                        }
+                        Array.Clear(wBytes);
+                        Assert.NotEqual(want, Product(x, m, w, accumulate: false)); // unregistered: W itself again
+                        original.CopyTo(wBytes, 0);
+                    }
+            }
+        }
+        finally { Parallelism.Threads = oldThreads; QuantGemm.Kind = oldKind; }
+    }
+
+    [Fact]
+    public void AQuantizedModelLoadedPackedGivesTheSameLogitsAsUnpacked()
+    {
+        string dir = Dllm.Tests.IO.CheckpointQuantizerTests.BundledMdm();
+        string q = Path.Combine(Path.GetTempPath(), "dllm-packed-q4k-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Dllm.IO.CheckpointQuantizer.Quantize(dir, DType.Q4_K, q);
+            float[] Logits(bool pack)
+            {
+                Transformer.PackWeightsAtLoad = pack;
+                try
+                {
+                    using Transformer model = Transformer.Load(q);
+                    int len = 40;
+                    int[] tokens = [.. Enumerable.Range(0, len).Select(i => i < 10 ? (i * 7) % 60 : model.Config.MaskTokenId)];
+                    var logits = new float[len * model.VocabSize];
+                    model.Logits(tokens, 1, len, [.. Enumerable.Range(0, len)], logits);
+                    return logits;
+                }
+                finally { Transformer.PackWeightsAtLoad = true; }
+            }
+            Assert.Equal(Logits(false), Logits(true));
+        }
+        finally { if (Directory.Exists(q)) Directory.Delete(q, recursive: true); }
     }
 }
