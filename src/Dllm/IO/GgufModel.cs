@@ -40,9 +40,11 @@ public static partial class GgufModel
         try
         {
             ModelConfig c = ConfigOf(f);
-            model = new Transformer(c, Bind(c, f, owned), owned);
-            // The un-permuted q/k copies are not the file's pages: they are packed but never released.
-            if (Transformer.PackWeightsAtLoad) model.PackWeights(w => !owned.IsCopy(w.Data));
+            bool pack = Transformer.PackWeightsAtLoad; // read once: the bind and the packing must agree
+            model = new Transformer(c, Bind(c, f, owned, pack), owned);
+            // The un-permuted q/k copies are not the file's pages: they are packed but never released. A quantized q/k
+            // left permuted in the file is packed in Hugging Face row order.
+            if (pack) model.PackWeights(w => !owned.IsCopy(w.Data), owned.SourceRows);
             return model;
         }
         catch
@@ -56,7 +58,7 @@ public static partial class GgufModel
     /// (0 = none), and for a stacked expert tensor the expert's index (−1 = a whole tensor).</summary>
     private readonly record struct Place(string Name, int PermuteHeads = 0, int Expert = -1);
 
-    private static TransformerWeights Bind(ModelConfig c, GgufFile f, Owner owned)
+    private static TransformerWeights Bind(ModelConfig c, GgufFile f, Owner owned, bool pack)
     {
         WeightNames n = c.Names;
         string arch = f.GetString("general.architecture");
@@ -100,7 +102,10 @@ public static partial class GgufModel
             used.Add(at.Name);
             if (at.Expert >= 0) return f.GetStackedMatrix(at.Name, c.Moe!.Experts, at.Expert, rows, cols);
             MatrixView v = f.GetMatrix(at.Name, rows, cols);
-            return at.PermuteHeads == 0 ? v : owned.Unpermuted(v, f.Get(at.Name).ByteLength, c.HeadDim);
+            if (at.PermuteHeads == 0) return v;
+            // A quantized q/k that will be packed at load is un-permuted by the packing itself (no copy beside the file).
+            if (pack && v.DType.IsQuantized() && PackedWeight.CanPack(v)) return owned.PermutedView(v, c.HeadDim);
+            return owned.Unpermuted(v, f.Get(at.Name).ByteLength, c.HeadDim);
         }
         ReadOnlyMemory<float> Vector(string hf, int length)
         {
@@ -133,6 +138,21 @@ public static partial class GgufModel
 
         /// <summary>Whether <paramref name="data"/> is one of the native copies (not a view of the file).</summary>
         public bool IsCopy(nint data) => _blocks.Contains(data);
+
+        private readonly Dictionary<nint, int> _permuted = [];
+
+        /// <summary>The file's q/k view with its rows still in the converter's order, noted so that
+        /// <see cref="SourceRows"/> gives the packing the Hugging Face order. Only for a weight packed at load: the
+        /// kernels read the packing, never this view.</summary>
+        public MatrixView PermutedView(MatrixView v, int headDim)
+        {
+            _permuted[v.Data] = headDim;
+            return v;
+        }
+
+        /// <summary>For a <see cref="PermutedView"/>: the file row that holds Hugging Face row r; else null (rows in order).</summary>
+        public Func<int, int>? SourceRows(MatrixView w) =>
+            _permuted.TryGetValue(w.Data, out int headDim) ? r => (int)GgufExport.UnpermuteRow(r, headDim) : null;
 
         public void Dispose()
         {

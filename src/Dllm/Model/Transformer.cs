@@ -379,14 +379,15 @@ public sealed class Transformer : ICachingDenoisingModel, IDisposable
     /// <summary>Packs every f32/bf16 and block-quantized linear weight (only for weights that never change: a read-only
     /// memory-mapped checkpoint). A source for which <paramref name="releasable"/> says so (default: all) has its pages
     /// dropped from the resident set once packed: only views of a file mapping may be released (anonymous memory would
-    /// read back as zeros).</summary>
-    internal void PackWeights(Func<MatrixView, bool>? releasable = null)
+    /// read back as zeros). <paramref name="sourceRows"/> may give a quantized weight's row order (a GGUF's permuted q/k):
+    /// packed row r is then source row sourceRows(w)(r).</summary>
+    internal void PackWeights(Func<MatrixView, bool>? releasable = null, Func<MatrixView, Func<int, int>?>? sourceRows = null)
     {
         var packed = new List<PackedWeight>();
         try
         {
             foreach (MatrixView w in Weights.LinearWeights())
-                if (PackedWeight.TryPack(w, releaseSource: releasable?.Invoke(w) ?? true) is { } p)
+                if (PackedWeight.TryPack(w, releaseSource: releasable?.Invoke(w) ?? true, sourceRows?.Invoke(w)) is { } p)
                 {
                     packed.Add(p);
                     p.Register();

@@ -87,7 +87,7 @@ public sealed unsafe class PackedWeight : IDisposable
         finally { NativeMemory.AlignedFree(tmp); NativeMemory.AlignedFree(scratch); }
     }
 
-    private PackedWeight(MatrixView w, bool releaseSource)
+    private PackedWeight(MatrixView w, bool releaseSource, Func<int, int>? sourceRow)
     {
         Source = w;
         int nb = w.Cols / DTypeInfo.QuantBlock, chunks = (w.Rows + QuantGemmKernel.NW - 1) / QuantGemmKernel.NW;
@@ -108,16 +108,23 @@ public sealed unsafe class PackedWeight : IDisposable
                 for (int c = a; c < e; c++)
                 {
                     int j0 = c * QuantGemmKernel.NW;
-                    QuantPacking.PackChunk(src, j0, Math.Min(QuantGemmKernel.NW, src.Rows - j0), nb, dst + c * chunkBytes, vector);
+                    QuantPacking.PackChunk(src, j0, Math.Min(QuantGemmKernel.NW, src.Rows - j0), nb, dst + c * chunkBytes, vector, sourceRow);
                 }
             });
-            if (releaseSource)
+            if (releaseSource && sourceRow == null)
             {
                 int j0 = c0 * QuantGemmKernel.NW;
                 ReleasePages(w.SliceRows(j0, Math.Min(w.Rows, c1 * QuantGemmKernel.NW) - j0));
             }
         }
+        if (releaseSource && sourceRow != null) ReleasePages(w); // rows read out of order: released when all are packed
     }
+
+    /// <summary>Whether <see cref="TryPack"/> would pack W.</summary>
+    public static bool CanPack(in MatrixView w) =>
+        w.ColStride == 1 && w.Rows > 0 && w.Cols > 0 && w.Data != 0 && (w.DType.IsQuantized()
+            ? w.Cols % w.DType.BlockValues() == 0 && w.RowStride % w.DType.BlockValues() == 0
+            : w.DType is DType.F32 or DType.BF16);
 
     /// <summary>Packs W for the current micro-kernel (f32/bf16) or the int8 kernels (a block-quantized W with whole
     /// blocks per row), or returns null when W cannot be packed: another dtype, not row-contiguous (ColStride ≠ 1), or empty.</summary>
@@ -125,12 +132,13 @@ public sealed unsafe class PackedWeight : IDisposable
     /// <c>madvise(MADV_DONTNEED)</c>, whole pages inside W's extent; elsewhere nothing), so the packed copy does
     /// not double a memory-mapped checkpoint's memory. Only for a read-only file mapping: pages read later
     /// (embedding rows of a tied head) come back from the file; on anonymous memory it would zero them.</param>
-    public static PackedWeight? TryPack(in MatrixView w, bool releaseSource = false)
+    /// <param name="sourceRow">A quantized W only: packed row r is W's row sourceRow(r) (a permutation of the rows).</param>
+    /// <exception cref="ArgumentException"><paramref name="sourceRow"/> for a W that is not quantized.</exception>
+    public static PackedWeight? TryPack(in MatrixView w, bool releaseSource = false, Func<int, int>? sourceRow = null)
     {
-        if (w.ColStride != 1 || w.Rows == 0 || w.Cols == 0 || w.Data == 0) return null;
-        if (w.DType.IsQuantized())
-            return w.Cols % w.DType.BlockValues() == 0 && w.RowStride % w.DType.BlockValues() == 0 ? new PackedWeight(w, releaseSource && w.RowStride == w.Cols) : null;
-        if (w.DType is not (DType.F32 or DType.BF16)) return null;
+        if (sourceRow != null && !w.DType.IsQuantized()) throw new ArgumentException($"a row order is for quantized weights only, got {w}", nameof(sourceRow));
+        if (!CanPack(w)) return null;
+        if (w.DType.IsQuantized()) return new PackedWeight(w, releaseSource && w.RowStride == w.Cols, sourceRow);
         int nr = GemmMicroKernel.Shape(GemmMicroKernel.Kind).NR;
         return new PackedWeight(w, nr, releaseSource && w.RowStride == w.Cols);
     }

@@ -67,10 +67,11 @@ internal static unsafe class QuantPacking
     /// <summary>
     /// Packs rows [j0, j0 + rows) of <paramref name="w"/> (rows ≤ 8; the chunk's other rows are zero) into one chunk at
     /// <paramref name="dst"/> (<see cref="ChunkBytes"/> bytes). <paramref name="vector"/>: use the AVX2 readers of the
-    /// 5-bit formats (the same codes as the scalar ones).
+    /// 5-bit formats (the same codes as the scalar ones). <paramref name="sourceRow"/>: row j is read from W's row
+    /// sourceRow(j) (default: j).
     /// </summary>
     [SkipLocalsInit]
-    public static void PackChunk(in MatrixView w, int j0, int rows, int nb, byte* dst, bool vector)
+    public static void PackChunk(in MatrixView w, int j0, int rows, int nb, byte* dst, bool vector, Func<int, int>? sourceRow = null)
     {
         DType t = w.DType;
         int bb = t.BlockBytes(), o = CodeOffset(t), cb = CodeBytes(t);
@@ -80,7 +81,7 @@ internal static unsafe class QuantPacking
         sbyte* v = stackalloc sbyte[32];
         for (int r = 0; r < Math.Min(rows, NW); r++)
         {
-            byte* p = (byte*)w.At(j0 + r, 0);
+            byte* p = (byte*)w.At(sourceRow?.Invoke(j0 + r) ?? j0 + r, 0);
             for (int b = 0; b < nb; b++)
             {
                 byte* sb = p + (long)(b / 8) * bb; // a K-quant's super-block

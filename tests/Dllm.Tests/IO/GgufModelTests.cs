@@ -65,6 +65,14 @@ public sealed class GgufModelTests(ITestOutputHelper output)
         double rel = MaxRel(dllm, gguf, dllm.Config.MaskTokenId);
         output.WriteLine($"{type}: GGUF vs checkpoint max relative logit difference {rel:E2}");
         Assert.True(rel < 1e-5, $"{rel:E2}");
+        // Packed at load, the permuted q/k are un-permuted by the packing; unpacked, by copies: the same logits exactly.
+        Transformer.PackWeightsAtLoad = false;
+        try
+        {
+            using var copies = GgufModel.Load(path);
+            Assert.Equal(0, MaxRel(gguf, copies, dllm.Config.MaskTokenId));
+        }
+        finally { Transformer.PackWeightsAtLoad = true; }
     }
 
     [Fact]
