@@ -77,8 +77,10 @@ internal static unsafe class QuantPacking
         int bb = t.BlockBytes(), o = CodeOffset(t), cb = CodeBytes(t);
         bool nibbles = Nibbles(t);
         byte* scales = dst + ScaleOffset(t, nb);
-        new Span<byte>(dst, (int)ChunkBytes(t, nb)).Clear();
+        if (rows < NW) new Span<byte>(dst, (int)ChunkBytes(t, nb)).Clear(); // a full chunk writes every byte it reads
         sbyte* v = stackalloc sbyte[32];
+        uint* u = stackalloc uint[8];
+        Vector256<byte> offset = Vector256.Create((byte)o);
         for (int r = 0; r < Math.Min(rows, NW); r++)
         {
             byte* p = (byte*)w.At(sourceRow?.Invoke(j0 + r) ?? j0 + r, 0);
@@ -99,7 +101,14 @@ internal static unsafe class QuantPacking
                     {
                         byte* blk = p + (long)b * bb;
                         ((float*)scales)[b * NW + r] = QuantBlocks.Scale(blk);
-                        for (int i = 0; i < 16; i++) { v[i] = (sbyte)((blk[2 + i] & 0xF) - 8); v[i + 16] = (sbyte)((blk[2 + i] >> 4) - 8); }
+                        if (vector)
+                        {
+                            Vector128<byte> packed = Sse2.LoadVector128(blk + 2), low = Vector128.Create((byte)0xF);
+                            Vector128<byte> lo = packed & low, hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
+                            Avx.Store(v, Avx2.Subtract(Vector256.Create(lo, hi), Vector256.Create((byte)8)).AsSByte());
+                        }
+                        else
+                            for (int i = 0; i < 16; i++) { v[i] = (sbyte)((blk[2 + i] & 0xF) - 8); v[i + 16] = (sbyte)((blk[2 + i] >> 4) - 8); }
                         break;
                     }
                     case DType.Q5_0:
@@ -113,7 +122,13 @@ internal static unsafe class QuantPacking
                     {
                         // ggml dequantize_row_q4_K: sub-block j of a super-block reads nibble half (j & 1) of qs[32·(j/2) ..].
                         byte* nib = sb + 16 + 32 * (j / 2);
-                        for (int i = 0; i < 32; i++) v[i] = (sbyte)((nib[i] >> (4 * (j & 1))) & 0xF);
+                        if (vector)
+                        {
+                            Vector256<byte> packed = Avx.LoadVector256(nib), low = Vector256.Create((byte)0xF);
+                            Avx.Store((byte*)v, (j & 1) == 0 ? packed & low : Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low);
+                        }
+                        else
+                            for (int i = 0; i < 32; i++) v[i] = (sbyte)((nib[i] >> (4 * (j & 1))) & 0xF);
                         KScales(sb, b, r, nb, scales);
                         break;
                     }
@@ -132,13 +147,13 @@ internal static unsafe class QuantPacking
                     }
                     default: throw new NotSupportedException($"no int8 packing for {t}");
                 }
+                // The codes as unsigned bytes (wrapping add: q + o is in 0..255), then 4 bytes per group to their slot.
+                Vector256<byte> codes = Vector256.Load((byte*)v) + offset;
+                if (nibbles) // code i ≤ 15 and code i + 16 ≤ 15: their byte is lo | hi << 4
+                    (codes.GetLower() | (codes.GetUpper().AsUInt16() << 4).AsByte()).Store((byte*)u);
+                else codes.Store((byte*)u);
                 byte* q = dst + (long)b * cb + r * 4;
-                if (nibbles)
-                    for (int g = 0; g < 4; g++)
-                        for (int e = 0; e < 4; e++) q[g * 32 + e] = (byte)((v[4 * g + e] + o) | (v[16 + 4 * g + e] + o) << 4);
-                else
-                    for (int g = 0; g < 8; g++)
-                        for (int e = 0; e < 4; e++) q[g * 32 + e] = (byte)(v[4 * g + e] + o);
+                for (int g = 0; g < (nibbles ? 4 : 8); g++) *(uint*)(q + g * 32) = u[g];
             }
         }
     }
