@@ -26,21 +26,32 @@ public static unsafe partial class QuantBlocks
         long bytes = type.ByteCount(src.Length);
         if (dst.Length < bytes) throw new ArgumentException($"destination has {dst.Length} bytes, {bytes} needed", nameof(dst));
         int bb = type.BlockBytes(), n = type.BlockValues();
+        long blocks = src.Length / n;
+        // Blocks are independent: large tensors are split over the threads (the same bytes whatever the split).
+        int parts = (int)Math.Clamp(blocks * n / (1 << 18), 1, Parallelism.Threads);
         fixed (float* s = src) fixed (byte* d = dst)
-            for (int b = 0; b < src.Length / n; b++)
+        {
+            nint sp = (nint)s, dp = (nint)d;
+            void Part(int part)
             {
-                float* x = s + (long)b * n;
-                byte* y = d + (long)b * bb;
-                switch (type)
+                for (long b = blocks * part / parts; b < blocks * (part + 1) / parts; b++)
                 {
-                    case DType.Q8_0: Q8Block(x, y); break;
-                    case DType.Q4_0: Q4Block(x, y); break;
-                    case DType.Q5_0: Q50Block(x, y); break;
-                    case DType.Q4_K: Q4KBlock(x, y); break;
-                    case DType.Q5_K: Q5KBlock(x, y); break;
-                    default: Q6KBlock(x, y); break;
+                    float* x = (float*)sp + b * n;
+                    byte* y = (byte*)dp + b * bb;
+                    switch (type)
+                    {
+                        case DType.Q8_0: Q8Block(x, y); break;
+                        case DType.Q4_0: Q4Block(x, y); break;
+                        case DType.Q5_0: Q50Block(x, y); break;
+                        case DType.Q4_K: Q4KBlock(x, y); break;
+                        case DType.Q5_K: Q5KBlock(x, y); break;
+                        default: Q6KBlock(x, y); break;
+                    }
                 }
             }
+            if (parts == 1) Part(0);
+            else Parallelism.For(0, parts, Part);
+        }
     }
 
     /// <summary>Quantizes a float array into a new byte array (see <see cref="Quantize(ReadOnlySpan{float}, DType, Span{byte})"/>).</summary>

@@ -186,6 +186,22 @@ public sealed unsafe class QuantGemmTests
     }
 
     [Theory, MemberData(nameof(Formats))]
+    public void Quantizing_a_large_tensor_on_several_threads_gives_the_same_bytes(DType t)
+    {
+        var rng = new Random(11);
+        float[] x = Random(rng, 3 * (1 << 18) + 256); // split into parts of different sizes
+        int old = Parallelism.Threads;
+        try
+        {
+            Parallelism.Threads = 1;
+            byte[] one = QuantBlocks.Quantize(x, t);
+            Parallelism.Threads = 3;
+            Assert.Equal(one, QuantBlocks.Quantize(x, t));
+        }
+        finally { Parallelism.Threads = old; }
+    }
+
+    [Theory, MemberData(nameof(Formats))]
     public void Accumulate_adds_onto_C_and_padding_is_untouched(DType t)
     {
         var rng = new Random(3);
