@@ -107,25 +107,27 @@ public sealed unsafe class PackedWeightTests
         finally { GemmMicroKernel.Kind = oldKind; }
     }
 
+    /// <summary>Logits of a 40-token canvas of the model in <paramref name="dir"/>, loaded packed or not.</summary>
+    private static float[] LogitsOf(string dir, bool pack)
+    {
+        Transformer.PackWeightsAtLoad = pack;
+        try
+        {
+            using Transformer model = Transformer.Load(dir);
+            int len = 40;
+            int[] tokens = [.. Enumerable.Range(0, len).Select(i => i < 10 ? (i * 7) % 60 : model.Config.MaskTokenId)];
+            var logits = new float[len * model.VocabSize];
+            model.Logits(tokens, 1, len, [.. Enumerable.Range(0, len)], logits);
+            return logits;
+        }
+        finally { Transformer.PackWeightsAtLoad = true; }
+    }
+
     [Fact]
     public void AModelLoadedPackedGivesTheSameLogitsAsUnpacked()
     {
         string dir = Dllm.Tests.IO.CheckpointQuantizerTests.BundledMdm();
-        float[] Logits(bool pack)
-        {
-            Transformer.PackWeightsAtLoad = pack;
-            try
-            {
-                using Transformer model = Transformer.Load(dir);
-                int len = 40;
-                int[] tokens = [.. Enumerable.Range(0, len).Select(i => i < 10 ? (i * 7) % 60 : model.Config.MaskTokenId)];
-                var logits = new float[len * model.VocabSize];
-                model.Logits(tokens, 1, len, [.. Enumerable.Range(0, len)], logits);
-                return logits;
-            }
-            finally { Transformer.PackWeightsAtLoad = true; }
-        }
-        Assert.Equal(Logits(false), Logits(true));
+        Assert.Equal(LogitsOf(dir, false), LogitsOf(dir, true));
     }
 
     /// <summary>A block-quantized weight packed once into the int8 kernels' chunks against the per-call packing: bit for bit
@@ -181,21 +183,7 @@ public sealed unsafe class PackedWeightTests
         try
         {
             Dllm.IO.CheckpointQuantizer.Quantize(dir, DType.Q4_K, q);
-            float[] Logits(bool pack)
-            {
-                Transformer.PackWeightsAtLoad = pack;
-                try
-                {
-                    using Transformer model = Transformer.Load(q);
-                    int len = 40;
-                    int[] tokens = [.. Enumerable.Range(0, len).Select(i => i < 10 ? (i * 7) % 60 : model.Config.MaskTokenId)];
-                    var logits = new float[len * model.VocabSize];
-                    model.Logits(tokens, 1, len, [.. Enumerable.Range(0, len)], logits);
-                    return logits;
-                }
-                finally { Transformer.PackWeightsAtLoad = true; }
-            }
-            Assert.Equal(Logits(false), Logits(true));
+            Assert.Equal(LogitsOf(q, false), LogitsOf(q, true));
         }
         finally { if (Directory.Exists(q)) Directory.Delete(q, recursive: true); }
     }
