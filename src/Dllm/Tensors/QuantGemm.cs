@@ -129,7 +129,10 @@ public static unsafe class QuantGemm
             // Chunks go in pairs (one tile reads two); a part's range starts on a pair.
             int pairs = (chunks + 1) / 2;
             int q0 = 2 * (int)((long)pairs * part / parts), q1 = Math.Min(chunks, 2 * (int)((long)pairs * (part + 1) / parts));
-            byte* own = pk == 0 ? Scratch.ForThisThread(ref t_weights, 2 * chunkBytes, 0).Q : null;
+            bool kScales = withMins && kind != QuantKernelKind.Portable;
+            var scratch = Scratch.ForThisThread(ref t_weights, pk == 0 ? 2 * chunkBytes : 0, kScales ? 32L * nb : 0);
+            byte* own = scratch.Q;
+            float* ks = kScales ? scratch.D : null;
             float* tile = stackalloc float[MR * 2 * NW];
             for (int q = q0; q < q1; q += 2)
             {
@@ -143,10 +146,11 @@ public static unsafe class QuantGemm
                     QuantPacking.PackChunk(wv, j0, Math.Min(NW, n - j0), nb, a, kind != QuantKernelKind.Portable);
                     if (two) QuantPacking.PackChunk(wv, j0 + NW, Math.Min(NW, n - j0 - NW), nb, b, kind != QuantKernelKind.Portable);
                 }
+                if (kScales) QuantGemmKernel.KScales(a, b, nb, QuantPacking.CodeBytes(t), ks);
                 for (int i0 = 0; i0 < m; i0 += MR)
                 {
                     QuantGemmKernel.Tile(kind, t, (sbyte*)qx + (long)i0 * k, (float*)dx + (long)i0 * nb, (int*)cr + (long)i0 * cs,
-                        (float*)sxp + (long)i0 * nb, nb, k, a, b, tile);
+                        (float*)sxp + (long)i0 * nb, nb, k, a, b, ks, tile);
                     for (int r = 0; r < Math.Min(MR, m - i0); r++)
                     {
                         float* cRow = (float*)cp + (i0 + r) * ldc + j0;

@@ -37,38 +37,39 @@ internal static unsafe partial class QuantGemmKernel
     /// <summary>
     /// The tile of MR activation rows × two chunks (2·NW weight rows): <paramref name="tile"/>[r·2NW + c·NW + j] = Σ_b (as in
     /// the class docs) over the nb blocks, for chunk c = 0 (<paramref name="chunkA"/>) and 1 (<paramref name="chunkB"/>; the
-    /// same chunk again when there is no second one, its half of the tile then ignored).
+    /// same chunk again when there is no second one, its half of the tile then ignored). <paramref name="kScales"/>: Q4_K and
+    /// Q5_K on the vector kinds, the pair's scales from <see cref="KScales"/>.
     /// qx: MR signed activation rows of k bytes; dx, sx: their MR × nb scales and (Q4_K, Q5_K) scaled sums, row stride nb;
     /// corr: their corrections, row stride nb (Q6_K: 2·nb, low then high half of each block), zero where the kind takes
     /// none (<see cref="Corrected"/>).
     /// </summary>
-    public static void Tile(QuantKernelKind kind, DType t, sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* tile)
+    public static void Tile(QuantKernelKind kind, DType t, sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* kScales, float* tile)
     {
         // One specialised loop per kind and format: the JIT folds the format's choices away (generic struct arguments).
         if (kind == QuantKernelKind.AvxVnni)
             switch (t)
             {
-                case DType.Q8_0: case DType.Q5_0: TileCore<VnniDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q4_0: TileCore<VnniDot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q4_K: TileCore<VnniDot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q5_K: TileCore<VnniDot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q6_K: TileCore<VnniDot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q8_0: case DType.Q5_0: TileCore<VnniDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q4_0: TileCore<VnniDot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q4_K: TileCore<VnniDot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q5_K: TileCore<VnniDot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q6_K: TileCore<VnniDot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
             }
         else if (kind == QuantKernelKind.Avx2)
             switch (t)
             {
-                case DType.Q8_0: TileCore<Avx2SignedDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q5_0: TileCore<Avx2Dot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q4_0: TileCore<Avx2Dot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q4_K: TileCore<Avx2Dot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q5_K: TileCore<Avx2Dot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
-                case DType.Q6_K: TileCore<Avx2Dot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, tile); return;
+                case DType.Q8_0: TileCore<Avx2SignedDot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q5_0: TileCore<Avx2Dot, ByteCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q4_0: TileCore<Avx2Dot, NibbleCodes, BlockScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q4_K: TileCore<Avx2Dot, NibbleCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q5_K: TileCore<Avx2Dot, ByteCodes, MinScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
+                case DType.Q6_K: TileCore<Avx2Dot, ByteCodes, HalfScales>(qx, dx, corr, sx, nb, k, chunkA, chunkB, kScales, tile); return;
             }
         TilePortable(t, qx, dx, corr, sx, nb, k, chunkA, tile, 0);
         TilePortable(t, qx, dx, corr, sx, nb, k, chunkB, tile, NW);
     }
 
-    private static void TileCore<TDot, TCodes, TScales>(sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* tile)
+    private static void TileCore<TDot, TCodes, TScales>(sbyte* qx, float* dx, int* corr, float* sx, int nb, int k, byte* chunkA, byte* chunkB, float* kScales, float* tile)
         where TDot : struct, IInt8Dot where TCodes : struct, ICodes where TScales : struct, IScales
     {
         int cb = TCodes.BlockBytes, cs = TScales.Halves ? 2 * nb : nb;
@@ -80,8 +81,12 @@ internal static unsafe partial class QuantGemmKernel
             // a: values 0..15 of the block (groups 0..3), started at the correction; h: values 16..31 (groups 4..7),
             // its own accumulator only when the halves have their own scales (Q6_K), else added into a.
             int ca = TScales.Halves ? 2 * b : b;
-            Vector256<int> a0a = Vector256.Create(corr[ca]), a1a = Vector256.Create(corr[cs + ca]);
-            Vector256<int> a2a = Vector256.Create(corr[2 * cs + ca]), a3a = Vector256.Create(corr[3 * cs + ca]);
+            Vector256<int> a0a = default, a1a = default, a2a = default, a3a = default;
+            if (!TScales.Mins) // Q4_K and Q5_K codes need no correction (their offset is 0)
+            {
+                a0a = Vector256.Create(corr[ca]); a1a = Vector256.Create(corr[cs + ca]);
+                a2a = Vector256.Create(corr[2 * cs + ca]); a3a = Vector256.Create(corr[3 * cs + ca]);
+            }
             Vector256<int> a0b = a0a, a1b = a1a, a2b = a2a, a3b = a3a;
             Vector256<int> h0a = default, h1a = default, h2a = default, h3a = default, h0b = default, h1b = default, h2b = default, h3b = default;
             if (TScales.Halves)
@@ -123,7 +128,9 @@ internal static unsafe partial class QuantGemmKernel
                 a0a = Combine(a0a, sla, h0a, sha); a1a = Combine(a1a, sla, h1a, sha); a2a = Combine(a2a, sla, h2a, sha); a3a = Combine(a3a, sla, h3a, sha);
                 a0b = Combine(a0b, slb, h0b, shb); a1b = Combine(a1b, slb, h1b, shb); a2b = Combine(a2b, slb, h2b, shb); a3b = Combine(a3b, slb, h3b, shb);
             }
-            Vector256<float> swa = TScales.Scale(scalesA, b, nb), swb = TScales.Scale(scalesB, b, nb);
+            Vector256<float> swa, swb;
+            if (TScales.Mins) { swa = Avx.LoadVector256(kScales + 32 * b); swb = Avx.LoadVector256(kScales + 32 * b + 8); }
+            else { swa = TScales.Scale(scalesA, b, nb); swb = TScales.Scale(scalesB, b, nb); }
             Vector256<float> d0 = Vector256.Create(dx[b]), d1 = Vector256.Create(dx[nb + b]), d2 = Vector256.Create(dx[2 * nb + b]), d3 = Vector256.Create(dx[3 * nb + b]);
             f0a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a0a), Avx.Multiply(swa, d0), f0a);
             f1a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a1a), Avx.Multiply(swa, d1), f1a);
@@ -135,7 +142,7 @@ internal static unsafe partial class QuantGemmKernel
             f3b = Fma.MultiplyAdd(Avx.ConvertToVector256Single(a3b), Avx.Multiply(swb, d3), f3b);
             if (TScales.Mins)
             {
-                Vector256<float> ma = MinScales.Min(scalesA, b, nb), mb = MinScales.Min(scalesB, b, nb);
+                Vector256<float> ma = Avx.LoadVector256(kScales + 32 * b + 16), mb = Avx.LoadVector256(kScales + 32 * b + 24);
                 Vector256<float> s0 = Vector256.Create(sx[b]), s1 = Vector256.Create(sx[nb + b]), s2 = Vector256.Create(sx[2 * nb + b]), s3 = Vector256.Create(sx[3 * nb + b]);
                 f0a = Fma.MultiplyAdd(ma, s0, f0a); f1a = Fma.MultiplyAdd(ma, s1, f1a); f2a = Fma.MultiplyAdd(ma, s2, f2a); f3a = Fma.MultiplyAdd(ma, s3, f3a);
                 f0b = Fma.MultiplyAdd(mb, s0, f0b); f1b = Fma.MultiplyAdd(mb, s1, f1b); f2b = Fma.MultiplyAdd(mb, s2, f2b); f3b = Fma.MultiplyAdd(mb, s3, f3b);
@@ -149,6 +156,20 @@ internal static unsafe partial class QuantGemmKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Combine(Vector256<int> lo, Vector256<int> scLo, Vector256<int> hi, Vector256<int> scHi) =>
         Avx2.Add(Avx2.MultiplyLow(lo, scLo), Avx2.MultiplyLow(hi, scHi));
+
+    /// <summary>Q4_K and Q5_K (the vector kinds): each block's dw = d·sc and mw = (−dmin)·m of chunks A and B, formed once per
+    /// chunk pair and GEMM call rather than in every tile: <paramref name="kScales"/>[32b ..] = dwA, dwB, mwA, mwB (8 each).</summary>
+    public static void KScales(byte* chunkA, byte* chunkB, int nb, int codeBytes, float* kScales)
+    {
+        byte* scalesA = chunkA + (long)nb * codeBytes, scalesB = chunkB + (long)nb * codeBytes;
+        for (int b = 0; b < nb; b++)
+        {
+            Avx.Store(kScales + 32 * b, MinScales.Scale(scalesA, b, nb));
+            Avx.Store(kScales + 32 * b + 8, MinScales.Scale(scalesB, b, nb));
+            Avx.Store(kScales + 32 * b + 16, MinScales.Min(scalesA, b, nb));
+            Avx.Store(kScales + 32 * b + 24, MinScales.Min(scalesB, b, nb));
+        }
+    }
 
     /// <summary>The activation's 4 bytes at <paramref name="x"/> in every int32 lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
