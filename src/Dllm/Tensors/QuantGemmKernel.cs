@@ -97,28 +97,28 @@ internal static unsafe partial class QuantGemmKernel
             }
             byte* wa = chunkA + (long)b * cb, wb = chunkB + (long)b * cb;
             sbyte* x0 = qx + b * 32, x1 = x0 + k, x2 = x0 + 2 * k, x3 = x0 + 3 * k;
-            for (int g = 0; g < 4; g++)
+            // Pointer steps rather than offsets computed from g: the addresses stay [register + constant].
+            for (int g = 0; g < 4; g++, wa += 32, wb += 32, x0 += 4, x1 += 4, x2 += 4, x3 += 4)
             {
-                TCodes.Load(wa, g, out Vector256<byte> la, out Vector256<byte> ha);
-                TCodes.Load(wb, g, out Vector256<byte> lb, out Vector256<byte> hb);
-                int o = 4 * g, oh = 16 + 4 * g;
-                a0a = TDot.Dot(a0a, la, x0 + o); a0b = TDot.Dot(a0b, lb, x0 + o);
-                a1a = TDot.Dot(a1a, la, x1 + o); a1b = TDot.Dot(a1b, lb, x1 + o);
-                a2a = TDot.Dot(a2a, la, x2 + o); a2b = TDot.Dot(a2b, lb, x2 + o);
-                a3a = TDot.Dot(a3a, la, x3 + o); a3b = TDot.Dot(a3b, lb, x3 + o);
+                TCodes.Load(wa, out Vector256<byte> la, out Vector256<byte> ha);
+                TCodes.Load(wb, out Vector256<byte> lb, out Vector256<byte> hb);
+                a0a = TDot.Dot(a0a, la, x0); a0b = TDot.Dot(a0b, lb, x0);
+                a1a = TDot.Dot(a1a, la, x1); a1b = TDot.Dot(a1b, lb, x1);
+                a2a = TDot.Dot(a2a, la, x2); a2b = TDot.Dot(a2b, lb, x2);
+                a3a = TDot.Dot(a3a, la, x3); a3b = TDot.Dot(a3b, lb, x3);
                 if (TScales.Halves)
                 {
-                    h0a = TDot.Dot(h0a, ha, x0 + oh); h0b = TDot.Dot(h0b, hb, x0 + oh);
-                    h1a = TDot.Dot(h1a, ha, x1 + oh); h1b = TDot.Dot(h1b, hb, x1 + oh);
-                    h2a = TDot.Dot(h2a, ha, x2 + oh); h2b = TDot.Dot(h2b, hb, x2 + oh);
-                    h3a = TDot.Dot(h3a, ha, x3 + oh); h3b = TDot.Dot(h3b, hb, x3 + oh);
+                    h0a = TDot.Dot(h0a, ha, x0 + 16); h0b = TDot.Dot(h0b, hb, x0 + 16);
+                    h1a = TDot.Dot(h1a, ha, x1 + 16); h1b = TDot.Dot(h1b, hb, x1 + 16);
+                    h2a = TDot.Dot(h2a, ha, x2 + 16); h2b = TDot.Dot(h2b, hb, x2 + 16);
+                    h3a = TDot.Dot(h3a, ha, x3 + 16); h3b = TDot.Dot(h3b, hb, x3 + 16);
                 }
                 else
                 {
-                    a0a = TDot.Dot(a0a, ha, x0 + oh); a0b = TDot.Dot(a0b, hb, x0 + oh);
-                    a1a = TDot.Dot(a1a, ha, x1 + oh); a1b = TDot.Dot(a1b, hb, x1 + oh);
-                    a2a = TDot.Dot(a2a, ha, x2 + oh); a2b = TDot.Dot(a2b, hb, x2 + oh);
-                    a3a = TDot.Dot(a3a, ha, x3 + oh); a3b = TDot.Dot(a3b, hb, x3 + oh);
+                    a0a = TDot.Dot(a0a, ha, x0 + 16); a0b = TDot.Dot(a0b, hb, x0 + 16);
+                    a1a = TDot.Dot(a1a, ha, x1 + 16); a1b = TDot.Dot(a1b, hb, x1 + 16);
+                    a2a = TDot.Dot(a2a, ha, x2 + 16); a2b = TDot.Dot(a2b, hb, x2 + 16);
+                    a3a = TDot.Dot(a3a, ha, x3 + 16); a3b = TDot.Dot(a3b, hb, x3 + 16);
                 }
             }
             if (TScales.Halves)
@@ -208,17 +208,18 @@ internal static unsafe partial class QuantGemmKernel
     private interface ICodes
     {
         static abstract int BlockBytes { get; }
-        static abstract void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi);
+        /// <summary>From group g's slot (block + 32g).</summary>
+        static abstract void Load(byte* group, out Vector256<byte> lo, out Vector256<byte> hi);
     }
 
     private struct ByteCodes : ICodes
     {
         public static int BlockBytes => 256;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi)
+        public static void Load(byte* group, out Vector256<byte> lo, out Vector256<byte> hi)
         {
-            lo = Avx.LoadVector256(block + g * 32);
-            hi = Avx.LoadVector256(block + (g + 4) * 32);
+            lo = Avx.LoadVector256(group);
+            hi = Avx.LoadVector256(group + 128);
         }
     }
 
@@ -226,9 +227,9 @@ internal static unsafe partial class QuantGemmKernel
     {
         public static int BlockBytes => 128;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Load(byte* block, int g, out Vector256<byte> lo, out Vector256<byte> hi)
+        public static void Load(byte* group, out Vector256<byte> lo, out Vector256<byte> hi)
         {
-            Vector256<byte> v = Avx.LoadVector256(block + g * 32), low4 = Vector256.Create((byte)0xF);
+            Vector256<byte> v = Avx.LoadVector256(group), low4 = Vector256.Create((byte)0xF);
             lo = v & low4;
             hi = Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4;
         }
