@@ -232,9 +232,10 @@ internal static unsafe class GemmPacking
         return Vector256.Create(Vector128.ShiftLeft(lo, 16).AsSingle(), Vector128.ShiftLeft(hi, 16).AsSingle());
     }
 
-    /// <summary>In-register 8×8 transpose: on return rK holds what was column K.</summary>
+    /// <summary>In-register 8×8 transpose: on return rK holds what was column K. Shuffles only, so any 4-byte
+    /// elements go through bit for bit (QuantPacking interleaves int8 codes with it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+    internal static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
                                      ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
     {
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);

@@ -79,13 +79,16 @@ internal static unsafe class QuantPacking
         byte* scales = dst + ScaleOffset(t, nb);
         if (rows < NW) new Span<byte>(dst, (int)ChunkBytes(t, nb)).Clear(); // a full chunk writes every byte it reads
         sbyte* v = stackalloc sbyte[32];
-        uint* u = stackalloc uint[8];
+        byte* staged = stackalloc byte[NW * 32]; // one block's codes of the 8 rows, row by row, before the interleave
+        byte** src = stackalloc byte*[NW];
         Vector256<byte> offset = Vector256.Create((byte)o);
-        for (int r = 0; r < Math.Min(rows, NW); r++)
+        for (int r = 0; r < NW; r++) src[r] = r < rows ? (byte*)w.At(sourceRow?.Invoke(j0 + r) ?? j0 + r, 0) : null;
+        for (int b = 0; b < nb; b++)
         {
-            byte* p = (byte*)w.At(sourceRow?.Invoke(j0 + r) ?? j0 + r, 0);
-            for (int b = 0; b < nb; b++)
+            for (int r = 0; r < NW; r++)
             {
+                byte* p = src[r];
+                if (p == null) { Vector256<byte>.Zero.Store(staged + r * 32); continue; }
                 byte* sb = p + (long)(b / 8) * bb; // a K-quant's super-block
                 int j = b % 8;
                 switch (t)
@@ -147,14 +150,28 @@ internal static unsafe class QuantPacking
                     }
                     default: throw new NotSupportedException($"no int8 packing for {t}");
                 }
-                // The codes as unsigned bytes (wrapping add: q + o is in 0..255), then 4 bytes per group to their slot.
+                // The codes as unsigned bytes (wrapping add: q + o is in 0..255).
                 Vector256<byte> codes = Vector256.Load((byte*)v) + offset;
-                if (nibbles) // code i ≤ 15 and code i + 16 ≤ 15: their byte is lo | hi << 4
-                    (codes.GetLower() | (codes.GetUpper().AsUInt16() << 4).AsByte()).Store((byte*)u);
-                else codes.Store((byte*)u);
-                byte* q = dst + (long)b * cb + r * 4;
-                for (int g = 0; g < (nibbles ? 4 : 8); g++) *(uint*)(q + g * 32) = u[g];
+                if (nibbles) // code i ≤ 15 and code i + 16 ≤ 15: their byte is lo | hi << 4 (16 bytes; the rest unused)
+                    codes = Vector256.Create(codes.GetLower() | (codes.GetUpper().AsUInt16() << 4).AsByte(), Vector128<byte>.Zero);
+                codes.Store(staged + r * 32);
             }
+            // Interleave: group g's slot takes 4 bytes of each row, rows in order (an 8 × 8 transpose of 4-byte words).
+            byte* q = dst + (long)b * cb;
+            int groups = nibbles ? 4 : 8;
+            if (vector)
+            {
+                Vector256<float> r0 = Avx.LoadVector256((float*)staged), r1 = Avx.LoadVector256((float*)(staged + 32));
+                Vector256<float> r2 = Avx.LoadVector256((float*)(staged + 64)), r3 = Avx.LoadVector256((float*)(staged + 96));
+                Vector256<float> r4 = Avx.LoadVector256((float*)(staged + 128)), r5 = Avx.LoadVector256((float*)(staged + 160));
+                Vector256<float> r6 = Avx.LoadVector256((float*)(staged + 192)), r7 = Avx.LoadVector256((float*)(staged + 224));
+                GemmPacking.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7); // moves bits only
+                Avx.Store((float*)q, r0); Avx.Store((float*)(q + 32), r1); Avx.Store((float*)(q + 64), r2); Avx.Store((float*)(q + 96), r3);
+                if (!nibbles) { Avx.Store((float*)(q + 128), r4); Avx.Store((float*)(q + 160), r5); Avx.Store((float*)(q + 192), r6); Avx.Store((float*)(q + 224), r7); }
+            }
+            else
+                for (int g = 0; g < groups; g++)
+                    for (int r = 0; r < NW; r++) *(uint*)(q + g * 32 + r * 4) = *(uint*)(staged + r * 32 + g * 4);
         }
     }
 
