@@ -186,16 +186,16 @@ public sealed unsafe class PackedWeight : IDisposable
 
     private const long HugePage = 1 << 21;
 
-    /// <summary>A packed copy's memory: from 2 MiB on, 2 MiB-aligned and (Linux) advised as transparent huge pages, so the
-    /// kernel maps it in 2 MiB pages where it can: packing an 8B model then takes 512x fewer page faults (first touch of a
+    /// <summary>A packed copy's memory: from 2 MiB on, 2 MiB-aligned and (Linux) its whole 2 MiB pages advised as
+    /// transparent huge pages (the tail, under 2 MiB, stays in small pages, so resident memory is not rounded up), so the
+    /// kernel maps it in 2 MiB pages where it can: packing an 8B model then takes far fewer page faults (first touch of a
     /// 19 MB matrix measured 7–9 ms with 4 KiB pages, 1.3–1.6 ms with huge ones), and the GEMMs fewer TLB misses. Freed
     /// with NativeMemory.AlignedFree like any aligned block; madvise failing (THP off) changes nothing else.</summary>
     private static void* Allocate(long bytes)
     {
         if (bytes < HugePage) return NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        long rounded = (bytes + HugePage - 1) / HugePage * HugePage;
-        void* p = NativeMemory.AlignedAlloc((nuint)rounded, (nuint)HugePage);
-        if (OperatingSystem.IsLinux()) _ = madvise((nint)p, (nuint)rounded, 14 /* MADV_HUGEPAGE */);
+        void* p = NativeMemory.AlignedAlloc((nuint)bytes, (nuint)HugePage);
+        if (OperatingSystem.IsLinux()) _ = madvise((nint)p, (nuint)(bytes / HugePage * HugePage), 14 /* MADV_HUGEPAGE */);
         return p;
     }
 

@@ -230,8 +230,8 @@ internal static unsafe partial class QuantGemmKernel
         public static void Load(byte* group, out Vector256<byte> lo, out Vector256<byte> hi)
         {
             Vector256<byte> v = Avx.LoadVector256(group), low4 = Vector256.Create((byte)0xF);
-            lo = v & low4;
-            hi = Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & low4;
+            lo = Avx2.And(v, low4);
+            hi = Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low4);
         }
     }
 
