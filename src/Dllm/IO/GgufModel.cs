@@ -15,9 +15,11 @@ namespace Dllm.IO;
 /// <para>Matrices stay in the mapping in their stored type (F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K); expert j of a stacked
 /// tensor is a view of its j-th [out, in] slice. The exception is llada's attn_q and attn_k: the converter permuted
 /// their rows per head for llama.cpp's adjacent-pair RoPE (<see cref="GgufExport.PermuteRows"/>), so they are copied
-/// once, rows put back in the Hugging Face order (still in their stored type), into native memory owned by the model.
-/// dream and llada-moe use the NEOX (halves) rotation, as the Hugging Face models do, and are not permuted.
-/// Norm weights and biases are widened to float32 copies.</para>
+/// once, rows put back in the Hugging Face order (still in their stored type), into native memory owned by the model;
+/// a quantized one that is packed at load (<see cref="Transformer.PackWeightsAtLoad"/>) is not copied: the packing reads
+/// its rows in Hugging Face order straight from the file. dream and llada-moe use the NEOX (halves) rotation, as the
+/// Hugging Face models do, and are not permuted. Norm weights and biases are widened to float32 copies. Every linear
+/// weight is then packed at load as a checkpoint's are, and the file's pages it was read from released.</para>
 /// <para>Only the weights are read here; the file's tokenizer is read by <see cref="Dllm.Text.TokenizerLoader"/> (byte-level
 /// BPE only; see <see cref="Dllm.Text.GgufTokenizer"/>). Other architectures (causal models) are refused by name; a tensor the config does not call
 /// for, or one missing or misshapen, is one line naming it.</para>

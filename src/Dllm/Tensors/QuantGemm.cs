@@ -28,9 +28,9 @@ public enum QuantKernelKind
 /// Q4_K: the same int8 activation blocks of 32 against each 32-value sub-block, whose value is dw·q + mw (dw = d·sc,
 /// mw = −dmin·m, q = 0..15): C[i, j] = Σ_b [dx·dw·(Σ_t qx·q) + mw·(dx·Σ_t qx)], each block's two terms fused in that
 /// order. llama.cpp instead quantizes activations per 256 (block_q8_K); blocks of 32 follow the activations more closely.
-/// Q5_K is the same with codes q = 0..31 (the fifth bit joined to the nibble when packed). Q5_0: codes q − 16 as int8, dw = d,
+/// Q5_K is the same with codes q = 0..31 (the fifth bit joined to the nibble when packed). Q5_0: codes q − 16, dw = d,
 /// then as Q8_0 (llama.cpp's <c>vec_dot_q5_0_q8_0</c> does the same per-32 dot).
-/// Q6_K: codes q − 32 (int8) with two int8 scales per block of 32 (one per 16 values) and dw = d: the block's integer dot
+/// Q6_K: codes q − 32 with two int8 scales per block of 32 (one per 16 values) and dw = d: the block's integer dot
 /// is sc_lo·(dot of values 0..15) + sc_hi·(dot of values 16..31), exact in int32, then fused as for Q8_0.
 /// </para>
 /// <para>

@@ -5,15 +5,16 @@ using System.Runtime.Intrinsics.X86;
 namespace Dllm.Tensors;
 
 /// <summary>
-/// The inner loops of <see cref="QuantGemm"/>: one tile of <see cref="MR"/> = 4 activation rows × <see cref="NW"/> = 8
-/// weight rows, read from a chunk in <see cref="QuantPacking"/>'s layout, with one int32 lane per weight row.
+/// The inner loops of <see cref="QuantGemm"/>: one tile of <see cref="MR"/> = 4 activation rows × two chunks of
+/// <see cref="NW"/> = 8 weight rows in <see cref="QuantPacking"/>'s layout, with one int32 lane per weight row (two chunks
+/// share each activation broadcast).
 /// <para>
-/// Per block b, for group g = 0..3 the 8 rows' codes of values 4g..4g+3 (unsigned) and of values 16+4g..16+4g+3 go
-/// against the activation row's 4 bytes broadcast to every lane: one int8 dot instruction advances all 8 rows' sums of
-/// the block's low half (values 0..15) and one its high half, in two independent accumulators. The low one starts at
-/// the activation block's correction −o·Σx (<see cref="QuantPacking.CodeOffset"/>; Q6_K: each half its own, since each
-/// has its own scale), so after the 4 groups the lanes hold the exact integer dots of the signed codes:
-/// dot = lo + hi (Q6_K: sc_lo·lo + sc_hi·hi). Then per output C[r, j] = fma(float(dot), dw[j]·dx[r], C[r, j]) and, for
+/// Per block b, for group g = 0..3 a chunk's 8 rows' codes of values 4g..4g+3 (unsigned) and of values 16+4g..16+4g+3 go
+/// against the activation row's 4 bytes broadcast to every lane: one int8 dot instruction advances all 8 rows' sums.
+/// The accumulator starts at the activation block's correction −o·Σx (<see cref="QuantPacking.CodeOffset"/>; 0 for
+/// Q4_K and Q5_K), so after the 8 groups the lanes hold the exact integer dots of the signed codes. Q6_K keeps the two
+/// halves (values 0..15 and 16..31) in their own accumulators, each with its own correction, since each has its own
+/// scale: dot = sc_lo·lo + sc_hi·hi. Then per output C[r, j] = fma(float(dot), dw[j]·dx[r], C[r, j]) and, for
 /// Q4_K and Q5_K, C[r, j] = fma(mw[j], sx[r], C[r, j]) with sx = dx·Σ qx (Σ_t x_t·(dw·q_t + mw) = dx·dw·Σ qx·q + mw·dx·Σ qx),
 /// blocks in order. Every kind performs exactly these float operations on the same exact integers, so all kinds agree
 /// bit for bit.
