@@ -56,14 +56,17 @@ public static class CheckpointQuantizer
             bool router = t.Name.EndsWith(".mlp.gate.weight", StringComparison.Ordinal); // a MoE router picks experts: kept, as llama.cpp keeps ffn_gate_inp
             DType target = router || !matrices.Contains(t.Name) || t.Rank != 2 || t.Shape[1] % DTypeInfo.QuantBlock != 0 ? t.DType
                 : t.Name == c.Names.Embedding || t.Name == head || t.Shape[1] % type.BlockValues() != 0 ? DType.Q8_0 : type;
-            byte[] data;
-            if (target == t.DType)
+            // Made when the writer reaches the tensor: one tensor's floats and blocks in memory at a time, not the model's.
+            string name = t.Name;
+            DType source = t.DType;
+            long length = t.ByteLength;
+            entries.Add(SafeTensorsWriter.Entry.Deferred(name, target, (long[])t.Shape.Clone(), () =>
             {
-                data = new byte[t.ByteLength];
-                unsafe { new ReadOnlySpan<byte>((void*)ckpt.GetPointer(t.Name), data.Length).CopyTo(data); }
-            }
-            else data = QuantBlocks.Quantize(ckpt.ReadSingle(t.Name), target);
-            entries.Add(new SafeTensorsWriter.Entry(t.Name, target, (long[])t.Shape.Clone(), data));
+                if (target != source) return QuantBlocks.Quantize(ckpt.ReadSingle(name), target);
+                byte[] kept = new byte[length];
+                unsafe { new ReadOnlySpan<byte>((void*)ckpt.GetPointer(name), kept.Length).CopyTo(kept); }
+                return kept;
+            }));
             string key = target == t.DType ? $"{t.DType.SafeTensorsName()} (kept)" : target.SafeTensorsName();
             counts[key] = counts.GetValueOrDefault(key) + 1;
         }

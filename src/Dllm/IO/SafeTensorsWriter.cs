@@ -19,9 +19,21 @@ namespace Dllm.IO;
 public static class SafeTensorsWriter
 {
     /// <summary>One tensor to write. <paramref name="Data"/> holds the little-endian elements,
-    /// row-major, exactly product(<paramref name="Shape"/>)·sizeof(<paramref name="DType"/>) bytes.</summary>
+    /// row-major, exactly product(<paramref name="Shape"/>)·sizeof(<paramref name="DType"/>) bytes (whole blocks for
+    /// a quantized dtype) — or, for an entry made by <see cref="Deferred"/>, is empty and <see cref="Produce"/> makes
+    /// them when the tensor's turn to be written comes, so a large checkpoint never sits in memory whole.</summary>
     public sealed record Entry(string Name, DType DType, long[] Shape, ReadOnlyMemory<byte> Data)
     {
+        /// <summary>Makes the data at write time (null: <see cref="Data"/> is the data).</summary>
+        public Func<ReadOnlyMemory<byte>>? Produce { get; init; }
+
+        /// <summary>An entry whose bytes <paramref name="produce"/> makes when it is written (once, in name order).</summary>
+        public static Entry Deferred(string name, DType dtype, long[] shape, Func<ReadOnlyMemory<byte>> produce) =>
+            new(name, dtype, shape, ReadOnlyMemory<byte>.Empty) { Produce = produce };
+
+        /// <summary>Bytes the tensor occupies in the file.</summary>
+        internal long ByteLength => DType.ByteCount(ElementCount(Name, Shape));
+
         /// <summary>
         /// Builds an entry from float32 values, narrowing to <paramref name="storeAs"/>: F16 via
         /// <see cref="Half"/>'s conversion and BF16 via <see cref="Widen.SingleToBf16(float)"/>, both
@@ -55,7 +67,8 @@ public static class SafeTensorsWriter
 
     /// <summary>Writes <paramref name="tensors"/> (and optional <c>__metadata__</c>) to <paramref name="path"/> atomically.</summary>
     /// <exception cref="ArgumentException">A name is duplicated, empty or <c>__metadata__</c>; a dimension is
-    /// negative; or an entry's data length differs from product(shape)·sizeof(dtype). Nothing is written then.</exception>
+    /// negative; or an entry's data length (a deferred entry's, once produced) differs from product(shape)·sizeof(dtype).
+    /// Nothing is written then.</exception>
     public static void Write(string path, IEnumerable<Entry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (!BitConverter.IsLittleEndian)
@@ -73,7 +86,13 @@ public static class SafeTensorsWriter
                 BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
                 fs.Write(prefix);
                 fs.Write(header);
-                foreach (Entry e in entries) fs.Write(e.Data.Span);
+                foreach (Entry e in entries)
+                {
+                    ReadOnlyMemory<byte> data = e.Produce?.Invoke() ?? e.Data;
+                    if (data.Length != e.ByteLength)
+                        throw new ArgumentException($"tensor '{e.Name}': shape {TensorInfo.FormatShape(e.Shape)} of {e.DType} needs {e.ByteLength} bytes but {data.Length} were produced");
+                    fs.Write(data.Span);
+                }
                 fs.Flush(flushToDisk: true); // the rename must not become visible before the bytes
             }
             File.Move(tmp, path, overwrite: true);
@@ -94,8 +113,8 @@ public static class SafeTensorsWriter
             if (e.Name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved and cannot name a tensor");
             // Sorted, so duplicates are neighbours.
             if (i > 0 && entries[i - 1].Name == e.Name) throw new ArgumentException($"tensor '{e.Name}' given twice");
-            long expected = e.DType.ByteCount(ElementCount(e.Name, e.Shape));
-            if (e.Data.Length != expected)
+            long expected = e.ByteLength;
+            if (e.Produce == null && e.Data.Length != expected)
                 throw new ArgumentException($"tensor '{e.Name}': shape {TensorInfo.FormatShape(e.Shape)} of {e.DType} needs {expected} bytes but {e.Data.Length} were given");
         }
     }
@@ -135,10 +154,10 @@ public static class SafeTensorsWriter
                 w.WriteEndArray();
                 w.WriteStartArray("data_offsets");
                 w.WriteNumberValue(offset);
-                w.WriteNumberValue(offset + e.Data.Length);
+                w.WriteNumberValue(offset + e.ByteLength);
                 w.WriteEndArray();
                 w.WriteEndObject();
-                offset += e.Data.Length;
+                offset += e.ByteLength;
             }
             w.WriteEndObject();
         }

@@ -160,6 +160,32 @@ public sealed unsafe class SafeTensorsRoundTripTests
     }
 
     [Fact]
+    public void DeferredEntriesAreMadeInNameOrderAndAWrongLengthWritesNothing()
+    {
+        float[] a = Values(6, 3), b = Values(4, 4);
+        var order = new List<string>();
+        string p = Path.Combine(_dir, "deferred.safetensors");
+        SafeTensorsWriter.Entry Lazy(string name, float[] v) => SafeTensorsWriter.Entry.Deferred(name, DType.F32, [v.Length], () =>
+        {
+            order.Add(name);
+            return MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
+        });
+        SafeTensorsWriter.Write(p, [Lazy("z", a), SafeTensorsWriter.Entry.FromSingle("m", [4], b), Lazy("a", b)]);
+        Assert.Equal(["a", "z"], order);
+        using (var f = SafeTensorsFile.Open(p))
+        {
+            Assert.Equal(a, f.ReadSingle("z"));
+            Assert.Equal(b, f.ReadSingle("a"));
+            Assert.Equal(b, f.ReadSingle("m"));
+        }
+        string q = Path.Combine(_dir, "short.safetensors");
+        var e = Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Write(q, [SafeTensorsWriter.Entry.Deferred("w", DType.F32, [3], () => new byte[8])]));
+        Assert.Contains("needs 12 bytes but 8 were produced", e.Message);
+        Assert.False(File.Exists(q));
+        Assert.False(File.Exists(q + ".tmp"));
+    }
+
+    [Fact]
     public void WriterRejectsBadEntriesAndWritesNothing()
     {
         string p = Path.Combine(_dir, "bad.safetensors");
