@@ -26,7 +26,7 @@ namespace Dllm.Tensors;
 /// signed code w = u xor 0x80 and no correction (2·128·127 &lt; 2¹⁵). Portable: scalar sums of the same integers.
 /// </para>
 /// </summary>
-internal static unsafe partial class QuantGemmKernel
+internal static unsafe class QuantGemmKernel
 {
     /// <summary>Weight rows per chunk (int32 lanes of a 256-bit vector) and activation rows per tile.</summary>
     public const int NW = 8, MR = 4;

@@ -28,7 +28,7 @@ namespace Dllm.Tensors;
 /// weight's end (a last partial chunk) have zero codes and zero scales.
 /// </para>
 /// </summary>
-internal static unsafe class QuantPacking
+internal static unsafe partial class QuantPacking
 {
     private const int NW = QuantGemmKernel.NW;
 
@@ -118,7 +118,7 @@ internal static unsafe class QuantPacking
                     {
                         byte* blk = p + (long)b * bb;
                         ((float*)scales)[b * NW + r] = QuantBlocks.Scale(blk);
-                        if (vector) QuantGemmKernel.Q50CodesAvx2(blk, v); else QuantBlocks.Q50Codes(blk, v);
+                        if (vector) Q50CodesAvx2(blk, v); else QuantBlocks.Q50Codes(blk, v);
                         break;
                     }
                     case DType.Q4_K:
@@ -136,7 +136,7 @@ internal static unsafe class QuantPacking
                         break;
                     }
                     case DType.Q5_K:
-                        if (vector) QuantGemmKernel.Q5KCodesAvx2(sb, j, v); else QuantBlocks.Q5KSubBlockCodes(sb, j, v);
+                        if (vector) Q5KCodesAvx2(sb, j, v); else QuantBlocks.Q5KSubBlockCodes(sb, j, v);
                         KScales(sb, b, r, nb, scales);
                         break;
                     case DType.Q6_K:

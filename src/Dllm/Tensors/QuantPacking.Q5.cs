@@ -7,10 +7,10 @@ namespace Dllm.Tensors;
 /// <summary>
 /// Q5_0 and Q5_K codes for the vector kinds (AVX2 and AVX-VNNI): the same 32 int8 values as the scalar
 /// <c>QuantBlocks.Q50Codes</c> / <c>QuantBlocks.Q5KSubBlockCodes</c> the portable kind uses (the kernel tests compare the
-/// kinds bit for bit), built 32 at a time for <see cref="QuantPacking.PackChunk"/>, which runs at load and, for a weight
-/// not packed at load, once per chunk of 8 weight rows in every GEMM call.
+/// kinds bit for bit), built 32 at a time for <see cref="PackChunk"/>, which runs at load and, for a weight not packed at
+/// load, once per chunk of 8 weight rows in every GEMM call.
 /// </summary>
-internal static unsafe partial class QuantGemmKernel
+internal static unsafe partial class QuantPacking
 {
     /// <summary>Sub-block <paramref name="j"/> of a Q5_K super-block: the nibbles as Q4_K's, then bit j of qh[l] as bit 4.
     /// A 16-bit shift right by j (&lt; 8) keeps each byte's own bit j at bit 0, so masking with 1 per byte is exact.</summary>
