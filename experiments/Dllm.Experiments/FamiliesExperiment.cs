@@ -145,28 +145,11 @@ public sealed class FamiliesExperiment : IExperiment
         try
         {
             foreach (string f in Families)
-            {
-                double evalSeconds = 0;
-                var losses = new List<double>();
-                var sw = Stopwatch.StartNew();
-                TrainFamily(f, p =>
+                (minutes[f], finalLoss[f]) = TrainTimed(f, onStep => TrainFamily(f, onStep), evalAt.Contains, step =>
                 {
-                    losses.Add(p.Loss);
-                    // The checkpoint of step p.Step − 1 was written after the previous callback.
-                    if (evalAt.Contains(p.Step - 1))
-                    {
-                        var e = Stopwatch.StartNew();
-                        curve[(f, p.Step - 1)] = Score(f, DefaultSteps(f)).Accuracy;
-                        evalSeconds += e.Elapsed.TotalSeconds;
-                        log($"{f} step {p.Step - 1}: {Markdown.Percent(curve[(f, p.Step - 1)])} held-out exact match");
-                    }
-                    if (p.Step % 500 == 0 || p.Step == p.TotalSteps)
-                        log(string.Create(CultureInfo.InvariantCulture, $"{f} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
-                });
-                minutes[f] = (sw.Elapsed.TotalSeconds - evalSeconds) / 60;
-                finalLoss[f] = losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average();
-                log($"{f}: {minutes[f]:F2} min of training");
-            }
+                    curve[(f, step)] = Score(f, DefaultSteps(f)).Accuracy;
+                    log($"{f} step {step}: {Markdown.Percent(curve[(f, step)])} held-out exact match");
+                }, log);
             var final = new Dictionary<(string, int), (double Accuracy, double Forwards)>();
             var held = new Dictionary<string, (double Value, double? Rounding)>();
             foreach (string f in Families)
@@ -180,6 +163,34 @@ public sealed class FamiliesExperiment : IExperiment
             return Report(o, config, shape, tok, train.Count, test.Count, names, T, block, discreteSteps, continuousSteps, curve, final, held, minutes, finalLoss);
         }
         finally { Parallelism.Threads = saved; }
+    }
+
+    /// <summary>Trains family <paramref name="f"/> through <paramref name="train"/> (which passes each step's progress on),
+    /// evaluating the checkpoint of every step s with <paramref name="evalAt"/>(s) as soon as it is written, and logging
+    /// the loss every 500 steps. Returns the minutes of training, the evaluations' time left out, and the mean loss of the
+    /// last tenth of the steps.</summary>
+    internal static (double Minutes, double FinalLoss) TrainTimed(string f, Action<Action<TrainProgress>> train, Func<long, bool> evalAt,
+        Action<long> evaluate, Action<string> log)
+    {
+        double evalSeconds = 0;
+        var losses = new List<double>();
+        var sw = Stopwatch.StartNew();
+        train(p =>
+        {
+            losses.Add(p.Loss);
+            // The checkpoint of step p.Step − 1 was written after the previous callback.
+            if (evalAt(p.Step - 1))
+            {
+                var e = Stopwatch.StartNew();
+                evaluate(p.Step - 1);
+                evalSeconds += e.Elapsed.TotalSeconds;
+            }
+            if (p.Step % 500 == 0 || p.Step == p.TotalSteps)
+                log(string.Create(CultureInfo.InvariantCulture, $"{f} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
+        });
+        double minutes = (sw.Elapsed.TotalSeconds - evalSeconds) / 60;
+        log($"{f}: {minutes:F2} min of training");
+        return (minutes, losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average());
     }
 
     private static ExperimentOutcome Report(ExperimentRunOptions o, TwinConfig config, ModelConfig shape, ITokenizer tok, int trainCount, int testCount,

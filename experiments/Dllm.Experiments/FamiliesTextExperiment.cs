@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Dllm.Model;
@@ -92,28 +91,11 @@ public sealed class FamiliesTextExperiment : IExperiment
         try
         {
             Parallel.ForEach(TrainingOrder, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, f =>
-            {
-                double evalSeconds = 0;
-                var losses = new List<double>();
-                var sw = Stopwatch.StartNew();
-                TrainFamily(f, p =>
+                (minutes[f], finalLoss[f]) = FamiliesExperiment.TrainTimed(f, onStep => TrainFamily(f, onStep), step => step > 0 && step % config.SaveEvery == 0, step =>
                 {
-                    losses.Add(p.Loss);
-                    // The checkpoint of step p.Step − 1 was written after the previous callback.
-                    if (p.Step > 1 && (p.Step - 1) % config.SaveEvery == 0)
-                    {
-                        var e = Stopwatch.StartNew();
-                        curve[(f, p.Step - 1)] = ByteAccuracy(Continue(f, Dir(f), heldWindows, half, continuousSteps, o.Seed, ct), heldWindows, half);
-                        evalSeconds += e.Elapsed.TotalSeconds;
-                        log($"{f} step {p.Step - 1}: {Markdown.Percent(curve[(f, p.Step - 1)])} of held-out continuation bytes");
-                    }
-                    if (p.Step % 500 == 0 || p.Step == p.TotalSteps)
-                        log(string.Create(CultureInfo.InvariantCulture, $"{f} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({p.TokensPerSecond:F0} tok/s)"));
-                });
-                minutes[f] = (sw.Elapsed.TotalSeconds - evalSeconds) / 60;
-                finalLoss[f] = losses.Skip(losses.Count - Math.Max(1, losses.Count / 10)).Average();
-                log($"{f}: {minutes[f]:F2} min of training");
-            });
+                    curve[(f, step)] = ByteAccuracy(Continue(f, Dir(f), heldWindows, half, continuousSteps, o.Seed, ct), heldWindows, half);
+                    log($"{f} step {step}: {Markdown.Percent(curve[(f, step)])} of held-out continuation bytes");
+                }, log));
 
             var outputs = FamiliesExperiment.Families.ToDictionary(f => f, f => Continue(f, Dir(f), heldWindows, half, continuousSteps, o.Seed, ct));
             foreach (string f in FamiliesExperiment.Families) curve[(f, config.Steps)] = ByteAccuracy(outputs[f], heldWindows, half);
